@@ -1,0 +1,80 @@
+"""`make bench`: the studio's figures, printed side by side. Nothing here passes or fails.
+
+Runs against a throwaway SQLite database in a temporary VAR_DIR, so it never touches var/.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.http.response import HttpResponseBase
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))
+    return ordered[index]
+
+
+def measure(action: Callable[[], HttpResponseBase], runs: int) -> list[float]:
+    status = action().status_code  # warm up, and make sure we time real pages
+    if status != 200:
+        raise SystemExit(f"bench: expected 200, got {status}")
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def bench_pages(runs: int = 300) -> None:
+    from django.core.management import call_command
+    from django.test import Client
+
+    from accounts.models import User
+
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_user("bench", "bench@example.com", "bench-password-1")
+    anonymous, signed_in = Client(HTTP_HOST="127.0.0.1"), Client(HTTP_HOST="127.0.0.1")
+    signed_in.force_login(user)
+
+    cases: dict[str, Callable[[], HttpResponseBase]] = {
+        "GET /healthz": lambda: anonymous.get("/healthz"),
+        "GET /accounts/login/": lambda: anonymous.get("/accounts/login/"),
+        "GET /studio/ (signed in)": lambda: signed_in.get("/studio/"),
+    }
+    print(f"\nPages through Django's test client, SQLite, {runs} requests each (ms)")
+    print(f"{'request':<28}{'p50':>8}{'p95':>8}{'p99':>8}{'mean':>8}")
+    for name, action in cases.items():
+        samples = measure(action, runs)
+        print(
+            f"{name:<28}{percentile(samples, 0.50):>8.2f}{percentile(samples, 0.95):>8.2f}"
+            f"{percentile(samples, 0.99):>8.2f}{statistics.fmean(samples):>8.2f}"
+        )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="studio-bench-") as var_dir:
+        os.environ["VAR_DIR"] = var_dir
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        os.environ.pop("DATABASE_URL", None)
+        import django
+
+        django.setup()
+        bench_pages()
+
+
+if __name__ == "__main__":
+    main()

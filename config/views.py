@@ -1,0 +1,59 @@
+"""Infrastructure endpoints that are not part of any app."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+
+BROKER_TIMEOUT_SECONDS = 2
+
+
+def database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            row = cursor.fetchone()
+        return row is not None and row[0] == 1
+    except Exception:
+        logger.warning("healthz: database check failed", exc_info=True)
+        return False
+
+
+def broker_answers() -> bool:
+    url = str(celery_app.conf.broker_url)
+    if url.startswith("filesystem://"):
+        options = celery_app.conf.broker_transport_options or {}
+        folder = Path(options.get("data_folder_out", ""))
+        return folder.is_dir() and os.access(folder, os.W_OK)
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
+            # Open a channel too: some transports connect lazily.
+            conn.default_channel  # noqa: B018
+        return True
+    except Exception:
+        logger.warning("healthz: broker check failed", exc_info=True)
+        return False
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": database_answers(), "broker": broker_answers()}
+    down = sorted(name for name, ok in checks.items() if not ok)
+    body = {
+        "status": "ok" if not down else "down",
+        "checks": {name: ("ok" if ok else "down") for name, ok in checks.items()},
+        "down": down,
+    }
+    return JsonResponse(body, status=200 if not down else 503)

@@ -1,0 +1,55 @@
+"""System checks: production mistakes fail ``manage.py check --deploy``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography.fernet import Fernet
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+
+
+@register(Tags.security)
+def vault_keys_are_fernet_keys(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    keys: list[str] = list(settings.VAULT_KEYS)
+    if not keys:
+        return [
+            Error(
+                "VAULT_KEYS is empty.",
+                hint="Set VAULT_KEYS to one or more Fernet keys, newest first.",
+                id="studio.E001",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"VAULT_KEYS entry {position} is not a valid Fernet key.",
+                    hint='Make one with: python -c "from cryptography.fernet import Fernet; '
+                    'print(Fernet.generate_key().decode())"',
+                    id="studio.E002",
+                )
+            )
+    return errors
+
+
+@register(Tags.security, deploy=True)
+def vault_keys_are_not_development_values(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    if settings.DEV_VAULT_KEY in settings.VAULT_KEYS:
+        return [
+            Error(
+                "VAULT_KEYS holds the development key, which is published in the source code.",
+                hint="Generate your own Fernet key and set VAULT_KEYS in the environment.",
+                id="studio.E003",
+            )
+        ]
+    return []

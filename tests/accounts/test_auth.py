@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+from django.core.mail import EmailMessage
+from django.test import Client
+from django.urls import reverse
+from pytest_django import Settings as SettingsWrapper
+
+from accounts.models import User
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signup_creates_a_user_and_signs_them_in(client: Client) -> None:
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "carol@example.com",
+            "username": "carol",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    user = User.objects.get(username="carol")
+    assert user.email == "carol@example.com"
+    assert response.wsgi_request.user == user
+    assert response.redirect_chain[-1][0] == reverse("editor:studio")
+    assert b"Your studio" in response.content
+
+
+def test_signup_rejects_a_weak_password_with_a_message(client: Client) -> None:
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "d@example.com", "username": "dave", "password1": "123", "password2": "123"},
+    )
+    assert response.status_code == 200
+    assert not User.objects.filter(username="dave").exists()
+    assert b"too short" in response.content
+
+
+@pytest.mark.parametrize("login", ["alice", "alice@example.com"])
+def test_login_by_username_or_email(client: Client, alice: User, login: str) -> None:
+    response = client.post(reverse("account_login"), {"login": login, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("editor:studio")
+    assert client.get(reverse("editor:studio")).wsgi_request.user == alice
+
+
+def test_wrong_password_is_refused(client: Client, alice: User) -> None:
+    response = client.post(reverse("account_login"), {"login": "alice", "password": "nope"})
+    assert response.status_code == 200
+    assert b"not correct" in response.content
+
+
+def test_repeated_wrong_passwords_are_throttled(client: Client, alice: User) -> None:
+    for _ in range(5):
+        client.post(reverse("account_login"), {"login": "alice", "password": "wrong"})
+    # Even the right password is refused once the account's failure budget is spent.
+    response = client.post(reverse("account_login"), {"login": "alice", "password": PASSWORD})
+    assert response.status_code == 200
+    assert b"Too many failed login attempts" in response.content
+    assert not response.wsgi_request.user.is_authenticated
+
+
+def test_logout_needs_post_and_ends_the_session(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    response = client.post(reverse("account_logout"))
+    assert response.status_code == 302
+    response = client.get(reverse("editor:studio"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_password_change_page_uses_our_layout(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    response = client.get(reverse("account_change_password"))
+    assert response.status_code == 200
+    assert b'class="site-header"' in response.content
+    assert b'class="side-nav"' in response.content
+
+
+def test_password_reset_sends_an_email(
+    client: Client, alice: User, mailoutbox: list[EmailMessage]
+) -> None:
+    response = client.post(reverse("account_reset_password"), {"email": "alice@example.com"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    assert "alice@example.com" in mailoutbox[0].to
+
+
+def test_signup_can_be_closed(client: Client, settings: SettingsWrapper) -> None:
+    settings.ACCOUNT_ALLOW_REGISTRATION = False
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "e@example.com",
+            "username": "erin",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+    assert b"Sign Up Closed" in response.content
+    assert not User.objects.filter(username="erin").exists()

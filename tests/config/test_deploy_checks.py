@@ -1,0 +1,65 @@
+"""`manage.py check --deploy` is the gate for production settings: run it for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "studio.example.com",
+    "SECRET_KEY": "a-long-random-production-secret-" + "x7Qp" * 12,
+    "VAULT_KEYS": Fernet.generate_key().decode(),
+}
+
+
+def check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **PRODUCTION, **overrides}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_settings_pass_the_deploy_check() -> None:
+    result = check_deploy()
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_development_secret_key_fails_the_deploy_check() -> None:
+    result = check_deploy(SECRET_KEY=settings.DEV_SECRET_KEY)
+    assert result.returncode != 0
+    assert "security.W009" in result.stderr
+
+
+def test_development_vault_key_fails_the_deploy_check() -> None:
+    result = check_deploy(VAULT_KEYS=f"{Fernet.generate_key().decode()},{settings.DEV_VAULT_KEY}")
+    assert result.returncode != 0
+    assert "studio.E003" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["not-a-fernet-key", " , "])
+def test_malformed_vault_keys_fail_every_check(value: str) -> None:
+    result = check_deploy(VAULT_KEYS=value, DEBUG="true")
+    assert result.returncode != 0
+    assert "studio.E00" in result.stderr
+
+
+def test_debug_left_on_fails_the_deploy_check() -> None:
+    result = check_deploy(DEBUG="true")
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr
