@@ -303,6 +303,16 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
 
+# --- Vendors ---------------------------------------------------------------------------------
+
+# The vendors' real API hosts; point them at any stand-in that speaks the same contracts (the
+# sandbox, a recording proxy).
+AILABTOOLS_BASE_URL = env_str("AILABTOOLS_BASE_URL", "https://www.ailabapi.com").rstrip("/")
+PICWISH_BASE_URL = env_str("PICWISH_BASE_URL", "https://techhk.aoscdn.com").rstrip("/")
+# Extra origins result images may be downloaded from, beyond each vendor's own (https only;
+# plain http only for loopback, e.g. the sandbox at http://127.0.0.1:9000).
+VENDOR_RESULT_HOSTS = env_list("VENDOR_RESULT_HOSTS", [])
+
 # --- Logging ---------------------------------------------------------------------------------
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

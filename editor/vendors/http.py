@@ -1,0 +1,264 @@
+"""The one httpx client factory, and the two ways adapters talk to a vendor: a bounded call and
+a bounded result download from an allow-listed host.
+
+Every call has explicit connect/read/write/pool timeouts for its kind, a byte cap on the body
+and a total deadline (a slow-drip body cannot hold a worker thread past it). Redirects are never
+followed. Nothing here logs a URL: result URLs are signed and count as secrets.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import threading
+import time
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+
+from editor.vendors.base import ResultImage, VendorError
+
+USER_AGENT = "photo-studio/0.1 (+self-hosted)"
+
+
+class CallKind(enum.Enum):
+    SUBMIT = "submit"  # upload and a quick answer (an asynchronous task is created)
+    PROCESS = "process"  # synchronous processing: a diffusion extender may take minutes
+    POLL = "poll"  # a small JSON status answer
+    DOWNLOAD = "download"  # fetching a result image
+
+
+@dataclass(frozen=True)
+class CallBudget:
+    timeout: httpx.Timeout
+    deadline: float  # seconds for the whole call, body included
+    max_bytes: int
+
+
+MB = 1024 * 1024
+BUDGETS: dict[CallKind, CallBudget] = {
+    CallKind.SUBMIT: CallBudget(httpx.Timeout(60.0, connect=10.0, pool=30.0), 120.0, 64 * MB),
+    CallKind.PROCESS: CallBudget(httpx.Timeout(300.0, connect=10.0, pool=30.0), 330.0, 96 * MB),
+    CallKind.POLL: CallBudget(httpx.Timeout(20.0, connect=10.0, pool=30.0), 30.0, 64 * MB),
+    CallKind.DOWNLOAD: CallBudget(httpx.Timeout(30.0, connect=10.0, pool=30.0), 120.0, 64 * MB),
+}
+LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=30.0)
+
+_shared: httpx.Client | None = None
+_shared_lock = threading.Lock()
+
+
+def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """A client with our limits. Tests pass an ``httpx.MockTransport``."""
+    return httpx.Client(
+        timeout=BUDGETS[CallKind.POLL].timeout,
+        limits=LIMITS,
+        follow_redirects=False,
+        trust_env=False,  # no proxy or netrc surprises from the worker's environment
+        headers={"User-Agent": USER_AGENT},
+        transport=transport,
+    )
+
+
+def shared_client() -> httpx.Client:
+    """One pooled client per process (httpx clients are thread-safe)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = make_client()
+        return _shared
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+def call(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    kind: CallKind,
+    vendor_label: str,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    data: dict[str, str] | None = None,
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+) -> Answer:
+    """Send one request and read its whole body within the kind's budget."""
+    budget = BUDGETS[kind]
+    request = client.build_request(
+        method, url, headers=headers, params=params, data=data, files=files, timeout=budget.timeout
+    )
+    started = time.monotonic()
+    try:
+        response = client.send(request, stream=True)
+        try:
+            body = _read_capped(response, budget, started, vendor_label)
+        finally:
+            response.close()
+    except httpx.TimeoutException:
+        raise VendorError(
+            f"{vendor_label} did not answer in time. The job will be retried.",
+            retryable=True,
+            code="timeout",
+        ) from None
+    except httpx.TransportError:
+        raise VendorError(
+            f"Could not reach {vendor_label}. The job will be retried.",
+            retryable=True,
+            code="network",
+        ) from None
+    return Answer(response.status_code, response.headers, body)
+
+
+def _read_capped(
+    response: httpx.Response, budget: CallBudget, started: float, vendor_label: str
+) -> bytes:
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > budget.max_bytes:
+        raise VendorError(
+            f"{vendor_label} sent an answer larger than we accept ({int(declared) // MB} MB).",
+            retryable=False,
+            code="too_large",
+        )
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > budget.max_bytes:
+            raise VendorError(
+                f"{vendor_label} sent an answer larger than we accept "
+                f"({budget.max_bytes // MB} MB).",
+                retryable=False,
+                code="too_large",
+            )
+        if time.monotonic() - started > budget.deadline:
+            raise VendorError(
+                f"{vendor_label} was too slow sending its answer. The job will be retried.",
+                retryable=True,
+                code="timeout",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- Result downloads ----------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Origin:
+    """An allowed result origin; the host may start with ``*.`` to allow subdomains."""
+
+    scheme: str
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> Origin:
+        parts = urlsplit(text.strip())
+        if parts.scheme not in {"https", "http"} or not parts.hostname:
+            raise ValueError(f"not an origin: {text!r}")
+        host = parts.hostname.lower()
+        if parts.scheme == "http" and not _is_loopback(host):
+            raise ValueError(f"plain http is allowed only for loopback hosts: {text!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return cls(parts.scheme, host, port)
+
+    def allows(self, scheme: str, host: str, port: int) -> bool:
+        if scheme != self.scheme or port != self.port:
+            return False
+        if self.host.startswith("*."):
+            return fnmatchcase(host, self.host) or host == self.host[2:]
+        return host == self.host
+
+
+def configured_result_origins() -> tuple[Origin, ...]:
+    return tuple(Origin.parse(item) for item in settings.VENDOR_RESULT_HOSTS)
+
+
+def origin_allowed(url: str, vendor_origins: tuple[Origin, ...]) -> bool:
+    parts = urlsplit(url)
+    if not parts.hostname or parts.username or parts.password:
+        return False
+    scheme, host = parts.scheme, parts.hostname.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        return False
+    if scheme == "http" and not _is_loopback(host):
+        return False
+    return any(
+        origin.allows(scheme, host, port)
+        for origin in (*vendor_origins, *configured_result_origins())
+    )
+
+
+def sniff_media_type(data: bytes) -> str | None:
+    """The image type from its magic bytes; vendors do not always say, or say it right."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def image_from_bytes(data: bytes, vendor_label: str) -> ResultImage:
+    media_type = sniff_media_type(data)
+    if media_type is None:
+        raise VendorError(
+            f"{vendor_label} returned something that is not a JPEG, PNG or WebP image.",
+            retryable=False,
+            code="bad_result",
+        )
+    return ResultImage(data=data, media_type=media_type)
+
+
+def download_result(
+    client: httpx.Client, url: str, *, vendor_origins: tuple[Origin, ...], vendor_label: str
+) -> ResultImage:
+    """Fetch a result image from an allow-listed origin, bounded in size and time."""
+    if not origin_allowed(url, vendor_origins):
+        raise VendorError(
+            f"{vendor_label} returned a result link on a host we do not download from. "
+            "An administrator can allow it with VENDOR_RESULT_HOSTS.",
+            retryable=False,
+            code="result_host_not_allowed",
+        )
+    answer = call(client, "GET", url, kind=CallKind.DOWNLOAD, vendor_label=vendor_label)
+    if answer.status in {403, 404, 410}:
+        raise VendorError(
+            f"The result link from {vendor_label} has expired or is no longer available.",
+            retryable=False,
+            code="result_expired",
+        )
+    if answer.status == 429 or answer.status >= 500:
+        raise VendorError(
+            f"{vendor_label}'s file server is busy. The download will be retried.",
+            retryable=True,
+            code=f"download_{answer.status}",
+        )
+    if answer.status != 200:
+        raise VendorError(
+            f"Could not download the result from {vendor_label} (HTTP {answer.status}).",
+            retryable=False,
+            code=f"download_{answer.status}",
+        )
+    return image_from_bytes(answer.body, vendor_label)
