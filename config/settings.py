@@ -273,6 +273,17 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Jobs ------------------------------------------------------------------------------------
+
+# A worker holds a step for at most this long before the sweeper may hand it to another one:
+# longer than the slowest vendor call (a synchronous extender call, see editor.vendors.http).
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 400)
+JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 2)
+JOB_RETRY_MAX_SECONDS = env_int("JOB_RETRY_MAX_SECONDS", 120)
+# A step due this long ago that no worker claimed is taken as a lost message.
+JOB_LOST_MESSAGE_SECONDS = env_int("JOB_LOST_MESSAGE_SECONDS", 60)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+
 # --- Celery ----------------------------------------------------------------------------------
 
 BROKER_DIR = VAR_DIR / "broker"
@@ -301,7 +312,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "io"
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
+}
+
+# --- Quotas (defaults for everyone until plans arrive) -----------------------------------------
+
+QUOTA_JOBS_PER_DAY = env_int("QUOTA_JOBS_PER_DAY", 200)
+QUOTA_CREDITS_PER_MONTH = env_int("QUOTA_CREDITS_PER_MONTH", 2000)
+QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 5)
 
 # --- Vendors ---------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
+from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -19,6 +20,9 @@ from editor.vendors.base import ImageLimits, InputImage
 # Anything bigger is refused before decoding: 100 megapixels (a 48 MP phone photo fits twice).
 MAX_PIXELS = 100_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+TOO_MANY_PIXELS = (
+    f"This image has too many pixels (the limit is {MAX_PIXELS // 1_000_000} megapixels)."
+)
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -37,21 +41,18 @@ class Fitted:
     notes: tuple[str, ...] = field(default=())
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(stream: IO[bytes]) -> Image.Image:
+    """Open lazily (header only) and refuse what we will not decode."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(stream)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected(
-            f"This image has too many pixels (the limit is {MAX_PIXELS // 1_000_000} megapixels)."
-        ) from None
-    except (UnidentifiedImageError, OSError, ValueError):
+        raise ImageRejected(TOO_MANY_PIXELS) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise ImageRejected("This file is not an image we can read.") from None
-    if image.width * image.height > MAX_PIXELS:
-        raise ImageRejected(
-            f"This image has too many pixels (the limit is {MAX_PIXELS // 1_000_000} megapixels)."
-        )
+    if image.width < 1 or image.height < 1 or image.width * image.height > MAX_PIXELS:
+        raise ImageRejected(TOO_MANY_PIXELS)
     if image.format not in MEDIA_TYPES:
         raise ImageRejected(
             f"{image.format or 'This'} images are not supported; use JPEG, PNG or WebP."
@@ -104,7 +105,7 @@ def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> by
 
 def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = "image") -> Fitted:
     """Make ``data`` acceptable to an endpoint with ``limits``, or say why it cannot be."""
-    image = _open(data)
+    image = _open(io.BytesIO(data))
     source_format = image.format or "JPEG"
     width, height = image.size
     if width < limits.min_width or height < limits.min_height:
@@ -209,7 +210,7 @@ def _fallback_format(limits: ImageLimits) -> str:
 def fit_mask(data: bytes, size: tuple[int, int]) -> InputImage:
     """A mask as the vendor wants it: grayscale PNG at exactly the photo's resolution
     (AILabTools refuses any other size with ERROR_MASK_IMAGE_RESOLUTION_MISMATCH)."""
-    mask = _open(data)
+    mask = _open(io.BytesIO(data))
     try:
         mask = ImageOps.exif_transpose(mask)
         if "A" in mask.mode:
@@ -224,3 +225,59 @@ def fit_mask(data: bytes, size: tuple[int, int]) -> InputImage:
     buffer = io.BytesIO()
     mask.save(buffer, "PNG", optimize=True)
     return InputImage(buffer.getvalue(), "image/png", "mask.png")
+
+
+def format_of(data: bytes) -> str:
+    """The Pillow format name of JPEG, PNG or WebP bytes, from their magic bytes."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return ""
+
+
+THUMBNAIL_SIZE = (480, 480)
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    thumbnail: bytes
+    width: int
+    height: int
+
+
+def thumbnail(data: bytes) -> Thumbnail:
+    """A JPEG thumbnail of a result, and the result's own size. JPEGs decode at a reduced
+    scale first (draft), so a 48-megapixel result costs a fraction of a full decode."""
+    image = _open(io.BytesIO(data))
+    width, height = image.size
+    image.draft("RGB", THUMBNAIL_SIZE)
+    image = ImageOps.exif_transpose(image)
+    if image.mode not in {"RGB", "L"}:
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image).convert("RGB")
+    image.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return Thumbnail(buffer.getvalue(), width, height)
+
+
+@dataclass(frozen=True)
+class Header:
+    format: str
+    width: int
+    height: int
+
+
+def check_upload(upload: IO[bytes]) -> Header:
+    """Cheap checks from the header only (no decoding): a format we accept, sane dimensions,
+    no decompression bomb. Raises ImageRejected with a message for the form."""
+    upload.seek(0)
+    try:
+        image = _open(upload)
+        return Header(image.format or "", image.width, image.height)
+    finally:
+        upload.seek(0)
