@@ -51,6 +51,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite, the local broker and media live here
 
 # --- Core ------------------------------------------------------------------------------------
 
@@ -141,6 +142,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not memory, so worker processes started by the tests see the test data;
+            # one per test run, so parallel runs do not share it.
+            "TEST": {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")},
         }
     }
 
@@ -331,6 +335,18 @@ PICWISH_BASE_URL = env_str("PICWISH_BASE_URL", "https://techhk.aoscdn.com").rstr
 # Extra origins result images may be downloaded from, beyond each vendor's own (https only;
 # plain http only for loopback, e.g. the sandbox at http://127.0.0.1:9000).
 VENDOR_RESULT_HOSTS = env_list("VENDOR_RESULT_HOSTS", [])
+# PicWish's default limit is 2 requests per second per key; every worker shares this budget.
+PICWISH_QPS = env_int("PICWISH_QPS", 2)
+
+# --- Sandbox ---------------------------------------------------------------------------------
+
+# Simulated AILabTools and PicWish APIs for demos and tests (editor/sandbox, `runsandbox`).
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
+SANDBOX_KEY_PREFIX = "sandbox-"  # only keys starting with this are accepted by the sandbox
+# Seconds a result URL stays valid (PicWish: 1 h; AILabTools: 24 h).
+SANDBOX_RESULT_TTL = env_int("SANDBOX_RESULT_TTL", 3600)
+SANDBOX_URL = env_str("SANDBOX_URL", "http://127.0.0.1:9000").rstrip("/")  # builds result URLs
+SANDBOX_TASK_MS = env_int("SANDBOX_TASK_MS", 1500)  # an async task's time from queued to done
 
 # --- Logging ---------------------------------------------------------------------------------
 

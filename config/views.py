@@ -29,14 +29,18 @@ def database_answers() -> bool:
         return False
 
 
+def broker_url() -> str:
+    return str(celery_app.conf.broker_url)
+
+
 def broker_answers() -> bool:
-    url = str(celery_app.conf.broker_url)
+    url = broker_url()
     if url.startswith("filesystem://"):
         options = celery_app.conf.broker_transport_options or {}
         folder = Path(options.get("data_folder_out", ""))
         return folder.is_dir() and os.access(folder, os.W_OK)
     try:
-        with celery_app.connection_for_write() as conn:
+        with celery_app.connection_for_write(url) as conn:
             conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
             # Open a channel too: some transports connect lazily.
             conn.default_channel  # noqa: B018

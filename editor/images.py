@@ -76,7 +76,7 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
         notes.append("Converted from 16-bit to 8-bit color.")
         image = image.point(lambda value: value / 256).convert("L")
         mode = "L"
-    if "A" in mode or mode == "P" and "transparency" in image.info:
+    if "A" in mode or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         notes.append("Flattened transparency onto white (the vendor needs RGB).")

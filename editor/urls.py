@@ -2,11 +2,31 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editor import views
+from editor import vault_views, views
 
 app_name = "editor"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("studio/", views.studio, name="studio"),
+    path("vault/", vault_views.vault, name="vault"),
+    path("vault/add/", vault_views.add_key, name="vault_add"),
+    path("vault/<uuid:key_id>/", vault_views.key_row, name="vault_key"),
+    path("vault/<uuid:key_id>/edit/", vault_views.edit_key, name="vault_edit"),
+    path("vault/<uuid:key_id>/delete/", vault_views.delete_key, name="vault_delete"),
+    path("studio/<slug:slug>/", views.operation, name="operation"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
+    path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<uuid:job_id>/inputs/<slug:role>/", views.job_input, name="job_input"),
+    path(
+        "jobs/<uuid:job_id>/results/<uuid:result_id>/",
+        views.result_file,
+        name="result_file",
+    ),
+    path(
+        "jobs/<uuid:job_id>/results/<uuid:result_id>/thumbnail/",
+        views.result_thumbnail,
+        name="result_thumbnail",
+    ),
 ]

@@ -130,9 +130,13 @@ class VendorAdapter(ABC):
     label: ClassVar[str]
     operations: ClassVar[frozenset[str]]
 
-    def __init__(self, api_key: str, *, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, api_key: str, *, client: httpx.Client | None = None, base_url: str | None = None
+    ) -> None:
         self._api_key = api_key
         self._client = client
+        # Overrides the vendor's configured base URL for this adapter only (sandbox keys).
+        self._base_url = base_url.rstrip("/") if base_url else None
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(api_key='••••')"

@@ -189,7 +189,8 @@ class Origin:
 
 
 def configured_result_origins() -> tuple[Origin, ...]:
-    return tuple(Origin.parse(item) for item in settings.VENDOR_RESULT_HOSTS)
+    extra = [settings.SANDBOX_URL] if settings.SANDBOX_ENABLED else []
+    return tuple(Origin.parse(item) for item in [*settings.VENDOR_RESULT_HOSTS, *extra])
 
 
 def origin_allowed(url: str, vendor_origins: tuple[Origin, ...]) -> bool:

@@ -5,7 +5,7 @@ from django.db import connection
 from django.db.utils import OperationalError
 from django.test import Client
 
-from config.celery import app as celery_app
+from config import views
 
 pytestmark = pytest.mark.django_db
 
@@ -24,10 +24,8 @@ def test_healthz_answers_200_when_database_and_broker_answer(client: Client) -> 
 def test_healthz_names_the_broker_when_it_is_down(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Nothing listens on port 1: the real connection attempt fails. (Celery reads the
-    # environment variable before its own configuration.)
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    # Nothing listens on port 1: the real connection attempt fails.
+    monkeypatch.setattr(views, "broker_url", lambda: "redis://127.0.0.1:1/0")
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["down"] == ["broker"]

@@ -1,0 +1,74 @@
+"""Admin for keys, jobs and results: for looking, not for running the studio.
+
+Keys are added by their owners in the vault; here an admin can see them (masked), relabel one
+and delete one. The ciphertext is on no admin form or page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+
+from editor.models import Job, Result, VendorKey
+
+
+@admin.register(VendorKey)
+class VendorKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "label",
+        "owner",
+        "vendor",
+        "masked",
+        "created_at",
+        "last_used_at",
+        "last_error",
+    )
+    list_filter = ("vendor",)
+    list_select_related = ("owner",)
+    search_fields = ("label", "owner__username")
+    fields = ("label", "owner", "vendor", "masked", "created_at", "last_used_at", "last_error")
+    readonly_fields = ("owner", "vendor", "masked", "created_at", "last_used_at", "last_error")
+    exclude = ("ciphertext",)
+
+    @admin.display(description="Key")
+    def masked(self, key: VendorKey) -> str:
+        return key.masked
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Jobs and results are made by the studio. Delete stays allowed so that deleting a user
+    (whose jobs cascade) still works from the admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "owner",
+        "operation",
+        "provider",
+        "status",
+        "progress",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "operation", "provider")
+    list_select_related = ("owner",)
+    search_fields = ("owner__username",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(Result)
+class ResultAdmin(ReadOnlyAdmin):
+    list_display = ("id", "job", "position", "media_type", "width", "height", "bytes", "created_at")
+    list_select_related = ("job",)

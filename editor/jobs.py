@@ -1,0 +1,453 @@
+"""Cross-model workflows of a job: submit, advance one step, cancel, retry, sweep.
+
+The database is the source of truth; the broker is only a doorbell. A job's status says which
+step comes next (queued: fit the inputs; running/waiting: call or poll the vendor; storing:
+thumbnails and metadata). Every message carries ``(job id, dispatch number)``; a worker claims a
+step with a conditional UPDATE that matches that dispatch number and sets a lease, and every
+transition bumps the dispatch number, so duplicate or stale messages do nothing. The sweeper
+re-sends the step of any job whose lease expired or whose message never arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import quotas
+from accounts.models import User
+from editor import images, operations, vault
+from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, VendorKey
+from editor.vendors.base import (
+    Done,
+    InputImage,
+    Pending,
+    ResultImage,
+    VendorAdapter,
+    VendorError,
+    VendorRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+# Vendor error codes that mean the key itself is wrong: shown on the key in the vault.
+BAD_KEY_CODES = frozenset(
+    {"unauthorized", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_NOT_EXISTS"}
+)
+
+
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
+# --- Submitting --------------------------------------------------------------------------------
+
+
+def _store_input(job: Job, role: str, upload: UploadedFile | bytes) -> str:
+    """Inputs go to storage under names we make: never a user-controlled file name."""
+    if isinstance(upload, bytes):
+        content: Any = ContentFile(upload)
+        suffix = images.EXTENSIONS.get(images.format_of(upload), "bin")
+    else:
+        content = upload
+        upload.seek(0)
+        suffix = images.EXTENSIONS.get(images.format_of(upload.read(64)), "bin")
+        upload.seek(0)
+    return default_storage.save(f"jobs/{job.owner_id}/{job.pk}/input-{role}.{suffix}", content)
+
+
+def submit(
+    *,
+    owner: User,
+    operation: operations.Operation,
+    provider: operations.Provider,
+    params: Mapping[str, Any],
+    files: Mapping[str, UploadedFile | bytes],
+    key: VendorKey | None,
+) -> Job:
+    """Charge the quota, create the job with its inputs, and ring the doorbell on commit.
+
+    Raises quotas.QuotaExceeded (nothing is created) when a limit would be passed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        charged_on = quotas.charge(owner, provider.credits, now=now)
+        job = Job(
+            owner=owner,
+            operation=operation.slug,
+            provider=provider.name,
+            key=key,
+            params=dict(params),
+            credits=provider.credits,
+            charged_on=charged_on,
+            deadline=now + dt.timedelta(seconds=operation.deadline_seconds),
+            created_at=now,
+            due_at=now,
+        )
+        job.inputs = {role: _store_input(job, role, upload) for role, upload in files.items()}
+        job.save()
+        _send_on_commit(job)
+    return job
+
+
+def _send_on_commit(job: Job, countdown: float = 0.0) -> None:
+    """Queue the job's next step once the transaction that decided it has committed."""
+    from editor.tasks import advance
+
+    queue = _queue_for(job)
+    job_id, number = str(job.pk), job.dispatch
+    transaction.on_commit(
+        lambda: advance.apply_async((job_id, number), countdown=countdown, queue=queue)
+    )
+
+
+def _queue_for(job: Job) -> str:
+    """Image work (fitting, the built-in engine, thumbnails) runs on the prefork ``cpu``
+    queue; vendor I/O on the threaded ``io`` queue."""
+    if job.status in (JobStatus.RUNNING, JobStatus.WAITING) and job.provider != "local":
+        return "io"
+    return "cpu"
+
+
+# --- Advancing ---------------------------------------------------------------------------------
+
+
+def _claim(job_id: str, number: int) -> Job | None:
+    now = timezone.now()
+    claimed = (
+        Job.objects.filter(pk=job_id, dispatch=number, status__in=ACTIVE_STATUSES)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + _lease(), started_at=Coalesce("started_at", Value(now)))
+    )
+    if not claimed:
+        return None
+    return Job.objects.select_related("key").get(pk=job_id)
+
+
+def _move(job: Job, status: str, *, countdown: float = 0.0, **fields: Any) -> bool:
+    """Hand the job to its next step: one conditional UPDATE (it loses if the job was canceled
+    or another worker took over), then the message, after commit."""
+    with transaction.atomic():
+        moved = Job.objects.filter(
+            pk=job.pk, dispatch=job.dispatch, status__in=ACTIVE_STATUSES
+        ).update(
+            status=status,
+            dispatch=F("dispatch") + 1,
+            lease_until=None,
+            due_at=timezone.now() + dt.timedelta(seconds=countdown),
+            **fields,
+        )
+        if moved:
+            job.refresh_from_db()
+            _send_on_commit(job, countdown)
+    return bool(moved)
+
+
+def advance(job_id: str, number: int) -> None:
+    """Do the next step of a job, if this message is still the current one."""
+    job = _claim(job_id, number)
+    if job is None:
+        return
+    try:
+        if job.status == JobStatus.QUEUED:
+            _prepare(job)
+        elif job.status in (JobStatus.RUNNING, JobStatus.WAITING):
+            _call_vendor(job)
+        elif job.status == JobStatus.STORING:
+            _finish(job)
+    except VendorError as error:
+        _handle_vendor_error(job, error)
+    except images.ImageRejected as error:
+        _fail(job, "invalid_image", str(error))
+    except vault.VaultError as error:
+        _fail(job, "vault", str(error))
+    except Exception:
+        logger.exception("job %s: unexpected error in step %s", job.pk, job.status)
+        _handle_vendor_error(
+            job,
+            VendorError(
+                _("Something went wrong on our side. The job will be retried."),
+                retryable=True,
+                code="internal",
+            ),
+        )
+
+
+def _prepare(job: Job) -> None:
+    """Fit every input to the provider's limits and keep the fitted copies."""
+    operation = operations.get(job.operation)
+    provider = operation.provider(job.provider)
+    adapter = provider.adapter
+    prepared: dict[str, str] = {}
+    notes: list[str] = []
+    photo_size: tuple[int, int] | None = None
+    for role in sorted(job.inputs, key=lambda name: name == "mask"):
+        with default_storage.open(job.inputs[role], "rb") as handle:
+            data = handle.read()
+        if role == "mask":
+            if photo_size is None:
+                raise images.ImageRejected(_("A mask needs a photo."))
+            fitted_image = images.fit_mask(data, photo_size)
+        else:
+            fitted = images.fit(
+                data,
+                adapter.limits(provider.vendor_operation, role),
+                vendor_label=adapter.label,
+                filename=role,
+            )
+            fitted_image = fitted.image
+            notes.extend(fitted.notes)
+            if role == "image":
+                photo_size = (fitted.width, fitted.height)
+        extension = EXTENSIONS[fitted_image.media_type]
+        prepared[role] = default_storage.save(
+            f"jobs/{job.owner_id}/{job.pk}/prepared-{role}.{extension}",
+            ContentFile(fitted_image.data),
+        )
+    _move(job, JobStatus.RUNNING, prepared=prepared, notes=notes, progress=10)
+
+
+def _adapter(job: Job, provider: operations.Provider) -> VendorAdapter:
+    if provider.vendor is None:
+        return provider.adapter(api_key="")
+    if job.key is None:
+        raise VendorError(
+            _("The API key for this job was deleted. Add a key and retry the job."),
+            retryable=False,
+            code="no_key",
+        )
+    # The only place a key is decrypted: in the worker, right before the vendor call.
+    secret = vault.decrypt(job.key.ciphertext)
+    if settings.SANDBOX_ENABLED and secret.startswith(settings.SANDBOX_KEY_PREFIX):
+        # Sandbox keys go to the sandbox, real keys to the vendor, side by side.
+        return provider.adapter(api_key=secret, base_url=settings.SANDBOX_URL)
+    return provider.adapter(api_key=secret)
+
+
+def _load_prepared(job: Job) -> dict[str, InputImage]:
+    loaded: dict[str, InputImage] = {}
+    for role, name in job.prepared.items():
+        with default_storage.open(name, "rb") as handle:
+            data = handle.read()
+        media_type = images.MEDIA_TYPES[images.format_of(data)]
+        loaded[role] = InputImage(data, media_type, PurePosixPath(name).name)
+    return loaded
+
+
+def _call_vendor(job: Job) -> None:
+    operation = operations.get(job.operation)
+    provider = operation.provider(job.provider)
+    adapter = _adapter(job, provider)
+    if job.vendor_ref:
+        # A restarted worker resumes polling; it never pays for a second submit.
+        outcome = adapter.poll(job.vendor_ref)
+    else:
+        request = VendorRequest(
+            operation=provider.vendor_operation,
+            files=_load_prepared(job),
+            params=operation.vendor_params(provider, job.params),
+        )
+        outcome = adapter.submit(request)
+    if job.key is not None:
+        VendorKey.objects.filter(pk=job.key.pk).update(last_used_at=timezone.now(), last_error="")
+    if isinstance(outcome, Pending):
+        progress = 10 + int(0.8 * (outcome.progress or 0))
+        _move(
+            job,
+            JobStatus.WAITING,
+            countdown=outcome.poll_after,
+            vendor_ref=outcome.task_ref,
+            progress=max(job.progress, min(progress, 90)),
+        )
+        return
+    _store_results(job, outcome)
+
+
+def _store_results(job: Job, done: Done) -> None:
+    """The vendor's bytes, unchanged, into our storage: before any vendor URL can expire."""
+    stored: list[tuple[int, ResultImage, str]] = []
+    for position, image in enumerate(done.images):
+        name = f"jobs/{job.owner_id}/{job.pk}/result-{position}.{EXTENSIONS[image.media_type]}"
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        stored.append((position, image, default_storage.save(name, ContentFile(image.data))))
+    with transaction.atomic():
+        if not Job.objects.filter(
+            pk=job.pk, dispatch=job.dispatch, status__in=ACTIVE_STATUSES
+        ).exists():
+            for _position, _image, name in stored:
+                default_storage.delete(name)
+            return
+        Result.objects.filter(job=job).delete()
+        Result.objects.bulk_create(
+            Result(
+                job=job,
+                position=position,
+                file=name,
+                media_type=image.media_type,
+                bytes=len(image.data),
+            )
+            for position, image, name in stored
+        )
+        _move(job, JobStatus.STORING, progress=95)
+
+
+def _finish(job: Job) -> None:
+    for result in job.results.all():
+        with default_storage.open(result.file.name, "rb") as handle:
+            info = images.thumbnail(handle.read())
+        thumb = f"jobs/{job.owner_id}/{job.pk}/thumb-{result.position}.jpg"
+        if default_storage.exists(thumb):
+            default_storage.delete(thumb)
+        result.thumbnail.name = default_storage.save(thumb, ContentFile(info.thumbnail))
+        result.width, result.height = info.width, info.height
+        result.save(update_fields=["thumbnail", "width", "height"])
+    _end(job, JobStatus.SUCCEEDED, progress=100)
+
+
+# --- Ending --------------------------------------------------------------------------------
+
+
+def _end(job: Job, status: str, **fields: Any) -> bool:
+    with transaction.atomic():
+        ended = Job.objects.filter(
+            pk=job.pk, dispatch=job.dispatch, status__in=ACTIVE_STATUSES
+        ).update(
+            status=status,
+            dispatch=F("dispatch") + 1,
+            lease_until=None,
+            finished_at=timezone.now(),
+            **fields,
+        )
+        if ended:
+            quotas.release(
+                job.owner_id,
+                job.credits,
+                job.charged_on,
+                refund=status != JobStatus.SUCCEEDED,
+            )
+    return bool(ended)
+
+
+def _fail(job: Job, code: str, message: str) -> None:
+    _end(job, JobStatus.FAILED, error_code=code[:80], error_message=message)
+
+
+def _backoff(attempts: int) -> float:
+    base = min(settings.JOB_RETRY_MAX_SECONDS, settings.JOB_RETRY_BASE_SECONDS * 2**attempts)
+    return float(base * random.uniform(0.5, 1.5))
+
+
+def _handle_vendor_error(job: Job, error: VendorError) -> None:
+    if job.key is not None and error.code in BAD_KEY_CODES:
+        VendorKey.objects.filter(pk=job.key.pk).update(last_error=error.message[:500])
+    if error.retryable:
+        delay = error.retry_after if error.retry_after is not None else _backoff(job.attempts)
+        if timezone.now() + dt.timedelta(seconds=delay) < job.deadline:
+            _move(
+                job,
+                job.status,
+                countdown=delay,
+                attempts=F("attempts") + 1,
+                error_code=error.code[:80],
+                error_message=error.message,
+            )
+            return
+    _fail(job, error.code or "vendor_error", error.message)
+
+
+def cancel(job: Job) -> bool:
+    """Stop a job that has not ended; its credits are refunded. Work already in flight finds
+    the job canceled at its next conditional update and stops there."""
+    with transaction.atomic():
+        canceled = Job.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
+            status=JobStatus.CANCELED,
+            dispatch=F("dispatch") + 1,
+            lease_until=None,
+            finished_at=timezone.now(),
+        )
+        if canceled:
+            quotas.release(job.owner_id, job.credits, job.charged_on, refund=True)
+    job.refresh_from_db()
+    return bool(canceled)
+
+
+def retry(job: Job) -> Job:
+    """Run a failed or canceled job again from the start, charging the quota again."""
+    operation = operations.get(job.operation)
+    now = timezone.now()
+    with transaction.atomic():
+        charged_on = quotas.charge(job.owner, job.credits, now=now)
+        updated = Job.objects.filter(
+            pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED)
+        ).update(
+            status=JobStatus.QUEUED,
+            dispatch=F("dispatch") + 1,
+            lease_until=None,
+            due_at=now,
+            deadline=now + dt.timedelta(seconds=operation.deadline_seconds),
+            charged_on=charged_on,
+            attempts=0,
+            progress=0,
+            vendor_ref="",
+            error_code="",
+            error_message="",
+            finished_at=None,
+        )
+        if not updated:
+            transaction.set_rollback(True)
+            job.refresh_from_db()
+            return job
+        job.refresh_from_db()
+        _send_on_commit(job)
+    return job
+
+
+# --- Sweeping ------------------------------------------------------------------------------
+
+
+def sweep(now: dt.datetime | None = None) -> dict[str, int]:
+    """Fail jobs past their deadline; re-send the step of jobs whose worker died (lease
+    expired) or whose message was lost (due long ago, never claimed)."""
+    now = now or timezone.now()
+    expired = 0
+    for job in Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__lt=now):
+        if _end(
+            job,
+            JobStatus.FAILED,
+            error_code="deadline",
+            error_message=job.error_message
+            or _("The job did not finish in time. Your credits were refunded."),
+        ):
+            expired += 1
+    grace = dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS)
+    stuck = Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__gte=now).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, due_at__lt=now - grace)
+    )
+    resent = 0
+    for job in stuck:
+        with transaction.atomic():
+            moved = Job.objects.filter(pk=job.pk, dispatch=job.dispatch).update(
+                dispatch=F("dispatch") + 1, lease_until=None, due_at=now
+            )
+            if moved:
+                job.refresh_from_db()
+                _send_on_commit(job)
+                resent += 1
+    if expired or resent:
+        logger.info("sweeper: %d jobs past deadline, %d re-sent", expired, resent)
+    return {"expired": expired, "resent": resent}

@@ -1,0 +1,18 @@
+"""Thin Celery tasks: they take ids and call editor.jobs."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from editor import jobs
+
+
+@shared_task(name="editor.tasks.advance", ignore_result=True)
+def advance(job_id: str, dispatch: int) -> None:
+    """Do the next step of a job (the sender picks the queue: ``cpu`` or ``io``)."""
+    jobs.advance(job_id, dispatch)
+
+
+@shared_task(name="editor.tasks.sweep", ignore_result=True, queue="cpu")
+def sweep() -> None:
+    jobs.sweep()

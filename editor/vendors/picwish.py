@@ -1,0 +1,396 @@
+"""PicWish photo colorization: an asynchronous task created by upload, then polled.
+
+Contract: /work/shared/vendor-contracts.md section 6 and vendor-docs/picwish-photo-colorization.txt.
+Create ``POST {base}/api/tasks/visual/colorization`` (multipart ``image_file``, ``sync=0``,
+``return_type=1``), then ``GET {base}/api/tasks/visual/colorization/{task_id}`` about once a
+second until ``data.state`` is 1 (done) or below 0 (failed). Success needs HTTP 200, a body
+``status`` of 200 and ``state`` 1 (https://picwish.com/states).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import time
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import httpx
+from django.conf import settings
+from django.core.cache import cache
+
+from editor.vendors.base import (
+    Done,
+    ImageLimits,
+    Pending,
+    ResultImage,
+    VendorAdapter,
+    VendorError,
+    VendorRequest,
+)
+from editor.vendors.http import (
+    Answer,
+    CallKind,
+    Origin,
+    call,
+    download_result,
+    image_from_bytes,
+    shared_client,
+)
+
+LABEL = "PicWish"
+DEFAULT_BASE_URL = "https://techhk.aoscdn.com"  # global region; techsz.aoscdn.com serves China
+TASKS_PATH = "/api/tasks/visual/colorization"
+
+# PicWish does not document where result images live. Its API hosts are *.aoscdn.com and its
+# signed result links are object-storage URLs (the /qa page speaks of OSS signatures and
+# AccessDenied XML), so we allow PicWish's own domains and Alibaba Cloud OSS. Anything else
+# must be allowed explicitly with settings.VENDOR_RESULT_HOSTS.
+RESULT_ORIGINS = (
+    Origin.parse("https://*.aoscdn.com"),
+    Origin.parse("https://*.picwish.com"),
+    Origin.parse("https://*.aliyuncs.com"),
+)
+
+# The official examples and the picwish-skills client poll every second (contracts §6.8).
+POLL_AFTER = 1.0
+FORMATS = frozenset({"jpg", "jpeg", "png", "webp"})
+
+# The colorization page (Guidelines and Limits #3) says "up to 4096 x 4096" and "up to 20MB",
+# but the state table (https://picwish.com/states) fails a task with -5 above 15 MB, and the
+# sibling PicWish APIs say 15 MB too (contracts §6.7). We aim for the stricter figure, counted
+# in decimal megabytes so that either reading of "15 MB" is satisfied.
+LIMITS = ImageLimits(
+    formats=frozenset({"JPEG", "PNG", "WEBP"}),
+    max_bytes=15 * 1000 * 1000,
+    max_width=4096,
+    max_height=4096,
+    min_width=1,
+    min_height=1,
+    rgb_only=True,
+)
+
+PENDING_STATES = frozenset({0, 2, 3, 4})  # queued, preparing, waiting, processing
+
+# What a failed task (state < 0) tells the person, and whether a fresh submission may succeed.
+# A failed task is final: polling it again never changes its state ("terminate polling when
+# state == 1 or state < 0", picwish.com/qa), and the pipeline retries a poll by polling the same
+# task again. So a failure seen while polling is never retryable. Only an answer to a submit
+# can be retried (by submitting again), and only for failures on PicWish's side that say
+# nothing about the photo: a timeout under load (-8), a failed fetch of the upload (-3; we never
+# send image_url) and a failed store of the finished result (-2). Failed tasks cost no credit
+# ("each successful call consumes 1 credit"). -7 and -5 are about the photo itself and -1 gives
+# no reason, so repeating the same photo is not expected to help.
+STATE_FAILURES: dict[int, tuple[str, bool]] = {
+    -8: ("PicWish ran out of time colorizing this photo (its limit is 30 seconds).", True),
+    -7: ("PicWish could not read this photo: the file is damaged or not a supported image.", False),
+    -5: ("This photo is larger than PicWish accepts (up to 15 MB).", False),
+    -3: ("PicWish could not fetch the uploaded photo on its side.", True),
+    -2: ("PicWish colorized the photo but could not store the result.", True),
+    -1: ("PicWish could not colorize this photo (the task failed).", False),
+}
+
+_ESCAPED_CHARACTER = re.compile(r"\\u([0-9a-fA-F]{4})")
+_LINK = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S*", re.IGNORECASE)
+_DATA_URI_PREFIX = re.compile(r"^data:[^,]*;base64,", re.IGNORECASE)
+
+
+class PicWishAdapter(VendorAdapter):
+    vendor = "picwish"
+    label = LABEL
+    operations = frozenset({"colorize"})
+
+    @classmethod
+    def limits(cls, operation: str, role: str) -> ImageLimits:
+        if operation != "colorize" or role != "image":
+            raise ValueError(f"PicWish has no input {role!r} for operation {operation!r}")
+        return LIMITS
+
+    def submit(self, request: VendorRequest) -> Done | Pending:
+        if request.operation not in self.operations:
+            raise VendorError(
+                f"PicWish cannot run the operation {request.operation!r}.",
+                retryable=False,
+                code="unsupported_operation",
+            )
+        image = request.files.get("image")
+        if image is None:
+            raise VendorError(
+                "PicWish needs a photo to colorize.", retryable=False, code="missing_image"
+            )
+        result_format = request.params.get("format", "jpg")
+        if not isinstance(result_format, str) or result_format.lower() not in FORMATS:
+            raise VendorError(
+                "PicWish can return the colorized photo only as JPEG, PNG or WebP.",
+                retryable=False,
+                code="bad_format",
+            )
+        self._take_rate_slot()
+        answer = call(
+            self._http(),
+            "POST",
+            self._base() + TASKS_PATH,
+            kind=CallKind.SUBMIT,
+            vendor_label=LABEL,
+            headers={"X-API-KEY": self._api_key},
+            data={"sync": "0", "format": result_format.lower(), "return_type": "1"},
+            files=[("image_file", (image.filename, image.data, image.media_type))],
+        )
+        data = self._payload(answer, polling=False)
+        # The documented answer holds only data.task_id (the task is queued); a state in it
+        # means PicWish already knows more.
+        state = _as_int(data.get("state"))
+        return self._outcome(data, 0 if state is None else state, task_ref=None)
+
+    def poll(self, task_ref: str) -> Done | Pending:
+        if not task_ref.strip():
+            raise VendorError(
+                "This job has no PicWish task to check.", retryable=False, code="no_task"
+            )
+        self._take_rate_slot()
+        answer = call(
+            self._http(),
+            "GET",
+            f"{self._base()}{TASKS_PATH}/{quote(task_ref.strip(), safe='')}",
+            kind=CallKind.POLL,
+            vendor_label=LABEL,
+            headers={"X-API-KEY": self._api_key},
+        )
+        data = self._payload(answer, polling=True)
+        state = _as_int(data.get("state"))
+        if state is None:
+            raise _bad_response("PicWish sent a task status we could not read.")
+        return self._outcome(data, state, task_ref=task_ref.strip())
+
+    # --- Answers ---------------------------------------------------------------------------
+
+    def _outcome(
+        self, data: Mapping[str, object], state: int, *, task_ref: str | None
+    ) -> Done | Pending:
+        """One ``data`` object with a state. ``task_ref`` is None while answering a submit."""
+        if state == 1:
+            return Done(images=(self._result(data.get("image")),))
+        if state < 0:
+            raise _state_error(state, polling=task_ref is not None)
+        # "greater than 1 means processing" (the colorization page): a state newer than the
+        # documented 2, 3 and 4 is still work in progress, not a failure.
+        if task_ref is None:
+            task_id = data.get("task_id")
+            if not isinstance(task_id, str) or not task_id.strip():
+                raise _bad_response("PicWish accepted the photo but sent no task id.")
+            return Pending(
+                task_ref=task_id.strip(),
+                progress=_progress(data.get("progress")) or 0,
+                poll_after=POLL_AFTER,
+            )
+        return Pending(
+            task_ref=task_ref, progress=_progress(data.get("progress")), poll_after=POLL_AFTER
+        )
+
+    def _result(self, image: object) -> ResultImage:
+        if not isinstance(image, str) or not image.strip():
+            raise _bad_response("PicWish reported the photo as done but sent no result.")
+        text = image.strip()
+        if text.lower().startswith(("https://", "http://")):
+            # Some JSON serializers escape "&" twice, leaving the six characters \u0026 in the
+            # signed URL; sent as is, the signature fails with a 403 (picwish.com/qa). A real
+            # URL never holds a backslash, so every \uXXXX left in one is such an escape.
+            url = _ESCAPED_CHARACTER.sub(lambda match: chr(int(match.group(1), 16)), text)
+            return download_result(
+                self._http(), url, vendor_origins=RESULT_ORIGINS, vendor_label=LABEL
+            )
+        return image_from_bytes(_decode_base64(text), LABEL)
+
+    def _payload(self, answer: Answer, *, polling: bool) -> Mapping[str, object]:
+        """The ``data`` object of a successful answer; any failure as a VendorError."""
+        body = _json_object(answer.body)
+        detail = self._vendor_message(body)
+        # The skills client checks both the HTTP status and the body's status (contracts §6.5).
+        if answer.status != 200:
+            raise _status_error(answer.status, detail, polling=polling)
+        if body is None:
+            raise _bad_response("PicWish sent an answer we could not read.")
+        status = _as_int(body.get("status"))
+        if status is None:
+            raise _bad_response("PicWish sent an answer without a status.")
+        if status != 200:
+            raise _status_error(status, detail, polling=polling)
+        data = body.get("data")
+        if not isinstance(data, Mapping):
+            raise _bad_response("PicWish sent an answer without its data.")
+        return data
+
+    def _vendor_message(self, body: Mapping[str, object] | None) -> str:
+        """PicWish's own message, made safe to show: no links, never the key, kept short."""
+        message = body.get("message") if body is not None else None
+        if not isinstance(message, str):
+            return ""
+        if self._api_key:
+            message = message.replace(self._api_key, "••••")
+        message = _LINK.sub("[link]", message)
+        message = " ".join("".join(c if c.isprintable() else " " for c in message).split())
+        return message[:200]
+
+    # --- Plumbing --------------------------------------------------------------------------
+
+    def _http(self) -> httpx.Client:
+        return self._client or shared_client()
+
+    def _base(self) -> str:
+        base = self._base_url or getattr(settings, "PICWISH_BASE_URL", DEFAULT_BASE_URL)
+        return str(base).rstrip("/")
+
+    def _take_rate_slot(self) -> None:
+        """Keep within PicWish's QPS for this key across every worker and process.
+
+        A fixed one-second window counted in the shared cache (atomic on Redis): a burst of
+        jobs waits for the next window instead of collecting 429s. Nothing here sleeps.
+        """
+        qps = int(getattr(settings, "PICWISH_QPS", 2))
+        if qps <= 0:  # 0 turns the limiter off (for example against a local sandbox)
+            return
+        now = _wall_clock()
+        window = int(now)
+        digest = hashlib.sha256(self._api_key.encode()).hexdigest()
+        key = f"picwish:qps:{digest}:{window}"
+        cache.add(key, 0, timeout=5)
+        try:
+            used = cache.incr(key)
+        except ValueError:  # the window's counter expired between add and incr
+            cache.set(key, 1, timeout=5)
+            used = 1
+        if used > qps:
+            raise VendorError(
+                f"Waiting for PicWish's rate limit ({qps} requests per second per key). "
+                "The job will continue in a moment.",
+                retryable=True,
+                code="rate_limited_local",
+                retry_after=max(0.05, window + 1 - now),
+            )
+
+
+def _wall_clock() -> float:
+    return time.time()
+
+
+def _json_object(body: bytes) -> Mapping[str, object] | None:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _as_int(value: object) -> int | None:
+    """A whole number sent as a number or a string; anything else (bool included) is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", value):
+        return int(value)
+    return None
+
+
+def _progress(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    if number != number:  # NaN
+        return None
+    return max(0, min(100, int(number)))
+
+
+def _decode_base64(text: str) -> bytes:
+    payload = "".join(_DATA_URI_PREFIX.sub("", text).split())
+    payload += "=" * (-len(payload) % 4)
+    altchars = b"-_" if ("-" in payload or "_" in payload) else None
+    try:
+        return base64.b64decode(payload, altchars=altchars, validate=True)
+    except (binascii.Error, ValueError):
+        raise VendorError(
+            "PicWish returned a result that is neither a link nor an image.",
+            retryable=False,
+            code="bad_result",
+        ) from None
+
+
+def _bad_response(message: str) -> VendorError:
+    # A malformed answer is a glitch on PicWish's side: the same call usually works next time.
+    return VendorError(f"{message} The job will be retried.", retryable=True, code="bad_response")
+
+
+def _state_error(state: int, *, polling: bool) -> VendorError:
+    text, transient = STATE_FAILURES.get(
+        state, (f"PicWish could not colorize this photo (failure {state}).", False)
+    )
+    retryable = transient and not polling
+    if retryable:
+        text += " The job will be retried."
+    elif transient:
+        text += " This is usually temporary: run the job again."
+    return VendorError(text, retryable=retryable, code=f"state_{state}")
+
+
+def _status_error(status: int, detail: str, *, polling: bool) -> VendorError:
+    """Statuses from https://picwish.com/states (HTTP, and the same numbers in the body)."""
+    if status == 400:
+        message = (
+            f"PicWish rejected the request: {detail}"
+            if detail
+            else ("PicWish rejected the request (a parameter is wrong or missing).")
+        )
+        return VendorError(message, retryable=False, code="bad_request")
+    if status == 401:
+        return VendorError(
+            "PicWish did not accept the API key: the key is wrong, or the photo colorization "
+            "service is not enabled on the PicWish account.",
+            retryable=False,
+            code="unauthorized",
+        )
+    if status == 404:
+        if polling:
+            return VendorError(
+                "PicWish does not know this colorization task: it is unknown or has expired "
+                "(PicWish keeps results for one hour).",
+                retryable=False,
+                code="task_not_found",
+            )
+        return VendorError(
+            "PicWish's colorization service was not found. Check PICWISH_BASE_URL.",
+            retryable=False,
+            code="not_found",
+        )
+    if status == 413:
+        return VendorError(
+            "This photo is larger than PicWish accepts (up to 15 MB).",
+            retryable=False,
+            code="too_large",
+        )
+    if status == 429:
+        return VendorError(
+            "PicWish is limiting how fast this key may send requests. The job will be retried.",
+            retryable=True,
+            code="rate_limited",
+            retry_after=1.0,
+        )
+    if 500 <= status <= 599:
+        return VendorError(
+            f"PicWish had a server error (HTTP {status}). The job will be retried.",
+            retryable=True,
+            code=f"http_{status}",
+        )
+    return VendorError(
+        f"PicWish gave an unexpected answer (status {status})."
+        + (f" It said: {detail}" if detail else ""),
+        retryable=False,
+        code=f"http_{status}",
+    )

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import quotas
+from accounts.models import Quota, User
+from editor.models import Job, JobStatus, Result
+from tests.images import make_image
+
+pytestmark = pytest.mark.django_db
+
+RESULT = make_image((80, 60), "PNG", color=(1, 2, 3))
+
+
+def make_job(owner: User, status: str = JobStatus.SUCCEEDED) -> Job:
+    now = timezone.now()
+    charged_on = quotas.charge(owner, 1)
+    job = Job.objects.create(
+        owner=owner,
+        operation="colorize",
+        provider="picwish",
+        params={"format": "png"},
+        status=status,
+        credits=1,
+        charged_on=charged_on,
+        deadline=now + dt.timedelta(minutes=5),
+        error_message="PicWish could not read this image." if status == JobStatus.FAILED else "",
+    )
+    job.inputs = {
+        "image": default_storage.save(
+            f"jobs/{owner.pk}/{job.pk}/input-image.jpg", ContentFile(make_image())
+        )
+    }
+    job.save()
+    if status == JobStatus.SUCCEEDED:
+        Result.objects.create(
+            job=job,
+            file=default_storage.save(
+                f"jobs/{owner.pk}/{job.pk}/result-0.png", ContentFile(RESULT)
+            ),
+            thumbnail=default_storage.save(
+                f"jobs/{owner.pk}/{job.pk}/thumb-0.jpg", ContentFile(make_image())
+            ),
+            media_type="image/png",
+            width=80,
+            height=60,
+            bytes=len(RESULT),
+        )
+    return job
+
+
+def urls_of(job: Job) -> list[str]:
+    urls = [
+        reverse("editor:job", args=[job.pk]),
+        reverse("editor:job_input", args=[job.pk, "image"]),
+    ]
+    for result in job.results.all():
+        urls += [
+            reverse("editor:result_file", args=[job.pk, result.pk]),
+            reverse("editor:result_thumbnail", args=[job.pk, result.pk]),
+        ]
+    return urls
+
+
+def test_the_owner_sees_the_job_with_before_and_after(client: Client, alice: User) -> None:
+    job = make_job(alice)
+    client.force_login(alice)
+    page = client.get(reverse("editor:job", args=[job.pk])).content.decode()
+    result = job.results.get()
+    assert reverse("editor:result_file", args=[job.pk, result.pk]) in page
+    assert reverse("editor:job_input", args=[job.pk, "image"]) in page
+    assert "hx-trigger" not in page  # an ended job is not polled
+
+
+def test_an_active_job_polls_its_status_fragment(client: Client, alice: User) -> None:
+    job = make_job(alice, JobStatus.WAITING)
+    client.force_login(alice)
+    page = client.get(reverse("editor:job", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in page
+    fragment = client.get(reverse("editor:job", args=[job.pk]), headers={"HX-Request": "true"})
+    content = fragment.content.decode()
+    assert "<html" not in content
+    assert 'id="job-status"' in content
+
+
+def test_result_bytes_are_served_unchanged_and_safely(client: Client, alice: User) -> None:
+    job = make_job(alice)
+    client.force_login(alice)
+    result = job.results.get()
+    response = client.get(reverse("editor:result_file", args=[job.pk, result.pk]))
+    assert response.status_code == 200
+    assert response.getvalue() == RESULT
+    assert response["Content-Type"] == "image/png"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "private" in response["Cache-Control"]
+
+
+def test_every_job_url_needs_login(client: Client, alice: User) -> None:
+    job = make_job(alice)
+    for url in urls_of(job):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_another_user_gets_404_for_every_job_url(client: Client, alice: User, bob: User) -> None:
+    job = make_job(alice)
+    client.force_login(bob)
+    for url in urls_of(job):
+        assert client.get(url).status_code == 404, url
+    assert client.post(reverse("editor:job_cancel", args=[job.pk])).status_code == 404
+    assert client.post(reverse("editor:job_retry", args=[job.pk])).status_code == 404
+
+
+def test_cancel_stops_an_active_job_and_refunds(client: Client, alice: User) -> None:
+    job = make_job(alice, JobStatus.WAITING)
+    client.force_login(alice)
+    response = client.post(reverse("editor:job_cancel", args=[job.pk]), follow=True)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert "credits were refunded" in response.content.decode()
+    assert Quota.objects.get(user=alice).credits_this_month == 0
+
+
+def test_cancel_and_retry_need_post(client: Client, alice: User) -> None:
+    job = make_job(alice, JobStatus.FAILED)
+    client.force_login(alice)
+    assert client.get(reverse("editor:job_cancel", args=[job.pk])).status_code == 405
+    assert client.get(reverse("editor:job_retry", args=[job.pk])).status_code == 405
+
+
+def test_a_failed_job_shows_why_and_retries_in_one_click(client: Client, alice: User) -> None:
+    job = make_job(alice, JobStatus.FAILED)
+    quotas.release(alice.pk, 1, job.charged_on, refund=True)
+    client.force_login(alice)
+    page = client.get(reverse("editor:job", args=[job.pk])).content.decode()
+    assert "PicWish could not read this image." in page
+    assert reverse("editor:job_retry", args=[job.pk]) in page
+    client.post(reverse("editor:job_retry", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED
+    assert job.error_message == ""
+
+
+def test_the_studio_lists_recent_jobs_with_thumbnails(
+    client: Client, alice: User, bob: User
+) -> None:
+    mine = make_job(alice)
+    theirs = make_job(bob)
+    client.force_login(alice)
+    page = client.get(reverse("editor:studio")).content.decode()
+    assert reverse("editor:job", args=[mine.pk]) in page
+    assert reverse("editor:job", args=[theirs.pk]) not in page

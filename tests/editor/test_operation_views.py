@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from pytest_django import Settings as SettingsWrapper
+
+from accounts.models import User
+from editor import operations
+from editor.models import Job, JobStatus, Vendor, VendorKey
+from tests.images import make_image
+
+pytestmark = pytest.mark.django_db
+
+
+def photo(
+    size: tuple[int, int] = (200, 150), fmt: str = "JPEG", name: str = "p.jpg"
+) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, make_image(size, fmt), content_type="image/jpeg")
+
+
+def add_key(user: User, vendor: Vendor, secret: str = "sandbox-key-0001") -> VendorKey:
+    key = VendorKey(owner=user, vendor=vendor, label=f"{vendor.label} key")
+    key.set_secret(secret)
+    key.save()
+    return key
+
+
+@pytest.mark.parametrize("operation", operations.OPERATIONS, ids=lambda o: o.slug)
+def test_every_operation_page_renders_every_documented_parameter(
+    client: Client, alice: User, operation: operations.Operation
+) -> None:
+    client.force_login(alice)
+    response = client.get(reverse("editor:operation", args=[operation.slug]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    for param in operation.params:
+        assert f'name="{param.name}"' in content
+    for spec in operation.files:
+        assert f'name="file_{spec.role}"' in content
+
+
+def test_operation_pages_need_login(client: Client) -> None:
+    response = client.get(reverse("editor:operation", args=["colorize"]))
+    assert response.status_code == 302
+
+
+def test_unknown_operation_is_404(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    assert client.get(reverse("editor:operation", args=["nope"])).status_code == 404
+
+
+def test_without_a_key_the_form_links_to_the_vault(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    page = client.get(reverse("editor:operation", args=["colorize"])).content.decode()
+    assert "You have no PicWish key yet" in page
+    assert reverse("editor:vault") in page
+    response = client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": photo()},
+    )
+    assert response.status_code == 200
+    assert "Add one in your vault first" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_submitting_creates_a_job_and_redirects_to_it(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "png", "file_image": photo()},
+    )
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("editor:job", args=[job.pk])
+    assert (job.owner, job.operation, job.provider, job.status) == (
+        alice,
+        "colorize",
+        "picwish",
+        JobStatus.QUEUED,
+    )
+    assert job.params == {"format": "png"}
+    assert job.credits == 1
+    assert "p.jpg" not in str(job.inputs)  # never the user's file name in storage
+
+
+def test_htmx_submit_answers_with_a_client_redirect(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": photo()},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("editor:job", args=[Job.objects.get().pk])
+
+
+def test_htmx_validation_errors_return_only_the_form(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:operation", args=["extend"]),
+        {"provider": "ailabtools", "top": "3"},
+        headers={"HX-Request": "true"},
+    )
+    content = response.content.decode()
+    assert "<html" not in content
+    assert 'id="operation-form"' in content
+    assert "Choose a photo." in content
+    assert "less than or equal to 1" in content
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The submitted file is empty"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'><script>x</script></svg>", "not an image"),
+        (make_image((30, 30), "GIF", "P", 1), "GIF images are not supported"),
+    ],
+)
+def test_bad_uploads_get_field_errors(
+    client: Client, alice: User, data: bytes, message: str
+) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": SimpleUploadedFile("x.jpg", data)},
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_a_too_large_photo_is_accepted_with_a_note(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.AILABTOOLS)
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:operation", args=["retouch"]),
+        {
+            "provider": "ailabtools",
+            "file_image": photo((3200, 1000)),
+            "file_style": photo((300, 300)),
+        },
+        follow=True,
+    )
+    assert Job.objects.count() == 1
+    assert "it will be scaled down to fit" in response.content.decode()
+
+
+def test_color_migration_modes_take_their_own_fields(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    url = reverse("editor:operation", args=["color_migration"])
+    response = client.post(
+        url,
+        {"provider": "local", "mode": "TEMPLATE", "degree": "0.5", "color_template": "#ff0000, zz"},
+    )
+    assert "zz is not a hex color" in response.content.decode()
+    response = client.post(
+        url,
+        {
+            "provider": "local",
+            "mode": "TEMPLATE",
+            "degree": "0.5",
+            "color_count": "3",
+            "color_template": "#ff0000, 00ff00",
+            "file_image": photo(),
+        },
+    )
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert job.params == {"mode": "TEMPLATE", "degree": 0.5, "color_template": ["FF0000", "00FF00"]}
+    assert job.credits == 0
+    response = client.post(
+        url, {"provider": "local", "mode": "REF_PIC", "degree": "0.5", "file_image": photo()}
+    )
+    assert "Choose a photo." in response.content.decode()
+
+
+def test_the_quota_message_names_the_limit(
+    client: Client, alice: User, settings: SettingsWrapper
+) -> None:
+    settings.QUOTA_CONCURRENT_JOBS = 1
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    url = reverse("editor:operation", args=["colorize"])
+    for expected in (302, 200):
+        response = client.post(url, {"provider": "picwish", "format": "jpg", "file_image": photo()})
+        assert response.status_code == expected
+    assert "your limit" in response.content.decode()
+    assert Job.objects.count() == 1
+
+
+def test_keys_of_another_user_are_never_used(client: Client, alice: User, bob: User) -> None:
+    bobs = add_key(bob, Vendor.PICWISH)
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "key": str(bobs.pk), "file_image": photo()},
+    )
+    assert "Select a valid choice" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_the_secret_never_reaches_the_page(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH, secret="sandbox-very-secret-value-9876")
+    client.force_login(alice)
+    page = client.get(reverse("editor:operation", args=["colorize"])).content.decode()
+    assert "very-secret" not in page
+    assert "••••9876" in page
+
+
+def test_stored_inputs_are_the_uploaded_bytes(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    upload = photo()
+    data = upload.read()
+    upload.seek(0)
+    client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": upload},
+    )
+    job = Job.objects.get()
+    with default_storage.open(job.inputs["image"], "rb") as handle:
+        assert handle.read() == data
