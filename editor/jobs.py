@@ -180,7 +180,7 @@ def advance(job_id: str, number: int) -> None:
         _handle_vendor_error(
             job,
             VendorError(
-                _("Something went wrong on our side. The job will be retried."),
+                _("Something went wrong on our side."),
                 retryable=True,
                 code="internal",
             ),

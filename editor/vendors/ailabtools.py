@@ -312,15 +312,13 @@ _ACCOUNT_LIMIT = ErrorInfo(
 # The SDK (docs/best-practices.md) retries 429 and transient 5xx with backoff from ~1 s; no
 # QPS number is documented (§1.1), so a short fixed hint is as good as any.
 _RATE_LIMITED = ErrorInfo(
-    "AILabTools is limiting how many requests arrive at once. The job will be retried shortly.",
+    "AILabTools is limiting how many requests arrive at once.",
     retryable=True,
     retry_after=5.0,
 )
-_BUSY = ErrorInfo(
-    "AILabTools is having a temporary problem. The job will be retried.", retryable=True
-)
+_BUSY = ErrorInfo("AILabTools is having a temporary problem.", retryable=True)
 _SLOW = ErrorInfo(
-    "AILabTools timed out while working on this image. The job will be retried.",
+    "AILabTools timed out while working on this image.",
     retryable=True,
 )
 _RETIRED = ErrorInfo(
@@ -575,7 +573,7 @@ _LEGACY_FAILED = {
 
 def _bad_response(what: str) -> VendorError:
     return VendorError(
-        f"{LABEL} sent an answer we could not read ({what}). The job will be retried.",
+        f"{LABEL} sent an answer we could not read ({what}).",
         retryable=True,
         code="bad_response",
     )
@@ -1046,7 +1044,7 @@ class AILabToolsAdapter(VendorAdapter):
         retryable = status == 429 or status >= 500
         name = code or f"HTTP {status}"
         if retryable:
-            message = f"{LABEL} had a temporary problem ({name}). The job will be retried."
+            message = f"{LABEL} had a temporary problem ({name})."
         else:
             message = f"{LABEL} refused the request ({name})."
         return VendorError(

@@ -105,13 +105,13 @@ def call(
             response.close()
     except httpx.TimeoutException:
         raise VendorError(
-            f"{vendor_label} did not answer in time. The job will be retried.",
+            f"{vendor_label} did not answer in time.",
             retryable=True,
             code="timeout",
         ) from None
     except httpx.TransportError:
         raise VendorError(
-            f"Could not reach {vendor_label}. The job will be retried.",
+            f"Could not reach {vendor_label}.",
             retryable=True,
             code="network",
         ) from None
@@ -141,7 +141,7 @@ def _read_capped(
             )
         if time.monotonic() - started > budget.deadline:
             raise VendorError(
-                f"{vendor_label} was too slow sending its answer. The job will be retried.",
+                f"{vendor_label} was too slow sending its answer.",
                 retryable=True,
                 code="timeout",
             )
@@ -252,7 +252,7 @@ def download_result(
         )
     if answer.status == 429 or answer.status >= 500:
         raise VendorError(
-            f"{vendor_label}'s file server is busy. The download will be retried.",
+            f"{vendor_label}'s file server is busy.",
             retryable=True,
             code=f"download_{answer.status}",
         )

@@ -325,7 +325,7 @@ def _decode_base64(text: str) -> bytes:
 
 def _bad_response(message: str) -> VendorError:
     # A malformed answer is a glitch on PicWish's side: the same call usually works next time.
-    return VendorError(f"{message} The job will be retried.", retryable=True, code="bad_response")
+    return VendorError(message, retryable=True, code="bad_response")
 
 
 def _state_error(state: int, *, polling: bool) -> VendorError:
@@ -333,9 +333,7 @@ def _state_error(state: int, *, polling: bool) -> VendorError:
         state, (f"PicWish could not colorize this photo (failure {state}).", False)
     )
     retryable = transient and not polling
-    if retryable:
-        text += " The job will be retried."
-    elif transient:
+    if transient and not retryable:
         text += " This is usually temporary: run the job again."
     return VendorError(text, retryable=retryable, code=f"state_{state}")
 
@@ -377,14 +375,14 @@ def _status_error(status: int, detail: str, *, polling: bool) -> VendorError:
         )
     if status == 429:
         return VendorError(
-            "PicWish is limiting how fast this key may send requests. The job will be retried.",
+            "PicWish is limiting how fast this key may send requests.",
             retryable=True,
             code="rate_limited",
             retry_after=1.0,
         )
     if 500 <= status <= 599:
         return VendorError(
-            f"PicWish had a server error (HTTP {status}). The job will be retried.",
+            f"PicWish had a server error (HTTP {status}).",
             retryable=True,
             code=f"http_{status}",
         )

@@ -1,0 +1,13 @@
+"""Simulated AILabTools and PicWish APIs over real HTTP, for demos and tests (off in production).
+
+Same paths, key headers, multipart fields, envelopes and error codes as the vendors document, so
+the real adapters run against it unchanged: point ``AILABTOOLS_BASE_URL`` and
+``PICWISH_BASE_URL`` at it and use keys starting with ``sandbox-``. Images are made by simple
+classical processing and carry a "SANDBOX" mark. ``manage.py runsandbox`` serves it;
+``editor.sandbox.server.start()`` runs it in a background thread for tests. Markers in the key
+select the legacy envelope, the retired color migration and injected faults (see ``faults``).
+
+Settings: SANDBOX_ENABLED, SANDBOX_KEY_PREFIX, SANDBOX_RESULT_TTL, SANDBOX_URL and SANDBOX_TASK_MS
+in config/settings.py; tests may also set SANDBOX_PICWISH_QPS (default 2),
+SANDBOX_FAULT_TIMEOUT_S (40), SANDBOX_FAULT_DRIP_BYTES (16) and SANDBOX_FAULT_DRIP_INTERVAL_S (1.0).
+"""

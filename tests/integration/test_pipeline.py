@@ -1,0 +1,212 @@
+"""Every operation end to end: submit -> real worker -> sandbox over HTTP -> stored result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from accounts.models import Quota, User
+from editor import jobs, operations
+from editor.models import Job, JobStatus, Vendor, VendorKey
+from editor.sandbox.state import STARTING_CREDITS, STATE
+from tests.factories import make_user
+from tests.images import make_image, open_image
+from tests.integration.conftest import WaitFor, Worker
+
+pytestmark = [pytest.mark.integration]
+
+
+def key_for(user: User, vendor: Vendor, secret: str) -> VendorKey:
+    key = VendorKey(owner=user, vendor=vendor, label=secret[-20:])
+    key.set_secret(secret)
+    key.save()
+    return key
+
+
+def submit(
+    user: User,
+    slug: str,
+    provider: str,
+    params: dict[str, Any],
+    files: dict[str, bytes],
+    key: VendorKey | None,
+) -> Job:
+    operation = operations.get(slug)
+    return jobs.submit(
+        owner=user,
+        operation=operation,
+        provider=operation.provider(provider),
+        params=params,
+        files=files,
+        key=key,
+    )
+
+
+PHOTO = make_image((320, 240), color=(90, 90, 90))
+FACE = make_image((256, 256), color=(200, 160, 140))
+
+CASES = [
+    ("colorize", "picwish", Vendor.PICWISH, {"format": "png"}, {"image": PHOTO}, "image/png"),
+    ("retouch", "ailabtools", Vendor.AILABTOOLS, {}, {"image": PHOTO, "style": FACE}, None),
+    (
+        "extend",
+        "ailabtools",
+        Vendor.AILABTOOLS,
+        {"top": 0.2, "bottom": 0.1, "left": 0.0, "right": 0.3, "steps": 30, "seed": 0},
+        {"image": PHOTO},
+        None,
+    ),
+    (
+        "expression",
+        "ailabtools",
+        Vendor.AILABTOOLS,
+        {"service_choice": "12"},
+        {"image": FACE},
+        None,
+    ),
+    (
+        "expression",
+        "ailabtools_advanced",
+        Vendor.AILABTOOLS,
+        {"expression": "natural_smile"},
+        {"image": FACE},
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("slug", "provider", "vendor", "params", "files", "media_type"),
+    CASES,
+    ids=[f"{case[0]}-{case[1]}" for case in CASES],
+)
+def test_each_vendor_operation_runs_end_to_end(
+    worker: Worker,
+    wait_for_end: WaitFor,
+    slug: str,
+    provider: str,
+    vendor: Vendor,
+    params: dict[str, Any],
+    files: dict[str, bytes],
+    media_type: str | None,
+) -> None:
+    user = make_user("runner")
+    key = key_for(user, vendor, f"sandbox-{slug}-{provider}")
+    job = wait_for_end(submit(user, slug, provider, params, files, key))
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    result = job.results.get()
+    with default_storage.open(result.file.name, "rb") as handle:
+        stored = handle.read()
+    assert len(stored) == result.bytes > 0
+    if media_type:
+        assert result.media_type == media_type
+    assert open_image(stored).size == (result.width, result.height)
+    if slug == "extend":
+        assert result.width > 320
+    assert result.thumbnail.name
+    assert Quota.objects.get(user=user).active_jobs == 0
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+
+
+def test_built_in_color_migration_runs_in_the_worker(worker: Worker, wait_for_end: WaitFor) -> None:
+    user = make_user("painter")
+    job = submit(
+        user,
+        "color_migration",
+        "local",
+        {"mode": "AUTO", "degree": 0.6, "color_count": 3},
+        {"image": make_image((300, 200), color=(40, 120, 200))},
+        None,
+    )
+    job = wait_for_end(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.results.count() == 3
+    assert job.credits == 0
+
+
+def test_retired_vendor_color_migration_points_to_the_built_in_engine(
+    worker: Worker, wait_for_end: WaitFor
+) -> None:
+    user = make_user("legacy")
+    key = key_for(user, Vendor.AILABTOOLS, "sandbox-migration")
+    job = submit(
+        user,
+        "color_migration",
+        "ailabtools",
+        {"mode": "AUTO", "degree": 0.4, "color_count": 1},
+        {"image": PHOTO},
+        key,
+    )
+    job = wait_for_end(job)
+    assert job.status == JobStatus.FAILED
+    assert "built-in engine" in job.error_message
+    assert Quota.objects.get(user=user).credits_this_month == 0  # refunded
+
+
+@pytest.mark.parametrize(
+    ("secret", "status", "words"),
+    [
+        ("sandbox-fault-error-ERROR_APPLICATIONS_NOT_EXISTS-k", JobStatus.FAILED, "key"),
+        ("sandbox-fault-error-ERROR_NOT_ENOUGH_CREDITS-a", JobStatus.FAILED, "credits"),
+        ("sandbox-fault-error-ERROR_NO_FACE_IN_FILE-b", JobStatus.FAILED, "face"),
+        ("sandbox-fault-flaky-2-c", JobStatus.SUCCEEDED, ""),
+        ("sandbox-fault-badjson-d", JobStatus.FAILED, ""),
+        ("sandbox-resultfault-expired-e", JobStatus.FAILED, "expired"),
+    ],
+)
+def test_vendor_faults_end_in_a_clear_state(
+    worker: Worker,
+    wait_for_end: WaitFor,
+    settings: Any,
+    secret: str,
+    status: str,
+    words: str,
+) -> None:
+    user = make_user("faulty")
+    key = key_for(user, Vendor.AILABTOOLS, secret)
+    job = submit(user, "retouch", "ailabtools", {}, {"image": PHOTO, "style": FACE}, key)
+    # Faults that stay retryable end at the deadline: keep it short for the test.
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() + dt.timedelta(seconds=8))
+    job = wait_for_end(job, timeout=30)
+    assert job.status == status, job.error_message
+    assert words.lower() in job.error_message.lower()
+    assert secret not in job.error_message
+    if status == JobStatus.FAILED:
+        assert Quota.objects.get(user=user).credits_this_month == 0
+
+
+def test_a_killed_worker_leaves_no_job_stuck_and_pays_once(
+    worker: Worker, wait_for_end: WaitFor, settings: Any
+) -> None:
+    settings.SANDBOX_TASK_MS = 4000
+    user = make_user("survivor")
+    secret = "sandbox-killed-worker"
+    key = key_for(user, Vendor.AILABTOOLS, secret)
+    job = submit(
+        user,
+        "expression",
+        "ailabtools_advanced",
+        {"expression": "natural_smile"},
+        {"image": FACE},
+        key,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.vendor_ref:
+            break
+        time.sleep(0.1)
+    assert job.status == JobStatus.WAITING
+    worker.kill()  # its next poll was scheduled; the message dies with it (or waits in Redis)
+    worker.start()
+    later = timezone.now() + dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS + 30)
+    jobs.sweep(now=later)  # what beat does every JOB_SWEEP_SECONDS
+    job = wait_for_end(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert STARTING_CREDITS - STATE.balance(secret) == 15  # submitted once, charged once
