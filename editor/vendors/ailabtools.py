@@ -661,6 +661,16 @@ def _upload(field: str, image: InputImage) -> tuple[str, tuple[str, bytes, str]]
     return field, (f"{field}.{extension}", image.data, image.media_type)
 
 
+def _ended_failed(raw: bytes) -> bool:
+    """Whether an async query answer says its task ended and did not succeed."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return False
+    status = _integer(body.get("task_status")) if isinstance(body, dict) else None
+    return status is not None and status not in (*_ASYNC_PENDING, _ASYNC_DONE)
+
+
 class AILabToolsAdapter(VendorAdapter):
     vendor: ClassVar[str] = "ailabtools"
     label: ClassVar[str] = LABEL
@@ -871,7 +881,14 @@ class AILabToolsAdapter(VendorAdapter):
         answer = self._call(
             "GET", ASYNC_RESULT_PATH, kind=CallKind.POLL, params={"task_id": task_id}
         )
-        body = self._envelope(answer, retired_context=None)
+        try:
+            body = self._envelope(answer, retired_context=None)
+        except VendorError as error:
+            # A task that ended failed (the SDK's task_status 3) stays failed: polling the same
+            # task again cannot help, whatever the code says about the service.
+            if error.retryable and _ended_failed(answer.body):
+                raise VendorError(error.message, retryable=False, code=error.code) from None
+            raise
         raw_status = body.get("task_status")
         if raw_status is None:  # documented at the top level; tolerate it inside data
             raw_status = (_object(body.get("data")) or {}).get("task_status")

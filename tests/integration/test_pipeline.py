@@ -96,7 +96,8 @@ def test_each_vendor_operation_runs_end_to_end(
     media_type: str | None,
 ) -> None:
     user = make_user("runner")
-    key = key_for(user, vendor, f"sandbox-{slug}-{provider}")
+    secret = f"sandbox-{slug}-{provider}"
+    key = key_for(user, vendor, secret)
     job = wait_for_end(submit(user, slug, provider, params, files, key))
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     result = job.results.get()
@@ -112,6 +113,7 @@ def test_each_vendor_operation_runs_end_to_end(
     assert Quota.objects.get(user=user).active_jobs == 0
     key.refresh_from_db()
     assert key.last_used_at is not None
+    assert secret not in worker.log.read_text(errors="replace")
 
 
 def test_built_in_color_migration_runs_in_the_worker(worker: Worker, wait_for_end: WaitFor) -> None:
@@ -177,6 +179,7 @@ def test_vendor_faults_end_in_a_clear_state(
     assert job.status == status, job.error_message
     assert words.lower() in job.error_message.lower()
     assert secret not in job.error_message
+    assert secret not in worker.log.read_text(errors="replace")
     if status == JobStatus.FAILED:
         assert Quota.objects.get(user=user).credits_this_month == 0
 
