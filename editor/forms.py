@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from editor import images
-from editor.models import VendorKey
+from editor.models import Vendor, VendorKey
 from editor.operations import FileInput, Operation, Param, Provider
 
 HEX_COLOR = re.compile(r"^#?(?:[0-9A-Fa-f]{2})?([0-9A-Fa-f]{6})$")
@@ -93,6 +93,22 @@ class OperationForm(forms.Form):
                 ),
             )
 
+    def rows(self) -> list[tuple[forms.BoundField, str, str]]:
+        """Each parameter and file field with when it applies, for the page's script to show
+        only what the chosen provider and mode use: ``(field, "mode=AUTO", "picwish ...")``."""
+        rows: list[tuple[forms.BoundField, str, str]] = []
+        specs: list[Param | FileInput] = [*self.operation.files, *self.operation.params]
+        seen: set[str] = set()
+        for spec in specs:
+            name = spec.name if isinstance(spec, Param) else f"file_{spec.role}"
+            if name in seen:
+                continue
+            seen.add(name)
+            when = f"{spec.when[0]}={spec.when[1]}" if spec.when else ""
+            providers = " ".join(sorted(spec.providers)) if spec.providers else ""
+            rows.append((self[name], when, providers))
+        return rows
+
     def chosen_provider(self) -> Provider:
         name = self.data.get("provider") if self.is_bound else None
         try:
@@ -100,14 +116,20 @@ class OperationForm(forms.Form):
         except KeyError:
             return self.operation.default_provider
 
-    def keys_for(self, provider: Provider) -> list[VendorKey]:
-        if provider.vendor is None:
-            return []
+    def key_blocks(self) -> list[tuple[Vendor, list[VendorKey]]]:
+        """The person's keys for each vendor this operation can use, newest-used first."""
+        vendors = list(dict.fromkeys(p.vendor for p in self.operation.providers if p.vendor))
+        return [(vendor, self.keys_for_vendor(vendor)) for vendor in vendors]
+
+    def keys_for_vendor(self, vendor: Vendor) -> list[VendorKey]:
         return list(
-            VendorKey.objects.filter(owner=self.user, vendor=provider.vendor).order_by(
+            VendorKey.objects.filter(owner=self.user, vendor=vendor).order_by(
                 "-last_used_at", "-created_at"
             )
         )
+
+    def keys_for(self, provider: Provider) -> list[VendorKey]:
+        return [] if provider.vendor is None else self.keys_for_vendor(provider.vendor)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -227,3 +227,19 @@ def test_stored_inputs_are_the_uploaded_bytes(client: Client, alice: User) -> No
     job = Job.objects.get()
     with default_storage.open(job.inputs["image"], "rb") as handle:
         assert handle.read() == data
+
+
+def test_fields_say_when_they_apply_so_the_page_can_hide_the_rest(
+    client: Client, alice: User
+) -> None:
+    add_key(alice, Vendor.AILABTOOLS)
+    client.force_login(alice)
+    page = client.get(reverse("editor:operation", args=["color_migration"])).content.decode()
+    assert 'data-when="mode=AUTO"' in page
+    assert 'data-when="mode=TEMPLATE"' in page
+    assert 'data-when="mode=REF_PIC"' in page
+    assert 'data-vendor-block="ailabtools"' in page
+    # The default provider is the built-in engine: the AILabTools key starts out disabled.
+    assert 'id="id_key_ailabtools" disabled' in page
+    page = client.get(reverse("editor:operation", args=["expression"])).content.decode()
+    assert 'data-providers="ailabtools_advanced"' in page
