@@ -19,6 +19,9 @@ from editor import images, jobs, operations
 from editor.forms import OperationForm
 from editor.models import Job, Result
 
+# Error codes that mean the vendor no longer offers the operation: retrying cannot help.
+RETIRED_CODES = frozenset({"ERROR_AI_NOT_EXISTS", "retired"})
+
 
 class HtmxHttpRequest(HttpRequest):
     """What django-htmx's middleware makes of every request (its documented typing pattern)."""
@@ -114,14 +117,17 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = get_job_for_user(request, job_id)
+    operation = operations.get(job.operation)
     template = "editor/job.html#status" if request.htmx else "editor/job.html"
     return render(
         request,
         template,
         {
             "job": job,
-            "operation": operations.get(job.operation),
+            "operation": operation,
+            "provider": operation.provider(job.provider),
             "results": job.results.all(),
+            "vendor_retired": job.error_code in RETIRED_CODES,
         },
     )
 
