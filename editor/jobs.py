@@ -44,6 +44,8 @@ from editor.vendors.base import (
 logger = logging.getLogger(__name__)
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+# Raised by an adapter's own rate limiter before anything is sent (editor.vendors.picwish).
+LOCAL_RATE_LIMIT = "rate_limited_local"
 # Vendor error codes that mean the key itself is wrong: shown on the key in the vault.
 BAD_KEY_CODES = frozenset(
     {"unauthorized", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_NOT_EXISTS"}
@@ -353,6 +355,12 @@ def _backoff(attempts: int) -> float:
 
 
 def _handle_vendor_error(job: Job, error: VendorError) -> None:
+    # Our own limiter kept the request from being sent: the job simply waits its turn; it is
+    # not a failed attempt and nothing went wrong.
+    wait = error.retry_after if error.code == LOCAL_RATE_LIMIT else None
+    if wait is not None and timezone.now() + dt.timedelta(seconds=wait) < job.deadline:
+        _move(job, job.status, countdown=wait)
+        return
     if job.key is not None and error.code in BAD_KEY_CODES:
         VendorKey.objects.filter(pk=job.key.pk).update(last_error=error.message[:500])
     if error.retryable:

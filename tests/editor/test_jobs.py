@@ -423,3 +423,20 @@ def test_local_engine_jobs_run_on_the_cpu_queue(
     assert job.status == JobStatus.STORING
     assert script.keys == [""]  # the built-in engine needs no key
     assert script.submits[0].params == {"mode": "AUTO", "degree": 0.5, "color_count": 1}
+
+
+def test_our_own_rate_limit_waits_without_counting_an_attempt(
+    submit: Run, step: Callable[[], Job], sent: Sent, script: Script
+) -> None:
+    script.outcomes = [
+        VendorError("wait", retryable=True, code="rate_limited_local", retry_after=0.3),
+        DONE,
+    ]
+    submit()
+    step()
+    job = step()
+    assert job.status == JobStatus.RUNNING
+    assert (job.attempts, job.error_message) == (0, "")
+    assert sent.messages[-1][3] == 0.3
+    step()
+    assert step().status == JobStatus.SUCCEEDED
