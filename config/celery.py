@@ -7,6 +7,8 @@ from pathlib import Path
 
 from celery import Celery
 
+import config.broker  # noqa: F401  (registers the atomic filesystem transport)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("studio")
