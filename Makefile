@@ -35,7 +35,10 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
-	VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest $(PYTEST_ARGS)
+	@# Each run gets its own var/ (SQLite test file, local broker, cache, media), so runs at
+	@# the same time never take each other's job messages.
+	mkdir -p var; dir=$$(mktemp -d $(CURDIR)/var/test-XXXXXX); VAR_DIR=$$dir $(BIN)/pytest $(PYTEST_ARGS); \
+		status=$$?; rm -rf $$dir; exit $$status
 
 bench: install
 	$(BIN)/python bench/run.py

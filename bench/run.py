@@ -1,17 +1,23 @@
 """`make bench`: the studio's figures, printed side by side. Nothing here passes or fails.
 
-Runs against a throwaway SQLite database in a temporary VAR_DIR, so it never touches var/.
+Pages run here, against a throwaway SQLite database in a temporary VAR_DIR, so they never touch
+var/. The built-in engine (bench/local_engine.py) and the job pipeline (bench/pipeline.py) each
+run in a process of their own: the engine measures peak memory, which a big parent would skew,
+and the pipeline sets Django up with its own database, broker and workers.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,7 +71,44 @@ def bench_pages(runs: int = 300) -> None:
         )
 
 
+def run_script(name: str, env: dict[str, str]) -> None:
+    """Run ``bench/<name>`` in a fresh process with ``env``, its figures printed in turn.
+
+    A Ctrl-C reaches it too; we then wait while it stops its workers and removes its temporary
+    files, and a SIGTERM sent to us is passed on so it does the same.
+    """
+    sys.stdout.flush()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / name)], cwd=ROOT, env=env)
+
+    stopped: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        stopped.append(signum)
+        process.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    interrupted = False
+    try:
+        while True:
+            try:
+                status = process.wait()
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+    if stopped:
+        raise SystemExit(128 + stopped[0])  # and run nothing more
+    if status:
+        print(f"bench/{name} stopped with exit status {status}")
+
+
 def main() -> None:
+    # The other scripts choose their own stores (the pipeline honours DATABASE_URL and
+    # CELERY_BROKER_URL): they get the environment as it was, not the pages' changes to it.
+    environment = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="studio-bench-") as var_dir:
         os.environ["VAR_DIR"] = var_dir
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -74,7 +117,12 @@ def main() -> None:
 
         django.setup()
         bench_pages()
+    run_script("local_engine.py", environment)
+    run_script("pipeline.py", environment)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -114,6 +114,7 @@ TEMPLATES: list[dict[str, Any]] = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "editor.feed_views.job_activity",
             ],
         },
     },
@@ -301,6 +302,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu looks for new message files once a second by default: every step of a job
+        # would wait that long.
+        "polling_interval": 0.05,
     }
 else:
     # A job may wait longer than the broker's default hour before it is acked (acks_late), so

@@ -1,7 +1,8 @@
 """Admin for keys, jobs and results: for looking, not for running the studio.
 
 Keys are added by their owners in the vault; here an admin can see them (masked), relabel one
-and delete one. The ciphertext is on no admin form or page.
+and delete one. The ciphertext is on no admin form or page. Presets are the exception to
+"looking": admins add the studio's presets (no owner) here and can manage everyone's.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from editor.models import Job, Result, VendorKey
+from editor.forms import PresetAdminForm
+from editor.models import Job, Preset, Result, VendorKey
 
 
 @admin.register(VendorKey)
@@ -72,3 +75,19 @@ class JobAdmin(ReadOnlyAdmin):
 class ResultAdmin(ReadOnlyAdmin):
     list_display = ("id", "job", "position", "media_type", "width", "height", "bytes", "created_at")
     list_select_related = ("job",)
+
+
+@admin.register(Preset)
+class PresetAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = PresetAdminForm
+    list_display = ("name", "operation", "provider", "shared_by", "created_at")
+    list_filter = ("operation", ("owner", admin.EmptyFieldListFilter))
+    list_select_related = ("owner",)
+    search_fields = ("name", "owner__username")
+    raw_id_fields = ("owner",)
+    fields = ("name", "owner", "operation", "provider", "params", "created_at")
+    readonly_fields = ("created_at",)
+
+    @admin.display(description=_("Owner"), ordering="owner__username")
+    def shared_by(self, preset: Preset) -> str:
+        return preset.owner.get_username() if preset.owner else str(_("Studio (everyone)"))

@@ -1,12 +1,19 @@
 """The operation form, built from an operation's declaration (editor.operations).
 
 Every parameter of every provider is a field; ``clean`` applies the ones the chosen provider
-and mode use, checks uploads from their headers only, and finds the key to use.
+and mode use, checks uploads from their headers only, and finds the key to use. A form made
+from an earlier job (``source``) reuses that job's stored photos for the files left empty.
+
+Presets store the same cleaned parameters: PresetForm (from the operation page) and
+PresetAdminForm (the admin) both accept only what the operation declares.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
+from collections.abc import Mapping
 from typing import Any, cast
 
 from django import forms
@@ -14,8 +21,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from editor import images
-from editor.models import Vendor, VendorKey
+from editor import images, operations
+from editor.models import Job, Preset, Vendor, VendorKey
 from editor.operations import FileInput, Operation, Param, Provider
 
 HEX_COLOR = re.compile(r"^#?(?:[0-9A-Fa-f]{2})?([0-9A-Fa-f]{6})$")
@@ -43,8 +50,34 @@ def _field(param: Param) -> forms.Field:
         return field
     if param.kind == "colors":
         common["initial"] = ", ".join(param.default or ())
-        return forms.CharField(max_length=200, **common)
-    return forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), **common)
+        # The page's palette editor writes this field and stops adding colors at the limit.
+        attrs = {"data-max-items": str(param.max_items)} if param.max_items else {}
+        return forms.CharField(max_length=200, widget=forms.TextInput(attrs=attrs), **common)
+    attrs = {"rows": "3"}
+    if param.max_words:
+        # The page counts words as they are typed and warns past the vendor's reading limit.
+        attrs["data-max-words"] = str(param.max_words)
+    return forms.CharField(max_length=2000, widget=forms.Textarea(attrs=attrs), **common)
+
+
+def file_limits(operation: Operation, spec: FileInput) -> dict[str, dict[str, Any]]:
+    """The input limits of each provider that takes this file, for the page to warn before
+    upload that a photo will be fitted (the server says so again after upload)."""
+    limits: dict[str, dict[str, Any]] = {}
+    for provider in operation.providers:
+        if spec not in operation.files_for(provider):
+            continue
+        found = provider.adapter.limits(provider.vendor_operation, spec.role)
+        limits[provider.name] = {
+            "vendor": provider.adapter.label,
+            "formats": sorted(found.formats),
+            "max_bytes": found.max_bytes,
+            "max_width": found.max_width,
+            "max_height": found.max_height,
+            "min_width": found.min_width,
+            "min_height": found.min_height,
+        }
+    return limits
 
 
 def parse_colors(text: str, max_items: int) -> tuple[str, ...]:
@@ -64,16 +97,66 @@ def parse_colors(text: str, max_items: int) -> tuple[str, ...]:
     return tuple(colors)
 
 
+def initial_values(operation: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored parameters as the form's fields show them: only declared names, a palette as
+    "DB0D0D, 0E0CBB"."""
+    declared = {param.name: param for param in operation.params}
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        param = declared.get(name)
+        if param is None or value is None:
+            continue
+        if param.kind == "colors" and isinstance(value, list | tuple):
+            value = ", ".join(str(item) for item in value)
+        values[name] = value
+    return values
+
+
+def clean_params(
+    form: forms.Form, operation: Operation, provider: Provider, cleaned: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The parameters the chosen provider and mode use, in their stored types; errors go on
+    the form's fields."""
+    values: dict[str, Any] = {}
+    for param in operation.params_for(provider):
+        if not operation.applies(param.when, cleaned):
+            continue
+        value = cleaned.get(param.name)
+        if param.kind == "colors" and param.name not in form.errors:
+            try:
+                value = parse_colors(str(value or ""), param.max_items)
+            except forms.ValidationError as error:
+                form.add_error(param.name, error)
+                continue
+        if value in (None, ""):
+            if param.required:
+                form.add_error(param.name, _("This field is required."))
+            continue
+        if param.kind == "text" and param.max_words:
+            value = " ".join(str(value).split())
+        values[param.name] = value
+    return values
+
+
 class OperationForm(forms.Form):
     provider = forms.ChoiceField(label=_("Provider"))
     key = forms.ModelChoiceField(
         queryset=VendorKey.objects.none(), required=False, label=_("API key")
     )
 
-    def __init__(self, operation: Operation, user: User, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        operation: Operation,
+        user: User,
+        *args: Any,
+        source: Job | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.operation = operation
         self.user = user
+        # An earlier job of this user (the view checked the owner): its photos are reused.
+        self.source = source
         self.notes: list[str] = []
         provider_field = cast(forms.ChoiceField, self.fields["provider"])
         provider_field.choices = [(p.name, p.label) for p in operation.providers]
@@ -89,7 +172,11 @@ class OperationForm(forms.Form):
                 required=False,
                 help_text=spec.help,
                 widget=forms.ClearableFileInput(
-                    attrs={"accept": "image/jpeg,image/png,image/webp"}
+                    attrs={
+                        "accept": "image/jpeg,image/png,image/webp",
+                        "data-role": spec.role,
+                        "data-limits": json.dumps(file_limits(operation, spec)),
+                    }
                 ),
             )
 
@@ -109,8 +196,25 @@ class OperationForm(forms.Form):
             rows.append((self[name], when, providers))
         return rows
 
+    def reusable_inputs(self) -> list[tuple[FileInput, bool]]:
+        """The file inputs the earlier job has a stored photo for, and whether the person keeps
+        it (everything at first; on a form sent back with errors, what they left ticked)."""
+        if self.source is None:
+            return []
+        return [
+            (spec, not self.is_bound or bool(self.data.get(f"reuse_{spec.role}")))
+            for spec in self.operation.files
+            if spec.role in self.source.inputs
+        ]
+
+    @property
+    def photo_source(self) -> Job | None:
+        """The job to record as the new job's source: only when its photo was reused, so that
+        jobs linked this way always share their photo (compared on the job page)."""
+        return self.source if "image" in self.reused_roles else None
+
     def chosen_provider(self) -> Provider:
-        name = self.data.get("provider") if self.is_bound else None
+        name = self.data.get("provider") if self.is_bound else self.initial.get("provider")
         try:
             return self.operation.provider(str(name or ""))
         except KeyError:
@@ -134,27 +238,10 @@ class OperationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         provider = self.chosen_provider()
-        values: dict[str, Any] = {}
-        for param in self.operation.params_for(provider):
-            if not self.operation.applies(param.when, cleaned):
-                continue
-            value = cleaned.get(param.name)
-            if param.kind == "colors" and param.name not in self.errors:
-                try:
-                    value = parse_colors(str(value or ""), param.max_items)
-                except forms.ValidationError as error:
-                    self.add_error(param.name, error)
-                    continue
-            if value in (None, ""):
-                if param.required:
-                    self.add_error(param.name, _("This field is required."))
-                continue
-            if param.kind == "text" and param.max_words:
-                value = " ".join(str(value).split())
-            values[param.name] = value
-        self.params = values
+        self.params = clean_params(self, self.operation, provider, cleaned)
 
-        self.files_by_role: dict[str, UploadedFile] = {}
+        self.files_by_role: dict[str, UploadedFile | bytes] = {}
+        self.reused_roles: set[str] = set()
         for spec in self.operation.files_for(provider):
             self._clean_file(spec, provider, cleaned)
 
@@ -182,12 +269,14 @@ class OperationForm(forms.Form):
         upload = cleaned.get(name)
         if not self.operation.applies(spec.when, cleaned):
             return
-        if not upload:
-            if spec.required:
+        content: UploadedFile | bytes | None = upload or self._reused(spec)
+        if not content:
+            if spec.required and name not in self.errors:
                 self.add_error(name, _("Choose a photo."))
             return
+        stream = io.BytesIO(content) if isinstance(content, bytes) else content
         try:
-            header = images.check_upload(upload)
+            header = images.check_upload(stream)
         except images.ImageRejected as error:
             self.add_error(name, str(error))
             return
@@ -222,8 +311,142 @@ class OperationForm(forms.Form):
                 },
             )
             return
-        self.files_by_role[spec.role] = upload
+        self.files_by_role[spec.role] = content
+        if isinstance(content, bytes):
+            self.reused_roles.add(spec.role)
+
+    def _reused(self, spec: FileInput) -> bytes | None:
+        """The earlier job's stored photo for this role, when the person kept it."""
+        if self.source is None or spec.role not in self.source.inputs:
+            return None
+        if not self.data.get(f"reuse_{spec.role}"):
+            return None
+        data = self.source.read_input(spec.role)
+        if data is None and spec.required:
+            self.add_error(
+                f"file_{spec.role}",
+                _("The photo from your earlier job is no longer stored. Choose a file."),
+            )
+        return data
 
     @property
     def needs_key(self) -> bool:
         return any(error.code == "no_key" for error in self.non_field_errors().as_data())
+
+
+class PresetForm(forms.Form):
+    """Save the operation form's current settings under a name (the files are ignored)."""
+
+    preset_name = forms.CharField(label=_("Preset name"), max_length=80)
+    provider = forms.ChoiceField(label=_("Provider"))
+
+    def __init__(self, operation: Operation, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.operation = operation
+        provider_field = cast(forms.ChoiceField, self.fields["provider"])
+        provider_field.choices = [(p.name, p.label) for p in operation.providers]
+        for param in operation.params:
+            if param.name not in self.fields:
+                self.fields[param.name] = _field(param)
+
+    def clean_preset_name(self) -> str:
+        name = " ".join(str(self.cleaned_data["preset_name"]).split())
+        if not name:
+            raise forms.ValidationError(_("Give the preset a name."))
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            provider = self.operation.provider(str(cleaned.get("provider") or ""))
+        except KeyError:
+            provider = self.operation.default_provider
+        self.chosen = provider
+        self.params = clean_params(self, self.operation, provider, cleaned)
+        return cleaned
+
+    def param_errors(self) -> list[str]:
+        """Errors on the settings themselves, named by their labels, for the presets panel."""
+        labels = {param.name: str(param.label) for param in self.operation.params}
+        return [
+            f"{labels[name]}: {error}"
+            for name, errors in self.errors.items()
+            if name in labels
+            for error in errors
+        ]
+
+
+def check_preset_params(operation: Operation, provider_name: str, params: Any) -> dict[str, Any]:
+    """Admin input: every name declared by the operation (and its provider, when one is set),
+    every value valid for its field. Returns the values in their stored types."""
+    if not isinstance(params, dict):
+        raise forms.ValidationError(_("Give the parameters as a JSON object."))
+    provider = operation.provider(provider_name) if provider_name else None
+    declared = operation.params if provider is None else operation.params_for(provider)
+    by_name = {param.name: param for param in declared}
+    values: dict[str, Any] = {}
+    errors: list[forms.ValidationError] = []
+    for name, value in params.items():
+        param = by_name.get(name)
+        if param is None:
+            errors.append(
+                forms.ValidationError(
+                    _("%(name)s is not a parameter of %(operation)s. Known: %(known)s.")
+                    % {
+                        "name": name,
+                        "operation": operation.label,
+                        "known": ", ".join(sorted(by_name)) or "-",
+                    }
+                )
+            )
+            continue
+        try:
+            if param.kind == "colors":
+                text = ", ".join(value) if isinstance(value, list) else str(value)
+                values[name] = list(parse_colors(text, param.max_items))
+            else:
+                values[name] = _field(param).clean(value)
+        except forms.ValidationError as error:
+            errors.extend(
+                forms.ValidationError(f"{param.label}: {message}") for message in error.messages
+            )
+    if errors:
+        raise forms.ValidationError(errors)
+    return values
+
+
+class PresetAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    operation = forms.ChoiceField(label=_("Operation"))
+
+    class Meta:
+        model = Preset
+        fields = ("name", "owner", "operation", "provider", "params")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        operation_field = cast(forms.ChoiceField, self.fields["operation"])
+        operation_field.choices = [(o.slug, o.label) for o in operations.OPERATIONS]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        slug = cleaned.get("operation")
+        if not slug:
+            return cleaned
+        operation = operations.get(str(slug))
+        provider = str(cleaned.get("provider") or "")
+        if provider and provider not in {p.name for p in operation.providers}:
+            self.add_error(
+                "provider",
+                _("%(operation)s runs on: %(names)s.")
+                % {
+                    "operation": operation.label,
+                    "names": ", ".join(p.name for p in operation.providers),
+                },
+            )
+            return cleaned
+        if "params" in cleaned:
+            try:
+                cleaned["params"] = check_preset_params(operation, provider, cleaned["params"])
+            except forms.ValidationError as error:
+                self.add_error("params", error)
+        return cleaned

@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import IO
 
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from editor.vendors.base import ImageLimits, InputImage
@@ -50,7 +51,7 @@ def _open(stream: IO[bytes]) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(TOO_MANY_PIXELS) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ImageRejected("This file is not an image we can read.") from None
+        raise ImageRejected(_("This file is not an image we can read.")) from None
     if image.width < 1 or image.height < 1 or image.width * image.height > MAX_PIXELS:
         raise ImageRejected(TOO_MANY_PIXELS)
     if image.format not in MEDIA_TYPES:
@@ -73,16 +74,16 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
         return image
     if mode in {"I;16", "I;16B", "I;16L", "I"}:
         # 16-bit grayscale: scale down to 8 bits rather than clipping at 255.
-        notes.append("Converted from 16-bit to 8-bit color.")
+        notes.append(_("Converted from 16-bit to 8-bit color."))
         image = image.point(lambda value: value / 256).convert("L")
         mode = "L"
     if "A" in mode or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        notes.append("Flattened transparency onto white (the vendor needs RGB).")
+        notes.append(_("Flattened transparency onto white (the vendor needs RGB)."))
         return Image.alpha_composite(background, rgba).convert("RGB")
     if mode == "CMYK":
-        notes.append("Converted from CMYK to RGB.")
+        notes.append(_("Converted from CMYK to RGB."))
     elif mode not in {"L", "P", "1"}:
         notes.append(f"Converted from {mode} to RGB.")
     return image.convert("RGB")
@@ -124,7 +125,7 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = 
         # Decode fully even when the file fits: a damaged photo must not cost vendor credits.
         image.load()
     except (OSError, ValueError, SyntaxError):
-        raise ImageRejected("This image is damaged or incomplete.") from None
+        raise ImageRejected(_("This image is damaged or incomplete.")) from None
     if (
         source_format in limits.formats
         and len(data) <= limits.max_bytes
@@ -142,10 +143,10 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = 
     notes: list[str] = []
     icc = image.info.get("icc_profile") if image.mode != "CMYK" else None
     if frames > 1:
-        notes.append("Used the first frame of an animated image.")
+        notes.append(_("Used the first frame of an animated image."))
     if oriented:
         image = ImageOps.exif_transpose(image)
-        notes.append("Rotated upright using the photo's orientation tag.")
+        notes.append(_("Rotated upright using the photo's orientation tag."))
     if limits.rgb_only or image.mode not in {"RGB", "RGBA", "L"}:
         image = _to_rgb(image, notes)
 
@@ -167,7 +168,7 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = 
     while len(encoded) > limits.max_bytes:
         if target == "PNG" and "JPEG" in limits.formats and image.mode in {"RGB", "L"}:
             target = "JPEG"
-            notes.append("Saved as JPEG to fit the vendor's file size limit.")
+            notes.append(_("Saved as JPEG to fit the vendor's file size limit."))
         elif target in {"JPEG", "WEBP"} and quality > 80:
             quality -= 5
         else:
@@ -218,7 +219,7 @@ def fit_mask(data: bytes, size: tuple[int, int]) -> InputImage:
             mask = mask.getchannel("A")
         mask = mask.convert("L")
     except (OSError, ValueError):
-        raise ImageRejected("The mask is damaged or incomplete.") from None
+        raise ImageRejected(_("The mask is damaged or incomplete.")) from None
     if mask.size != size:
         mask = mask.resize(size, Image.Resampling.NEAREST)
     mask = mask.point(lambda value: 255 if value >= 128 else 0)

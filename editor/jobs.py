@@ -80,11 +80,17 @@ def submit(
     params: Mapping[str, Any],
     files: Mapping[str, UploadedFile | bytes],
     key: VendorKey | None,
+    source_job: Job | None = None,
 ) -> Job:
     """Charge the quota, create the job with its inputs, and ring the doorbell on commit.
 
+    ``source_job``: the earlier job of the same owner whose photo this one reuses ("run again
+    with changes"); the reused bytes come in ``files`` and are stored under this job's names.
+
     Raises quotas.QuotaExceeded (nothing is created) when a limit would be passed.
     """
+    if source_job is not None and source_job.owner_id != owner.pk:
+        raise ValueError("a job can only reuse the photo of its owner's own job")
     now = timezone.now()
     with transaction.atomic():
         charged_on = quotas.charge(owner, provider.credits, now=now)
@@ -94,6 +100,7 @@ def submit(
             provider=provider.name,
             key=key,
             params=dict(params),
+            source_job=source_job,
             credits=provider.credits,
             charged_on=charged_on,
             deadline=now + dt.timedelta(seconds=operation.deadline_seconds),

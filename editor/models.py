@@ -4,6 +4,7 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -66,6 +67,9 @@ class JobStatus(models.TextChoices):
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING, JobStatus.STORING)
 ENDED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+# How far the job page follows "run again" links, and how many jobs it compares at most.
+FAMILY_DEPTH = 20
+FAMILY_SIZE = 48
 
 
 class Job(models.Model):
@@ -83,6 +87,14 @@ class Job(models.Model):
         VendorKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     params = models.JSONField(default=dict)
+    source_job = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reruns",
+        help_text="The earlier job whose photo this one reused (Run again with changes).",
+    )
     inputs = models.JSONField(default=dict, help_text="File role -> storage name.")
     prepared = models.JSONField(default=dict, help_text="File role -> fitted storage name.")
     notes = models.JSONField(default=list, help_text="What was done to fit the inputs.")
@@ -106,7 +118,11 @@ class Job(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
-        indexes = (models.Index(fields=["owner", "-created_at"]),)
+        indexes = (
+            models.Index(fields=["owner", "-created_at"]),
+            # The job feed asks for a person's jobs that ended since a moment.
+            models.Index(fields=["owner", "finished_at"]),
+        )
 
     def __str__(self) -> str:
         return f"{self.operation} job {self.pk} ({self.status})"
@@ -118,6 +134,44 @@ class Job(models.Model):
     @property
     def remaining(self) -> dt.timedelta:
         return self.deadline - timezone.now()
+
+    def read_input(self, role: str) -> bytes | None:
+        """The bytes of one stored input as uploaded, or None when it is gone."""
+        name = self.inputs.get(role)
+        if not name or not default_storage.exists(name):
+            return None
+        with default_storage.open(name, "rb") as handle:
+            data: bytes = handle.read()
+        return data
+
+    def family(self) -> list[Job]:
+        """This job and every job of the same owner run on the same photo: linked through
+        ``source_job`` in either direction, oldest first. Bounded, so a long chain of re-runs
+        cannot turn one page view into hundreds of queries."""
+        root: Job = self
+        for _hop in range(FAMILY_DEPTH):
+            if root.source_job_id is None:
+                break
+            parent = Job.objects.filter(pk=root.source_job_id, owner_id=self.owner_id).first()
+            if parent is None:
+                break
+            root = parent
+        ids = {root.pk}
+        frontier = [root.pk]
+        for _depth in range(FAMILY_DEPTH):
+            if not frontier or len(ids) >= FAMILY_SIZE:
+                break
+            frontier = list(
+                Job.objects.filter(source_job__in=frontier, owner_id=self.owner_id)
+                .exclude(pk__in=ids)
+                .values_list("pk", flat=True)[:FAMILY_SIZE]
+            )
+            ids.update(frontier)
+        return list(
+            Job.objects.filter(pk__in=ids, owner_id=self.owner_id)
+            .prefetch_related("results")
+            .order_by("created_at")
+        )
 
 
 class Result(models.Model):
@@ -142,3 +196,49 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"Result {self.position} of job {self.job_id}"
+
+
+class Preset(models.Model):
+    """Named settings of one operation, applied to its form in one click. A person's own
+    (``owner`` set) or provided by the studio's admins for everyone (``owner`` empty). Only the
+    operation's declared parameters are stored (checked by editor.forms), never files."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="presets",
+        help_text=_("Leave empty for a studio preset that everyone can use."),
+    )
+    operation = models.CharField(_("operation"), max_length=40, db_index=True)
+    name = models.CharField(_("name"), max_length=80)
+    provider = models.CharField(
+        _("provider"),
+        max_length=20,
+        blank=True,
+        help_text=_("Empty: keep the provider chosen in the form."),
+    )
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("operation", "name")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["owner", "operation", "name"], name="unique_preset_name_per_owner"
+            ),
+            models.UniqueConstraint(
+                fields=["operation", "name"],
+                condition=models.Q(owner__isnull=True),
+                name="unique_studio_preset_name",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.operation})"
+
+    @property
+    def is_studio(self) -> bool:
+        return self.owner_id is None

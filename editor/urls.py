@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editor import vault_views, views
+from editor import feed_views, vault_views, views
 
 app_name = "editor"
 
@@ -15,6 +15,12 @@ urlpatterns = [
     path("vault/<uuid:key_id>/edit/", vault_views.edit_key, name="vault_edit"),
     path("vault/<uuid:key_id>/delete/", vault_views.delete_key, name="vault_delete"),
     path("studio/<slug:slug>/", views.operation, name="operation"),
+    path("studio/<slug:slug>/presets/", views.preset_save, name="preset_save"),
+    path(
+        "studio/<slug:slug>/presets/<uuid:preset_id>/delete/",
+        views.preset_delete,
+        name="preset_delete",
+    ),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
@@ -29,4 +35,5 @@ urlpatterns = [
         views.result_thumbnail,
         name="result_thumbnail",
     ),
+    path("jobs/feed/", feed_views.job_feed, name="job_feed"),
 ]

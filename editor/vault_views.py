@@ -255,7 +255,7 @@ def edit_key(request: HtmxHttpRequest, key_id: uuid.UUID) -> HttpResponse:
             else:
                 notice = _("Key “%(label)s” saved.") % {"label": key.label}
             if request.htmx:
-                return render(request, f"{TEMPLATE}#key_row", {"key": key, "notice": notice})
+                return render(request, f"{TEMPLATE}#key_row", {"key": key, "row_notice": notice})
             messages.success(request, notice)
             return redirect("editor:vault")
     else:

@@ -1,0 +1,847 @@
+"""The job pipeline for real, timed: submit -> Celery worker processes -> sandbox over HTTP ->
+stored result and thumbnail. Prints figures; passes or fails nothing.
+
+(a) One job end to end against the adapter calling the same sandbox endpoint directly.
+(b) 300 asynchronous jobs of 5 s submitted at once: makespan against the ideal.
+(c) 100 PicWish colorizations at once on one key under its 2 requests/s: 429s, time, throughput.
+
+It builds its own throwaway world and takes it down again, even on errors and Ctrl-C: a
+temporary VAR_DIR (SQLite file, kombu's filesystem broker, the file cache, media). When
+DATABASE_URL / CELERY_BROKER_URL (and CACHE_URL) point at PostgreSQL / Redis it uses them, but
+only a database of its own (``studio_bench``, created, then dropped) and Redis DB 15 (flushed).
+The sandbox runs in a thread of this process; the workers run as Procfile.dev runs them (``io``:
+threads x 8, ``cpu``: prefork x 2, and beat for the sweeper), each in its own session.
+
+It configures Django itself, so it needs a fresh process: ``.venv/bin/python bench/pipeline.py``
+(bench/run.py runs it so).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from _typeshed import OptExcInfo
+
+    from accounts.models import User
+    from editor.models import Job, VendorKey
+    from editor.sandbox.server import RunningSandbox
+    from editor.vendors.base import VendorAdapter
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BENCH_DATABASE = "studio_bench"
+BENCH_REDIS_DB = 15
+BENCH_QUOTA = "1000000"  # the default quotas allow 5 concurrent jobs and 2000 credits a month
+
+ONE_JOB_RUNS = 5
+ONE_JOB_TASK_MS = 1500  # the sandbox's default async task time
+ONE_JOB_WAIT_S = 60.0
+MANY_JOBS = 300
+MANY_JOBS_TASK_MS = 5000
+MANY_JOBS_WAIT_S = 60.0
+BURST_JOBS = 100
+BURST_TASK_MS = 500  # done by the first poll (1 s later): submit + one poll is the bound
+BURST_QPS = 2
+BURST_WAIT_S = 170.0
+
+# As in Procfile.dev; the hostnames differ so a bench never answers for a running studio.
+WORKERS: dict[str, tuple[str, ...]] = {
+    "worker-io": (
+        "worker",
+        *("--queues", "io", "--pool", "threads", "--concurrency", "8"),
+        *("--hostname", "io-bench@%h", "--loglevel", "INFO"),
+    ),
+    "worker-cpu": (
+        "worker",
+        *("--queues", "cpu", "--pool", "prefork", "--concurrency", "2"),
+        *("--hostname", "cpu-bench@%h", "--loglevel", "INFO"),
+    ),
+    "beat": ("beat", "--schedule", "{var}/celerybeat-schedule", "--loglevel", "INFO"),
+}
+SWEEP_LINE = re.compile(r"sweeper: \d+ jobs past deadline, (\d+) re-sent")
+READY_MARKERS = {"worker-io": " ready.", "worker-cpu": " ready.", "beat": "beat: Starting"}
+
+
+# --- The throwaway world ----------------------------------------------------------------------
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def _is_redis(url: str) -> bool:
+    return urlsplit(url).scheme in {"redis", "rediss"}
+
+
+def _postgres_admin_url(url: str) -> str:
+    """The URL as libpq reads it (dj-database-url also accepts other scheme spellings)."""
+    return urlunsplit(("postgresql", *urlsplit(url)[1:]))
+
+
+def _drop_and_create(admin_url: str, *, create: bool) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = sql.Identifier(BENCH_DATABASE)
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        if create:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def _flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
+    """Point this process's environment (inherited by the workers) at the bench's own stores.
+
+    Returns a line that says which stores the figures come from.
+    """
+    database_url = os.environ.get("DATABASE_URL", "")
+    scheme = urlsplit(database_url).scheme
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        if urlsplit(database_url).path.strip("/") == BENCH_DATABASE:
+            raise SystemExit(f"DATABASE_URL names {BENCH_DATABASE}, which the bench drops")
+        admin_url = _postgres_admin_url(database_url)  # only to create and drop ours
+        _drop_and_create(admin_url, create=True)
+        cleanup.callback(_drop_and_create, admin_url, create=False)
+        os.environ["DATABASE_URL"] = _with_path(database_url, f"/{BENCH_DATABASE}")
+        database = f"PostgreSQL database {BENCH_DATABASE} (dropped after)"
+    else:
+        os.environ.pop("DATABASE_URL", None)  # settings put SQLite in VAR_DIR
+        database = "SQLite (WAL) in a temporary VAR_DIR"
+
+    redis_urls: list[str] = []
+    for name in ("CELERY_BROKER_URL", "CACHE_URL"):
+        url = os.environ.get(name, "")
+        if _is_redis(url):
+            os.environ[name] = _with_path(url, f"/{BENCH_REDIS_DB}")
+            redis_urls.append(os.environ[name])
+        else:
+            os.environ.pop(name, None)  # the filesystem broker, the file cache, in VAR_DIR
+    for url in dict.fromkeys(redis_urls):
+        _flush_redis(url)
+        cleanup.callback(_flush_redis, url)
+    broker = (
+        f"Redis DB {BENCH_REDIS_DB} broker"
+        if _is_redis(os.environ.get("CELERY_BROKER_URL", ""))
+        else "kombu filesystem broker"
+    )
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "VAR_DIR": str(var_dir),
+            "MEDIA_STORAGE": "local",
+            "MEDIA_ROOT": str(var_dir / "media"),
+            "DEBUG": "false",  # as in production: no query log growing in the workers
+            "LOG_LEVEL": "INFO",  # the workers' " ready." line
+            "SANDBOX_ENABLED": "true",
+            "PICWISH_QPS": str(BURST_QPS),
+            "QUOTA_JOBS_PER_DAY": BENCH_QUOTA,
+            "QUOTA_CREDITS_PER_MONTH": BENCH_QUOTA,
+            "QUOTA_CONCURRENT_JOBS": BENCH_QUOTA,
+        }
+    )
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return f"{database}, {broker}"
+
+
+class Service:
+    """A Celery process started by the bench, in a session of its own (so a Ctrl-C reaches only
+    the bench, which then stops it). One that dies is started again, as a supervisor would, and
+    the death is reported with the figures."""
+
+    def __init__(self, name: str, var_dir: Path) -> None:
+        self.name = name
+        self.command = [
+            sys.executable,
+            *("-m", "celery", "--app", "config"),
+            *(argument.format(var=var_dir) for argument in WORKERS[name]),
+        ]
+        self.log = var_dir / f"{name}.log"
+        self.deaths: list[str] = []
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started_at = 0  # where this run's lines start in the log
+
+    def launch(self) -> None:
+        self._started_at = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("ab") as handle:
+            self._process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=dict(os.environ),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _text(self, since: int = 0) -> str:
+        with self.log.open("rb") as handle:
+            handle.seek(since)
+            return handle.read().decode(errors="replace")
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        marker = READY_MARKERS[self.name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if marker in self._text(self._started_at):
+                return
+            if self._process is None or self._process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not start:\n{self.tail()}")
+
+    def revive(self) -> None:
+        """If the process died, note why and start it again."""
+        if self._process is None or self._process.poll() is None:
+            return
+        lines = self._text(self._started_at).splitlines()
+        fatal = [line for line in lines if " CRITICAL " in line or "Unrecoverable" in line]
+        reason = fatal[-1].split("Unrecoverable error: ")[-1] if fatal else ""
+        reason = reason[:70] or f"exit status {self._process.returncode}"
+        self.deaths.append(reason)
+        self.launch()
+        self.wait_ready()
+
+    def tasks_done(self) -> int:
+        """Tasks this worker has finished so far (Celery logs each one)."""
+        return self._text().count(" succeeded in ")
+
+    def resent(self) -> int:
+        """Steps the sweeper re-sent so far, if the sweeper runs in this worker."""
+        return sum(int(match.group(1)) for match in SWEEP_LINE.finditer(self._text()))
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self._text().splitlines()[-lines:])
+
+    def stop(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # Celery's warm shutdown
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            # Not yet reaped, so its group still exists: the pool's children go with it.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def start_services(var_dir: Path, cleanup: contextlib.ExitStack) -> list[Service]:
+    services = [Service(name, var_dir) for name in WORKERS]
+    for service in services:
+        cleanup.callback(service.stop)
+        service.launch()
+    for service in services:
+        service.wait_ready()
+    return services
+
+
+class SandboxCounter:
+    """Counts the sandbox's answers by endpoint and HTTP status, around its WSGI app."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, int]] = Counter()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        endpoint = _endpoint(str(environ.get("REQUEST_METHOD")), str(environ.get("PATH_INFO")))
+
+        def recording(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
+        ) -> Callable[[bytes], object]:
+            with self._lock:
+                self._counts[(endpoint, int(status.split(" ", 1)[0]))] += 1
+            return start_response(status, headers, exc_info)
+
+        return self._app(environ, recording)
+
+    def take(self) -> Counter[tuple[str, int]]:
+        """The counts since the last take."""
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+        return counts
+
+
+def _endpoint(method: str, path: str) -> str:
+    if path.startswith("/results/"):
+        return "result download"
+    if path.startswith("/api/tasks/visual/colorization"):
+        return "PicWish submit" if method == "POST" else "PicWish poll"
+    if path == "/api/common/query-async-task-result":
+        return "AILabTools poll"
+    return "AILabTools " + path.rstrip("/").rsplit("/", 1)[-1]  # a submit, by endpoint
+
+
+@dataclass
+class World:
+    sandbox: RunningSandbox
+    counter: SandboxCounter
+    services: list[Service]
+
+    def revive(self) -> None:
+        for service in self.services:
+            service.revive()
+
+    def deaths(self) -> list[str]:
+        return [
+            f"{s.name.removeprefix('worker-')} ({why})" for s in self.services for why in s.deaths
+        ]
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds the cleanup, as Ctrl-C does
+
+
+# --- Jobs -------------------------------------------------------------------------------------
+
+
+def make_image(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
+    """A small photo-like JPEG: a flat background with a couple of shapes."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, color)
+    draw = ImageDraw.Draw(image)
+    width, height = size
+    draw.ellipse((width // 4, height // 5, width * 3 // 4, height * 4 // 5), fill=(210, 170, 140))
+    draw.rectangle((0, height * 4 // 5, width, height), fill=(60, 90, 50))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+PHOTO = make_image((320, 240), (90, 90, 90))
+STYLE = make_image((256, 256), (200, 120, 60))
+FACE = make_image((256, 256), (200, 160, 140))
+
+
+def make_user(username: str) -> User:
+    from accounts.models import User
+
+    return User.objects.create_user(username, f"{username}@example.com", None)
+
+
+def make_key(user: User, vendor: str, secret: str) -> VendorKey:
+    from editor.models import VendorKey
+
+    key = VendorKey(owner=user, vendor=vendor, label=secret[-40:])
+    key.set_secret(secret)
+    key.save()
+    return key
+
+
+def submit(
+    user: User,
+    slug: str,
+    provider: str,
+    params: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    key: VendorKey,
+) -> Job:
+    from editor import jobs, operations
+
+    operation = operations.get(slug)
+    return jobs.submit(
+        owner=user,
+        operation=operation,
+        provider=operation.provider(provider),
+        params=params,
+        files=files,
+        key=key,
+    )
+
+
+def wait_for_jobs(world: World, timeout: float, interval: float, **which: Any) -> bool:
+    """Until every job matching ``which`` has ended (True) or ``timeout`` passed (False);
+    meanwhile a worker that died is started again."""
+    from editor.models import ACTIVE_STATUSES, Job
+
+    deadline = time.monotonic() + timeout
+    while Job.objects.filter(status__in=ACTIVE_STATUSES, **which).exists():
+        if time.monotonic() >= deadline:
+            return False
+        world.revive()
+        time.sleep(interval)
+    return True
+
+
+def purge_queues() -> None:
+    """Drop the messages still waiting in the broker, so the next case starts on empty queues
+    (messages a worker already holds find their job canceled and do nothing)."""
+    from kombu import Queue
+
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        for name in ("io", "cpu"):
+            Queue(name).bind(connection.default_channel).purge()
+
+
+@dataclass(frozen=True)
+class Ended:
+    status: str
+    error_code: str
+    attempts: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @property
+    def seconds(self) -> float:
+        assert self.finished_at is not None
+        return (self.finished_at - self.created_at).total_seconds()
+
+
+@dataclass
+class Batch:
+    """Many jobs submitted at once, and what became of them."""
+
+    rows: list[Ended]
+    submitting: float  # seconds to submit them all
+    waited: float  # seconds from the first submit to the end of the wait
+    finished: bool  # all ended before the cap
+    canceled: Counter[str]  # at the cap: the statuses of the jobs then canceled
+    answers: Counter[tuple[str, int]]  # the sandbox's answers by endpoint and status
+    tasks: dict[str, int]  # Celery tasks each worker ran meanwhile
+    resent: int  # steps the sweeper re-sent meanwhile
+    deaths: list[str]  # workers that died meanwhile (and were started again), and why
+
+    @property
+    def succeeded(self) -> list[Ended]:
+        return [row for row in self.rows if row.status == "succeeded"]
+
+    def span(self) -> float | None:
+        """First submit -> last job ended."""
+        ends = [row.finished_at for row in self.rows if row.finished_at is not None]
+        if not ends:
+            return None
+        return (max(ends) - min(row.created_at for row in self.rows)).total_seconds()
+
+    def outcome(self) -> str:
+        failed = Counter(row.error_code or "?" for row in self.rows if row.status == "failed")
+        codes = ", ".join(f"{code} x{n}" for code, n in failed.most_common())
+        text = f"succeeded {len(self.succeeded)}, failed {sum(failed.values())}"
+        text += f" ({codes})" if codes else ""
+        if self.canceled:
+            left = ", ".join(f"{status} {n}" for status, n in self.canceled.most_common())
+            text += f", canceled at the cap: {left}"
+        return text
+
+    def latency(self) -> str:
+        seconds = [row.seconds for row in self.succeeded]
+        if not seconds:
+            return "no job succeeded"
+        return (
+            f"per job p50 {percentile(seconds, 0.5):.0f} s, p95 {percentile(seconds, 0.95):.0f} s"
+        )
+
+    def rate(self, name: str) -> float:
+        return self.tasks.get(name, 0) / self.waited
+
+    def workers(self) -> str:
+        rates = ", ".join(
+            f"{name.removeprefix('worker-')} {count} ({count / self.waited:.1f}/s)"
+            for name, count in self.tasks.items()
+            if name.startswith("worker-")
+        )
+        died = "; ".join(self.deaths) or "none"
+        return f"tasks: {rates}; sweeper re-sent {self.resent}; worker deaths: {died}"
+
+    def sandbox(self) -> str:
+        by_endpoint: Counter[str] = Counter()
+        for (endpoint, _status), count in self.answers.items():
+            by_endpoint[endpoint] += count
+        sent = ", ".join(f"{endpoint} {n}" for endpoint, n in sorted(by_endpoint.items()))
+        bad = ", ".join(
+            sorted(
+                f"{endpoint} {status} x{n}"
+                for (endpoint, status), n in self.answers.items()
+                if status >= 300
+            )
+        )
+        return f"sandbox: {sent}; not 2xx: {bad or 'none'}"
+
+
+def run_batch(
+    world: World, user: User, count: int, submit_one: Callable[[], object], cap: float
+) -> Batch:
+    from editor.models import Job
+
+    world.counter.take()
+    tasks = {service.name: service.tasks_done() for service in world.services}
+    resent = sum(service.resent() for service in world.services)
+    deaths = len(world.deaths())
+    started = time.perf_counter()
+    for _ in range(count):
+        submit_one()
+    submitting = time.perf_counter() - started
+    finished = wait_for_jobs(world, cap - submitting, 0.25, owner=user)
+    waited = time.perf_counter() - started
+    canceled: Counter[str] = Counter()
+    if not finished:
+        canceled = cancel_active(user)
+        purge_queues()
+    fields = ("status", "error_code", "attempts", "created_at", "started_at", "finished_at")
+    return Batch(
+        rows=[Ended(*row) for row in Job.objects.filter(owner=user).values_list(*fields)],
+        submitting=submitting,
+        waited=waited,
+        finished=finished,
+        canceled=canceled,
+        answers=world.counter.take(),
+        tasks={
+            service.name: service.tasks_done() - tasks[service.name] for service in world.services
+        },
+        resent=sum(service.resent() for service in world.services) - resent,
+        deaths=world.deaths()[deaths:],
+    )
+
+
+def cancel_active(user: User) -> Counter[str]:
+    """Cancel what is still running; returns the statuses the canceled jobs were in."""
+    from editor import jobs
+    from editor.models import ACTIVE_STATUSES, Job
+
+    left: Counter[str] = Counter()
+    for job in Job.objects.filter(owner=user, status__in=ACTIVE_STATUSES):
+        status = job.status
+        if jobs.cancel(job):  # False: it ended meanwhile
+            left[status] += 1
+    return left
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+# --- (a) One job --------------------------------------------------------------------------------
+
+
+def _direct(adapter: VendorAdapter, slug: str, provider_name: str, files: dict[str, bytes]) -> None:
+    """The adapter alone against the sandbox: submit, then poll as the vendor advises."""
+    from editor import operations
+    from editor.vendors.base import InputImage, Pending, VendorError, VendorRequest
+
+    operation = operations.get(slug)
+    provider = operation.provider(provider_name)
+    request = VendorRequest(
+        operation=provider.vendor_operation,
+        files={role: InputImage(data, "image/jpeg", f"{role}.jpg") for role, data in files.items()},
+        params=operation.vendor_params(provider, {"format": "jpg"} if slug == "colorize" else {}),
+    )
+    ref = ""
+    while True:
+        try:
+            outcome = adapter.poll(ref) if ref else adapter.submit(request)
+        except VendorError as error:
+            if not error.retryable or error.retry_after is None:
+                raise
+            time.sleep(error.retry_after)
+            continue
+        if not isinstance(outcome, Pending):
+            return
+        ref = outcome.task_ref
+        time.sleep(outcome.poll_after)
+
+
+def _pipeline_once(
+    world: World, user: User, case: OneJobCase, key: VendorKey
+) -> tuple[float, float] | None:
+    """(created -> succeeded, created -> first claimed) in ms, or None if it did not succeed."""
+    from editor import jobs
+    from editor.models import JobStatus
+
+    job = submit(user, case.slug, case.provider, case.params, case.files, key)
+    if not wait_for_jobs(world, ONE_JOB_WAIT_S, 0.01, pk=job.pk):
+        jobs.cancel(job)
+    job.refresh_from_db()
+    if job.status != JobStatus.SUCCEEDED or job.finished_at is None or job.started_at is None:
+        print(f"  {case.label}: the job {job.status}: {job.error_code} {job.error_message}")
+        return None
+    return (
+        (job.finished_at - job.created_at).total_seconds() * 1000,
+        (job.started_at - job.created_at).total_seconds() * 1000,
+    )
+
+
+@dataclass(frozen=True)
+class OneJobCase:
+    label: str
+    slug: str
+    provider: str
+    vendor: str
+    params: dict[str, Any]
+    files: dict[str, bytes]
+
+
+ONE_JOB_CASES = (
+    OneJobCase(
+        "retouch (sync)",
+        "retouch",
+        "ailabtools",
+        "ailabtools",
+        {},
+        {"image": PHOTO, "style": STYLE},
+    ),
+    OneJobCase(
+        "colorize (async)",
+        "colorize",
+        "picwish",
+        "picwish",
+        {"format": "jpg"},
+        {"image": PHOTO},
+    ),
+)
+
+
+def bench_one_job(world: World) -> None:
+    from django.conf import settings
+
+    from editor import operations
+
+    settings.SANDBOX_TASK_MS = ONE_JOB_TASK_MS
+    user = make_user("bench-one")
+    measured: list[tuple[OneJobCase, VendorKey, VendorAdapter]] = []
+    for case in ONE_JOB_CASES:
+        secret = f"sandbox-bench-one-{case.provider}"
+        provider = operations.get(case.slug).provider(case.provider)
+        adapter = provider.adapter(api_key=secret, base_url=world.sandbox.url)
+        measured.append((case, make_key(user, case.vendor, secret), adapter))
+    # Warm up once: the workers' first task, the HTTP connections, the limiter's cache.
+    for case, key, adapter in measured:
+        _pipeline_once(world, user, case, key)
+        _direct(adapter, case.slug, case.provider, case.files)
+
+    print(
+        f"\n(a) One job, median of {ONE_JOB_RUNS}, ms (sandbox async task {ONE_JOB_TASK_MS} ms). "
+        "pipeline: created -> succeeded; claim: created -> first worker step;\n"
+        "    direct: the adapter alone (submit + poll loop) on the same sandbox endpoint"
+    )
+    print(
+        f"{'case':<18}{'pipeline':>9}{'(min-max)':>12}{'claim':>7}{'direct':>8}"
+        f"{'overhead':>10}{'ratio':>8}"
+    )
+    for case, key, adapter in measured:
+        runs = [_pipeline_once(world, user, case, key) for _ in range(ONE_JOB_RUNS)]
+        timed = [run for run in runs if run is not None]
+        direct: list[float] = []
+        for _ in range(ONE_JOB_RUNS):
+            started = time.perf_counter()
+            _direct(adapter, case.slug, case.provider, case.files)
+            direct.append((time.perf_counter() - started) * 1000)
+        if not timed:
+            continue
+        through = statistics.median(total for total, _claim in timed)
+        claim = statistics.median(claim for _total, claim in timed)
+        spread = f"({min(t for t, _ in timed):.0f}-{max(t for t, _ in timed):.0f})"
+        alone = statistics.median(direct)
+        print(
+            f"{case.label:<18}{through:>9.0f}{spread:>12}{claim:>7.0f}{alone:>8.0f}"
+            f"{through - alone:>+10.0f}{through / alone:>7.1f}x"
+        )
+    if deaths := world.deaths():
+        print(f"    worker deaths (started again): {'; '.join(deaths)}")
+    world.counter.take()
+
+
+# --- (b) Many asynchronous jobs at once --------------------------------------------------------
+
+
+def bench_many_jobs(world: World) -> None:
+    from django.conf import settings
+
+    from editor.vendors.ailabtools import POLL_SECONDS
+
+    settings.SANDBOX_TASK_MS = MANY_JOBS_TASK_MS
+    task = MANY_JOBS_TASK_MS / 1000
+    user = make_user("bench-many")
+    key = make_key(user, "ailabtools", "sandbox-bench-many-ailabtools")
+    params = {"expression": "natural_smile"}
+    batch = run_batch(
+        world,
+        user,
+        MANY_JOBS,
+        lambda: submit(user, "expression", "ailabtools_advanced", params, {"image": FACE}, key),
+        MANY_JOBS_WAIT_S,
+    )
+    ideal, ideal_poll = task, task + POLL_SECONDS
+    print(
+        f"\n(b) {MANY_JOBS} async jobs of {task:.0f} s at once (AILabTools advanced expression, "
+        f"polled every {POLL_SECONDS:.0f} s); submitting took {batch.submitting:.1f} s"
+    )
+    span = batch.span()
+    if batch.finished and span is not None:
+        print(
+            f"    makespan {span:.1f} s: {span / ideal:.1f}x the {ideal:.0f} s ideal, "
+            f"{span / ideal_poll:.1f}x {ideal_poll:.0f} s (one poll more); {batch.latency()}"
+        )
+    else:
+        print(
+            f"    makespan: NOT DONE at the {MANY_JOBS_WAIT_S:.0f} s cap (ideal {ideal:.0f} s, "
+            f"{ideal_poll:.0f} s with one poll more)"
+        )
+    print(f"    {batch.outcome()}")
+    cpu = batch.rate("worker-cpu")
+    if not batch.finished and cpu:
+        # Every job takes two steps on the cpu queue: fitting the input, then the thumbnail.
+        print(
+            f"    at the cpu queue's {cpu:.1f} tasks/s, {MANY_JOBS} jobs x 2 cpu steps "
+            f"(fit, thumbnail) need >= {2 * MANY_JOBS / cpu:.0f} s"
+        )
+    print(f"    {batch.workers()}")
+    print(f"    {batch.sandbox()}")
+
+
+# --- (c) A burst on one PicWish key -------------------------------------------------------------
+
+
+def bench_picwish_burst(world: World) -> None:
+    from django.conf import settings
+
+    settings.SANDBOX_TASK_MS = BURST_TASK_MS
+    user = make_user("bench-burst")
+    key = make_key(user, "picwish", "sandbox-bench-burst-picwish")
+    batch = run_batch(
+        world,
+        user,
+        BURST_JOBS,
+        lambda: submit(user, "colorize", "picwish", {"format": "jpg"}, {"image": PHOTO}, key),
+        BURST_WAIT_S,
+    )
+    bound = BURST_QPS / 2  # each colorization takes a submit and at least one poll
+    print(
+        f"\n(c) {BURST_JOBS} PicWish colorizations at once on ONE key, {BURST_QPS} requests/s "
+        f"(task {BURST_TASK_MS} ms): bound {bound:.0f} job/s, >= {BURST_JOBS / bound:.0f} s"
+    )
+    span = batch.span() or 0.0
+    done = len(batch.succeeded)
+    rate = done / span if span else 0.0
+    capped = "" if batch.finished else f" (NOT DONE at the {BURST_WAIT_S:.0f} s cap)"
+    print(
+        f"    total {span:.1f} s{capped}; {rate:.2f} jobs/s = {rate / bound:.0%} of the bound; "
+        f"{batch.latency()}"
+    )
+    rate_failed = sum(
+        row.status == "failed" and row.error_code.startswith("rate_limited") for row in batch.rows
+    )
+    print(f"    {batch.outcome()}; failed on a rate limit: {rate_failed}")
+    picwish: Counter[int] = Counter()
+    for (endpoint, status), n in batch.answers.items():
+        if endpoint.startswith("PicWish"):
+            picwish[status] += n
+    requests = sum(picwish.values())
+    print(
+        f"    429s from the sandbox: {picwish[429]} of {requests} PicWish requests "
+        f"({requests / max(1, done):.1f} requests per succeeded job); vendor-error retries "
+        f"{sum(row.attempts for row in batch.rows)} (max {max(r.attempts for r in batch.rows)} "
+        "a job)"
+    )
+    print(f"    {batch.workers()}")
+    print(f"    {batch.sandbox()}")
+
+
+# --- Main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    from django.conf import settings as django_settings
+
+    if django_settings.configured:
+        raise SystemExit("bench/pipeline.py sets Django up itself: run it in a fresh process")
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        with contextlib.ExitStack() as cleanup:
+            var_dir = Path(tempfile.mkdtemp(prefix="studio-bench-pipeline-"))
+            cleanup.callback(shutil.rmtree, var_dir, ignore_errors=True)
+            stores = configure_environment(var_dir, cleanup)
+            world = _start_world(var_dir, cleanup)
+            print(
+                f"\nThe job pipeline: {stores}; workers as in Procfile.dev (io: threads x 8, "
+                "cpu: prefork x 2, beat); the sandbox in a thread of this process",
+                flush=True,
+            )
+            try:
+                bench_one_job(world)
+                bench_many_jobs(world)
+                bench_picwish_burst(world)
+            except Exception:
+                for service in world.services:
+                    print(f"--- {service.name} log, last lines ---\n{service.tail()}")
+                raise
+            finally:
+                sys.stdout.flush()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _start_world(var_dir: Path, cleanup: contextlib.ExitStack) -> World:
+    import logging
+
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    django.setup()
+    # The sandbox's request lines and 4xx answers would drown the figures, and so would
+    # whitenoise's note about STATIC_ROOT (only collectstatic makes it).
+    for name in ("django.server", "django.request", "kombu.connection"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    call_command("migrate", verbosity=0)
+    cleanup.callback(connections.close_all)  # before the database is dropped
+
+    from editor.sandbox import server
+
+    sandbox = server.start("127.0.0.1", 0)
+    cleanup.callback(sandbox.stop)
+    app = sandbox.server.get_app()
+    assert app is not None
+    counter = SandboxCounter(app)
+    sandbox.server.set_app(counter)
+    os.environ["SANDBOX_URL"] = settings.SANDBOX_URL = sandbox.url
+    services = start_services(var_dir, cleanup)
+    return World(sandbox=sandbox, counter=counter, services=services)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,266 @@
+// Photo fields: drop a photo anywhere on the page, paste one (Ctrl/Cmd+V), or pick a file;
+// see it at once with its pixel size, and a warning before upload when the chosen provider
+// will fit it to the vendor's limits (each input carries them in data-limits, per provider).
+//
+// Every file ends up in the real <input type=file> (studioForm.setFiles), so the form posts
+// exactly as it does without this script. A preview announces itself with a "photo:preview"
+// event (detail: url, width, height, file) for the extender and the mask painter.
+(function () {
+  "use strict";
+
+  var studio = window.studioForm;
+  var FORMATS = { "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP" };
+
+  function formOf() {
+    return document.querySelector("form.op-form");
+  }
+
+  function zoneOf(input) {
+    return input.closest("[data-upload]");
+  }
+
+  function bytesText(form, bytes) {
+    if (bytes >= 1000 * 1000) {
+      return studio.say(form, "megabytes", { value: studio.number(bytes / 1000 / 1000, 1) });
+    }
+    return studio.say(form, "kilobytes", { value: studio.number(Math.max(1, Math.round(bytes / 1000))) });
+  }
+
+  function visible(element) {
+    return !!element && !element.closest("[hidden], [data-mode-off]");
+  }
+
+  function mainInput(form) {
+    return form.querySelector("input[type=file][name=file_image]");
+  }
+
+  // The field a dropped or pasted photo is for: the one under the pointer or holding focus,
+  // else the main photo.
+  function targetInput(form, element) {
+    var zone = element && element.closest ? element.closest("[data-upload]") : null;
+    if (zone && form.contains(zone) && visible(zone)) {
+      return zone.querySelector("input[type=file]");
+    }
+    return mainInput(form);
+  }
+
+  function limitsFor(form, input) {
+    try {
+      var all = JSON.parse(input.getAttribute("data-limits") || "{}");
+      return all[studio.provider(form)] || null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function warn(form, input) {
+    var zone = zoneOf(input);
+    var warning = zone.querySelector("[data-warning]");
+    var photo = input._photo;
+    var limits = limitsFor(form, input);
+    var lines = [];
+    // A mask is made to match the photo on the server, whatever its own size.
+    if (photo && photo.file && limits && input.getAttribute("data-role") !== "mask") {
+      var values = {
+        vendor: limits.vendor,
+        width: studio.number(photo.width),
+        height: studio.number(photo.height),
+        bytes: bytesText(form, photo.file.size),
+        max_width: studio.number(limits.max_width),
+        max_height: studio.number(limits.max_height),
+        max_bytes: bytesText(form, limits.max_bytes),
+        min_width: studio.number(limits.min_width),
+        min_height: studio.number(limits.min_height),
+        format: FORMATS[photo.file.type] || photo.file.type
+      };
+      if (photo.width < limits.min_width || photo.height < limits.min_height) {
+        lines.push(studio.say(form, "too_small", values));
+      }
+      if (photo.width > limits.max_width || photo.height > limits.max_height) {
+        lines.push(studio.say(form, "too_big", values));
+      }
+      if (photo.file.size > limits.max_bytes) {
+        lines.push(studio.say(form, "too_heavy", values));
+      }
+      if (limits.formats.indexOf(FORMATS[photo.file.type]) === -1) {
+        lines.push(studio.say(form, "convert", values));
+      }
+    }
+    if (input._problem) { lines.unshift(input._problem); }
+    warning.textContent = lines.join(" ");
+    warning.hidden = lines.length === 0;
+  }
+
+  function show(form, input) {
+    var zone = zoneOf(input);
+    if (!zone) { return; }
+    var box = zone.querySelector("[data-preview-box]");
+    var image = zone.querySelector("[data-preview]");
+    var info = zone.querySelector("[data-info]");
+    var file = input.files && input.files[0];
+    if (input._previewUrl) {
+      URL.revokeObjectURL(input._previewUrl);
+      input._previewUrl = null;
+    }
+    input._photo = null;
+    input._problem = "";
+    zone.classList.remove("upload--chosen");
+    box.hidden = true;
+    info.textContent = "";
+    if (!file || !FORMATS[file.type]) {
+      if (file) { input._problem = studio.say(form, "not_image"); }
+      warn(form, input);
+      if (!file && reuse(form, input)) { return; }
+      input.dispatchEvent(new CustomEvent("photo:cleared", { bubbles: true }));
+      return;
+    }
+    var url = URL.createObjectURL(file);
+    input._previewUrl = url;
+    image.onload = function () {
+      if (input._previewUrl !== url) { return; }
+      input._photo = { url: url, width: image.naturalWidth, height: image.naturalHeight, file: file };
+      image.alt = studio.say(form, "preview_alt", { name: file.name });
+      info.textContent = studio.say(form, "size", {
+        width: studio.number(image.naturalWidth),
+        height: studio.number(image.naturalHeight),
+        bytes: bytesText(form, file.size)
+      });
+      box.hidden = false;
+      zone.classList.add("upload--chosen");
+      warn(form, input);
+      input.dispatchEvent(new CustomEvent("photo:preview", { bubbles: true, detail: input._photo }));
+    };
+    image.onerror = function () {
+      if (input._previewUrl !== url) { return; }
+      input._problem = studio.say(form, "unreadable");
+      warn(form, input);
+      input.dispatchEvent(new CustomEvent("photo:cleared", { bubbles: true }));
+    };
+    image.src = url;
+  }
+
+  // "Run again": the earlier job's photo stands in while no new file is chosen, so the
+  // extender and the mask painter can show it (its size is the size the server will use).
+  function reuse(form, input) {
+    var role = input.getAttribute("data-role");
+    var item = form.querySelector("[data-reuse-role='" + role + "']");
+    var image = item && item.querySelector("img");
+    var keep = form.querySelector("input[name='reuse_" + role + "']");
+    if (!image || !keep || !keep.checked) { return false; }
+    function announce() {
+      if (input.files && input.files.length) { return; }
+      if (!image.naturalWidth) { return; }
+      input._photo = { url: image.currentSrc || image.src, width: image.naturalWidth, height: image.naturalHeight, file: null };
+      input.dispatchEvent(new CustomEvent("photo:preview", { bubbles: true, detail: input._photo }));
+    }
+    if (image.complete) { announce(); } else { image.addEventListener("load", announce, { once: true }); }
+    return true;
+  }
+
+  function firstImage(list) {
+    for (var i = 0; list && i < list.length; i++) {
+      if (list[i] && /^image\//.test(list[i].type)) { return list[i]; }
+    }
+    return list && list.length ? list[0] : null;
+  }
+
+  function put(form, input, file) {
+    if (!input || !file) { return; }
+    studio.setFiles(input, [file]);
+  }
+
+  studio.onForm("Upload", function (form) {
+    form.querySelectorAll("[data-upload]").forEach(function (zone) {
+      zone.querySelectorAll("[data-js-only]").forEach(function (node) { node.hidden = false; });
+      var input = zone.querySelector("input[type=file]");
+      if (input) { show(form, input); }
+    });
+    form.addEventListener("change", function (event) {
+      var target = event.target;
+      if (target.matches("input[type=file][data-limits]")) {
+        show(form, target);
+      } else if (/^reuse_/.test(target.name || "")) {
+        var chosen = form.querySelector("input[type=file][data-role='" + target.name.slice(6) + "']");
+        if (chosen) { show(form, chosen); }
+      } else if (target.matches("[data-provider-select], [name=mode]")) {
+        form.querySelectorAll("input[type=file][data-limits]").forEach(function (input) {
+          if (input._photo || input._problem) { warn(form, input); }
+        });
+      }
+    });
+  });
+
+  // --- Drag and drop, anywhere on the page -------------------------------------------------
+
+  function carriesFiles(event) {
+    var types = event.dataTransfer && event.dataTransfer.types;
+    return !!types && Array.prototype.indexOf.call(types, "Files") !== -1;
+  }
+
+  var depth = 0;
+
+  function dropping(form, on, element) {
+    form.classList.toggle("is-dropping", on);
+    form.querySelectorAll(".dropzone.is-over").forEach(function (zone) { zone.classList.remove("is-over"); });
+    if (on) {
+      var input = targetInput(form, element);
+      var zone = input && zoneOf(input);
+      if (zone) { zone.querySelector(".dropzone").classList.add("is-over"); }
+    }
+  }
+
+  document.addEventListener("dragenter", function (event) {
+    var form = formOf();
+    if (!form || !carriesFiles(event)) { return; }
+    depth += 1;
+    dropping(form, true, event.target);
+  });
+  document.addEventListener("dragover", function (event) {
+    var form = formOf();
+    if (!form || !carriesFiles(event)) { return; }
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+    dropping(form, true, event.target);
+  });
+  document.addEventListener("dragleave", function (event) {
+    var form = formOf();
+    if (!form || !carriesFiles(event)) { return; }
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) { dropping(form, false); }
+  });
+  document.addEventListener("drop", function (event) {
+    var form = formOf();
+    if (!form || !carriesFiles(event)) { return; }
+    event.preventDefault();
+    depth = 0;
+    dropping(form, false);
+    put(form, targetInput(form, event.target), firstImage(event.dataTransfer.files));
+  });
+
+  // --- Paste --------------------------------------------------------------------------------
+
+  document.addEventListener("paste", function (event) {
+    var form = formOf();
+    var data = event.clipboardData;
+    if (!form || !data) { return; }
+    var files = [];
+    if (data.files && data.files.length) {
+      files = Array.prototype.slice.call(data.files);
+    } else if (data.items) {
+      Array.prototype.forEach.call(data.items, function (item) {
+        if (item.kind === "file") {
+          var file = item.getAsFile();
+          if (file) { files.push(file); }
+        }
+      });
+    }
+    var file = firstImage(files);
+    // Text pasted into a text field stays text.
+    if (!file || !/^image\//.test(file.type)) { return; }
+    event.preventDefault();
+    if (!file.name || file.name === "image.png") {
+      file = new File([file], "pasted-" + Date.now() + "." + (file.type.split("/")[1] || "png"), { type: file.type });
+    }
+    put(form, targetInput(form, document.activeElement), file);
+  });
+})();

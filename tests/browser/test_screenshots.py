@@ -1,0 +1,174 @@
+"""Every page of the studio on a desktop and on a phone: a full-page screenshot of each in
+``test-artifacts/screenshots/<page>-<viewport>.png`` for people to look at, and two checks that
+need no eyes: nothing is wider than the screen, and every form control has a label.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from pytest_django import Settings as SettingsWrapper
+from pytest_django.live_server_helper import LiveServer
+
+from editor import operations
+from editor.models import JobStatus
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_operations import (
+    field,
+    job_of,
+    open_operation,
+    photo,
+    run,
+    sign_in,
+    wait_for,
+)
+from tests.factories import PASSWORD
+from tests.integration.conftest import sandbox, shared_media, worker  # noqa: F401
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.integration,
+    pytest.mark.usefixtures("worker"),
+]
+
+SCREENSHOTS = ARTIFACTS / "screenshots"
+VIEWPORTS: dict[str, dict[str, Any]] = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "has_touch": True,
+        "is_mobile": True,
+    },
+}
+
+# Form controls a person cannot reach by name: no <label for>, no wrapping <label>, no
+# aria-label and no aria-labelledby. Hidden inputs and controls kept from assistive technology
+# (aria-hidden, standing in for a richer widget) are not for people; an input button is named
+# by its value.
+UNLABELLED = """
+() => Array.from(document.querySelectorAll("input, select, textarea"))
+  .filter((el) => el.type !== "hidden" && !el.closest("[aria-hidden=true]"))
+  .filter((el) => !(["submit", "button", "reset"].includes(el.type) && el.value.trim()))
+  .filter((el) => !(el.labels && el.labels.length))
+  .filter((el) => !(el.getAttribute("aria-label") || "").trim())
+  .filter((el) => !(el.getAttribute("aria-labelledby") || "").trim())
+  .map((el) => el.outerHTML.slice(0, 160))
+"""
+
+
+def run_colorize(page: Page, live_server: LiveServer, key: str, tmp_path: Path) -> None:
+    form = open_operation(page, live_server, "colorize")
+    form.locator("select[name=key]").select_option(label=f"{key} (••••{key[-4:]})")
+    field(form, "file_image").set_input_files(photo(tmp_path / "old.jpg", gray=True))
+    run(form)
+
+
+def run_jobs(page: Page, live_server: LiveServer, tmp_path: Path) -> tuple[str, str]:
+    """One colorization that succeeds and one that fails, through the worker and the
+    sandbox; returns their pages' paths."""
+    sign_in(page, live_server, "shooter")
+    good, bad = "sandbox-shots-good", "sandbox-fault-state-7-shots-bad"
+    for key in (good, bad):
+        page.goto(live_server.url + "/vault/")
+        add = page.locator("#vault-add")
+        add.get_by_label("Vendor").select_option("picwish")
+        add.get_by_label("Label").fill(key)
+        add.get_by_label("API key").fill(key)
+        add.get_by_role("button", name="Add key").click()
+        expect(page.locator(".vault-key__title").filter(has_text=key)).to_have_count(1)
+    run_colorize(page, live_server, good, tmp_path)
+    wait_for(page, JobStatus.SUCCEEDED)
+    succeeded = f"/jobs/{job_of(page).pk}/"
+    run_colorize(page, live_server, bad, tmp_path)
+    wait_for(page, JobStatus.FAILED)
+    failed = f"/jobs/{job_of(page).pk}/"
+    return succeeded, failed
+
+
+def settle(page: Page) -> None:
+    page.wait_for_load_state("networkidle")
+    page.evaluate(
+        "Promise.all(Array.from(document.images).filter((img) => !img.complete).map((img) =>"
+        " new Promise((done) => { img.onload = img.onerror = done; })))"
+    )
+
+
+def shoot(page: Page, name: str, viewport: str, problems: list[str]) -> None:
+    settle(page)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{viewport}.png"), full_page=True)
+    width = int(page.evaluate("document.documentElement.scrollWidth"))
+    allowed = int(VIEWPORTS[viewport]["viewport"]["width"])
+    if width > allowed:
+        problems.append(f"{name}-{viewport}: {width}px wide on a {allowed}px screen")
+    for control in page.evaluate(UNLABELLED):
+        problems.append(f"{name}-{viewport}: no label for {control}")
+
+
+def test_every_page_on_a_desktop_and_a_phone(
+    browser: Browser,
+    page: Page,
+    live_server: LiveServer,
+    settings: SettingsWrapper,
+    tmp_path: Path,
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    started = int(time.time() * 1000)
+    succeeded, failed = run_jobs(page, live_server, tmp_path)
+    signed_in = {
+        "studio": "/studio/",
+        "vault": "/vault/",
+        **{f"operation-{op.slug}": f"/studio/{op.slug}/" for op in operations.OPERATIONS},
+        "job-succeeded": succeeded,
+        "job-failed": failed,
+        "password-change": "/accounts/password/change/",
+    }
+    problems: list[str] = []
+    for viewport, options in VIEWPORTS.items():
+        context = browser.new_context(**options)
+        context.set_default_timeout(15_000)
+        visitor = context.new_page()
+        try:
+            for name, path in {
+                "home": "/",
+                "login": "/accounts/login/",
+                "signup": "/accounts/signup/",
+            }.items():
+                visitor.goto(live_server.url + path)
+                shoot(visitor, name, viewport, problems)
+
+            visitor.goto(live_server.url + "/accounts/login/")
+            visitor.get_by_label("Login:").fill("shooter")
+            visitor.get_by_label("Password:").fill(PASSWORD)
+            visitor.get_by_role("button", name="Sign In").click()
+            expect(visitor.get_by_role("heading", name="Your studio")).to_be_visible()
+            for name, path in signed_in.items():
+                visitor.goto(live_server.url + path)
+                expect(visitor.locator("main h1")).to_be_visible()
+                shoot(visitor, name, viewport, problems)
+
+            # Toasts: the studio page, told by the page before it that jobs were under way
+            # (notify.js carries its feed cursor across pages), announces both jobs.
+            visitor.evaluate(
+                "since => sessionStorage.setItem('notify:cursor',"
+                " JSON.stringify({since: since, at: Date.now()}))",
+                started,
+            )
+            visitor.goto(live_server.url + "/studio/")
+            toasts = visitor.locator("#toasts .toast")
+            expect(toasts).to_have_count(2)
+            expect(toasts.first).to_contain_text("Colorize finished.")
+            expect(toasts.last).to_contain_text("Colorize failed.")
+            shoot(visitor, "studio-toasts", viewport, problems)
+        finally:
+            context.close()
+
+    shots = sorted(path.name for path in SCREENSHOTS.glob("*.png"))
+    for name in ("home", "login", "signup", *signed_in, "studio-toasts"):
+        for viewport in VIEWPORTS:
+            assert f"{name}-{viewport}.png" in shots
+    assert not problems, "\n".join(problems)
