@@ -242,3 +242,33 @@ class Preset(models.Model):
     @property
     def is_studio(self) -> bool:
         return self.owner_id is None
+
+
+class Draft(models.Model):
+    """A photo a person uploaded with a form that came back with an error (a missing key, a
+    field out of range, a quota reached): kept so they need not choose it again. The form
+    names it by id (checked against the owner); a submitted job stores its own copy, and
+    drafts older than ``DRAFT_MAX_AGE`` are deleted by the sweeper."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drafts"
+    )
+    role = models.SlugField(max_length=20)
+    file = models.FileField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Draft {self.role} of {self.owner_id}"
+
+    def read(self) -> bytes | None:
+        """The kept bytes, or None when the file is gone."""
+        if not self.file.name or not default_storage.exists(self.file.name):
+            return None
+        with default_storage.open(self.file.name, "rb") as handle:
+            data: bytes = handle.read()
+        return data
+
+    def delete_file(self) -> None:
+        if self.file.name:
+            default_storage.delete(self.file.name)

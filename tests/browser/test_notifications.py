@@ -17,7 +17,7 @@ from pytest_django.live_server_helper import LiveServer
 from editor.models import JobStatus
 
 # The real worker and the sandbox it calls (see test_operations).
-from tests.browser.test_operations import (
+from tests.browser.steps import (
     JOB_TIMEOUT,
     add_key,
     field,

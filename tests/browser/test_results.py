@@ -20,7 +20,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from editor.models import Job, JobStatus, Preset
 from tests.browser.conftest import ARTIFACTS, _failed_key
-from tests.browser.test_operations import (
+from tests.browser.steps import (
     field,
     job_of,
     open_operation,

@@ -17,7 +17,7 @@ from pytest_django.live_server_helper import LiveServer
 from editor import operations
 from editor.models import JobStatus
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_operations import (
+from tests.browser.steps import (
     field,
     job_of,
     open_operation,
