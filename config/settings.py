@@ -291,6 +291,8 @@ JOB_RETRY_MAX_SECONDS = env_int("JOB_RETRY_MAX_SECONDS", 120)
 # A step due this long ago that no worker claimed is taken as a lost message.
 JOB_LOST_MESSAGE_SECONDS = env_int("JOB_LOST_MESSAGE_SECONDS", 60)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+# Photos kept from a form sent back with an error wait this long for the next try.
+DRAFT_MAX_AGE_SECONDS = env_int("DRAFT_MAX_AGE_SECONDS", 24 * 3600)
 
 # --- Celery ----------------------------------------------------------------------------------
 

@@ -13,17 +13,32 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from editor import images, operations
-from editor.models import Job, Preset, Vendor, VendorKey
+from editor.models import Draft, Job, Preset, Vendor, VendorKey
 from editor.operations import FileInput, Operation, Param, Provider
+
+
+@dataclass(frozen=True)
+class KeptInput:
+    """A photo the operation form already holds for one of its file inputs."""
+
+    spec: FileInput
+    url: str
+    checked: bool
+    # Set for a photo kept from an earlier try of the form; None for an earlier job's photo.
+    draft: Draft | None = None
+
 
 HEX_COLOR = re.compile(r"^#?(?:[0-9A-Fa-f]{2})?([0-9A-Fa-f]{6})$")
 
@@ -158,6 +173,10 @@ class OperationForm(forms.Form):
         # An earlier job of this user (the view checked the owner): its photos are reused.
         self.source = source
         self.notes: list[str] = []
+        # Photos kept from an earlier try of this form, by role: the ones it names (still the
+        # person's own and still stored), then the ones ``keep_uploads`` adds.
+        self.kept_drafts: dict[str, Draft] = self._named_drafts() if self.is_bound else {}
+        self.fresh_drafts: set[str] = set()
         provider_field = cast(forms.ChoiceField, self.fields["provider"])
         provider_field.choices = [(p.name, p.label) for p in operation.providers]
         provider_field.initial = operation.default_provider.name
@@ -196,16 +215,41 @@ class OperationForm(forms.Form):
             rows.append((self[name], when, providers))
         return rows
 
-    def reusable_inputs(self) -> list[tuple[FileInput, bool]]:
-        """The file inputs the earlier job has a stored photo for, and whether the person keeps
-        it (everything at first; on a form sent back with errors, what they left ticked)."""
-        if self.source is None:
-            return []
-        return [
-            (spec, not self.is_bound or bool(self.data.get(f"reuse_{spec.role}")))
-            for spec in self.operation.files
-            if spec.role in self.source.inputs
-        ]
+    def kept_inputs(self) -> list[KeptInput]:
+        """The photos this form already has, one per file input at most: a draft kept from an
+        earlier try of this form (see ``keep_uploads``), else the earlier job's stored photo
+        ("Run again with changes"). Each is used unless the person unticks it or chooses a new
+        file; at first everything is ticked, on a form sent back what they left ticked."""
+        kept: list[KeptInput] = []
+        for spec in self.operation.files:
+            checked = not self.is_bound or bool(self.data.get(f"reuse_{spec.role}"))
+            draft = self.kept_drafts.get(spec.role)
+            if draft is not None:
+                url = reverse("editor:draft_file", args=[draft.pk])
+                fresh = spec.role in self.fresh_drafts
+                kept.append(KeptInput(spec, url, checked=fresh or checked, draft=draft))
+            elif self.source is not None and spec.role in self.source.inputs:
+                url = reverse("editor:job_input", args=[self.source.pk, spec.role])
+                kept.append(KeptInput(spec, url, checked=checked))
+        return kept
+
+    @property
+    def starts_in_mask_mode(self) -> bool:
+        """The extender opens on its mask painter when the last try was sent with a mask, or
+        the photos kept include one."""
+        if self.is_bound and self.data.get("extend_mode") == "mask":
+            return True
+        return any(item.spec.role == "mask" and item.checked for item in self.kept_inputs())
+
+    def keep_uploads(self) -> None:
+        """The form goes back to the person with an error: keep every photo that passed its
+        checks as a draft, so that the next try needs no new upload."""
+        if not hasattr(self, "files_by_role"):
+            return
+        for role, content in self.files_by_role.items():
+            if isinstance(content, UploadedFile):
+                self.kept_drafts[role] = Draft.keep(self.user, role, content)
+                self.fresh_drafts.add(role)
 
     @property
     def photo_source(self) -> Job | None:
@@ -242,6 +286,7 @@ class OperationForm(forms.Form):
 
         self.files_by_role: dict[str, UploadedFile | bytes] = {}
         self.reused_roles: set[str] = set()
+        self.drafts_used: list[Draft] = []
         for spec in self.operation.files_for(provider):
             self._clean_file(spec, provider, cleaned)
 
@@ -312,21 +357,42 @@ class OperationForm(forms.Form):
             )
             return
         self.files_by_role[spec.role] = content
-        if isinstance(content, bytes):
-            self.reused_roles.add(spec.role)
+
+    def _named_drafts(self) -> dict[str, Draft]:
+        ids: dict[str, uuid.UUID] = {}
+        for spec in self.operation.files:
+            try:
+                ids[spec.role] = uuid.UUID(str(self.data.get(f"draft_{spec.role}", "")))
+            except ValueError:
+                continue
+        found = Draft.objects.filter(owner=self.user, pk__in=ids.values())
+        by_id = {draft.pk: draft for draft in found}
+        return {role: by_id[pk] for role, pk in ids.items() if pk in by_id}
 
     def _reused(self, spec: FileInput) -> bytes | None:
-        """The earlier job's stored photo for this role, when the person kept it."""
-        if self.source is None or spec.role not in self.source.inputs:
-            return None
+        """The photo kept for this role, when the person left it ticked: a draft from an
+        earlier try of this form, else the earlier job's stored photo."""
         if not self.data.get(f"reuse_{spec.role}"):
             return None
+        missing = _("The photo you chose before is no longer stored. Choose the file again.")
+        if self.data.get(f"draft_{spec.role}"):
+            draft = self.kept_drafts.get(spec.role)
+            data = draft.read() if draft is not None else None
+            if draft is not None and data is not None:
+                self.drafts_used.append(draft)
+                return data
+            self.kept_drafts.pop(spec.role, None)
+            if spec.required:
+                self.add_error(f"file_{spec.role}", missing)
+            return None
+        if self.source is None or spec.role not in self.source.inputs:
+            return None
         data = self.source.read_input(spec.role)
-        if data is None and spec.required:
-            self.add_error(
-                f"file_{spec.role}",
-                _("The photo from your earlier job is no longer stored. Choose a file."),
-            )
+        if data is None:
+            if spec.required:
+                self.add_error(f"file_{spec.role}", missing)
+            return None
+        self.reused_roles.add(spec.role)
         return data
 
     @property

@@ -4,10 +4,14 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.storage import default_storage
-from django.db import models
+from django.core.files.uploadedfile import UploadedFile
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from editor import images
 
 
 class Vendor(models.TextChoices):
@@ -261,6 +265,34 @@ class Draft(models.Model):
     def __str__(self) -> str:
         return f"Draft {self.role} of {self.owner_id}"
 
+    @classmethod
+    def keep(cls, owner: AbstractBaseUser, role: str, upload: UploadedFile) -> Draft:
+        """Store an upload that passed its checks, under a name we make."""
+        upload.seek(0)
+        suffix = images.EXTENSIONS.get(images.format_of(upload.read(64)), "bin")
+        upload.seek(0)
+        draft = cls(owner_id=owner.pk, role=role)
+        draft.file.name = default_storage.save(
+            f"drafts/{owner.pk}/{draft.pk}-{role}.{suffix}", upload
+        )
+        draft.save()
+        return draft
+
+    @classmethod
+    def purge(cls, older_than: dt.datetime) -> int:
+        """Delete drafts nobody came back for, with their files."""
+        old = list(cls.objects.filter(created_at__lt=older_than))
+        for draft in old:
+            draft.discard()
+        return len(old)
+
+    def discard(self) -> None:
+        """The draft is used up or abandoned: the row goes, and the file once that holds."""
+        name = self.file.name
+        self.delete()
+        if name:
+            transaction.on_commit(lambda: default_storage.delete(name))
+
     def read(self) -> bytes | None:
         """The kept bytes, or None when the file is gone."""
         if not self.file.name or not default_storage.exists(self.file.name):
@@ -268,7 +300,3 @@ class Draft(models.Model):
         with default_storage.open(self.file.name, "rb") as handle:
             data: bytes = handle.read()
         return data
-
-    def delete_file(self) -> None:
-        if self.file.name:
-            default_storage.delete(self.file.name)

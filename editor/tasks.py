@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from editor import jobs
+from editor.models import Draft
 
 
 @shared_task(name="editor.tasks.advance", ignore_result=True)
@@ -16,3 +21,4 @@ def advance(job_id: str, dispatch: int) -> None:
 @shared_task(name="editor.tasks.sweep", ignore_result=True, queue="cpu")
 def sweep() -> None:
     jobs.sweep()
+    Draft.purge(timezone.now() - dt.timedelta(seconds=settings.DRAFT_MAX_AGE_SECONDS))

@@ -36,4 +36,5 @@ urlpatterns = [
         name="result_thumbnail",
     ),
     path("jobs/feed/", feed_views.job_feed, name="job_feed"),
+    path("drafts/<uuid:draft_id>/", views.draft_file, name="draft_file"),
 ]

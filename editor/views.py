@@ -23,7 +23,7 @@ from accounts.models import User
 from accounts.quotas import QuotaExceeded
 from editor import images, jobs, operations
 from editor.forms import OperationForm, PresetForm, initial_values
-from editor.models import Job, JobStatus, Preset, Result
+from editor.models import Draft, Job, JobStatus, Preset, Result
 
 # Error codes that mean the vendor no longer offers the operation: retrying cannot help.
 RETIRED_CODES = frozenset({"ERROR_AI_NOT_EXISTS", "retired"})
@@ -232,12 +232,16 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             except QuotaExceeded as exceeded:
                 form.add_error(None, exceeded.message)
             else:
+                for draft in form.drafts_used:
+                    draft.discard()
                 for note in form.notes:
                     messages.info(request, note)
                 url = reverse("editor:job", args=[job.pk])
                 if request.htmx:
                     return HttpResponseClientRedirect(url)
                 return redirect(url)
+        # Sent back with errors: whatever photos passed their checks stay for the next try.
+        form.keep_uploads()
     elif request.method == "GET":
         preset_id = request.GET.get("preset")
         preset = get_preset_for_user(request, declared, preset_id) if preset_id else None
@@ -457,19 +461,32 @@ def _private_file(name: str, content_type: str) -> FileResponse:
     return response
 
 
+def _image_type(name: str) -> str:
+    with default_storage.open(name, "rb") as handle:
+        head = handle.read(16)
+    return {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(
+        images.format_of(head), "application/octet-stream"
+    )
+
+
+@require_GET
+@login_required
+def draft_file(request: HttpRequest, draft_id: uuid.UUID) -> FileResponse:
+    """A photo kept from a form sent back with errors, shown on that form again."""
+    draft = get_object_or_404(Draft, pk=draft_id, owner=_user(request))
+    if not default_storage.exists(draft.file.name):
+        raise Http404
+    return _private_file(draft.file.name, _image_type(draft.file.name))
+
+
 @require_GET
 @login_required
 def job_input(request: HttpRequest, job_id: uuid.UUID, role: str) -> FileResponse:
     job = get_job_for_user(request, job_id)
     name = job.prepared.get(role) or job.inputs.get(role)
-    if not name:
+    if not name or not default_storage.exists(name):
         raise Http404
-    with default_storage.open(name, "rb") as handle:
-        head = handle.read(16)
-    media_type = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(
-        images.format_of(head), "application/octet-stream"
-    )
-    return _private_file(name, media_type)
+    return _private_file(name, _image_type(name))
 
 
 @require_GET

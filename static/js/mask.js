@@ -297,6 +297,10 @@
     function loadMask(file) {
       if (!photo || !file) { return; }
       var url = URL.createObjectURL(file);
+      loadMaskFrom(url, function () { URL.revokeObjectURL(url); }, "mask_loaded", { name: file.name });
+    }
+
+    function loadMaskFrom(url, done, message, values) {
       var image = new Image();
       image.onload = function () {
         var layer = document.createElement("canvas");
@@ -304,7 +308,7 @@
         layer.height = photo.height;
         var paint = layer.getContext("2d");
         paint.drawImage(image, 0, 0, photo.width, photo.height);
-        URL.revokeObjectURL(url);
+        done();
         var pixels = paint.getImageData(0, 0, layer.width, layer.height);
         var data = pixels.data;
         var seeThrough = false;
@@ -322,10 +326,19 @@
         var operation = { type: "image", image: layer };
         apply(operation);
         commit(operation);
-        announce("mask_loaded", { name: file.name });
+        announce(message, values);
       };
-      image.onerror = function () { URL.revokeObjectURL(url); };
+      image.onerror = done;
       image.src = url;
+    }
+
+    // A mask the form already holds (kept from a try sent back with an error, or the earlier
+    // job's on "Run again") opens in the painter, to be sent again or changed.
+    function keptMask() {
+      var keep = form.querySelector("input[name=reuse_mask]");
+      var item = form.querySelector("[data-reuse-role=mask]");
+      var image = item && item.querySelector("img");
+      return keep && keep.checked && image ? { keep: keep, url: image.currentSrc || image.src } : null;
     }
 
     // --- Export -------------------------------------------------------------------------------
@@ -363,7 +376,12 @@
     form._prepareMask = function () {
       if (!maskInput) { return true; }
       if (mode() !== "mask" || !photo) {
-        if (mode() !== "mask") { studio.setFiles(maskInput, [], { silent: true }); }
+        if (mode() !== "mask") {
+          studio.setFiles(maskInput, [], { silent: true });
+          // Extending the frame: a kept mask must not go along with the side ratios.
+          var kept = keptMask();
+          if (kept) { kept.keep.checked = false; }
+        }
         return true;
       }
       if (!painted()) {
@@ -377,10 +395,16 @@
 
     // --- Wiring -------------------------------------------------------------------------------
 
+    function start(next) {
+      reset(next);
+      var kept = keptMask();
+      if (kept) { loadMaskFrom(kept.url, function () {}, "mask_kept", {}); }
+    }
+
     photoInput.addEventListener("photo:preview", function (event) {
       var had = done.length > 0;
-      reset(event.detail);
-      if (had) { announce("mask_reset"); }
+      start(event.detail);
+      if (had && !keptMask()) { announce("mask_reset"); }
     });
     photoInput.addEventListener("photo:cleared", function () { reset(null); });
     if (maskInput) {
@@ -389,7 +413,7 @@
         if (file && /^image\//.test(file.type)) { loadMask(file); }
       });
     }
-    if (photoInput._photo) { reset(photoInput._photo); }
+    if (photoInput._photo) { start(photoInput._photo); }
     refresh();
   });
 
