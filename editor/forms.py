@@ -43,6 +43,12 @@ class KeptInput:
 HEX_COLOR = re.compile(r"^#?(?:[0-9A-Fa-f]{2})?([0-9A-Fa-f]{6})$")
 
 
+class CardChoiceField(forms.ChoiceField):
+    """A choice whose values the page can show as picker cards: name and description."""
+
+    cards: list[tuple[str, Any, Any]] = []  # noqa: RUF012 (set per instance, never mutated)
+
+
 def _field(param: Param) -> forms.Field:
     common: dict[str, Any] = {
         "label": param.label,
@@ -51,7 +57,11 @@ def _field(param: Param) -> forms.Field:
         "initial": param.default,
     }
     if param.kind == "choice":
-        return forms.ChoiceField(choices=param.choices, **common)
+        choice = CardChoiceField(choices=param.choices, **common)
+        about = dict(param.descriptions)
+        if about:
+            choice.cards = [(value, label, about.get(value, "")) for value, label in param.choices]
+        return choice
     if param.kind == "int":
         return forms.IntegerField(
             min_value=None if param.minimum is None else int(param.minimum),

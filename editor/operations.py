@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from editor.models import Vendor
 from editor.vendors.ailabtools import (
     ADVANCED_EXPRESSIONS,
-    CLASSIC_EXPRESSIONS,
     AILabToolsAdapter,
 )
 from editor.vendors.base import VendorAdapter
@@ -45,6 +44,8 @@ class Param:
     when: tuple[str, str] | None = None  # only when another parameter has this value
     max_items: int = 0  # "colors": how many
     max_words: int = 0  # "text": advisory word limit the vendor reads
+    # "choice": a line about each value, for the page's picker cards.
+    descriptions: tuple[tuple[str, Label], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,23 @@ AILAB_EXPRESSION_ADVANCED = Provider(
 )
 
 RATIO_HELP = _("How far to extend this side, as a share of the photo (0 to 1).")
+
+# The classic emotion editor's values (vendor-contracts.md §5; CLASSIC_EXPRESSIONS in the
+# adapter): the vendor gives names only, the one-line descriptions are our reading of them.
+CLASSIC_EXPRESSION_CARDS: tuple[tuple[str, Label, Label], ...] = (
+    ("10", _("Dimple smile"), _("A gentle smile that shows dimples in the cheeks.")),
+    (
+        "11",
+        _("Pear dimple smile"),
+        _("A soft smile with small dimples by the corners of the mouth."),
+    ),
+    ("12", _("Big grin"), _("A wide, open smile that shows the teeth.")),
+    ("13", _("Standard grin"), _("A natural, friendly smile.")),
+    ("14", _("Cool pose"), _("A calm, confident look.")),
+    ("15", _("Sad"), _("Lowered mouth corners and a downcast look.")),
+    ("16", _("Forced smile"), _("A polite, slightly stiff smile.")),
+    ("100", _("Opening eyes"), _("Opens closed or half-closed eyes.")),
+)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -296,7 +314,8 @@ OPERATIONS: tuple[Operation, ...] = (
                 _("Expression"),
                 "choice",
                 default="10",
-                choices=tuple((str(value), name) for value, name in CLASSIC_EXPRESSIONS.items()),
+                choices=tuple((value, name) for value, name, _ in CLASSIC_EXPRESSION_CARDS),
+                descriptions=tuple((value, about) for value, _n, about in CLASSIC_EXPRESSION_CARDS),
                 providers=frozenset({"ailabtools"}),
             ),
             Param(

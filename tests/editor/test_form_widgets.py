@@ -20,6 +20,8 @@ from accounts.models import User
 from editor import images, operations
 from editor.forms import OperationForm, file_limits
 from editor.models import Job, Vendor, VendorKey
+from editor.operations import CLASSIC_EXPRESSION_CARDS
+from editor.vendors.ailabtools import CLASSIC_EXPRESSIONS
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +188,16 @@ def test_a_painted_mask_posted_with_the_form_is_read_as_painted(
     assert mask.size == (100, 80)
     assert mask.getpixel((20, 20)) == 255
     assert mask.getpixel((80, 60)) == 0
+
+
+def test_the_classic_expression_cards_cover_every_value_the_vendor_takes(
+    client: Client, alice: User
+) -> None:
+    assert [int(value) for value, _name, _about in CLASSIC_EXPRESSION_CARDS] == list(
+        CLASSIC_EXPRESSIONS
+    )
+    assert all(str(about) for _value, _name, about in CLASSIC_EXPRESSION_CARDS)
+    client.force_login(alice)
+    page = client.get(reverse("editor:operation", args=["expression"])).content.decode()
+    assert "A wide, open smile that shows the teeth." in page
+    assert "Big grin" in page
