@@ -232,6 +232,14 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 MEDIA_STORAGE = env_str("MEDIA_STORAGE", "local")
+# S3: media leaves through presigned URLs that expire this many seconds after the page asked.
+AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 300)
+# Local storage behind a proxy: "nginx" (X-Accel-Redirect to MEDIA_ACCEL_PREFIX, an internal
+# location aliased to MEDIA_ROOT) or "sendfile" (X-Sendfile); empty: Django streams the file.
+MEDIA_ACCEL = env_str("MEDIA_ACCEL", "")
+MEDIA_ACCEL_PREFIX = env_str("MEDIA_ACCEL_PREFIX", "/protected-media/")
+if MEDIA_ACCEL not in ("", "nginx", "sendfile"):
+    raise ValueError(f"MEDIA_ACCEL must be empty, 'nginx' or 'sendfile', got {MEDIA_ACCEL!r}")
 if MEDIA_STORAGE == "s3":
     _media_backend: dict[str, Any] = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -244,7 +252,8 @@ if MEDIA_STORAGE == "s3":
             "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN", "") or None,
             "default_acl": "private",
             "querystring_auth": True,
-            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300),
+            "querystring_expire": AWS_QUERYSTRING_EXPIRE,
+            "signature_version": "s3v4",
             "file_overwrite": False,
         },
     }

@@ -10,7 +10,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db.models import F, Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.formats import number_format
@@ -21,7 +22,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
 from accounts.quotas import QuotaExceeded
-from editor import images, jobs, operations
+from editor import images, jobs, media, operations
 from editor.forms import OperationForm, PresetForm, initial_values
 from editor.models import Draft, Job, JobStatus, Preset, Result
 
@@ -452,15 +453,6 @@ def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     return redirect("editor:job", job_id=job.pk)
 
 
-def _private_file(name: str, content_type: str) -> FileResponse:
-    if not name or not default_storage.exists(name):
-        raise Http404
-    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
 def _image_type(name: str) -> str:
     with default_storage.open(name, "rb") as handle:
         head = handle.read(16)
@@ -471,33 +463,35 @@ def _image_type(name: str) -> str:
 
 @require_GET
 @login_required
-def draft_file(request: HttpRequest, draft_id: uuid.UUID) -> FileResponse:
+def draft_file(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponseBase:
     """A photo kept from a form sent back with errors, shown on that form again."""
     draft = get_object_or_404(Draft, pk=draft_id, owner=_user(request))
     if not default_storage.exists(draft.file.name):
         raise Http404
-    return _private_file(draft.file.name, _image_type(draft.file.name))
+    return media.private_file(draft.file.name, _image_type(draft.file.name))
 
 
 @require_GET
 @login_required
-def job_input(request: HttpRequest, job_id: uuid.UUID, role: str) -> FileResponse:
+def job_input(request: HttpRequest, job_id: uuid.UUID, role: str) -> HttpResponseBase:
     job = get_job_for_user(request, job_id)
     name = job.prepared.get(role) or job.inputs.get(role)
     if not name or not default_storage.exists(name):
         raise Http404
-    return _private_file(name, _image_type(name))
+    return media.private_file(name, _image_type(name))
 
 
 @require_GET
 @login_required
-def result_file(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> FileResponse:
+def result_file(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> HttpResponseBase:
     result = get_result_for_user(request, job_id, result_id)
-    return _private_file(result.file.name, result.media_type)
+    return media.private_file(result.file.name, result.media_type)
 
 
 @require_GET
 @login_required
-def result_thumbnail(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> FileResponse:
+def result_thumbnail(
+    request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID
+) -> HttpResponseBase:
     result = get_result_for_user(request, job_id, result_id)
-    return _private_file(result.thumbnail.name, "image/jpeg")
+    return media.private_file(result.thumbnail.name, "image/jpeg")

@@ -1,0 +1,53 @@
+"""How private media leaves the studio: only from views that have checked who may see it.
+
+With local storage Django streams the file itself, or, behind a proxy configured for it, hands
+the sending to the proxy (``MEDIA_ACCEL=nginx``: X-Accel-Redirect to an ``internal`` location;
+``MEDIA_ACCEL=sendfile``: X-Sendfile for Apache or lighttpd). With S3 storage the answer is a
+redirect to a presigned URL that expires after ``AWS_QUERYSTRING_EXPIRE`` seconds, with the
+content type set by us, not by the bucket. Every path sets the type and ``nosniff`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+
+# Browsers may keep what they were shown for a while, but only for the signed-in person.
+PRIVATE_CACHE = "private, max-age=3600"
+
+
+def private_file(
+    name: str, content_type: str, *, cache_control: str = PRIVATE_CACHE
+) -> HttpResponseBase:
+    """An inline response for the stored file ``name``; 404 when it is gone."""
+    if not name or not default_storage.exists(name):
+        raise Http404
+    response: HttpResponseBase
+    if settings.MEDIA_STORAGE == "s3":
+        # storages.backends.s3.S3Storage: its url() takes response parameters and a lifetime.
+        s3: Any = default_storage
+        url = s3.url(
+            name,
+            parameters={"ResponseContentType": content_type, "ResponseCacheControl": "private"},
+            expire=settings.AWS_QUERYSTRING_EXPIRE,
+        )
+        response = HttpResponseRedirect(url)
+        # The presigned address expires: the redirect itself must not be kept.
+        response["Cache-Control"] = "private, no-store"
+        return response
+    if settings.MEDIA_ACCEL == "nginx":
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_PREFIX + quote(name)
+    elif settings.MEDIA_ACCEL == "sendfile":
+        response = HttpResponse(content_type=content_type)
+        response["X-Sendfile"] = default_storage.path(name)
+    else:
+        response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = cache_control
+    return response
