@@ -300,6 +300,8 @@ JOB_RETRY_MAX_SECONDS = env_int("JOB_RETRY_MAX_SECONDS", 120)
 # A step due this long ago that no worker claimed is taken as a lost message.
 JOB_LOST_MESSAGE_SECONDS = env_int("JOB_LOST_MESSAGE_SECONDS", 60)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+# A batch: several photos sent at once with the same settings, one job each.
+BATCH_MAX_PHOTOS = env_int("BATCH_MAX_PHOTOS", 20)
 # Photos kept from a form sent back with an error wait this long for the next try.
 DRAFT_MAX_AGE_SECONDS = env_int("DRAFT_MAX_AGE_SECONDS", 24 * 3600)
 

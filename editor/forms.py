@@ -19,25 +19,43 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from editor import images, operations
-from editor.models import Draft, Job, Preset, Vendor, VendorKey
+from editor.models import Draft, Job, Preset, Vendor, VendorKey, display_name
 from editor.operations import FileInput, Operation, Param, Provider
 
 
 @dataclass(frozen=True)
 class KeptInput:
-    """A photo the operation form already holds for one of its file inputs."""
+    """The photos the operation form already holds for one of its file inputs (several for a
+    batch): drafts kept from an earlier try of the form, or an earlier job's photo."""
 
     spec: FileInput
-    url: str
+    urls: list[str]
     checked: bool
-    # Set for a photo kept from an earlier try of the form; None for an earlier job's photo.
-    draft: Draft | None = None
+    # Set for photos kept from an earlier try of the form; empty for an earlier job's photo.
+    drafts: list[Draft]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """One photo or several (a batch): always cleans to a list, empty when none was sent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(widget=MultipleFileInput(attrs=kwargs.pop("attrs")), **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(PhotosField, self).clean(item, initial) for item in files]
 
 
 HEX_COLOR = re.compile(r"^#?(?:[0-9A-Fa-f]{2})?([0-9A-Fa-f]{6})$")
@@ -185,7 +203,7 @@ class OperationForm(forms.Form):
         self.notes: list[str] = []
         # Photos kept from an earlier try of this form, by role: the ones it names (still the
         # person's own and still stored), then the ones ``keep_uploads`` adds.
-        self.kept_drafts: dict[str, Draft] = self._named_drafts() if self.is_bound else {}
+        self.kept_drafts: dict[str, list[Draft]] = self._named_drafts() if self.is_bound else {}
         self.fresh_drafts: set[str] = set()
         provider_field = cast(forms.ChoiceField, self.fields["provider"])
         provider_field.choices = [(p.name, p.label) for p in operation.providers]
@@ -196,18 +214,24 @@ class OperationForm(forms.Form):
             if param.name not in self.fields:
                 self.fields[param.name] = _field(param)
         for spec in operation.files:
-            self.fields[f"file_{spec.role}"] = forms.FileField(
-                label=spec.label,
-                required=False,
-                help_text=spec.help,
-                widget=forms.ClearableFileInput(
-                    attrs={
-                        "accept": "image/jpeg,image/png,image/webp",
-                        "data-role": spec.role,
-                        "data-limits": json.dumps(file_limits(operation, spec)),
-                    }
-                ),
-            )
+            attrs = {
+                "accept": "image/jpeg,image/png,image/webp",
+                "data-role": spec.role,
+                "data-limits": json.dumps(file_limits(operation, spec)),
+            }
+            if spec.role == "image":
+                # Several photos make a batch: the same settings, one job each.
+                attrs["data-batch-max"] = str(settings.BATCH_MAX_PHOTOS)
+                self.fields[f"file_{spec.role}"] = PhotosField(
+                    label=spec.label, required=False, help_text=spec.help, attrs=attrs
+                )
+            else:
+                self.fields[f"file_{spec.role}"] = forms.FileField(
+                    label=spec.label,
+                    required=False,
+                    help_text=spec.help,
+                    widget=forms.ClearableFileInput(attrs=attrs),
+                )
 
     def rows(self) -> list[tuple[forms.BoundField, str, str]]:
         """Each parameter and file field with when it applies, for the page's script to show
@@ -226,21 +250,21 @@ class OperationForm(forms.Form):
         return rows
 
     def kept_inputs(self) -> list[KeptInput]:
-        """The photos this form already has, one per file input at most: a draft kept from an
-        earlier try of this form (see ``keep_uploads``), else the earlier job's stored photo
-        ("Run again with changes"). Each is used unless the person unticks it or chooses a new
-        file; at first everything is ticked, on a form sent back what they left ticked."""
+        """The photos this form already holds, per file input: drafts kept from an earlier
+        try of this form (see ``keep_uploads``), else the earlier job's stored photo ("Run
+        again with changes"). They are used unless the person unticks them or chooses new
+        files; at first everything is ticked, on a form sent back what they left ticked."""
         kept: list[KeptInput] = []
         for spec in self.operation.files:
             checked = not self.is_bound or bool(self.data.get(f"reuse_{spec.role}"))
-            draft = self.kept_drafts.get(spec.role)
-            if draft is not None:
-                url = reverse("editor:draft_file", args=[draft.pk])
+            drafts = self.kept_drafts.get(spec.role, [])
+            if drafts:
+                urls = [reverse("editor:draft_file", args=[draft.pk]) for draft in drafts]
                 fresh = spec.role in self.fresh_drafts
-                kept.append(KeptInput(spec, url, checked=fresh or checked, draft=draft))
+                kept.append(KeptInput(spec, urls, checked=fresh or checked, drafts=drafts))
             elif self.source is not None and spec.role in self.source.inputs:
                 url = reverse("editor:job_input", args=[self.source.pk, spec.role])
-                kept.append(KeptInput(spec, url, checked=checked))
+                kept.append(KeptInput(spec, [url], checked=checked, drafts=[]))
         return kept
 
     @property
@@ -254,11 +278,10 @@ class OperationForm(forms.Form):
     def keep_uploads(self) -> None:
         """The form goes back to the person with an error: keep every photo that passed its
         checks as a draft, so that the next try needs no new upload."""
-        if not hasattr(self, "files_by_role"):
-            return
-        for role, content in self.files_by_role.items():
-            if isinstance(content, UploadedFile):
-                self.kept_drafts[role] = Draft.keep(self.user, role, content)
+        for role, photos in getattr(self, "passed", {}).items():
+            uploads = [content for content, _name in photos if isinstance(content, UploadedFile)]
+            if uploads:
+                self.kept_drafts[role] = [Draft.keep(self.user, role, u) for u in uploads]
                 self.fresh_drafts.add(role)
 
     @property
@@ -295,10 +318,17 @@ class OperationForm(forms.Form):
         self.params = clean_params(self, self.operation, provider, cleaned)
 
         self.files_by_role: dict[str, UploadedFile | bytes] = {}
+        # Every photo of each role that passed its checks, with the name the person gave it.
+        self.passed: dict[str, list[tuple[UploadedFile | bytes, str]]] = {}
         self.reused_roles: set[str] = set()
         self.drafts_used: list[Draft] = []
         for spec in self.operation.files_for(provider):
             self._clean_file(spec, provider, cleaned)
+        if self.batch and self.passed.get("mask"):
+            self.add_error(
+                "file_mask",
+                _("A mask fits one photo: send the photos one at a time to paint a mask for each."),
+            )
 
         self.key_to_use: VendorKey | None = None
         if provider.vendor is not None:
@@ -321,20 +351,48 @@ class OperationForm(forms.Form):
 
     def _clean_file(self, spec: FileInput, provider: Provider, cleaned: dict[str, Any]) -> None:
         name = f"file_{spec.role}"
-        upload = cleaned.get(name)
         if not self.operation.applies(spec.when, cleaned):
             return
-        content: UploadedFile | bytes | None = upload or self._reused(spec)
-        if not content:
+        chosen = cleaned.get(name)
+        uploads: list[UploadedFile] = (
+            chosen if isinstance(chosen, list) else [chosen] if chosen else []
+        )
+        photos: list[tuple[UploadedFile | bytes, str]] = [
+            (upload, display_name(upload.name)) for upload in uploads
+        ] or self._reused(spec)
+        if not photos:
             if spec.required and name not in self.errors:
                 self.add_error(name, _("Choose a photo."))
             return
+        if len(photos) > settings.BATCH_MAX_PHOTOS:
+            self.add_error(
+                name,
+                _("At most %(count)d photos at once: this batch has %(sent)d.")
+                % {"count": settings.BATCH_MAX_PHOTOS, "sent": len(photos)},
+            )
+            return
+        passed = []
+        for content, photo_name in photos:
+            problem = self._check_photo(spec, provider, content)
+            if problem:
+                # In a batch, say which photo; a single one is the field's own.
+                self.add_error(name, f"{photo_name}: {problem}" if len(photos) > 1 else problem)
+            else:
+                passed.append((content, photo_name))
+        self.passed[spec.role] = passed
+        if len(passed) == len(photos):
+            self.files_by_role[spec.role] = passed[0][0]
+
+    def _check_photo(
+        self, spec: FileInput, provider: Provider, content: UploadedFile | bytes
+    ) -> str:
+        """What is wrong with one photo for this provider ("" when nothing is); a note when it
+        will be scaled down to the vendor's limits."""
         stream = io.BytesIO(content) if isinstance(content, bytes) else content
         try:
             header = images.check_upload(stream)
         except images.ImageRejected as error:
-            self.add_error(name, str(error))
-            return
+            return str(error)
         limits = provider.adapter.limits(provider.vendor_operation, spec.role)
         if spec.role != "mask" and (
             header.width > limits.max_width or header.height > limits.max_height
@@ -354,56 +412,71 @@ class OperationForm(forms.Form):
                 }
             )
         if header.width < limits.min_width or header.height < limits.min_height:
-            self.add_error(
-                name,
-                _("This image is %(w)d×%(h)d pixels; %(vendor)s needs at least %(mw)d×%(mh)d.")
-                % {
-                    "w": header.width,
-                    "h": header.height,
-                    "vendor": provider.adapter.label,
-                    "mw": limits.min_width,
-                    "mh": limits.min_height,
-                },
-            )
-            return
-        self.files_by_role[spec.role] = content
+            return _(
+                "This image is %(w)d×%(h)d pixels; %(vendor)s needs at least %(mw)d×%(mh)d."
+            ) % {
+                "w": header.width,
+                "h": header.height,
+                "vendor": provider.adapter.label,
+                "mw": limits.min_width,
+                "mh": limits.min_height,
+            }
+        return ""
 
-    def _named_drafts(self) -> dict[str, Draft]:
-        ids: dict[str, uuid.UUID] = {}
+    @property
+    def batch(self) -> list[tuple[UploadedFile | bytes, str]]:
+        """The photos of a batch (several photos, one job each); empty for a single photo."""
+        photos = self.passed.get("image", [])
+        return photos if len(photos) > 1 else []
+
+    @property
+    def photo_name(self) -> str:
+        photos = self.passed.get("image", [])
+        return photos[0][1] if photos else ""
+
+    def _named_drafts(self) -> dict[str, list[Draft]]:
+        ids: dict[str, list[uuid.UUID]] = {}
         for spec in self.operation.files:
-            try:
-                ids[spec.role] = uuid.UUID(str(self.data.get(f"draft_{spec.role}", "")))
-            except ValueError:
-                continue
-        found = Draft.objects.filter(owner=self.user, pk__in=ids.values())
-        by_id = {draft.pk: draft for draft in found}
-        return {role: by_id[pk] for role, pk in ids.items() if pk in by_id}
+            for value in cast(QueryDict, self.data).getlist(f"draft_{spec.role}"):
+                try:
+                    ids.setdefault(spec.role, []).append(uuid.UUID(str(value)))
+                except ValueError:
+                    continue
+        wanted = [pk for pks in ids.values() for pk in pks]
+        by_id = {d.pk: d for d in Draft.objects.filter(owner=self.user, pk__in=wanted)}
+        named = {role: [by_id[pk] for pk in pks if pk in by_id] for role, pks in ids.items()}
+        return {role: drafts for role, drafts in named.items() if drafts}
 
-    def _reused(self, spec: FileInput) -> bytes | None:
-        """The photo kept for this role, when the person left it ticked: a draft from an
+    def _reused(self, spec: FileInput) -> list[tuple[UploadedFile | bytes, str]]:
+        """The photos kept for this role, when the person left them ticked: drafts from an
         earlier try of this form, else the earlier job's stored photo."""
         if not self.data.get(f"reuse_{spec.role}"):
-            return None
+            return []
         missing = _("The photo you chose before is no longer stored. Choose the file again.")
         if self.data.get(f"draft_{spec.role}"):
-            draft = self.kept_drafts.get(spec.role)
-            data = draft.read() if draft is not None else None
-            if draft is not None and data is not None:
-                self.drafts_used.append(draft)
-                return data
+            drafts = self.kept_drafts.get(spec.role, [])
+            photos: list[tuple[UploadedFile | bytes, str]] = []
+            for draft in drafts:
+                data = draft.read()
+                if data is None:
+                    break
+                photos.append((data, draft.name))
+            if drafts and len(photos) == len(drafts):
+                self.drafts_used += drafts
+                return photos
             self.kept_drafts.pop(spec.role, None)
             if spec.required:
                 self.add_error(f"file_{spec.role}", missing)
-            return None
+            return []
         if self.source is None or spec.role not in self.source.inputs:
-            return None
+            return []
         data = self.source.read_input(spec.role)
         if data is None:
             if spec.required:
                 self.add_error(f"file_{spec.role}", missing)
-            return None
+            return []
         self.reused_roles.add(spec.role)
-        return data
+        return [(data, self.source.photo_name if spec.role == "image" else "")]
 
     @property
     def needs_key(self) -> bool:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -30,7 +30,15 @@ from django.utils.translation import gettext as _
 from accounts import quotas
 from accounts.models import User
 from editor import images, operations, vault
-from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, VendorKey
+from editor.models import (
+    ACTIVE_STATUSES,
+    Batch,
+    Job,
+    JobStatus,
+    Result,
+    VendorKey,
+    display_name,
+)
 from editor.vendors.base import (
     Done,
     InputImage,
@@ -65,7 +73,9 @@ def _store_input(job: Job, role: str, upload: UploadedFile | bytes) -> str:
         content: Any = ContentFile(upload)
         suffix = images.EXTENSIONS.get(images.format_of(upload), "bin")
     else:
-        content = upload
+        # Copied, never moved: a batch stores one upload (a shared style photo) for every job,
+        # and a rolled-back submit must leave the upload for the draft that keeps it.
+        content = File(upload.file)
         upload.seek(0)
         suffix = images.EXTENSIONS.get(images.format_of(upload.read(64)), "bin")
         upload.seek(0)
@@ -81,11 +91,15 @@ def submit(
     files: Mapping[str, UploadedFile | bytes],
     key: VendorKey | None,
     source_job: Job | None = None,
+    batch: Batch | None = None,
+    photo_name: str = "",
 ) -> Job:
     """Charge the quota, create the job with its inputs, and ring the doorbell on commit.
 
     ``source_job``: the earlier job of the same owner whose photo this one reuses ("run again
     with changes"); the reused bytes come in ``files`` and are stored under this job's names.
+    ``batch``: the batch this job is one photo of. ``photo_name``: the name the person's photo
+    had, for display (storage names are ours).
 
     Raises quotas.QuotaExceeded (nothing is created) when a limit would be passed.
     """
@@ -101,6 +115,8 @@ def submit(
             key=key,
             params=dict(params),
             source_job=source_job,
+            batch=batch,
+            photo_name=display_name(photo_name),
             credits=provider.credits,
             charged_on=charged_on,
             deadline=now + dt.timedelta(seconds=operation.deadline_seconds),
@@ -111,6 +127,53 @@ def submit(
         job.save()
         _send_on_commit(job)
     return job
+
+
+def submit_batch(
+    *,
+    owner: User,
+    operation: operations.Operation,
+    provider: operations.Provider,
+    params: Mapping[str, Any],
+    photos: Sequence[tuple[UploadedFile | bytes, str]],
+    files: Mapping[str, UploadedFile | bytes],
+    key: VendorKey | None,
+) -> Batch:
+    """Several photos with the same settings: one job each, all or none. ``photos`` are the
+    ``image`` inputs with their names; ``files`` the other inputs, shared by every job.
+
+    Raises quotas.QuotaExceeded when the whole batch would pass a limit: nothing is created
+    and nothing is kept in storage.
+    """
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(owner=owner, operation=operation.slug)
+            for photo, name in photos:
+                job = submit(
+                    owner=owner,
+                    operation=operation,
+                    provider=provider,
+                    params=params,
+                    files={**files, "image": photo},
+                    key=key,
+                    batch=batch,
+                    photo_name=name,
+                )
+                stored += job.inputs.values()
+    except quotas.QuotaExceeded as exceeded:
+        for name in stored:
+            default_storage.delete(name)
+        message = _(
+            "A batch of %(count)d photos is a job each, which would pass a limit: %(reason)s"
+        ) % {"count": len(photos), "reason": exceeded.message}
+        raise quotas.QuotaExceeded(exceeded.limit, message, exceeded.resets_at) from exceeded
+    except BaseException:
+        # Storage is not transactional: the rolled-back jobs' inputs go by hand.
+        for name in stored:
+            default_storage.delete(name)
+        raise
+    return batch
 
 
 def _send_on_commit(job: Job, countdown: float = 0.0) -> None:

@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
@@ -76,6 +77,31 @@ FAMILY_DEPTH = 20
 FAMILY_SIZE = 48
 
 
+def display_name(name: str | None) -> str:
+    """A person's file name as we show it: the last part of the path, without control
+    characters, short enough for a card. Only ever shown or used in a download name."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(char for char in base if char.isprintable())[:120]
+
+
+class Batch(models.Model):
+    """Several photos sent at once with the same settings: one job each (``jobs``)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches"
+    )
+    operation = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"{self.operation} batch {self.pk}"
+
+
 class Job(models.Model):
     """One run of one operation. The database is the source of truth for its progress: the
     status says which step comes next, and ``dispatch``/``lease_until`` make sure exactly one
@@ -98,6 +124,15 @@ class Job(models.Model):
         on_delete=models.SET_NULL,
         related_name="reruns",
         help_text="The earlier job whose photo this one reused (Run again with changes).",
+    )
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    photo_name = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="The photo's file name as the person had it: shown and used for download "
+        "names only, never in storage paths.",
     )
     inputs = models.JSONField(default=dict, help_text="File role -> storage name.")
     prepared = models.JSONField(default=dict, help_text="File role -> fitted storage name.")
@@ -260,6 +295,8 @@ class Draft(models.Model):
     )
     role = models.SlugField(max_length=20)
     file = models.FileField(max_length=200)
+    # The file name the person chose, for the form and the job: never part of a storage path.
+    name = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self) -> str:
@@ -271,9 +308,10 @@ class Draft(models.Model):
         upload.seek(0)
         suffix = images.EXTENSIONS.get(images.format_of(upload.read(64)), "bin")
         upload.seek(0)
-        draft = cls(owner_id=owner.pk, role=role)
+        draft = cls(owner_id=owner.pk, role=role, name=display_name(upload.name))
+        # Copied, not moved: the upload may still be needed by the request.
         draft.file.name = default_storage.save(
-            f"drafts/{owner.pk}/{draft.pk}-{role}.{suffix}", upload
+            f"drafts/{owner.pk}/{draft.pk}-{role}.{suffix}", File(upload.file)
         )
         draft.save()
         return draft

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editor import feed_views, vault_views, views
+from editor import batch_views, feed_views, vault_views, views
 
 app_name = "editor"
 
@@ -37,4 +37,6 @@ urlpatterns = [
     ),
     path("jobs/feed/", feed_views.job_feed, name="job_feed"),
     path("drafts/<uuid:draft_id>/", views.draft_file, name="draft_file"),
+    path("batches/<uuid:batch_id>/", batch_views.batch_detail, name="batch"),
+    path("batches/<uuid:batch_id>/zip/", batch_views.batch_zip, name="batch_zip"),
 ]

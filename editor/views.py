@@ -219,17 +219,8 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             return response
         form = OperationForm(declared, user, request.POST, request.FILES, source=source)
         if form.is_valid():
-            provider = form.chosen_provider()
             try:
-                job = jobs.submit(
-                    owner=user,
-                    operation=declared,
-                    provider=provider,
-                    params=form.params,
-                    files=form.files_by_role,
-                    key=form.key_to_use,
-                    source_job=form.photo_source,
-                )
+                url = _submit(form)
             except QuotaExceeded as exceeded:
                 form.add_error(None, exceeded.message)
             else:
@@ -237,7 +228,6 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                     draft.discard()
                 for note in form.notes:
                     messages.info(request, note)
-                url = reverse("editor:job", args=[job.pk])
                 if request.htmx:
                     return HttpResponseClientRedirect(url)
                 return redirect(url)
@@ -252,6 +242,35 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         return HttpResponse(status=405)
     template = "editor/operation.html#form" if request.htmx else "editor/operation.html"
     return render(request, template, _operation_context(request, declared, form, source))
+
+
+def _submit(form: OperationForm) -> str:
+    """Start the job (or the batch's jobs) a valid form asks for; returns the page to see it
+    on. Raises QuotaExceeded, with nothing started."""
+    provider = form.chosen_provider()
+    if form.batch:
+        shared = {role: content for role, content in form.files_by_role.items() if role != "image"}
+        batch = jobs.submit_batch(
+            owner=form.user,
+            operation=form.operation,
+            provider=provider,
+            params=form.params,
+            photos=form.batch,
+            files=shared,
+            key=form.key_to_use,
+        )
+        return reverse("editor:batch", args=[batch.pk])
+    job = jobs.submit(
+        owner=form.user,
+        operation=form.operation,
+        provider=provider,
+        params=form.params,
+        files=form.files_by_role,
+        key=form.key_to_use,
+        source_job=form.photo_source,
+        photo_name=form.photo_name,
+    )
+    return reverse("editor:job", args=[job.pk])
 
 
 def _operation_context(

@@ -125,6 +125,10 @@
         height: studio.number(image.naturalHeight),
         bytes: bytesText(form, file.size)
       });
+      // Several photos: a batch, one job each with the same settings.
+      if (input.files.length > 1) {
+        info.textContent = studio.say(form, "batch", { count: studio.number(input.files.length), first: info.textContent });
+      }
       box.hidden = false;
       zone.classList.add("upload--chosen");
       warn(form, input);
@@ -234,7 +238,13 @@
     event.preventDefault();
     depth = 0;
     dropping(form, false);
-    put(form, targetInput(form, event.target), firstImage(event.dataTransfer.files));
+    var input = targetInput(form, event.target);
+    var photos = Array.prototype.filter.call(event.dataTransfer.files, function (file) { return /^image\//.test(file.type); });
+    if (input && input.multiple && photos.length > 1) {
+      studio.setFiles(input, photos);
+    } else {
+      put(form, input, firstImage(event.dataTransfer.files));
+    }
   });
 
   // --- Paste --------------------------------------------------------------------------------

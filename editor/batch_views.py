@@ -1,0 +1,103 @@
+"""A batch: several photos sent at once with the same settings, one job each. Its page shows
+the overall progress and every job; the finished results download together as one ZIP."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+import zipfile
+from collections import Counter
+from pathlib import PurePosixPath
+
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from editor import images, operations
+from editor.models import Batch, Job, JobStatus, Result
+from editor.views import HtmxHttpRequest, _user
+
+ARCHIVE_SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+
+def get_batch_for_user(request: HttpRequest, batch_id: uuid.UUID) -> Batch:
+    return get_object_or_404(Batch, pk=batch_id, owner=_user(request))
+
+
+def _jobs(batch: Batch) -> list[Job]:
+    return list(batch.jobs.prefetch_related("results").order_by("created_at", "pk"))
+
+
+@require_GET
+@login_required
+def batch_detail(request: HtmxHttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    batch = get_batch_for_user(request, batch_id)
+    batch_jobs = _jobs(batch)
+    counts = Counter(job.status for job in batch_jobs)
+    ended = sum(not job.is_active for job in batch_jobs)
+    results = sum(len(job.results.all()) for job in batch_jobs)
+    template = "editor/batch.html#progress" if request.htmx else "editor/batch.html"
+    return render(
+        request,
+        template,
+        {
+            "batch": batch,
+            "operation": operations.get(batch.operation),
+            "jobs": batch_jobs,
+            "total": len(batch_jobs),
+            "ended": ended,
+            "active": len(batch_jobs) - ended,
+            "succeeded": counts[JobStatus.SUCCEEDED],
+            "failed": counts[JobStatus.FAILED] + counts[JobStatus.CANCELED],
+            "results": results,
+            "percent": round(100 * ended / len(batch_jobs)) if batch_jobs else 100,
+        },
+    )
+
+
+def archive_name(index: int, job: Job, result: Result, several: bool) -> str:
+    """``03-grandma.jpg``: the position in the batch, the photo's own name (or the
+    operation's), the result's number when a job made several, the result's own type."""
+    stem = PurePosixPath(job.photo_name).stem or job.operation
+    stem = "".join(char if char.isalnum() or char in "-_ " else "_" for char in stem).strip()
+    suffix = f"-{result.position + 1}" if several else ""
+    extension = ARCHIVE_SUFFIX.get(result.media_type, "bin")
+    return f"{index:02d}-{stem or job.operation}{suffix}.{extension}"
+
+
+@require_GET
+@login_required
+def batch_zip(request: HttpRequest, batch_id: uuid.UUID) -> FileResponse:
+    """Every finished result of the batch in one ZIP, as stored (no re-encoding) but without
+    EXIF and GPS (editor.images.strip_metadata), built in a temporary file."""
+    batch = get_batch_for_user(request, batch_id)
+    # Handed to the response, which closes it when sent.
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
+    # Photos are compressed already: storing them is as small and much faster.
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as archive:
+        for index, job in enumerate(_jobs(batch), start=1):
+            job_results = list(job.results.all())
+            for result in job_results:
+                if not default_storage.exists(result.file.name):
+                    continue
+                with default_storage.open(result.file.name, "rb") as handle:
+                    data = handle.read()
+                archive.writestr(
+                    archive_name(index, job, result, len(job_results) > 1),
+                    images.strip_metadata(data),
+                )
+    spool.seek(0)
+    label = operations.get(batch.operation).slug
+    filename = _("%(operation)s-batch-%(date)s.zip") % {
+        "operation": label,
+        "date": batch.created_at.date().isoformat(),
+    }
+    response = FileResponse(
+        spool, as_attachment=True, filename=filename, content_type="application/zip"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

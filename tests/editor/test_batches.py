@@ -1,0 +1,271 @@
+"""Batches: several photos with the same settings, one job each, all or none; a page with the
+overall progress; a ZIP of the finished results without their metadata."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+from pytest_django import Settings as SettingsWrapper
+
+from accounts.models import Quota, User
+from editor.models import Batch, Draft, Job, JobStatus, Result, Vendor
+from tests.editor.test_operation_views import add_key, photo
+from tests.images import make_image
+
+pytestmark = pytest.mark.django_db
+
+COLORIZE = reverse("editor:operation", args=["colorize"])
+
+
+def photos(count: int) -> list[SimpleUploadedFile]:
+    return [photo(size=(200 + index, 150), name=f"holiday {index}.jpg") for index in range(count)]
+
+
+def send_batch(client: Client, count: int = 3, **extra: object) -> Batch:
+    response = client.post(
+        COLORIZE, {"provider": "picwish", "format": "png", "file_image": photos(count), **extra}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    batch = Batch.objects.get()
+    assert response["Location"] == reverse("editor:batch", args=[batch.pk])
+    return batch
+
+
+def finish(job: Job, *, exif_gps: bool = True) -> Result:
+    """The job ended with one JPEG result that carries GPS in its EXIF, like a camera's."""
+    image = Image.new("RGB", (64, 48), (200, 120, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    if exif_gps:
+        exif.get_ifd(0x8825)[2] = (48.0, 51.0, 29.0)  # GPSLatitude
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    name = default_storage.save(
+        f"jobs/{job.owner_id}/{job.pk}/result-0.jpg", ContentFile(buffer.getvalue())
+    )
+    job.status = JobStatus.SUCCEEDED
+    job.save()
+    return Result.objects.create(
+        job=job,
+        file=name,
+        media_type="image/jpeg",
+        width=64,
+        height=48,
+        bytes=len(buffer.getvalue()),
+    )
+
+
+def test_several_photos_make_one_job_each_with_the_same_settings(
+    client: Client, alice: User
+) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    batch = send_batch(client, 3)
+    jobs = list(batch.jobs.order_by("photo_name"))
+    assert [job.photo_name for job in jobs] == ["holiday 0.jpg", "holiday 1.jpg", "holiday 2.jpg"]
+    assert {job.operation for job in jobs} == {"colorize"}
+    assert all(job.params == {"format": "png"} for job in jobs)
+    assert all(job.owner == alice for job in jobs)
+    sizes = set()
+    for job in jobs:
+        with default_storage.open(job.inputs["image"], "rb") as handle:
+            sizes.add(Image.open(handle).size)
+        # Storage names are ours: the person's file name is only displayed.
+        assert "holiday" not in job.inputs["image"]
+    assert sizes == {(200, 150), (201, 150), (202, 150)}
+    assert Quota.objects.get(user=alice).jobs_today == 3
+
+
+def test_a_single_photo_is_still_a_plain_job(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    response = client.post(
+        COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(1)}
+    )
+    job = Job.objects.get()
+    assert response["Location"] == reverse("editor:job", args=[job.pk])
+    assert job.batch is None
+    assert job.photo_name == "holiday 0.jpg"
+
+
+def test_a_batch_past_a_limit_starts_nothing_and_keeps_the_photos(
+    client: Client, alice: User, settings: SettingsWrapper
+) -> None:
+    settings.QUOTA_CONCURRENT_JOBS = 2
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    response = client.post(
+        COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(3)}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "A batch of 3 photos is a job each, which would pass a limit" in page
+    assert not Job.objects.exists()
+    assert not Batch.objects.exists()
+    # Nothing was charged (the rolled-back charges took the quota row with them).
+    assert not Quota.objects.filter(user=alice, jobs_today__gt=0).exists()
+    assert not Quota.objects.filter(user=alice, active_jobs__gt=0).exists()
+    # No input of the rolled-back jobs stays in storage; the photos wait as drafts instead.
+    assert not [path for path in Path(settings.MEDIA_ROOT).rglob("jobs/**/*") if path.is_file()]
+    assert Draft.objects.filter(owner=alice, role="image").count() == 3
+    assert page.count('name="draft_image"') == 3
+    assert "the 3 photos of your last try are kept" in page
+
+
+def test_the_kept_batch_is_sent_again_without_new_uploads(
+    client: Client,
+    alice: User,
+    settings: SettingsWrapper,
+    django_capture_on_commit_callbacks: object,
+) -> None:
+    settings.QUOTA_CONCURRENT_JOBS = 2
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    page = client.post(
+        COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(3)}
+    ).content.decode()
+    drafts = re.findall(r'name="draft_image" value="([0-9a-f-]{36})"', page)
+    settings.QUOTA_CONCURRENT_JOBS = 5
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = client.post(
+            COLORIZE,
+            {"provider": "picwish", "format": "jpg", "draft_image": drafts, "reuse_image": "1"},
+        )
+    assert response.status_code == 302
+    batch = Batch.objects.get()
+    assert sorted(batch.jobs.values_list("photo_name", flat=True)) == [
+        "holiday 0.jpg",
+        "holiday 1.jpg",
+        "holiday 2.jpg",
+    ]
+    assert not Draft.objects.exists()
+
+
+def test_one_bad_photo_names_itself_and_nothing_starts(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    bad = SimpleUploadedFile("notes.jpg", b"not a photo at all", content_type="image/jpeg")
+    response = client.post(
+        COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": [*photos(2), bad]}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "notes.jpg: " in page
+    assert not Job.objects.exists()
+    # The two good photos wait for the next try.
+    assert Draft.objects.count() == 2
+
+
+def test_too_many_photos_at_once(client: Client, alice: User, settings: SettingsWrapper) -> None:
+    settings.BATCH_MAX_PHOTOS = 2
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    page = client.post(
+        COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(3)}
+    ).content.decode()
+    assert "At most 2 photos at once: this batch has 3." in page
+    assert not Job.objects.exists()
+
+
+def test_a_mask_does_not_go_with_a_batch(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.AILABTOOLS)
+    client.force_login(alice)
+    mask = SimpleUploadedFile("mask.png", make_image((200, 150), "PNG"), content_type="image/png")
+    page = client.post(
+        reverse("editor:operation", args=["extend"]),
+        {"provider": "ailabtools", "file_image": photos(2), "file_mask": mask},
+    ).content.decode()
+    assert "A mask fits one photo" in page
+    assert not Job.objects.exists()
+
+
+def test_the_batch_page_shows_overall_progress(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    batch = send_batch(client, 3)
+    first, second, _third = batch.jobs.order_by("photo_name")
+    finish(first)
+    second.status, second.error_message = JobStatus.FAILED, "The vendor refused this photo."
+    second.save()
+    url = reverse("editor:batch", args=[batch.pk])
+    page = client.get(url).content.decode()
+    assert "a batch of 3 photos" in page
+    assert "2 of 3 finished" in page
+    assert "1 succeeded" in page
+    assert "1 failed or canceled" in page
+    assert "1 in progress" in page
+    assert "The vendor refused this photo." in page
+    assert 'hx-trigger="every 2s"' in page
+    assert reverse("editor:batch_zip", args=[batch.pk]) in page
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in fragment
+    assert 'id="batch-progress"' in fragment
+
+
+def test_a_finished_batch_stops_polling(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    batch = send_batch(client, 2)
+    for job in batch.jobs.all():
+        finish(job)
+    page = client.get(reverse("editor:batch", args=[batch.pk])).content.decode()
+    assert "2 of 2 finished" in page
+    assert "hx-trigger" not in page
+
+
+def test_the_zip_holds_every_finished_result_without_gps(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    batch = send_batch(client, 3)
+    jobs = list(batch.jobs.order_by("created_at", "pk"))
+    for job in jobs[:2]:
+        finish(job)
+    response = client.get(reverse("editor:batch_zip", args=[batch.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert "attachment" in response["Content-Disposition"]
+    assert "colorize-batch-" in response["Content-Disposition"]
+    data = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        assert names == [f"01-{jobs[0].photo_name[:-4]}.jpg", f"02-{jobs[1].photo_name[:-4]}.jpg"]
+        for name in names:
+            image = Image.open(io.BytesIO(archive.read(name)))
+            assert image.size == (64, 48)
+            assert 0x8825 not in image.getexif()
+
+
+@pytest.mark.parametrize("name", ["batch", "batch_zip"])
+def test_batch_urls_are_private(client: Client, alice: User, bob: User, name: str) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    batch = send_batch(client, 2)
+    url = reverse(f"editor:{name}", args=[batch.pk])
+    client.force_login(bob)
+    assert client.get(url).status_code == 404
+    client.logout()
+    response = client.get(url)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+    client.force_login(alice)
+    assert client.post(url).status_code == 405
+
+
+def test_the_job_page_links_back_to_its_batch(client: Client, alice: User) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    batch = send_batch(client, 2)
+    job = batch.jobs.first()
+    assert job is not None
+    page = client.get(reverse("editor:job", args=[job.pk])).content.decode()
+    assert reverse("editor:batch", args=[batch.pk]) in page
