@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.browser.steps import ARTIFACTS, DEVICES
+
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -64,8 +65,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+def device(request: pytest.FixtureRequest) -> str:
+    """The desktop, unless the test is parametrized over devices (``steps.EVERY_DEVICE``)."""
+    return str(getattr(request, "param", "desktop"))
+
+
+@pytest.fixture
+def page(browser: Browser, device: str, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A page on ``device``; when the test fails, a screenshot of it is kept in test-artifacts."""
+    context = browser.new_context(**DEVICES[device])
     context.set_default_timeout(10_000)
     page = context.new_page()
     yield page

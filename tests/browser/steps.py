@@ -1,5 +1,6 @@
-"""Steps the browser tests share: photos made with Pillow, signing in, adding a vault key,
-filling an operation form, running it, and watching the job page's status fragment.
+"""Steps the browser tests share: the devices they run on, photos made with Pillow, signing in,
+adding a vault key, filling an operation form, running it, watching the job page's status
+fragment, dragging with a mouse or a finger, and screenshots kept for people to look at.
 
 A real Celery worker (tests.integration.conftest) runs the jobs against the vendor sandbox over
 HTTP; the live server and the worker share the test database and ``MEDIA_ROOT``.
@@ -12,12 +13,18 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+from django.test import Client
 from PIL import Image, ImageDraw
 from playwright.sync_api import Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from editor.models import Job, JobStatus
+from accounts.models import User
+from editor.models import Job, JobStatus, Vendor, VendorKey
 from tests.factories import PASSWORD, make_user
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
 
 JOB_TIMEOUT = 45_000  # ms: a job's whole run, worker and sandbox included
 JOB_URL = re.compile(r"/jobs/[0-9a-f-]{36}/$")
@@ -32,14 +39,14 @@ DEVICES: dict[str, dict[str, Any]] = {
         "is_mobile": True,
     },
 }
+# conftest's ``page`` is a desktop one; a module marked with this runs each test on every device.
+EVERY_DEVICE = pytest.mark.parametrize("device", list(DEVICES), indirect=True)
 
 
 # --- Photos ------------------------------------------------------------------------------
 
 
-def photo(
-    path: Path, size: tuple[int, int] = (320, 240), *, gray: bool = False, fmt: str = "JPEG"
-) -> Path:
+def picture(size: tuple[int, int] = (320, 240), *, gray: bool = False, fmt: str = "JPEG") -> bytes:
     """A small picture that looks a little like a photo: a sky-to-ground gradient, a sun and a
     hill, so the before and after images differ visibly."""
     width, height = size
@@ -58,7 +65,14 @@ def photo(
         image = image.convert("L")
     buffer = io.BytesIO()
     image.save(buffer, fmt, quality=90)
-    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def photo(
+    path: Path, size: tuple[int, int] = (320, 240), *, gray: bool = False, fmt: str = "JPEG"
+) -> Path:
+    """``picture()`` saved at ``path``, for a file input."""
+    path.write_bytes(picture(size, gray=gray, fmt=fmt))
     return path
 
 
@@ -109,14 +123,37 @@ document.addEventListener("htmx:afterSettle", recordJobStatus);
 """
 
 
-def sign_in(page: Page, live_server: LiveServer, username: str) -> None:
-    make_user(username)
-    page.add_init_script(RECORD_STATUSES)
+def log_in(page: Page, live_server: LiveServer, username: str) -> None:
+    """Through the login form, as a person does."""
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Login:").fill(username)
     page.get_by_label("Password:").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     expect(page.get_by_role("heading", name="Your studio")).to_be_visible()
+
+
+def sign_in(page: Page, live_server: LiveServer, username: str) -> User:
+    user = make_user(username)
+    page.add_init_script(RECORD_STATUSES)
+    log_in(page, live_server, username)
+    return user
+
+
+def signed_in_with_keys(page: Page, live_server: LiveServer, username: str) -> User:
+    """A new person with a sandbox key for each vendor, signed in by session cookie: faster than
+    the forms, for tests about what comes after them."""
+    user = make_user(username)
+    for vendor in (Vendor.AILABTOOLS, Vendor.PICWISH):
+        key = VendorKey(owner=user, vendor=vendor, label=f"{vendor.label} sandbox")
+        key.set_secret(f"sandbox-{username}-{vendor.value}")
+        key.save()
+    client = Client()
+    client.force_login(user)
+    page.add_init_script(RECORD_STATUSES)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    return user
 
 
 def add_key(page: Page, live_server: LiveServer, vendor: str, secret: str) -> Locator:
@@ -143,10 +180,11 @@ def field(form: Locator, name: str) -> Locator:
     return form.locator(f"[name={name}]")
 
 
-def run(form: Locator) -> None:
+def run(form: Locator) -> Job:
     """Submit the operation form and land on the new job's page."""
     form.locator("button[type=submit]").click()
     expect(form.page).to_have_url(JOB_URL, timeout=15_000)
+    return job_of(form.page)
 
 
 def job_of(page: Page) -> Job:
@@ -201,3 +239,53 @@ def see_success(page: Page, count: int = 1) -> list[tuple[int, int]]:
     assert seen[-1] == JobStatus.SUCCEEDED, seen
     assert_loaded(section.get_by_role("img", name="Your photo"))
     return [assert_loaded(image) for image in results(page).all()]
+
+
+# --- Pointer and screenshots -------------------------------------------------------------
+
+
+def spot(target: Locator, x: float = 0.5, y: float = 0.5) -> tuple[float, float]:
+    """A point on ``target`` in page coordinates, given as shares of its width and height."""
+    target.scroll_into_view_if_needed()
+    box = target.bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] * x, box["y"] + box["height"] * y
+
+
+def line(
+    start: tuple[float, float], end: tuple[float, float], steps: int = 12
+) -> list[tuple[float, float]]:
+    """``steps + 1`` evenly spaced points from ``start`` to ``end``, both included."""
+    return [
+        (start[0] + (end[0] - start[0]) * i / steps, start[1] + (end[1] - start[1]) * i / steps)
+        for i in range(steps + 1)
+    ]
+
+
+def drag(page: Page, device: str, points: list[tuple[float, float]]) -> None:
+    """A drag along ``points``: the mouse on the desktop, a finger on the phone (real touch
+    events through the DevTools protocol, which Chromium turns into pointer events; Playwright
+    itself only taps)."""
+    if device == "phone":
+        session = page.context.new_cdp_session(page)
+        for index, (x, y) in enumerate(points):
+            kind = "touchStart" if index == 0 else "touchMove"
+            session.send(
+                "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]}
+            )
+        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        session.detach()
+        return
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point, steps=4)
+    page.mouse.up()
+
+
+def screenshot(page: Page, name: str, device: str, *, full_page: bool = True) -> Path:
+    """Kept in test-artifacts/screenshots/<name>-<device>.png for people to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-{device}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path

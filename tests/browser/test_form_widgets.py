@@ -8,142 +8,46 @@ Jobs that are sent go through the real worker and the vendor sandbox (tests.inte
 from __future__ import annotations
 
 import base64
-import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
-from django.test import Client
-from PIL import Image, ImageDraw
-from playwright.sync_api import Browser, Locator, Page, expect
+from PIL import Image
+from playwright.sync_api import Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
-from editor.models import Job, JobStatus, Vendor, VendorKey
-from tests.browser.conftest import ARTIFACTS, _failed_key
-from tests.factories import make_user
+from editor.models import JobStatus
+from tests.browser.steps import (
+    EVERY_DEVICE,
+    drag,
+    field,
+    line,
+    open_operation,
+    photo,
+    picture,
+    portrait,
+    run,
+    screenshot,
+    signed_in_with_keys,
+    spot,
+    wait_for,
+)
 
 # The real worker and the sandbox it calls (used by the tests that send a job).
 from tests.integration.conftest import sandbox, shared_media, worker  # noqa: F401
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
-
-JOB_TIMEOUT = 45_000  # ms
-JOB_URL = re.compile(r"/jobs/[0-9a-f-]{36}/$")
-SCREENSHOTS = ARTIFACTS / "screenshots"
-
-DEVICES: dict[str, dict[str, Any]] = {
-    "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "has_touch": True,
-        "is_mobile": True,
-    },
-}
-
-
-# --- Fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=list(DEVICES))
-def device(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def page(browser: Browser, device: str, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A page on the desktop or on the phone (390×844, touch, mobile viewport)."""
-    context = browser.new_context(**DEVICES[device])
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    if request.node.stash.get(_failed_key, False):
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    context.close()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration, EVERY_DEVICE]
 
 
 @pytest.fixture
 def person(page: Page, live_server: LiveServer) -> User:
-    """Signed in, with sandbox keys for both vendors."""
-    user = make_user("widgets")
-    for vendor in (Vendor.AILABTOOLS, Vendor.PICWISH):
-        key = VendorKey(owner=user, vendor=vendor, label=f"{vendor.label} sandbox")
-        key.set_secret(f"sandbox-widgets-{vendor.value}")
-        key.save()
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
-    return user
-
-
-# --- Photos --------------------------------------------------------------------------------
-
-
-def picture(size: tuple[int, int] = (640, 480), fmt: str = "JPEG") -> bytes:
-    """A landscape: sky gradient, a sun, a hill."""
-    width, height = size
-    sky = Image.linear_gradient("L").resize(size)
-    image = Image.merge(
-        "RGB",
-        (
-            sky.point(lambda v: 90 + v // 3),
-            sky.point(lambda v: 150 + v // 4),
-            sky.point(lambda v: 250 - v // 3),
-        ),
-    )
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((width * 0.68, height * 0.12, width * 0.84, height * 0.33), fill=(250, 205, 80))
-    draw.polygon(
-        [(0, height), (width * 0.3, height * 0.55), (width * 0.75, height * 0.85), (width, height)],
-        fill=(55, 125, 60),
-    )
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, quality=90)
-    return buffer.getvalue()
-
-
-def photo_file(tmp_path: Path, name: str = "photo.jpg", size: tuple[int, int] = (640, 480)) -> Path:
-    path = tmp_path / name
-    path.write_bytes(picture(size))
-    return path
-
-
-def face_file(tmp_path: Path) -> Path:
-    image = Image.new("RGB", (256, 256), (200, 160, 120))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((56, 30, 200, 230), fill=(230, 185, 155))
-    draw.ellipse((92, 100, 112, 118), fill=(40, 30, 30))
-    draw.ellipse((144, 100, 164, 118), fill=(40, 30, 30))
-    draw.arc((96, 140, 160, 190), 10, 170, fill=(150, 40, 50), width=4)
-    path = tmp_path / "face.jpg"
-    image.save(path, "JPEG", quality=90)
-    return path
+    return signed_in_with_keys(page, live_server, "widgets")
 
 
 def data_url(data: bytes, media_type: str = "image/jpeg") -> str:
     return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
-
-
-# --- Steps ---------------------------------------------------------------------------------
-
-
-def open_operation(page: Page, live_server: LiveServer, slug: str) -> Locator:
-    page.goto(f"{live_server.url}/studio/{slug}/")
-    form = page.locator("#operation-form")
-    expect(form).to_be_visible()
-    return form
-
-
-def field(form: Locator, name: str) -> Locator:
-    return form.locator(f"[name={name}]")
 
 
 PASTE = """
@@ -178,61 +82,6 @@ def paste(
     assert page.evaluate(PASTE, [data_url(data, media_type), name]) is True
 
 
-def drag(page: Page, device: str, points: list[tuple[float, float]]) -> None:
-    """A drag along ``points``: the mouse on the desktop, a finger on the phone (real touch
-    events through the DevTools protocol, which Chromium turns into pointer events)."""
-    if device == "phone":
-        session = page.context.new_cdp_session(page)
-        for index, (x, y) in enumerate(points):
-            kind = "touchStart" if index == 0 else "touchMove"
-            session.send(
-                "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]}
-            )
-        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        session.detach()
-        return
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for point in points[1:]:
-        page.mouse.move(*point, steps=4)
-    page.mouse.up()
-
-
-def line(
-    start: tuple[float, float], end: tuple[float, float], steps: int = 12
-) -> list[tuple[float, float]]:
-    return [
-        (start[0] + (end[0] - start[0]) * i / steps, start[1] + (end[1] - start[1]) * i / steps)
-        for i in range(steps + 1)
-    ]
-
-
-def center(locator: Locator) -> tuple[float, float]:
-    locator.scroll_into_view_if_needed()
-    box = locator.bounding_box()
-    assert box is not None
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-def run(form: Locator) -> Job:
-    form.locator("button[type=submit]").click()
-    expect(form.page).to_have_url(JOB_URL, timeout=15_000)
-    match = re.search(r"/jobs/([0-9a-f-]{36})/", form.page.url)
-    assert match
-    return Job.objects.get(pk=match.group(1))
-
-
-def wait_for_success(page: Page) -> None:
-    expect(page.locator("#job-status")).to_have_attribute(
-        "data-status", JobStatus.SUCCEEDED, timeout=JOB_TIMEOUT
-    )
-
-
-def shoot(page: Page, name: str, device: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{device}.png"), full_page=True)
-
-
 # How many of the mask canvas's pixels carry paint (alpha above 0).
 PAINTED_PIXELS = """
 canvas => {
@@ -259,7 +108,7 @@ def test_paste_a_photo_previews_it_and_the_job_gets_it(
     # Sent without a photo: the server's error comes back in a swapped form, whose widgets work.
     form.locator("button[type=submit]").click()
     expect(form.locator(".field--file_image .field-error")).to_have_text("Choose a photo.")
-    paste(page, picture((300, 200), "PNG"))
+    paste(page, picture((300, 200), fmt="PNG"))
 
     upload = form.locator(".field--file_image")
     expect(upload.locator("[data-preview]")).to_be_visible()
@@ -270,7 +119,7 @@ def test_paste_a_photo_previews_it_and_the_job_gets_it(
     assert names[0].endswith(".png")
 
     job = run(form)
-    wait_for_success(page)
+    wait_for(page, JobStatus.SUCCEEDED)
     with default_storage.open(job.inputs["image"], "rb") as handle:
         assert Image.open(handle).size == (300, 200)
 
@@ -280,7 +129,7 @@ def test_a_photo_over_the_vendor_limits_is_flagged_before_upload(
 ) -> None:
     form = open_operation(page, live_server, "retouch")
     # AILabTools's retouch takes at most 2999 px a side.
-    paste(page, picture((3200, 400), "PNG"))
+    paste(page, picture((3200, 400), fmt="PNG"))
     warning = form.locator(".field--file_image [data-warning]")
     expect(warning).to_be_visible()
     expect(warning).to_contain_text("3,200 × 400 px")
@@ -289,7 +138,7 @@ def test_a_photo_over_the_vendor_limits_is_flagged_before_upload(
 
     # Focus the style field and paste: the photo goes there, not to the main field.
     field(form, "file_style").focus()
-    paste(page, picture((200, 150), "PNG"), name="style.png")
+    paste(page, picture((200, 150), fmt="PNG"), name="style.png")
     expect(form.locator(".field--file_style [data-info]")).to_contain_text("200 × 150 px")
     expect(form.locator(".field--file_image [data-info]")).to_contain_text("3,200 × 400 px")
 
@@ -319,7 +168,7 @@ def test_drag_the_frame_edges(
     page: Page, live_server: LiveServer, person: User, device: str, tmp_path: Path
 ) -> None:
     form = open_operation(page, live_server, "extend")
-    field(form, "file_image").set_input_files(photo_file(tmp_path))
+    field(form, "file_image").set_input_files(photo(tmp_path / "photo.jpg", (640, 480)))
     frame = form.locator("[data-frame]")
     expect(frame).to_be_visible()
     expect(form.locator("[data-frame-size]")).to_contain_text("New size: 768 × 576 px")
@@ -328,7 +177,7 @@ def test_drag_the_frame_edges(
     photo_box = form.locator("[data-frame-photo]").bounding_box()
     assert photo_box is not None
     right = form.locator("[data-edge=right]")
-    start = center(right)
+    start = spot(right)
     drag(page, device, line(start, (start[0] + photo_box["width"] * 0.4, start[1]), steps=8))
     assert ratio(form, "right") == pytest.approx(0.5, abs=0.03)
     expect(right).to_have_attribute("aria-valuenow", str(ratio(form, "right")))
@@ -377,7 +226,7 @@ def test_drag_the_frame_edges(
     assert job.params["left"] == 0.25
     assert job.params["right"] == 0.25
     assert job.params["seed"] == seed
-    wait_for_success(page)
+    wait_for(page, JobStatus.SUCCEEDED)
     assert "mask" not in job.inputs
 
     # "Run again" from this job: its photo stands in, framed with its settings.
@@ -392,7 +241,7 @@ def test_paint_undo_and_erase_a_mask_that_reaches_the_vendor(
     page: Page, live_server: LiveServer, person: User, device: str, tmp_path: Path
 ) -> None:
     form = open_operation(page, live_server, "extend")
-    field(form, "file_image").set_input_files(photo_file(tmp_path, size=(640, 480)))
+    field(form, "file_image").set_input_files(photo(tmp_path / "photo.jpg", (640, 480)))
     form.get_by_text("Paint a mask").click()
     canvas = form.locator("[data-mask-canvas]")
     expect(canvas).to_be_visible()
@@ -401,17 +250,10 @@ def test_paint_undo_and_erase_a_mask_that_reaches_the_vendor(
     assert canvas.evaluate("c => [c.width, c.height]") == [640, 480]
     form.locator("[data-brush-size]").fill("24")
 
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        """A point given as a share of the photo."""
-        return box["x"] + box["width"] * x, box["y"] + box["height"] * y
-
-    # Stroke A across the upper left; stroke B lower right, then undone.
-    drag(page, device, line(at(0.1, 0.25), at(0.6, 0.25)))
-    drag(page, device, line(at(0.6, 0.8), at(0.9, 0.8)))
+    # Points are shares of the photo. Stroke A across the upper left; stroke B lower right,
+    # then undone.
+    drag(page, device, line(spot(canvas, 0.1, 0.25), spot(canvas, 0.6, 0.25)))
+    drag(page, device, line(spot(canvas, 0.6, 0.8), spot(canvas, 0.9, 0.8)))
     undo = form.get_by_role("button", name="Undo")
     redo = form.get_by_role("button", name="Redo")
     undo.click()
@@ -419,11 +261,11 @@ def test_paint_undo_and_erase_a_mask_that_reaches_the_vendor(
     # The eraser takes a bite out of stroke A.
     form.get_by_text("Eraser", exact=True).click()
     form.locator("[data-brush-size]").fill("60")
-    drag(page, device, line(at(0.35, 0.15), at(0.35, 0.35), steps=6))
+    drag(page, device, line(spot(canvas, 0.35, 0.15), spot(canvas, 0.35, 0.35), steps=6))
     expect(redo).to_be_disabled()
 
     job = run(form)
-    wait_for_success(page)
+    wait_for(page, JobStatus.SUCCEEDED)
     job.refresh_from_db()
     with default_storage.open(job.prepared["mask"], "rb") as handle:
         mask = Image.open(handle)
@@ -446,7 +288,7 @@ def test_mask_tools_by_keyboard_and_an_empty_mask_is_refused(
     page: Page, live_server: LiveServer, person: User, device: str, tmp_path: Path
 ) -> None:
     form = open_operation(page, live_server, "extend")
-    field(form, "file_image").set_input_files(photo_file(tmp_path, size=(400, 300)))
+    field(form, "file_image").set_input_files(photo(tmp_path / "photo.jpg", (400, 300)))
     form.get_by_text("Paint a mask").click()
     form.locator("button[type=submit]").click()
     expect(form.locator("[data-mask-status]")).to_have_text(
@@ -512,11 +354,11 @@ def test_build_a_palette(
     expect(field(form, "degree")).to_have_value("0.8")
     expect(form.locator("[data-degree-hint]")).to_have_text("0.80 — strong")
 
-    field(form, "file_image").set_input_files(photo_file(tmp_path))
+    field(form, "file_image").set_input_files(photo(tmp_path / "photo.jpg", (640, 480)))
     job = run(form)
     assert job.params["color_template"] == ["12AB34", "DB0D0D", "00FF00"]
     assert job.params["degree"] == 0.8
-    wait_for_success(page)
+    wait_for(page, JobStatus.SUCCEEDED)
 
 
 def test_the_palette_text_field_still_drives_the_swatches(
@@ -528,7 +370,7 @@ def test_the_palette_text_field_still_drives_the_swatches(
     expect(form.locator(".swatch")).to_have_count(2)
     expect(form.get_by_label("Hex code of color 2")).to_have_value("#123456")
     field(form, "mode").select_option("REF_PIC")
-    field(form, "file_ref").set_input_files(photo_file(tmp_path, "ref.jpg", (300, 300)))
+    field(form, "file_ref").set_input_files(photo(tmp_path / "ref.jpg", (300, 300)))
     expect(form.locator(".field--file_ref [data-preview]")).to_be_visible()
     expect(form.locator(".field--file_ref [data-info]")).to_contain_text("300 × 300 px")
 
@@ -574,7 +416,7 @@ def test_expression_pickers(
     expect(field(form, "expression")).to_have_value("bright_laugh")
     assert "/jobs/" not in page.url
 
-    field(form, "file_image").set_input_files(face_file(tmp_path))
+    field(form, "file_image").set_input_files(portrait(tmp_path / "face.jpg"))
     job = run(form)
     assert job.provider == "ailabtools_advanced"
     assert job.params["expression"] == "bright_laugh"
@@ -588,42 +430,34 @@ def test_screenshots(
 ) -> None:
     """The operation pages as people see them, saved for review in test-artifacts/screenshots."""
     form = open_operation(page, live_server, "extend")
-    field(form, "file_image").set_input_files(photo_file(tmp_path))
+    field(form, "file_image").set_input_files(photo(tmp_path / "photo.jpg", (640, 480)))
     field(form, "right").fill("0.4")
     field(form, "top").fill("0.15")
     expect(form.locator("[data-frame]")).to_be_visible()
-    shoot(page, "extend-frame", device)
+    screenshot(page, "extend-frame", device)
 
     form.get_by_text("Paint a mask").click()
-    box = form.locator("[data-mask-canvas]").bounding_box()
-    assert box is not None
-    drag(
-        page,
-        device,
-        line(
-            (box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.3),
-            (box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4),
-        ),
-    )
-    shoot(page, "extend-mask", device)
+    canvas = form.locator("[data-mask-canvas]")
+    drag(page, device, line(spot(canvas, 0.1, 0.3), spot(canvas, 0.5, 0.4)))
+    screenshot(page, "extend-mask", device)
 
     form = open_operation(page, live_server, "color_migration")
     field(form, "mode").select_option("TEMPLATE")
     form.get_by_role("button", name="Add a color").click()
-    field(form, "file_image").set_input_files(photo_file(tmp_path))
-    shoot(page, "color-migration-template", device)
+    field(form, "file_image").set_input_files(photo(tmp_path / "photo.jpg", (640, 480)))
+    screenshot(page, "color-migration-template", device)
 
     form = open_operation(page, live_server, "expression")
     field(form, "provider").select_option("ailabtools_advanced")
     form.get_by_placeholder("Search 117 expressions").fill("smile")
-    field(form, "file_image").set_input_files(face_file(tmp_path))
-    shoot(page, "expression-advanced", device)
+    field(form, "file_image").set_input_files(portrait(tmp_path / "face.jpg"))
+    screenshot(page, "expression-advanced", device)
 
     form = open_operation(page, live_server, "expression")
     field(form, "provider").select_option("ailabtools")
-    shoot(page, "expression-classic", device)
+    screenshot(page, "expression-classic", device)
 
     form = open_operation(page, live_server, "colorize")
-    paste(page, picture((4200, 600), "PNG"))
+    paste(page, picture((4200, 600), fmt="PNG"))
     expect(form.locator(".field--file_image [data-warning]")).to_be_visible()
-    shoot(page, "colorize-preview", device)
+    screenshot(page, "colorize-preview", device)

@@ -9,24 +9,26 @@ Screenshots of the job page go to test-artifacts/screenshots/ to be looked at.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from editor.models import Job, JobStatus, Preset
-from tests.browser.conftest import ARTIFACTS, _failed_key
 from tests.browser.steps import (
+    EVERY_DEVICE,
+    drag,
     field,
     job_of,
+    line,
     open_operation,
     photo,
     results,
     run,
+    screenshot,
     see_success,
     sign_in,
     status,
@@ -39,42 +41,8 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.integration,
     pytest.mark.usefixtures("worker"),
+    EVERY_DEVICE,
 ]
-
-SCREENSHOTS = ARTIFACTS / "screenshots"
-DEVICES: dict[str, dict[str, Any]] = {
-    "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "has_touch": True,
-        "is_mobile": True,
-    },
-}
-
-
-@pytest.fixture(params=list(DEVICES))
-def device(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def page(browser: Browser, device: str, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """This module's pages come in two sizes; on failure a screenshot is kept, as conftest's."""
-    context = browser.new_context(**DEVICES[device])
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    if request.node.stash.get(_failed_key, False):
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    context.close()
-
-
-def screenshot(page: Page, name: str, device: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{device}.png"), full_page=True)
 
 
 # --- The slider --------------------------------------------------------------------------
@@ -112,28 +80,6 @@ def slider(page: Page) -> dict[str, float]:
     return {key: float(value) for key, value in state.items()}
 
 
-def drag_with_mouse(page: Page, start: float, end: float, y: float) -> None:
-    page.mouse.move(start, y)
-    page.mouse.down()
-    page.mouse.move((start + end) / 2, y, steps=4)
-    page.mouse.move(end, y, steps=4)
-    page.mouse.up()
-
-
-def drag_with_finger(page: Page, start: float, end: float, y: float) -> None:
-    """A real touch sequence through the DevTools protocol (Playwright only taps)."""
-    cdp = page.context.new_cdp_session(page)
-
-    def touch(kind: str, *points: dict[str, float]) -> None:
-        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": list(points)})
-
-    touch("touchStart", {"x": start, "y": y})
-    for step in range(1, 9):
-        touch("touchMove", {"x": start + (end - start) * step / 8, "y": y})
-    touch("touchEnd")
-    cdp.detach()
-
-
 def check_slider(page: Page, device: str) -> None:
     handle = divider(page)
     handle.scroll_into_view_if_needed()
@@ -165,17 +111,16 @@ def check_slider(page: Page, device: str) -> None:
     # picture itself (sideways: a vertical swipe there still scrolls the page).
     box = slider(page)
     y = box["top"] + box["height"] / 2
-    drag = drag_with_finger if device == "phone" else drag_with_mouse
-    drag(page, box["line"], box["left"] + box["width"] * 0.7, y)
+    drag(page, device, line((box["line"], y), (box["left"] + box["width"] * 0.7, y), steps=8))
     dragged = slider(page)
     assert dragged["now"] == pytest.approx(70, abs=2)
     assert dragged["shown"] == pytest.approx(box["width"] * 0.3, abs=box["width"] * 0.02)
-    drag(page, box["left"] + box["width"] * 0.5, box["left"] + box["width"] * 0.25, y)
+    middle, quarter = box["left"] + box["width"] * 0.5, box["left"] + box["width"] * 0.25
+    drag(page, device, line((middle, y), (quarter, y), steps=8))
     assert slider(page)["now"] == pytest.approx(25, abs=2)
 
 
 def check_full_size(page: Page, device: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     status(page).get_by_role("link", name="Full size").first.click()
     dialog = page.get_by_role("dialog", name="Full size")
     expect(dialog).to_be_visible()
@@ -185,7 +130,7 @@ def check_full_size(page: Page, device: str) -> None:
     )
     assert image.evaluate("img => img.naturalWidth") == 320
     expect(dialog.get_by_role("button", name="Close")).to_be_focused()
-    page.screenshot(path=str(SCREENSHOTS / f"full-size-{device}.png"))
+    screenshot(page, "full-size", device, full_page=False)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
 

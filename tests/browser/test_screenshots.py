@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -16,17 +15,20 @@ from pytest_django.live_server_helper import LiveServer
 
 from editor import operations
 from editor.models import JobStatus
-from tests.browser.conftest import ARTIFACTS
 from tests.browser.steps import (
+    DEVICES,
+    SCREENSHOTS,
+    add_key,
     field,
     job_of,
+    log_in,
     open_operation,
     photo,
     run,
+    screenshot,
     sign_in,
     wait_for,
 )
-from tests.factories import PASSWORD
 from tests.integration.conftest import sandbox, shared_media, worker  # noqa: F401
 
 pytestmark = [
@@ -34,17 +36,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.usefixtures("worker"),
 ]
-
-SCREENSHOTS = ARTIFACTS / "screenshots"
-VIEWPORTS: dict[str, dict[str, Any]] = {
-    "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "has_touch": True,
-        "is_mobile": True,
-    },
-}
 
 # Form controls a person cannot reach by name: no <label for>, no wrapping <label>, no
 # aria-label and no aria-labelledby. Hidden inputs and controls kept from assistive technology
@@ -74,13 +65,7 @@ def run_jobs(page: Page, live_server: LiveServer, tmp_path: Path) -> tuple[str, 
     sign_in(page, live_server, "shooter")
     good, bad = "sandbox-shots-good", "sandbox-fault-state-7-shots-bad"
     for key in (good, bad):
-        page.goto(live_server.url + "/vault/")
-        add = page.locator("#vault-add")
-        add.get_by_label("Vendor").select_option("picwish")
-        add.get_by_label("Label").fill(key)
-        add.get_by_label("API key").fill(key)
-        add.get_by_role("button", name="Add key").click()
-        expect(page.locator(".vault-key__title").filter(has_text=key)).to_have_count(1)
+        add_key(page, live_server, "picwish", key)
     run_colorize(page, live_server, good, tmp_path)
     wait_for(page, JobStatus.SUCCEEDED)
     succeeded = f"/jobs/{job_of(page).pk}/"
@@ -100,9 +85,9 @@ def settle(page: Page) -> None:
 
 def shoot(page: Page, name: str, viewport: str, problems: list[str]) -> None:
     settle(page)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{viewport}.png"), full_page=True)
+    screenshot(page, name, viewport)
     width = int(page.evaluate("document.documentElement.scrollWidth"))
-    allowed = int(VIEWPORTS[viewport]["viewport"]["width"])
+    allowed = int(DEVICES[viewport]["viewport"]["width"])
     if width > allowed:
         problems.append(f"{name}-{viewport}: {width}px wide on a {allowed}px screen")
     for control in page.evaluate(UNLABELLED):
@@ -116,7 +101,6 @@ def test_every_page_on_a_desktop_and_a_phone(
     settings: SettingsWrapper,
     tmp_path: Path,
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     started = int(time.time() * 1000)
     succeeded, failed = run_jobs(page, live_server, tmp_path)
     signed_in = {
@@ -128,7 +112,7 @@ def test_every_page_on_a_desktop_and_a_phone(
         "password-change": "/accounts/password/change/",
     }
     problems: list[str] = []
-    for viewport, options in VIEWPORTS.items():
+    for viewport, options in DEVICES.items():
         context = browser.new_context(**options)
         context.set_default_timeout(15_000)
         visitor = context.new_page()
@@ -141,11 +125,7 @@ def test_every_page_on_a_desktop_and_a_phone(
                 visitor.goto(live_server.url + path)
                 shoot(visitor, name, viewport, problems)
 
-            visitor.goto(live_server.url + "/accounts/login/")
-            visitor.get_by_label("Login:").fill("shooter")
-            visitor.get_by_label("Password:").fill(PASSWORD)
-            visitor.get_by_role("button", name="Sign In").click()
-            expect(visitor.get_by_role("heading", name="Your studio")).to_be_visible()
+            log_in(visitor, live_server, "shooter")
             for name, path in signed_in.items():
                 visitor.goto(live_server.url + path)
                 expect(visitor.locator("main h1")).to_be_visible()
@@ -169,6 +149,6 @@ def test_every_page_on_a_desktop_and_a_phone(
 
     shots = sorted(path.name for path in SCREENSHOTS.glob("*.png"))
     for name in ("home", "login", "signup", *signed_in, "studio-toasts"):
-        for viewport in VIEWPORTS:
+        for viewport in DEVICES:
             assert f"{name}-{viewport}.png" in shots
     assert not problems, "\n".join(problems)

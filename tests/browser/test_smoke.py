@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
+from tests.browser.steps import log_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,11 +28,7 @@ def test_sign_up_log_out_log_in_and_see_the_empty_studio(
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{live_server.url}/accounts/login/")
 
-    page.get_by_label("Login:").fill("frank")
-    page.get_by_label("Password:").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-
-    expect(page.get_by_role("heading", name="Your studio")).to_be_visible()
+    log_in(page, live_server, "frank")
     expect(page.get_by_text("Signed in as frank.", exact=True)).to_be_visible()
 
 

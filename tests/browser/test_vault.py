@@ -5,7 +5,7 @@ from playwright.sync_api import Dialog, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from editor.models import VendorKey
-from tests.factories import PASSWORD, make_user
+from tests.browser.steps import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,11 +15,7 @@ SECRET = "sk-browser-test-5e6f7a8b9c0d4321"
 def test_add_relabel_and_delete_a_key_without_reloading(
     page: Page, live_server: LiveServer
 ) -> None:
-    make_user("carol")
-    page.goto(live_server.url + "/accounts/login/")
-    page.get_by_label("Login:").fill("carol")
-    page.get_by_label("Password:").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    sign_in(page, live_server, "carol")
     page.get_by_role("link", name="Vault", exact=True).click()
 
     expect(page.get_by_role("heading", name="Your key vault")).to_be_visible()
