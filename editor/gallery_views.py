@@ -243,7 +243,7 @@ def job_delete(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     jobs.delete(job)
     messages.success(
         request,
-        _("Deleted the %(operation)s job with its photos and results.") % {"operation": label},
+        _("“%(operation)s” job deleted, with its photos and results.") % {"operation": label},
     )
     if request.htmx:
         return HttpResponseClientRedirect(reverse("editor:gallery"))

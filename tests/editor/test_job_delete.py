@@ -57,7 +57,7 @@ def test_deleting_removes_the_rows_and_every_file(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(delete_url(job), CONFIRMED, follow=True)
     assert response.redirect_chain == [(reverse("editor:gallery"), 302)]
-    assert "Deleted the Colorize job with its photos and results." in response.content.decode()
+    assert "“Colorize” job deleted, with its photos and results." in response.content.decode()
     assert not Job.objects.filter(pk=job_id).exists()
     assert not Result.objects.filter(job_id=job_id).exists()
     assert not any(default_storage.exists(name) for name in names)
@@ -214,4 +214,4 @@ def test_htmx_is_sent_to_the_gallery(
     assert response["HX-Redirect"] == reverse("editor:gallery")
     assert not Job.objects.filter(pk=job.pk).exists()
     gallery = client.get(reverse("editor:gallery")).content.decode()
-    assert "Deleted the Colorize job" in gallery
+    assert "“Colorize” job deleted" in gallery
