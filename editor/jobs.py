@@ -464,6 +464,61 @@ def cancel(job: Job) -> bool:
     return bool(canceled)
 
 
+def delete(job: Job) -> int:
+    """Delete a job for good. An active job is canceled first, so its credits are refunded;
+    then its rows go (jobs run again from it keep their own copies of the photo and only lose
+    the link), and its files once that has committed, so a rolled-back delete loses nothing.
+
+    Returns the bytes its files took in storage: what the storage quota gives back."""
+    folder = _folder_of(job)
+    with transaction.atomic():
+        # Unconditionally: the conditional UPDATE in cancel(), not this copy's status, says
+        # whether the job is still under way (it may have been retried in another tab).
+        cancel(job)
+        names = _files_of(job)
+        freed = sum(default_storage.size(name) for name in names if default_storage.exists(name))
+        job_id = str(job.pk)
+        job.delete()
+        transaction.on_commit(lambda: _remove_files(job_id, names, folder))
+    return freed
+
+
+def _folder_of(job: Job) -> str:
+    return f"jobs/{job.owner_id}/{job.pk}/"
+
+
+def _files_of(job: Job) -> set[str]:
+    names = {*job.inputs.values(), *job.prepared.values()}
+    for result in job.results.all():
+        names.update(name for name in (result.file.name, result.thumbnail.name) if name)
+    return {name for name in names if name}
+
+
+def _remove_files(job_id: str, names: set[str], folder: str) -> None:
+    """The job's files, and anything a worker still busy with it wrote into its folder before
+    it noticed the job was gone. A file that cannot be deleted is logged, not raised: the job
+    is already deleted."""
+    try:
+        _dirs, leftovers = default_storage.listdir(folder)
+    except FileNotFoundError:
+        leftovers = []
+    removed = 0
+    for name in sorted(names | {folder + leftover for leftover in leftovers}):
+        try:
+            default_storage.delete(name)
+        except Exception:
+            logger.exception("deleted job %s: could not delete the file %s", job_id, name)
+        else:
+            removed += 1
+    # The folder itself, now empty, where folders exist (the file system); on S3 this names
+    # no object and does nothing.
+    try:
+        default_storage.delete(folder)
+    except OSError:
+        logger.warning("deleted job %s: its folder %s is not empty", job_id, folder)
+    logger.info("deleted job %s: removed %d files", job_id, removed)
+
+
 def retry(job: Job) -> Job:
     """Run a failed or canceled job again from the start, charging the quota again."""
     operation = operations.get(job.operation)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editor import batch_views, feed_views, vault_views, views
+from editor import batch_views, feed_views, gallery_views, vault_views, views
 
 app_name = "editor"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("studio/", views.studio, name="studio"),
+    path("gallery/", gallery_views.gallery, name="gallery"),
     path("vault/", vault_views.vault, name="vault"),
     path("vault/add/", vault_views.add_key, name="vault_add"),
     path("vault/<uuid:key_id>/", vault_views.key_row, name="vault_key"),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", views.job_detail, name="job"),
     path("jobs/<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<uuid:job_id>/delete/", gallery_views.job_delete, name="job_delete"),
     path("jobs/<uuid:job_id>/inputs/<slug:role>/", views.job_input, name="job_input"),
     path(
         "jobs/<uuid:job_id>/results/<uuid:result_id>/",
