@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,25 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
 from editor import operations
 from editor.gallery_views import PAGE_SIZE
 from editor.models import Job, JobStatus, Result
-from tests.browser.conftest import ARTIFACTS, _failed_key
-from tests.browser.steps import DEVICES, assert_loaded, photo, portrait, sign_in
+from tests.browser.steps import (
+    DEVICES,
+    EVERY_DEVICE,
+    assert_loaded,
+    photo,
+    portrait,
+    screenshot,
+    sign_in,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), EVERY_DEVICE]
 
-SCREENSHOTS = ARTIFACTS / "screenshots"
 JOBS = 30
 # Succeeded jobs have a result and a thumbnail; the others show a placeholder.
 STATUSES = (
@@ -48,25 +53,6 @@ LOAD_ALL_IMAGES = """
   return img.complete ? null : new Promise((done) => { img.onload = img.onerror = done; });
 }))
 """
-
-
-@pytest.fixture(params=list(DEVICES))
-def device(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def page(browser: Browser, device: str, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """This module's pages come in two sizes; on failure a screenshot is kept, as conftest's."""
-    context = browser.new_context(**DEVICES[device])
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    if request.node.stash.get(_failed_key, False):
-        ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    context.close()
 
 
 def pictures(tmp_path: Path) -> list[bytes]:
@@ -142,10 +128,9 @@ def test_browse_filter_open_and_delete(
     expect(cards.first.get_by_role("link")).to_have_attribute("href", f"/jobs/{jobs[0].pk}/")
     assert_loaded(cards.first.locator("img"))
     expect(cards.nth(2).locator(".gallery-card__placeholder")).to_have_count(1)  # failed
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # A full-page picture shows the cards below the fold too: load their lazy thumbnails.
     page.evaluate(LOAD_ALL_IMAGES)
-    page.screenshot(path=str(SCREENSHOTS / f"gallery-{device}.png"), full_page=True)
+    screenshot(page, "gallery", device)
     width = int(page.evaluate("document.documentElement.scrollWidth"))
     assert width <= DEVICES[device]["viewport"]["width"]
 
