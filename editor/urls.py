@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editor import feed_views, vault_views, views
+from editor import download_views, feed_views, vault_views, views
 
 app_name = "editor"
 
@@ -34,6 +34,11 @@ urlpatterns = [
         "jobs/<uuid:job_id>/results/<uuid:result_id>/thumbnail/",
         views.result_thumbnail,
         name="result_thumbnail",
+    ),
+    path(
+        "jobs/<uuid:job_id>/results/<uuid:result_id>/download/",
+        download_views.result_download,
+        name="result_download",
     ),
     path("jobs/feed/", feed_views.job_feed, name="job_feed"),
 ]
