@@ -236,6 +236,16 @@ class Result(models.Model):
     def __str__(self) -> str:
         return f"Result {self.position} of job {self.job_id}"
 
+    def download_name(self, extension: str) -> str:
+        """The name a download of this result gets, e.g. ``colorize-2026-11-22-3f2a9c1b.jpg``:
+        the operation, the day its job started (studio time zone) and the first 8 hex digits of
+        the job's id, so files from one job sort together and stay apart from other jobs'. A
+        job's second result onwards adds its number (``-2``, ``-3``...); the first adds none."""
+        operation = self.job.operation.replace("_", "-")  # a slug from editor.operations
+        day = timezone.localdate(self.job.created_at).isoformat()
+        number = f"-{self.position + 1}" if self.position else ""
+        return f"{operation}-{day}-{self.job.pk.hex[:8]}{number}.{extension}"
+
 
 class Preset(models.Model):
     """Named settings of one operation, applied to its form in one click. A person's own

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editor import batch_views, feed_views, gallery_views, vault_views, views
+from editor import batch_views, download_views, feed_views, gallery_views, vault_views, views
 
 app_name = "editor"
 
@@ -36,6 +36,11 @@ urlpatterns = [
         "jobs/<uuid:job_id>/results/<uuid:result_id>/thumbnail/",
         views.result_thumbnail,
         name="result_thumbnail",
+    ),
+    path(
+        "jobs/<uuid:job_id>/results/<uuid:result_id>/download/",
+        download_views.result_download,
+        name="result_download",
     ),
     path("jobs/feed/", feed_views.job_feed, name="job_feed"),
     path("drafts/<uuid:draft_id>/", views.draft_file, name="draft_file"),

@@ -1,0 +1,132 @@
+"""Downloads of a job's results: the original file, or a copy as PNG, JPEG or WebP.
+
+Whatever leaves the studio this way has its EXIF (the GPS position included), XMP and comments
+removed and keeps its ICC color profile (``images.strip_metadata`` for the original, whose pixels
+are copied byte for byte; ``images.convert`` for the copies). The form on the job page
+(``editor/_download.html``) is a plain GET form, so it works without JavaScript; a choice that
+makes no sense gets a page saying why, with the form again.
+
+Converting is CPU work inside the request. Vendors return a few megapixels at most, which takes
+well under a second; results much bigger than that would call for a worker task instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from editor import images, operations
+from editor.models import Result
+from editor.views import get_result_for_user
+
+ORIGINAL = "original"
+# Query value -> Pillow format name.
+CONVERSIONS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+# Formats whose quality setting means something.
+LOSSY = frozenset({"jpeg", "webp"})
+DEFAULT_QUALITY = 90
+QUALITY_ERROR = gettext_lazy("Quality is a whole number from 1 to 100.")
+
+
+class DownloadForm(forms.Form):
+    format = forms.ChoiceField(
+        label=gettext_lazy("Format"),
+        choices=(
+            (ORIGINAL, gettext_lazy("Original")),
+            ("png", "PNG"),
+            ("jpeg", "JPEG"),
+            ("webp", "WebP"),
+        ),
+        required=False,
+        error_messages={
+            "invalid_choice": gettext_lazy("Choose the original, PNG, JPEG or WebP."),
+        },
+    )
+    # Text, checked below: a quality is only an error when the chosen format uses it (the form
+    # always sends the field, hidden for the original and PNG).
+    quality = forms.CharField(label=gettext_lazy("Quality"), required=False)
+
+    def clean_format(self) -> str:
+        return str(self.cleaned_data.get("format") or ORIGINAL)
+
+    def clean_quality(self) -> int:
+        raw = str(self.cleaned_data.get("quality") or "").strip()
+        if self.cleaned_data.get("format", ORIGINAL) not in LOSSY or not raw:
+            return DEFAULT_QUALITY
+        try:
+            quality = int(raw)
+        except ValueError:
+            raise forms.ValidationError(QUALITY_ERROR) from None
+        if not 1 <= quality <= 100:
+            raise forms.ValidationError(QUALITY_ERROR)
+        return quality
+
+
+def _read(result: Result) -> bytes:
+    name = result.file.name
+    if not name or not default_storage.exists(name):
+        raise Http404
+    with default_storage.open(name, "rb") as handle:
+        data: bytes = handle.read()
+    return data
+
+
+def _problem(request: HttpRequest, result: Result, errors: list[str], status: int) -> HttpResponse:
+    """The download page: what went wrong, and the form again to choose otherwise."""
+    try:
+        label = str(operations.get(result.job.operation).label)
+    except KeyError:
+        label = result.job.operation
+    chosen = request.GET.get("format", ORIGINAL)
+    return render(
+        request,
+        "editor/download.html",
+        {
+            "result": result,
+            "operation_label": label,
+            "errors": errors,
+            "download_format": chosen if chosen in {ORIGINAL, *CONVERSIONS} else ORIGINAL,
+            "download_quality": request.GET.get("quality", "")[:10] or DEFAULT_QUALITY,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def result_download(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> HttpResponse:
+    """``?format=original|png|jpeg|webp&quality=1..100`` (defaults: original, 90), as a file."""
+    result = get_result_for_user(request, job_id, result_id)
+    form = DownloadForm(request.GET)
+    if not form.is_valid():
+        errors = [str(error) for field_errors in form.errors.values() for error in field_errors]
+        return _problem(request, result, errors, status=400)
+    choice: str = form.cleaned_data["format"]
+    data = _read(result)
+    try:
+        if choice == ORIGINAL:
+            body = images.strip_metadata(data)
+            fmt = images.format_of(body)
+        else:
+            fmt = CONVERSIONS[choice]
+            body = images.convert(data, fmt, form.cleaned_data["quality"])
+    except images.ImageRejected as rejected:
+        # The stored file itself cannot be read: nothing the person chose would help.
+        message = _("This result cannot be downloaded: %(reason)s") % {"reason": rejected}
+        return _problem(request, result, [message], status=422)
+    response = HttpResponse(body, content_type=images.MEDIA_TYPES[fmt])
+    # The name is ours (operation slug, date, hex digits): plain ASCII, nothing to escape.
+    response["Content-Disposition"] = (
+        f'attachment; filename="{result.download_name(images.EXTENSIONS[fmt])}"'
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private"
+    return response
