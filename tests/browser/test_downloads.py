@@ -20,14 +20,12 @@ from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
 from editor.models import Job, Result
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.steps import screenshot
 from tests.editor.test_images_metadata import GPS_IFD, SRGB, camera_jpeg, has_gps
 from tests.editor.test_job_views import make_job
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SCREENSHOTS = ARTIFACTS / "screenshots"
 
 
 @pytest.fixture
@@ -140,8 +138,7 @@ def test_a_quality_out_of_range_gets_a_page_saying_why(
     form = page.locator("form.download")
     expect(form.get_by_label("Format")).to_have_value("webp")
     expect(form.get_by_label("Quality")).to_have_value("150")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "download-error.png"), full_page=True)
+    screenshot(page, "download-error", "desktop")
 
 
 def test_the_download_form_sits_beside_each_result(
@@ -158,8 +155,7 @@ def test_the_download_form_sits_beside_each_result(
     page.goto(f"{live_server.url}/jobs/{result.job_id}/")
     forms = page.locator(".variant form.download")
     expect(forms).to_have_count(2)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "download-forms.png"), full_page=True)
+    screenshot(page, "download-forms", "desktop")
     with page.expect_download() as info:
         forms.nth(1).get_by_role("button", name="Download").click()
     assert info.value.suggested_filename.endswith(f"{second.job.pk.hex[:8]}-2.jpg")
