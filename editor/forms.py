@@ -67,6 +67,16 @@ class CardChoiceField(forms.ChoiceField):
     cards: list[tuple[str, Any, Any]] = []  # noqa: RUF012 (set per instance, never mutated)
 
 
+def _values(data: Mapping[str, Any], name: str) -> list[Any]:
+    """Every value sent under ``name``: a QueryDict's list, or a plain dict's one value."""
+    if isinstance(data, QueryDict):
+        return data.getlist(name)
+    value = data.get(name)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def _field(param: Param) -> forms.Field:
     common: dict[str, Any] = {
         "label": param.label,
@@ -437,7 +447,7 @@ class OperationForm(forms.Form):
     def _named_drafts(self) -> dict[str, list[Draft]]:
         ids: dict[str, list[uuid.UUID]] = {}
         for spec in self.operation.files:
-            for value in cast(QueryDict, self.data).getlist(f"draft_{spec.role}"):
+            for value in _values(self.data, f"draft_{spec.role}"):
                 try:
                     ids.setdefault(spec.role, []).append(uuid.UUID(str(value)))
                 except ValueError:
