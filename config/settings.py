@@ -375,12 +375,28 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_share_tokens": {"()": "config.log_filters.RedactShareTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_share_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # httpx logs every request line at INFO, signed result URLs included.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # Request lines name the path, and a share link's path holds its token: redacted on the
+        # loggers that write them, before any handler (Django's own included) sees the record.
+        "django.request": {"filters": ["redact_share_tokens"]},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_share_tokens"],
+        },
     },
 }
 

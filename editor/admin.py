@@ -1,8 +1,10 @@
 """Admin for keys, jobs and results: for looking, not for running the studio.
 
 Keys are added by their owners in the vault; here an admin can see them (masked), relabel one
-and delete one. The ciphertext is on no admin form or page. Presets are the exception to
-"looking": admins add the studio's presets (no owner) here and can manage everyone's.
+and delete one. The ciphertext is on no admin form or page, and neither is a share link's
+token (hash or ciphertext): an admin can see that a link exists and revoke it, not open it.
+Presets are the exception to "looking": admins add the studio's presets (no owner) here and can
+manage everyone's.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from editor.forms import PresetAdminForm
-from editor.models import Job, Preset, Result, VendorKey
+from editor.models import Job, Preset, Result, ShareLink, VendorKey
 
 
 @admin.register(VendorKey)
@@ -91,3 +94,43 @@ class PresetAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description=_("Owner"), ordering="owner__username")
     def shared_by(self, preset: Preset) -> str:
         return preset.owner.get_username() if preset.owner else str(_("Studio (everyone)"))
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "owner",
+        "result",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "has_password",
+        "include_original",
+        "views",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "include_original")
+    list_select_related = ("owner", "result")
+    search_fields = ("owner__username",)
+    fields = (
+        "id",
+        "owner",
+        "result",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "include_original",
+        "views",
+        "last_viewed_at",
+    )
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    @admin.display(description=_("Password"), boolean=True)
+    def has_password(self, link: ShareLink) -> bool:
+        return link.has_password
+
+    @admin.action(description=_("Revoke the selected links"))
+    def revoke(self, request: HttpRequest, queryset: models.QuerySet[ShareLink]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, _("%(count)d link(s) revoked.") % {"count": count})

@@ -18,13 +18,13 @@ from django.views.decorators.http import require_GET
 
 from editor import images, operations
 from editor.models import Batch, Job, JobStatus, Result
-from editor.views import HtmxHttpRequest, _user
+from editor.views import HtmxHttpRequest, current_user
 
 ARCHIVE_SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 def get_batch_for_user(request: HttpRequest, batch_id: uuid.UUID) -> Batch:
-    return get_object_or_404(Batch, pk=batch_id, owner=_user(request))
+    return get_object_or_404(Batch, pk=batch_id, owner=current_user(request))
 
 
 def _jobs(batch: Batch) -> list[Job]:

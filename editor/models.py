@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 import uuid
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.hashers import check_password, make_password
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -348,3 +351,135 @@ class Draft(models.Model):
         with default_storage.open(self.file.name, "rb") as handle:
             data: bytes = handle.read()
         return data
+
+
+# How long a new share link lives: a choice on the share form, from an hour to never (None).
+SHARE_LIFETIMES: dict[str, dt.timedelta | None] = {
+    "1h": dt.timedelta(hours=1),
+    "1d": dt.timedelta(days=1),
+    "7d": dt.timedelta(days=7),
+    "30d": dt.timedelta(days=30),
+    "never": None,
+}
+
+
+def share_token_hash(token: str) -> str:
+    """What we store and look a token up by. A token is 256 random bits, so one round of
+    SHA-256 is enough: there is nothing to guess that a slow hash would protect."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ShareLinkQuerySet(models.QuerySet["ShareLink"]):
+    def live(self) -> ShareLinkQuerySet:
+        """Links that open: not revoked, not expired."""
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ShareLink(models.Model):
+    """A public link to one result. The token is the secret in the address: stored as a hash
+    to look it up, and encrypted with the vault (``token_ciphertext``) so that its owner can copy
+    the link again later. A password, when set, is hashed like an account's."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
+    )
+    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="share_links")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_ciphertext = models.TextField(editable=False)
+    password_hash = models.CharField(max_length=128, blank=True, editable=False)
+    include_original = models.BooleanField(
+        default=False, help_text="Show the photo the result was made from, for before/after."
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    views = models.PositiveIntegerField(default=0)
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (models.Index(fields=["owner", "-created_at"]),)
+
+    def __str__(self) -> str:
+        return f"Share link {self.pk} of result {self.result_id}"
+
+    def __repr__(self) -> str:
+        return f"<ShareLink {self.pk}>"
+
+    @classmethod
+    def create(
+        cls,
+        result: Result,
+        *,
+        lifetime: dt.timedelta | None,
+        password: str = "",
+        include_original: bool = False,
+    ) -> tuple[ShareLink, str]:
+        """A new link and its token; the token is returned once here and never logged."""
+        from editor import vault
+
+        token = secrets.token_urlsafe(32)  # 32 bytes: 256 random bits
+        link = cls.objects.create(
+            owner_id=result.job.owner_id,
+            result=result,
+            token_hash=share_token_hash(token),
+            token_ciphertext=vault.encrypt(token),
+            password_hash=make_password(password) if password else "",
+            include_original=include_original,
+            expires_at=timezone.now() + lifetime if lifetime is not None else None,
+        )
+        return link, token
+
+    @classmethod
+    def find(cls, token: str) -> ShareLink | None:
+        """The live link for a token from an address, or None for unknown, expired and revoked
+        alike, so that nobody can tell them apart."""
+        if not token or len(token) > 100:
+            return None
+        return (
+            cls.objects.live()
+            .select_related("result__job")
+            .filter(token_hash=share_token_hash(token))
+            .first()
+        )
+
+    @property
+    def token(self) -> str:
+        """The token, decrypted for its owner's list; empty when VAULT_KEYS no longer opens it."""
+        from editor import vault
+
+        try:
+            return vault.decrypt(self.token_ciphertext)
+        except vault.VaultError:
+            return ""
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password(password, self.password_hash)
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+    def count_view(self) -> None:
+        """One more opening of the page, counted in the database so no view is lost."""
+        now = timezone.now()
+        ShareLink.objects.filter(pk=self.pk).update(views=models.F("views") + 1, last_viewed_at=now)

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from editor import batch_views, download_views, feed_views, gallery_views, vault_views, views
+from editor import (
+    batch_views,
+    download_views,
+    feed_views,
+    gallery_views,
+    share_views,
+    vault_views,
+    views,
+)
 
 app_name = "editor"
 
@@ -42,6 +50,17 @@ urlpatterns = [
         download_views.result_download,
         name="result_download",
     ),
+    path(
+        "jobs/<uuid:job_id>/results/<uuid:result_id>/share/",
+        share_views.share_new,
+        name="share_new",
+    ),
+    path("shares/", share_views.shares, name="shares"),
+    path("shares/<uuid:link_id>/revoke/", share_views.share_revoke, name="share_revoke"),
+    # Public: the token (43 URL-safe characters) is the only key. Log lines redact it
+    # (config.log_filters).
+    path("s/<slug:token>/", share_views.shared, name="shared"),
+    path("s/<slug:token>/<slug:kind>/", share_views.shared_file, name="shared_file"),
     path("jobs/feed/", feed_views.job_feed, name="job_feed"),
     path("drafts/<uuid:draft_id>/", views.draft_file, name="draft_file"),
     path("batches/<uuid:batch_id>/", batch_views.batch_detail, name="batch"),

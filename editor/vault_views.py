@@ -183,13 +183,13 @@ class EditKeyForm(forms.Form):
         return True
 
 
-def _user(request: HttpRequest) -> User:
+def current_user(request: HttpRequest) -> User:
     assert isinstance(request.user, User)
     return request.user
 
 
 def get_key_for_user(request: HttpRequest, key_id: uuid.UUID) -> VendorKey:
-    return get_object_or_404(VendorKey, pk=key_id, owner=_user(request))
+    return get_object_or_404(VendorKey, pk=key_id, owner=current_user(request))
 
 
 def _keys(user: User) -> QuerySet[VendorKey]:
@@ -197,7 +197,7 @@ def _keys(user: User) -> QuerySet[VendorKey]:
 
 
 def _page(request: HttpRequest, **context: Any) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     context.setdefault("form", AddKeyForm(user))
     return render(request, TEMPLATE, {"keys": _keys(user), **context})
 
@@ -212,7 +212,7 @@ def vault(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @sensitive_post_parameters("secret")
 def add_key(request: HtmxHttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = current_user(request)
     form = AddKeyForm(user, request.POST)
     key = form.save() if form.is_valid() else None
     if key is None:
@@ -274,7 +274,7 @@ def delete_key(request: HtmxHttpRequest, key_id: uuid.UUID) -> HttpResponse:
     notice = _("Key “%(label)s” deleted.") % {"label": label}
     if request.htmx:
         return render(
-            request, f"{TEMPLATE}#keys", {"keys": _keys(_user(request)), "notice": notice}
+            request, f"{TEMPLATE}#keys", {"keys": _keys(current_user(request)), "notice": notice}
         )
     messages.success(request, notice)
     return redirect("editor:vault")

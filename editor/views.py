@@ -36,13 +36,14 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def _user(request: HttpRequest) -> User:
+def current_user(request: HttpRequest) -> User:
+    """The signed-in person (views behind login_required only)."""
     assert isinstance(request.user, User)
     return request.user
 
 
 def get_job_for_user(request: HttpRequest, job_id: uuid.UUID) -> Job:
-    return get_object_or_404(Job, pk=job_id, owner=_user(request))
+    return get_object_or_404(Job, pk=job_id, owner=current_user(request))
 
 
 def get_source_job_for_user(
@@ -56,7 +57,7 @@ def get_source_job_for_user(
         job_id = uuid.UUID(str(value))
     except ValueError:
         raise Http404 from None
-    return get_object_or_404(Job, pk=job_id, owner=_user(request), operation=operation.slug)
+    return get_object_or_404(Job, pk=job_id, owner=current_user(request), operation=operation.slug)
 
 
 def get_preset_for_user(
@@ -71,13 +72,17 @@ def get_preset_for_user(
         pk = uuid.UUID(str(preset_id))
     except ValueError:
         raise Http404 from None
-    visible = Q(owner=_user(request)) if own else Q(owner=_user(request)) | Q(owner__isnull=True)
+    mine = Q(owner=current_user(request))
+    visible = mine if own else mine | Q(owner__isnull=True)
     return get_object_or_404(Preset.objects.filter(visible), pk=pk, operation=operation.slug)
 
 
 def get_result_for_user(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> Result:
     return get_object_or_404(
-        Result.objects.select_related("job"), pk=result_id, job_id=job_id, job__owner=_user(request)
+        Result.objects.select_related("job"),
+        pk=result_id,
+        job_id=job_id,
+        job__owner=current_user(request),
     )
 
 
@@ -92,7 +97,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def studio(request: HttpRequest) -> HttpResponse:
     recent = (
-        Job.objects.filter(owner=_user(request))
+        Job.objects.filter(owner=current_user(request))
         .prefetch_related("results")
         .order_by("-created_at")[:12]
     )
@@ -167,7 +172,7 @@ def _presets_context(
 ) -> dict[str, Any]:
     return {
         "operation": operation,
-        "presets": _preset_choices(_user(request), operation, source),
+        "presets": _preset_choices(current_user(request), operation, source),
         "source_job": source,
         **extra,
     }
@@ -204,7 +209,7 @@ QUERY_ONLY = frozenset({"from", "preset"})
 @login_required
 def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     declared = _operation_or_404(slug)
-    user = _user(request)
+    user = current_user(request)
     source = get_source_job_for_user(
         request, declared, (request.POST if request.method == "POST" else request.GET).get("from")
     )
@@ -295,7 +300,7 @@ def preset_save(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Save the operation form's current settings as a named preset of this person's. The
     operation form posts here (a second submit button), so it works without JavaScript too."""
     declared = _operation_or_404(slug)
-    user = _user(request)
+    user = current_user(request)
     source = get_source_job_for_user(request, declared, request.POST.get("from"))
     form = PresetForm(declared, request.POST)
     saved: Preset | None = None
@@ -484,7 +489,7 @@ def _image_type(name: str) -> str:
 @login_required
 def draft_file(request: HttpRequest, draft_id: uuid.UUID) -> HttpResponseBase:
     """A photo kept from a form sent back with errors, shown on that form again."""
-    draft = get_object_or_404(Draft, pk=draft_id, owner=_user(request))
+    draft = get_object_or_404(Draft, pk=draft_id, owner=current_user(request))
     if not default_storage.exists(draft.file.name):
         raise Http404
     return media.private_file(draft.file.name, _image_type(draft.file.name))

@@ -9,7 +9,8 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
 from editor import vault
-from editor.models import Vendor, VendorKey
+from editor.models import ShareLink, Vendor, VendorKey
+from tests.editor.test_job_views import make_job
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +75,23 @@ def test_counts_keys_it_cannot_decrypt_and_carries_on(
 def test_with_no_keys_says_so() -> None:
     out, _ = _run()
     assert "Rotated 0 key(s); 0 could not be decrypted." in out
+
+
+def test_rotates_share_link_tokens_so_their_owners_can_still_copy_them(
+    settings: SettingsWrapper, alice: User
+) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.VAULT_KEYS = [old]
+    result = make_job(alice).results.get()
+    links = [ShareLink.create(result, lifetime=None) for _ in range(3)]
+
+    settings.VAULT_KEYS = [new, old]
+    out, err = _run("--batch-size", "2")
+
+    assert "Rotated 3 share link(s); 0 could not be decrypted." in out
+    settings.VAULT_KEYS = [new]
+    for link, token in links:
+        link.refresh_from_db()
+        assert link.token == token
+        assert ShareLink.find(token) == link
+        assert token not in out + err

@@ -1,0 +1,266 @@
+"""Share links: a person makes a public link to one result, lists, copies and revokes their
+links; anyone with the link sees that result (and the photo it came from, when allowed).
+
+The public side answers unknown, expired and revoked tokens with the same 404 page. A
+password is checked through allauth's rate limits for failed logins (``login_failed``: per
+address and per link), so guessing one is as slow as guessing an account's. A page unlocked
+with the password stays unlocked for that browser's session. Every public answer carries
+``noindex``, is not stored by shared caches, and sends no referrer onwards; images leave without
+their EXIF or GPS (``images.strip_metadata``), with their ICC profile.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from allauth.core.internal import ratelimit
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from editor import images, operations
+from editor.models import SHARE_LIFETIMES, JobStatus, Result, ShareLink
+from editor.views import HtmxHttpRequest, current_user, get_result_for_user
+
+PAGE_SIZE = 25
+# Session key: the ids of password-protected links this browser has unlocked.
+UNLOCKED = "unlocked_share_links"
+PUBLIC_HEADERS = {
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "no-referrer",
+    # The address is the secret: no shared cache keeps the page, and a revoked link stops
+    # working at once.
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class ShareForm(forms.Form):
+    lifetime = forms.ChoiceField(
+        label=gettext_lazy("Link works for"),
+        choices=(
+            ("1h", gettext_lazy("1 hour")),
+            ("1d", gettext_lazy("1 day")),
+            ("7d", gettext_lazy("7 days")),
+            ("30d", gettext_lazy("30 days")),
+            ("never", gettext_lazy("Until I revoke it")),
+        ),
+        initial="7d",
+    )
+    password = forms.CharField(
+        label=gettext_lazy("Password (optional)"),
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=gettext_lazy("Whoever opens the link must type it. Leave empty for none."),
+    )
+    include_original = forms.BooleanField(
+        label=gettext_lazy("Include my original photo, for a before/after view"),
+        required=False,
+    )
+
+
+class UnlockForm(forms.Form):
+    password = forms.CharField(
+        label=gettext_lazy("Password"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+
+def share_url(request: HttpRequest, token: str) -> str:
+    return request.build_absolute_uri(reverse("editor:shared", args=[token]))
+
+
+def _result_label(result: Result) -> str:
+    try:
+        return str(operations.get(result.job.operation).label)
+    except KeyError:
+        return result.job.operation
+
+
+# --- The owner's side --------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def share_new(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> HttpResponse:
+    """The form for a new link to one result; a made link is shown on the list of links."""
+    result = get_result_for_user(request, job_id, result_id)
+    if result.job.status != JobStatus.SUCCEEDED:
+        raise Http404
+    form = ShareForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        link, _token = ShareLink.create(
+            result,
+            lifetime=SHARE_LIFETIMES[form.cleaned_data["lifetime"]],
+            password=form.cleaned_data["password"],
+            include_original=form.cleaned_data["include_original"],
+        )
+        messages.success(request, _("Link made. Copy it and send it to whoever should see it."))
+        return redirect(f"{reverse('editor:shares')}?made={link.pk}#share-{link.pk}")
+    return render(
+        request,
+        "editor/share_new.html",
+        {"form": form, "result": result, "operation_label": _result_label(result)},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@login_required
+def shares(request: HttpRequest) -> HttpResponse:
+    """The person's links, newest first, a page at a time, each with its address to copy."""
+    links = ShareLink.objects.filter(owner=current_user(request)).select_related("result__job")
+    page = Paginator(links, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "editor/shares.html",
+        {
+            "page": page,
+            "rows": [_row(request, link) for link in page.object_list],
+            "made": request.GET.get("made", ""),
+        },
+    )
+
+
+def _row(request: HttpRequest, link: ShareLink) -> dict[str, object]:
+    token = link.token
+    return {
+        "link": link,
+        "url": share_url(request, token) if token else "",
+        "label": _result_label(link.result),
+    }
+
+
+@require_POST
+@login_required
+def share_revoke(request: HtmxHttpRequest, link_id: uuid.UUID) -> HttpResponse:
+    link = get_object_or_404(ShareLink, pk=link_id, owner=current_user(request))
+    link.revoke()
+    if request.htmx:
+        return render(request, "editor/shares.html#row", {"row": _row(request, link)})
+    messages.success(request, _("Link revoked. It no longer opens."))
+    return redirect("editor:shares")
+
+
+# --- The public side -----------------------------------------------------------------------
+
+
+def _missing(request: HttpRequest) -> HttpResponse:
+    """One answer for every token that does not open: unknown, expired or revoked."""
+    response = render(request, "editor/share_missing.html", status=404)
+    for header, value in PUBLIC_HEADERS.items():
+        response[header] = value
+    return response
+
+
+def _public(response: HttpResponse) -> HttpResponse:
+    for header, value in PUBLIC_HEADERS.items():
+        response[header] = value
+    return response
+
+
+def _unlocked(request: HttpRequest, link: ShareLink) -> bool:
+    return not link.has_password or str(link.pk) in request.session.get(UNLOCKED, [])
+
+
+def _source_name(link: ShareLink) -> str | None:
+    job = link.result.job
+    name = job.prepared.get("image") or job.inputs.get("image")
+    return str(name) if name else None
+
+
+@require_http_methods(["GET", "POST"])
+def shared(request: HttpRequest, token: str) -> HttpResponse:
+    link = ShareLink.find(token)
+    if link is None:
+        return _missing(request)
+    if not _unlocked(request, link):
+        return _password_page(request, link, token)
+    if request.method == "POST":
+        return redirect("editor:shared", token=token)
+    link.count_view()
+    result = link.result
+    image_url = reverse("editor:shared_file", args=[token, "result"])
+    return _public(
+        render(
+            request,
+            "editor/shared.html",
+            {
+                "link": link,
+                "result": result,
+                "title": _result_label(result),
+                "page_url": share_url(request, token),
+                "image_url": image_url,
+                # Link previews fetch the image without a session: only for open links.
+                "preview_url": "" if link.has_password else request.build_absolute_uri(image_url),
+                "original_url": reverse("editor:shared_file", args=[token, "original"])
+                if link.include_original and _source_name(link)
+                else "",
+                "download_url": f"{image_url}?download=1",
+            },
+        )
+    )
+
+
+def _password_page(request: HttpRequest, link: ShareLink, token: str) -> HttpResponse:
+    form = UnlockForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        # The same limits as failed logins: per address, and per link as the "key".
+        usage = ratelimit.consume(
+            request, app="allauth.account", action="login_failed", key=f"share:{link.pk}"
+        )
+        if usage is None:
+            form.add_error(
+                "password", _("Too many wrong passwords. Wait a few minutes and try again.")
+            )
+            status = 429
+        elif link.check_password(form.cleaned_data["password"]):
+            usage.rollback()  # a right password does not count against the limit
+            request.session[UNLOCKED] = [*request.session.get(UNLOCKED, []), str(link.pk)][-50:]
+            return _public(redirect("editor:shared", token=token))
+        else:
+            form.add_error("password", _("That password is not right."))
+            status = 403
+    return _public(render(request, "editor/shared_password.html", {"form": form}, status=status))
+
+
+@require_GET
+def shared_file(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+    """The shared result (``kind`` "result") or its original ("original", when allowed), inline
+    or, with ``?download=1``, as an attachment. Always without EXIF or GPS."""
+    link = ShareLink.find(token)
+    if link is None or not _unlocked(request, link):
+        return _missing(request)
+    if kind == "result":
+        name: str | None = link.result.file.name
+    elif kind == "original" and link.include_original:
+        name = _source_name(link)
+    else:
+        return _missing(request)
+    if not name or not default_storage.exists(name):
+        return _missing(request)
+    with default_storage.open(name, "rb") as handle:
+        data: bytes = handle.read()
+    try:
+        body = images.strip_metadata(data)
+    except images.ImageRejected:
+        return _missing(request)
+    fmt = images.format_of(body)
+    response = HttpResponse(body, content_type=images.MEDIA_TYPES[fmt])
+    if request.GET.get("download") and kind == "result":
+        name = link.result.download_name(images.EXTENSIONS[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return _public(response)
