@@ -5,7 +5,9 @@ The public side answers unknown, expired and revoked tokens with the same 404 pa
 password is checked through allauth's rate limits for failed logins (``login_failed``: per
 address and per link), so guessing one is as slow as guessing an account's. A page unlocked
 with the password stays unlocked for that browser's session. Every public answer carries
-``noindex``, is not stored by shared caches, and sends no referrer onwards; images leave without
+``noindex`` and is not stored by shared caches; the studio's referrer policy (same-origin)
+keeps the address from other sites. (``no-referrer`` would make browsers send ``Origin: null``
+with the password form, which CSRF protection rightly refuses.) Images leave without
 their EXIF or GPS (``images.strip_metadata``), with their ICC profile.
 """
 
@@ -35,7 +37,6 @@ PAGE_SIZE = 25
 UNLOCKED = "unlocked_share_links"
 PUBLIC_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
-    "Referrer-Policy": "no-referrer",
     # The address is the secret: no shared cache keeps the page, and a revoked link stops
     # working at once.
     "Cache-Control": "private, no-store",

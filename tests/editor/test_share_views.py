@@ -231,7 +231,7 @@ def test_anyone_with_the_link_sees_the_result(client: Client, alice: User) -> No
     assert f'<meta property="og:image" content="http://testserver{file_url(token)}">' in page
     assert f'<meta property="og:url" content="http://testserver{page_url(token)}">' in page
     assert response["X-Robots-Tag"] == "noindex, nofollow"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"  # the address never goes to other sites
     assert "no-store" in response["Cache-Control"]
     # Nothing else of the owner's: no job page, no before photo unless allowed.
     assert reverse("editor:job", args=[link.result.job_id]) not in page
