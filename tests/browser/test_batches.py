@@ -4,6 +4,7 @@ jobs as the real worker finishes them against the sandbox, and download the ZIP.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -38,7 +39,8 @@ def test_run_a_batch_of_five_and_download_the_zip(
     expect(form.locator("[data-info]").first).to_contain_text("5 photos, one job each")
     form.locator("button[type=submit]").click()
 
-    expect(page).to_have_url(f"{live_server.url}/batches/{Batch.objects.get().pk}/")
+    expect(page).to_have_url(re.compile(r"/batches/[0-9a-f-]{36}/$"))
+    assert page.url == f"{live_server.url}/batches/{Batch.objects.get().pk}/"
     progress = page.locator("#batch-progress")
     expect(progress.get_by_role("listitem")).to_have_count(5)
     expect(progress).to_have_attribute("data-ended", "5", timeout=JOB_TIMEOUT)
