@@ -14,13 +14,14 @@ it to the original file without touching the pixels, ``convert`` while re-encodi
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 import zlib
 from dataclasses import dataclass, field
 from typing import IO
 
 from django.utils.translation import gettext as _
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 from editor.vendors.base import ImageLimits, InputImage
 
@@ -67,11 +68,47 @@ def _open(stream: IO[bytes]) -> Image.Image:
     return image
 
 
+# What Pillow may raise on a damaged EXIF block, reading it or writing it back.
+EXIF_ERRORS = (ValueError, TypeError, OSError, SyntaxError, KeyError, IndexError, struct.error)
+# EXIF orientation -> the turn that makes the picture upright (as in ImageOps.exif_transpose).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# Where Pillow finds an orientation: EXIF (JPEG, WebP, PNG eXIf or text chunk) and XMP.
+ORIENTATION_SOURCES = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
+
+
 def _orientation(image: Image.Image) -> int:
+    """The photo's orientation (2-8), or 1 when it has none or none we can read."""
     try:
-        return int(image.getexif().get(ORIENTATION_TAG, 1))
-    except (ValueError, TypeError, OSError):
+        value = int(image.getexif().get(ORIENTATION_TAG, 1))
+    except EXIF_ERRORS:
         return 1
+    return value if value in UPRIGHT else 1
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The picture turned as its orientation tag says, or ``image`` itself when it has none.
+
+    Used instead of ``ImageOps.exif_transpose``, which writes the EXIF block back without the
+    tag and raises (struct.error, TypeError) when one of its tags is stored with the wrong
+    type, as some cameras and editors do: a damaged EXIF block must never fail a job or a
+    download. Here an orientation we cannot read counts as none, and the block is only read.
+    The turned copy keeps no EXIF or XMP: its orientation no longer applies, and nothing the
+    studio saves carries them."""
+    turn = UPRIGHT.get(_orientation(image))
+    if turn is None:
+        return image
+    upright = image.transpose(turn)
+    for key in ORIENTATION_SOURCES:
+        upright.info.pop(key, None)
+    return upright
 
 
 def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
@@ -151,7 +188,7 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = 
     if frames > 1:
         notes.append(_("Used the first frame of an animated image."))
     if oriented:
-        image = ImageOps.exif_transpose(image)
+        image = _upright(image)
         notes.append(_("Rotated upright using the photo's orientation tag."))
     if limits.rgb_only or image.mode not in {"RGB", "RGBA", "L"}:
         image = _to_rgb(image, notes)
@@ -219,7 +256,7 @@ def fit_mask(data: bytes, size: tuple[int, int]) -> InputImage:
     (AILabTools refuses any other size with ERROR_MASK_IMAGE_RESOLUTION_MISMATCH)."""
     mask = _open(io.BytesIO(data))
     try:
-        mask = ImageOps.exif_transpose(mask)
+        mask = _upright(mask)
         if "A" in mask.mode:
             # A painted mask: the strokes are where alpha is set.
             mask = mask.getchannel("A")
@@ -257,9 +294,9 @@ def _orientation_of(exif: bytes | None) -> int:
     try:
         parsed.load(exif)
         value = int(parsed.get(ORIENTATION_TAG, 1))
-    except (ValueError, TypeError, OSError, SyntaxError, KeyError, IndexError):
+    except EXIF_ERRORS:
         return 1
-    return value if 2 <= value <= 8 else 1
+    return value if value in UPRIGHT else 1
 
 
 def _orientation_exif(orientation: int) -> bytes:
@@ -490,7 +527,7 @@ def convert(data: bytes, fmt: str, quality: int) -> bytes:
     image = _open(io.BytesIO(data))
     try:
         image.load()  # the first frame of an animation
-        image = ImageOps.exif_transpose(image)
+        image = _upright(image)
     except (OSError, ValueError, SyntaxError):
         raise _damaged() from None
     icc: bytes | None = image.info.get("icc_profile") or None
@@ -537,7 +574,7 @@ def thumbnail(data: bytes) -> Thumbnail:
     image = _open(io.BytesIO(data))
     width, height = image.size
     image.draft("RGB", THUMBNAIL_SIZE)
-    image = ImageOps.exif_transpose(image)
+    image = _upright(image)
     if image.mode not in {"RGB", "L"}:
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))

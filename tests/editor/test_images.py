@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import io
 import random
+import struct
+from collections.abc import Callable
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps
 
-from editor.images import ImageRejected, fit, fit_mask
+from editor.images import ImageRejected, convert, fit, fit_mask, thumbnail
 from editor.vendors.base import ImageLimits
 from tests.images import make_image, open_image
 
@@ -65,6 +67,87 @@ def test_exif_orientation_is_applied() -> None:
     fitted = fit(data, LIMITS, vendor_label="AILabTools")
     assert open_image(fitted.image.data).size == (100, 200)
     assert any("upright" in note for note in fitted.notes)
+
+
+def mistyped_exif(orientation: int) -> bytes:
+    """EXIF as some cameras and editors write it: a valid Orientation, and XResolution (a
+    RATIONAL) stored as text. Pillow reads the block, but cannot write it back."""
+    text = b"72 dpi\0"  # longer than 4 bytes: stored after the directory, at an offset
+    entries = [
+        struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0),  # SHORT, left-justified
+        struct.pack(">HHII", 0x011A, 2, len(text), 8 + 2 + 2 * 12 + 4),  # ASCII, not RATIONAL
+    ]
+    directory = struct.pack(">H", len(entries)) + b"".join(entries) + struct.pack(">I", 0)
+    return b"Exif\0\0" + b"MM\0*" + struct.pack(">I", 8) + directory + text
+
+
+def marked_photo(exif: bytes) -> bytes:
+    """200×100, white with a red top-left corner, so the turn shows in the pixels."""
+    image = Image.new("RGB", (200, 100), (255, 255, 255))
+    ImageDraw.Draw(image).rectangle((0, 0, 39, 19), fill=(255, 0, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=95, exif=exif)
+    return buffer.getvalue()
+
+
+def well_formed_exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+def rgb(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    value = image.convert("RGB").getpixel(xy)
+    assert isinstance(value, tuple)
+    return value
+
+
+def is_red(image: Image.Image, xy: tuple[int, int]) -> bool:
+    red, green, blue = rgb(image, xy)
+    return red > 200 and green < 60 and blue < 60
+
+
+def is_white(image: Image.Image, xy: tuple[int, int]) -> bool:
+    return min(rgb(image, xy)) > 200
+
+
+def test_the_damaged_exif_of_these_tests_is_one_pillow_cannot_write_back() -> None:
+    # The premise of the tests below: ImageOps.exif_transpose, which writes the block back
+    # without the orientation, raises on it.
+    photo = Image.open(io.BytesIO(marked_photo(mistyped_exif(6))))
+    assert photo.getexif()[0x0112] == 6
+    with pytest.raises((struct.error, TypeError)):
+        ImageOps.exif_transpose(photo)
+
+
+def test_a_damaged_exif_block_does_not_stop_fitting() -> None:
+    fitted = fit(marked_photo(mistyped_exif(6)), LIMITS, vendor_label="AILabTools")
+    reference = fit(marked_photo(well_formed_exif(6)), LIMITS, vendor_label="AILabTools")
+    # Turned 90° clockwise, like the same photo with a well-formed tag: red at the top right.
+    for image in (open_image(fitted.image.data), open_image(reference.image.data)):
+        assert image.size == (100, 200)
+        assert is_red(image, (95, 5))
+        assert not is_red(image, (5, 5))
+    assert (fitted.width, fitted.height) == (100, 200)
+    assert any("upright" in note for note in fitted.notes)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda data: open_image(thumbnail(data).thumbnail), id="thumbnail"),
+        pytest.param(lambda data: open_image(convert(data, "PNG", 90)), id="download-copy"),
+        pytest.param(lambda data: open_image(fit_mask(data, (100, 200)).data), id="mask"),
+    ],
+)
+def test_a_damaged_exif_block_is_read_for_its_orientation_everywhere(
+    make: Callable[[bytes], Image.Image],
+) -> None:
+    image = make(marked_photo(mistyped_exif(6)))
+    assert image.width < image.height
+    # The marked corner (red; black in a mask) is at the top right, as with a well-formed tag.
+    assert is_white(image, (3, 3))
+    assert not is_white(image, (image.width - 3, 3))
 
 
 @pytest.mark.parametrize(
