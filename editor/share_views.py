@@ -160,10 +160,7 @@ def share_revoke(request: HtmxHttpRequest, link_id: uuid.UUID) -> HttpResponse:
 
 def _missing(request: HttpRequest) -> HttpResponse:
     """One answer for every token that does not open: unknown, expired or revoked."""
-    response = render(request, "editor/share_missing.html", status=404)
-    for header, value in PUBLIC_HEADERS.items():
-        response[header] = value
-    return response
+    return _public(render(request, "editor/share_missing.html", status=404))
 
 
 def _public(response: HttpResponse) -> HttpResponse:
