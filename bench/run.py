@@ -1,10 +1,11 @@
 """`make bench`: the studio's figures, printed side by side. Nothing here passes or fails.
 
 Pages run here, against a throwaway SQLite database in a temporary VAR_DIR, so they never touch
-var/. The gallery at 1,000 results (bench/gallery.py), the built-in engine
-(bench/local_engine.py) and the job pipeline (bench/pipeline.py) each run in a process of their
-own: the gallery fills a database of its own, the engine measures peak memory, which a big
-parent would skew, and the pipeline sets Django up with its own database, broker and workers.
+var/. The gallery at 1,000 results (bench/gallery.py), thumbnails and downloads of a 48 MP
+result (bench/thumbnails.py), the built-in engine (bench/local_engine.py) and the job pipeline
+(bench/pipeline.py) each run in a process of their own: the gallery fills a database of its
+own, the image benches measure peak memory, which a big parent would skew, and the pipeline sets
+Django up with its own database, broker and workers.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def main() -> None:
         django.setup()
         bench_pages()
     run_script("gallery.py", environment)
+    run_script("thumbnails.py", environment)
     run_script("local_engine.py", environment)
     run_script("pipeline.py", environment)
 

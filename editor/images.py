@@ -140,10 +140,19 @@ def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> by
     if fmt == "JPEG":
         options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
     elif fmt == "WEBP":
-        options.update(quality=quality, method=4)
+        # Effort 2 of 6: on a 48 MP photo it is ten times faster than libwebp's default (4) for a
+        # file within 0.1 % of its size (make bench). Efforts 0 and 1 overflow the first
+        # partition on pictures that big, so a refusal falls back to the default.
+        options.update(quality=quality, method=2)
     else:
         options.update(optimize=False, compress_level=6)
-    image.save(buffer, fmt, **options)
+    try:
+        image.save(buffer, fmt, **options)
+    except ValueError:
+        if fmt != "WEBP":
+            raise
+        buffer = io.BytesIO()
+        image.save(buffer, fmt, **{**options, "method": 4})
     return buffer.getvalue()
 
 

@@ -218,3 +218,26 @@ def test_masks_are_resized_to_the_photo_and_made_binary() -> None:
     assert image.size == (500, 400)
     assert image.mode == "L"
     assert image.getextrema() == (255, 255)
+
+
+def test_webp_falls_back_to_the_default_effort_when_the_fast_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """libwebp refuses a low effort on some very large pictures ("encoding error 6"); the copy
+    is then made at its default effort instead of failing the download."""
+    real_save = Image.Image.save
+    efforts: list[object] = []
+
+    def picky_save(
+        image: Image.Image, fp: object, format: str | None = None, **options: object
+    ) -> None:
+        if format == "WEBP":
+            efforts.append(options.get("method"))
+            if options.get("method") != 4:
+                raise ValueError("encoding error 6")
+        real_save(image, fp, format, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "save", picky_save)
+    data = convert(make_image(), "WEBP", 90)
+    assert efforts == [2, 4]
+    assert open_image(data).format == "WEBP"
