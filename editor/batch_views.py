@@ -85,10 +85,11 @@ def batch_zip(request: HttpRequest, batch_id: uuid.UUID) -> FileResponse:
                     continue
                 with default_storage.open(result.file.name, "rb") as handle:
                     data = handle.read()
-                archive.writestr(
-                    archive_name(index, job, result, len(job_results) > 1),
-                    images.strip_metadata(data),
-                )
+                try:
+                    stripped = images.strip_metadata(data)
+                except images.ImageRejected:
+                    continue  # a damaged file: the rest of the batch still downloads
+                archive.writestr(archive_name(index, job, result, len(job_results) > 1), stripped)
     spool.seek(0)
     label = operations.get(batch.operation).slug
     filename = _("%(operation)s-batch-%(date)s.zip") % {

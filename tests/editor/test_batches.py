@@ -245,6 +245,24 @@ def test_the_zip_holds_every_finished_result_without_gps(client: Client, alice: 
             assert 0x8825 not in image.getexif()
 
 
+def test_a_damaged_result_is_left_out_of_the_zip_not_a_server_error(
+    client: Client, alice: User
+) -> None:
+    add_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    batch = send_batch(client, 2)
+    first, second = batch.jobs.order_by("created_at", "pk")
+    finish(first)
+    damaged = finish(second)
+    with default_storage.open(damaged.file.name, "wb") as handle:
+        handle.write(b"\xff\xd8 not a picture any more")
+    response = client.get(reverse("editor:batch_zip", args=[batch.pk]))
+    assert response.status_code == 200
+    data = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.namelist() == [f"01-{first.photo_name[:-4]}.jpg"]
+
+
 @pytest.mark.parametrize("name", ["batch", "batch_zip"])
 def test_batch_urls_are_private(client: Client, alice: User, bob: User, name: str) -> None:
     add_key(alice, Vendor.PICWISH)
