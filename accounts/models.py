@@ -3,12 +3,107 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Plan(models.Model):
+    """A named set of limits. A person gets one through, in order: their own assignment
+    (``User.plan``), the highest-priority plan of their groups (``GroupPlan``), the plan named by
+    ``settings.DEFAULT_PLAN``, else the ``QUOTA_*`` settings. A ``QuotaOverride`` beats any plan,
+    one limit at a time (accounts.quotas.limits_for)."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    jobs_per_day = models.PositiveIntegerField(_("jobs per day"))
+    credits_per_month = models.PositiveIntegerField(
+        _("vendor credits per month"),
+        help_text=_("At the vendors' prices per call; the built-in engine costs nothing."),
+    )
+    storage_bytes = models.PositiveBigIntegerField(
+        _("stored bytes"), help_text=_("Photos, results and thumbnails together.")
+    )
+    concurrent_jobs = models.PositiveIntegerField(_("concurrent jobs"))
+    operations = models.JSONField(
+        _("operations allowed"),
+        default=list,
+        blank=True,
+        help_text=_('Operation slugs, e.g. ["colorize", "extend"]. Empty: every operation.'),
+    )
+    providers = models.JSONField(
+        _("providers allowed"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Provider names: picwish, ailabtools, ailabtools_advanced, local. Empty: every one."
+        ),
+    )
+    house_keys = models.BooleanField(
+        _("may use house keys"),
+        default=True,
+        help_text=_("People without their own key for a vendor use the studio's key."),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class User(AbstractUser):
     """The studio's user. Custom from the first migration so it can grow without pain."""
+
+    plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="users",
+        help_text=_("Empty: the plan of their groups, else the default plan."),
+    )
+
+
+class GroupPlan(models.Model):
+    """The plan for every member of a group who has no plan of their own."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="plan_assignment")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="groups")
+    priority = models.IntegerField(
+        _("priority"),
+        default=0,
+        help_text=_("For someone in several groups, the highest priority wins."),
+    )
+
+    class Meta:
+        ordering = ("-priority", "group__name")
+
+    def __str__(self) -> str:
+        return f"{self.group} → {self.plan}"
+
+
+class QuotaOverride(models.Model):
+    """Limits for one person that beat their plan, each one only when set."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="quota_override",
+    )
+    jobs_per_day = models.PositiveIntegerField(_("jobs per day"), null=True, blank=True)
+    credits_per_month = models.PositiveIntegerField(
+        _("vendor credits per month"), null=True, blank=True
+    )
+    storage_bytes = models.PositiveBigIntegerField(_("stored bytes"), null=True, blank=True)
+    concurrent_jobs = models.PositiveIntegerField(_("concurrent jobs"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"Override for user {self.user_id}"
 
 
 class Quota(models.Model):
@@ -26,6 +121,54 @@ class Quota(models.Model):
     month = models.DateField(default=dt.date.min, help_text="First day of the counted month.")
     credits_this_month = models.PositiveIntegerField(default=0)
     active_jobs = models.PositiveIntegerField(default=0)
+    stored_bytes = models.PositiveBigIntegerField(
+        default=0, help_text="Bytes of this person's photos, results, thumbnails and drafts."
+    )
 
     def __str__(self) -> str:
         return f"Quota of user {self.user_id}"
+
+
+class AuditAction(models.TextChoices):
+    KEY_ADDED = "key_added", _("Key added")
+    KEY_REPLACED = "key_replaced", _("Key replaced")
+    KEY_CHANGED = "key_changed", _("Key changed")
+    KEY_DELETED = "key_deleted", _("Key deleted")
+    PLAN_CREATED = "plan_created", _("Plan created")
+    PLAN_CHANGED = "plan_changed", _("Plan changed")
+    PLAN_DELETED = "plan_deleted", _("Plan deleted")
+    PLAN_ASSIGNED = "plan_assigned", _("Plan assigned")
+    GROUP_PLAN_CHANGED = "group_plan_changed", _("Group plan changed")
+    OVERRIDE_CHANGED = "override_changed", _("Quota override changed")
+    SHARE_CREATED = "share_created", _("Share link created")
+    SHARE_REVOKED = "share_revoked", _("Share link revoked")
+    JOB_RETRIED = "job_retried", _("Job retried by an admin")
+    JOB_CANCELED = "job_canceled", _("Job canceled by an admin")
+
+
+class AuditEvent(models.Model):
+    """A security-relevant event, written by accounts.audit.record: who did what to which
+    object, and a few details that are never secret (no key, token or password)."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    # Kept when the actor's account is deleted.
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices, db_index=True)
+    target_type = models.CharField(max_length=40)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_name or 'the studio'}"

@@ -8,14 +8,14 @@ so 30 submissions racing at a limit of 10 charge exactly 10 times.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Quota, User
+from accounts.models import GroupPlan, Plan, Quota, QuotaOverride, User
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,17 @@ class Limits:
     jobs_per_day: int
     credits_per_month: int
     concurrent_jobs: int
+    storage_bytes: int
+    # Empty: everything allowed.
+    operations: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    house_keys: bool = True
+    plan: str = ""  # the plan's name, "" for the settings' defaults
+
+    def allows(self, operation: str, provider: str) -> bool:
+        return (not self.operations or operation in self.operations) and (
+            not self.providers or provider in self.providers
+        )
 
 
 class QuotaExceeded(Exception):
@@ -35,11 +46,48 @@ class QuotaExceeded(Exception):
         self.resets_at = resets_at
 
 
+def plan_for(user: User) -> Plan | None:
+    """The person's plan: their own, else their groups' highest-priority one, else the plan
+    named by ``DEFAULT_PLAN``, else none (the ``QUOTA_*`` settings)."""
+    if user.plan_id is not None:
+        return user.plan
+    grouped = (
+        GroupPlan.objects.filter(group__user=user)
+        .select_related("plan")
+        .order_by("-priority", "group__name")
+        .first()
+    )
+    if grouped is not None:
+        return grouped.plan
+    if settings.DEFAULT_PLAN:
+        return Plan.objects.filter(name=settings.DEFAULT_PLAN).first()
+    return None
+
+
 def limits_for(user: User) -> Limits:
-    return Limits(
-        jobs_per_day=settings.QUOTA_JOBS_PER_DAY,
-        credits_per_month=settings.QUOTA_CREDITS_PER_MONTH,
-        concurrent_jobs=settings.QUOTA_CONCURRENT_JOBS,
+    """The limits that hold for the person now: their plan's, each replaced by their override
+    where one is set."""
+    plan = plan_for(user)
+    base = Limits(
+        jobs_per_day=plan.jobs_per_day if plan else settings.QUOTA_JOBS_PER_DAY,
+        credits_per_month=plan.credits_per_month if plan else settings.QUOTA_CREDITS_PER_MONTH,
+        concurrent_jobs=plan.concurrent_jobs if plan else settings.QUOTA_CONCURRENT_JOBS,
+        storage_bytes=plan.storage_bytes if plan else settings.QUOTA_STORAGE_BYTES,
+        operations=tuple(plan.operations) if plan else (),
+        providers=tuple(plan.providers) if plan else (),
+        house_keys=plan.house_keys if plan else settings.QUOTA_HOUSE_KEYS,
+        plan=plan.name if plan else "",
+    )
+    override = QuotaOverride.objects.filter(user=user).first()
+    if override is None:
+        return base
+    return replace(
+        base,
+        **{
+            name: getattr(override, name)
+            for name in ("jobs_per_day", "credits_per_month", "concurrent_jobs", "storage_bytes")
+            if getattr(override, name) is not None
+        },
     )
 
 

@@ -340,11 +340,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
 }
 
-# --- Quotas (defaults for everyone until plans arrive) -----------------------------------------
+# --- Quotas: the limits when no plan applies (plans are made in the admin) ------------------
 
 QUOTA_JOBS_PER_DAY = env_int("QUOTA_JOBS_PER_DAY", 200)
 QUOTA_CREDITS_PER_MONTH = env_int("QUOTA_CREDITS_PER_MONTH", 2000)
 QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 5)
+QUOTA_STORAGE_BYTES = env_int("QUOTA_STORAGE_MB", 5120) * 1024 * 1024
+# Whether people without a plan may use the studio's house keys.
+QUOTA_HOUSE_KEYS = env_bool("QUOTA_HOUSE_KEYS", True)
+# The plan (by name) that people get when no plan is assigned to them or their groups; empty:
+# the QUOTA_* values above.
+DEFAULT_PLAN = env_str("DEFAULT_PLAN", "")
 
 # --- Vendors ---------------------------------------------------------------------------------
 

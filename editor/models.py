@@ -24,11 +24,18 @@ class Vendor(models.TextChoices):
 
 
 class VendorKey(models.Model):
-    """A person's API key for one vendor, stored encrypted (editor.vault)."""
+    """An API key for one vendor, stored encrypted (editor.vault): a person's own, or, with no
+    owner, the studio's house key for that vendor (added by an admin; used by people without a
+    key of their own whose plan allows it)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vendor_keys"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="vendor_keys",
+        help_text=_("Empty for the studio's house key."),
     )
     vendor = models.CharField(max_length=20, choices=Vendor.choices)
     label = models.CharField(max_length=100)
@@ -37,12 +44,26 @@ class VendorKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.CharField(max_length=500, blank=True, editable=False)
+    monthly_credit_cap = models.PositiveIntegerField(
+        _("monthly credit cap"),
+        null=True,
+        blank=True,
+        help_text=_("Stop using this key once this many vendor credits are spent in a month."),
+    )
+    # Credits charged to this key in ``credits_month`` (its first day), for the cap.
+    credits_month = models.DateField(default=dt.date.min, editable=False)
+    credits_this_month = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ("vendor", "label")
         constraints = (
             models.UniqueConstraint(
                 fields=["owner", "vendor", "label"], name="unique_key_label_per_vendor"
+            ),
+            models.UniqueConstraint(
+                fields=["vendor"],
+                condition=models.Q(owner__isnull=True),
+                name="one_house_key_per_vendor",
             ),
         )
 
@@ -55,6 +76,10 @@ class VendorKey(models.Model):
     @property
     def masked(self) -> str:
         return f"••••{self.last_four}"
+
+    @property
+    def is_house_key(self) -> bool:
+        return self.owner_id is None
 
     def set_secret(self, secret: str) -> None:
         from editor import vault
@@ -120,6 +145,9 @@ class Job(models.Model):
         VendorKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     params = models.JSONField(default=dict)
+    house_key = models.BooleanField(
+        default=False, help_text="Ran on the studio's house key, charged to the owner's plan."
+    )
     source_job = models.ForeignKey(
         "self",
         null=True,
