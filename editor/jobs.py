@@ -81,8 +81,9 @@ def _save_file(owner_id: int, name: str, content: Any) -> str:
 
 
 def _discard_files(owner_id: int, names: Iterable[str]) -> int:
-    """Delete files of a person's now and give their bytes back; returns how many. A file
-    already gone counts nothing."""
+    """Delete files of a person's now and give their bytes back; returns the bytes freed. A
+    file already gone counts nothing; one that cannot be deleted is logged and still counted
+    as stored."""
     freed = 0
     for name in set(names):
         if not name:
@@ -92,7 +93,7 @@ def _discard_files(owner_id: int, names: Iterable[str]) -> int:
             default_storage.delete(name)
         except FileNotFoundError:
             continue
-        except OSError:
+        except Exception:
             logger.exception("could not delete the file %s", name)
             continue
         freed += size
