@@ -1,8 +1,14 @@
 """Charging and refunding a person's limits, atomically.
 
-Limits: jobs per day, vendor credits per month and concurrent jobs. Defaults come from settings
-(``QUOTA_*``). A charge is one conditional UPDATE that succeeds only if every limit still holds,
-so 30 submissions racing at a limit of 10 charge exactly 10 times.
+Limits: jobs per day, vendor credits per month, concurrent jobs and stored bytes, plus which
+operations and providers the person's plan allows and whether they may use the studio's house
+keys (``limits_for``: their plan, else the defaults from settings, each beaten by an override).
+A charge is one conditional UPDATE that succeeds only if every limit still holds, so 30
+submissions racing at a limit of 10 charge exactly 10 times.
+
+Stored bytes are kept exact by whoever stores or deletes a person's file: ``charge`` counts a
+job's incoming photos, ``add_storage`` what a worker or a draft stores later (not limited: the
+limit is checked when work is submitted), ``free_storage`` what a delete removed.
 """
 
 from __future__ import annotations
@@ -11,11 +17,14 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, PositiveBigIntegerField, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import GroupPlan, Plan, Quota, QuotaOverride, User
+
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -112,15 +121,36 @@ def _roll_periods(user: User, today: dt.date, month: dt.date) -> None:
     Quota.objects.filter(user=user, month__lt=month).update(month=month, credits_this_month=0)
 
 
-def charge(user: User, credits: int, *, now: dt.datetime | None = None) -> dt.date:
-    """Count one job and its credits, or raise QuotaExceeded naming the limit.
+def charge(
+    user: User,
+    credits: int,
+    *,
+    now: dt.datetime | None = None,
+    storage_bytes: int = 0,
+    operation: str = "",
+    provider: str = "",
+    house_key: bool = False,
+) -> dt.date:
+    """Count one job, its credits and the bytes of the photos it is about to store, or raise
+    QuotaExceeded naming the limit.
 
-    Call inside the transaction that creates the job. Returns the day charged, which the
-    refund needs.
+    ``operation`` and ``provider`` (slugs), when given, must be allowed by the person's plan;
+    ``house_key``: the job runs on the studio's key, which the plan must allow. Call inside
+    the transaction that creates the job. Returns the day charged, which the refund needs.
     """
     now = now or timezone.now()
     today, month = _periods(now)
     limits = limits_for(user)
+    if operation and not limits.allows(operation, provider):
+        raise QuotaExceeded(
+            "plan", _("Your plan does not include this operation with this provider."), None
+        )
+    if house_key and not limits.house_keys:
+        raise QuotaExceeded(
+            "house_keys",
+            _("Your plan does not include the studio's keys. Add a key of your own in your vault."),
+            None,
+        )
     _roll_periods(user, today, month)
     charged = Quota.objects.filter(
         user=user,
@@ -129,10 +159,12 @@ def charge(user: User, credits: int, *, now: dt.datetime | None = None) -> dt.da
         jobs_today__lt=limits.jobs_per_day,
         credits_this_month__lte=limits.credits_per_month - credits,
         active_jobs__lt=limits.concurrent_jobs,
+        stored_bytes__lte=limits.storage_bytes - storage_bytes,
     ).update(
         jobs_today=F("jobs_today") + 1,
         credits_this_month=F("credits_this_month") + credits,
         active_jobs=F("active_jobs") + 1,
+        stored_bytes=F("stored_bytes") + storage_bytes,
     )
     if charged:
         return today
@@ -155,6 +187,11 @@ def charge(user: User, credits: int, *, now: dt.datetime | None = None) -> dt.da
             % {"count": limits.jobs_per_day, "time": _when(resets)},
             resets,
         )
+    if (
+        quota.credits_this_month + credits <= limits.credits_per_month
+        and quota.stored_bytes + storage_bytes > limits.storage_bytes
+    ):
+        raise storage_exceeded(quota.stored_bytes, storage_bytes, limits.storage_bytes)
     resets = _next_month(month)
     left = max(0, limits.credits_per_month - quota.credits_this_month)
     raise QuotaExceeded(
@@ -171,6 +208,81 @@ def charge(user: User, credits: int, *, now: dt.datetime | None = None) -> dt.da
         },
         resets,
     )
+
+
+def reserve_storage(user: User, size: int) -> None:
+    """Count ``size`` incoming bytes at once (a batch's photos, charged as a whole), or raise
+    QuotaExceeded when they would pass the person's storage limit."""
+    limit = limits_for(user).storage_bytes
+    Quota.objects.get_or_create(user=user)
+    if Quota.objects.filter(user=user, stored_bytes__lte=limit - size).update(
+        stored_bytes=F("stored_bytes") + size
+    ):
+        return
+    used = Quota.objects.values_list("stored_bytes", flat=True).get(user=user)
+    raise storage_exceeded(used, size, limit)
+
+
+def storage_exceeded(used: int, needed: int, limit: int) -> QuotaExceeded:
+    """The storage limit's message: what is used, the limit, and how to free space."""
+    values = {"used": megabytes(used), "limit": megabytes(limit), "needed": megabytes(needed)}
+    if needed > 0:
+        message = _(
+            "Your stored photos and results take %(used)s MB of your %(limit)s MB, and this "
+            "needs %(needed)s MB more. Free some space by deleting jobs you no longer need in "
+            "your gallery."
+        )
+    else:
+        message = _(
+            "Your stored photos and results take %(used)s MB, over your %(limit)s MB. Free "
+            "some space by deleting jobs you no longer need in your gallery."
+        )
+    return QuotaExceeded("storage_bytes", message % values, None)
+
+
+def megabytes(size: int) -> str:
+    """Bytes as megabytes with one decimal; anything above nothing shows as at least 0.1."""
+    if size <= 0:
+        return "0"
+    return f"{max(size / MB, 0.1):.1f}"
+
+
+def add_storage(user_id: int, size: int) -> None:
+    """Count ``size`` bytes just stored for a person (a negative size frees them)."""
+    if size < 0:
+        free_storage(user_id, -size)
+        return
+    if size == 0:
+        return
+    if not Quota.objects.filter(user_id=user_id).update(stored_bytes=F("stored_bytes") + size):
+        Quota.objects.get_or_create(user_id=user_id)
+        Quota.objects.filter(user_id=user_id).update(stored_bytes=F("stored_bytes") + size)
+
+
+def free_storage(user_id: int, size: int) -> None:
+    """Give back ``size`` bytes a delete removed; the count never goes below zero."""
+    if size <= 0:
+        return
+    Quota.objects.filter(user_id=user_id).update(
+        stored_bytes=Greatest(
+            F("stored_bytes") - size, Value(0), output_field=PositiveBigIntegerField()
+        )
+    )
+
+
+def month_of(now: dt.datetime) -> dt.date:
+    """The first day of the month ``now`` falls in, in the studio's time zone."""
+    return _periods(now)[1]
+
+
+def month_resets(month: dt.date) -> dt.datetime:
+    """When the month starting on ``month`` ends."""
+    return _next_month(month)
+
+
+def when(moment: dt.datetime) -> str:
+    """A moment as messages about limits show it (studio time zone)."""
+    return _when(moment)
 
 
 def release(user_id: int, credits: int, charged_on: dt.date, *, refund: bool) -> None:

@@ -25,6 +25,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from accounts import quotas
 from accounts.models import User
 from editor import images, operations
 from editor.models import Draft, Job, Preset, Vendor, VendorKey, display_name
@@ -215,11 +216,21 @@ class OperationForm(forms.Form):
         # person's own and still stored), then the ones ``keep_uploads`` adds.
         self.kept_drafts: dict[str, list[Draft]] = self._named_drafts() if self.is_bound else {}
         self.fresh_drafts: set[str] = set()
+        self.limits = quotas.limits_for(user)
+        # The providers the person's plan allows for this operation; none: not in the plan.
+        self.allowed_providers = [
+            p for p in operation.providers if self.limits.allows(operation.slug, p.name)
+        ]
         provider_field = cast(forms.ChoiceField, self.fields["provider"])
-        provider_field.choices = [(p.name, p.label) for p in operation.providers]
-        provider_field.initial = operation.default_provider.name
+        provider_field.choices = [(p.name, p.label) for p in self.offered_providers]
+        provider_field.initial = self.offered_providers[0].name
+        provider_field.error_messages["invalid_choice"] = _(
+            "This provider is not in your plan. Choose one of the providers offered."
+        )
         key_field = cast("forms.ModelChoiceField[VendorKey]", self.fields["key"])
+        # Only the person's own keys: never another person's, never a house key by name.
         key_field.queryset = VendorKey.objects.filter(owner=user)
+        self._house_keys: dict[str, VendorKey | None] = {}
         for param in operation.params:
             if param.name not in self.fields:
                 self.fields[param.name] = _field(param)
@@ -300,17 +311,43 @@ class OperationForm(forms.Form):
         jobs linked this way always share their photo (compared on the job page)."""
         return self.source if "image" in self.reused_roles else None
 
-    def chosen_provider(self) -> Provider:
-        name = self.data.get("provider") if self.is_bound else self.initial.get("provider")
-        try:
-            return self.operation.provider(str(name or ""))
-        except KeyError:
-            return self.operation.default_provider
+    @property
+    def in_plan(self) -> bool:
+        """Whether the person's plan includes this operation with at least one provider."""
+        return bool(self.allowed_providers)
 
-    def key_blocks(self) -> list[tuple[Vendor, list[VendorKey]]]:
-        """The person's keys for each vendor this operation can use, newest-used first."""
-        vendors = list(dict.fromkeys(p.vendor for p in self.operation.providers if p.vendor))
-        return [(vendor, self.keys_for_vendor(vendor)) for vendor in vendors]
+    @property
+    def offered_providers(self) -> list[Provider]:
+        """The providers the form offers: those the plan allows (all of them when the plan
+        includes none, so that the page can still show what the operation is)."""
+        return self.allowed_providers or list(self.operation.providers)
+
+    def chosen_provider(self) -> Provider:
+        """The provider named by the form, when offered; else the first one offered."""
+        name = self.data.get("provider") if self.is_bound else self.initial.get("provider")
+        for provider in self.offered_providers:
+            if provider.name == name:
+                return provider
+        return self.offered_providers[0]
+
+    def key_blocks(self) -> list[tuple[Vendor, list[VendorKey], VendorKey | None]]:
+        """For each vendor the offered providers use: the person's own keys, newest-used
+        first, and the studio's house key they would run on without one (None when there is
+        none or their plan does not include house keys)."""
+        vendors = list(dict.fromkeys(p.vendor for p in self.offered_providers if p.vendor))
+        return [
+            (vendor, self.keys_for_vendor(vendor), self.house_key_for(vendor)) for vendor in vendors
+        ]
+
+    def house_key_for(self, vendor: Vendor) -> VendorKey | None:
+        """The studio's key for the vendor, if the person's plan lets them use it."""
+        if not self.limits.house_keys:
+            return None
+        if vendor not in self._house_keys:
+            self._house_keys[vendor] = VendorKey.objects.filter(
+                owner__isnull=True, vendor=vendor
+            ).first()
+        return self._house_keys[vendor]
 
     def keys_for_vendor(self, vendor: Vendor) -> list[VendorKey]:
         return list(
@@ -341,13 +378,27 @@ class OperationForm(forms.Form):
             )
 
         self.key_to_use: VendorKey | None = None
+        if not self.in_plan:
+            self.add_error(
+                None,
+                forms.ValidationError(
+                    _("%(operation)s is not in your plan.") % {"operation": self.operation.label},
+                    code="not_in_plan",
+                ),
+            )
+            return cleaned
+
         if provider.vendor is not None:
             chosen = cleaned.get("key")
             keys = self.keys_for(provider)
+            house = self.house_key_for(provider.vendor)
             if chosen is not None and chosen.vendor == provider.vendor:
                 self.key_to_use = chosen
             elif keys:
+                # A person's own key always wins over the studio's.
                 self.key_to_use = keys[0]
+            elif house is not None:
+                self.key_to_use = house
             else:
                 self.add_error(
                     None,

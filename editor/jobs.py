@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -64,6 +64,49 @@ def _lease() -> dt.timedelta:
     return dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
 
 
+# --- Stored files ------------------------------------------------------------------------------
+# Every file stored for a person is counted in their Quota.stored_bytes when it is written and
+# given back when it is deleted, by the bytes actually there (accounts.quotas).
+
+
+def _save_file(owner_id: int, name: str, content: Any) -> str:
+    """Store one file of a person's and count it. Where the storage overwrites a file of the
+    same name, the bytes it replaced are given back."""
+    replaced = default_storage.size(name) if default_storage.exists(name) else 0
+    stored = default_storage.save(name, content)
+    if stored != name:
+        replaced = 0  # kept beside the other file, under a name of its own
+    quotas.add_storage(owner_id, default_storage.size(stored) - replaced)
+    return stored
+
+
+def _discard_files(owner_id: int, names: Iterable[str]) -> int:
+    """Delete files of a person's now and give their bytes back; returns the bytes freed. A
+    file already gone counts nothing; one that cannot be deleted is logged and still counted
+    as stored."""
+    freed = 0
+    for name in set(names):
+        if not name:
+            continue
+        try:
+            size = default_storage.size(name)
+            default_storage.delete(name)
+        except FileNotFoundError:
+            continue
+        except Exception:
+            logger.exception("could not delete the file %s", name)
+            continue
+        freed += size
+    quotas.free_storage(owner_id, freed)
+    return freed
+
+
+def _size_of(upload: UploadedFile | bytes) -> int:
+    if isinstance(upload, bytes):
+        return len(upload)
+    return upload.size or 0
+
+
 # --- Submitting --------------------------------------------------------------------------------
 
 
@@ -94,38 +137,88 @@ def submit(
     batch: Batch | None = None,
     photo_name: str = "",
 ) -> Job:
-    """Charge the quota, create the job with its inputs, and ring the doorbell on commit.
+    """Charge the quota (and the key's monthly cap), create the job with its inputs, and ring
+    the doorbell on commit.
 
-    ``source_job``: the earlier job of the same owner whose photo this one reuses ("run again
-    with changes"); the reused bytes come in ``files`` and are stored under this job's names.
-    ``batch``: the batch this job is one photo of. ``photo_name``: the name the person's photo
-    had, for display (storage names are ours).
+    ``key``: the owner's own key, or the studio's house key for the vendor (the job is then
+    marked ``house_key`` and charged to the owner like any other). ``source_job``: the earlier
+    job of the same owner whose photo this one reuses ("run again with changes"); the reused
+    bytes come in ``files`` and are stored under this job's names. ``batch``: the batch this
+    job is one photo of. ``photo_name``: the name the person's photo had, for display (storage
+    names are ours).
 
-    Raises quotas.QuotaExceeded (nothing is created) when a limit would be passed.
+    Raises quotas.QuotaExceeded (nothing is created) when a limit would be passed, the plan
+    does not allow the operation, provider or house key, or the key's cap would be passed.
     """
-    if source_job is not None and source_job.owner_id != owner.pk:
-        raise ValueError("a job can only reuse the photo of its owner's own job")
-    now = timezone.now()
     with transaction.atomic():
-        charged_on = quotas.charge(owner, provider.credits, now=now)
-        job = Job(
+        return _create(
             owner=owner,
-            operation=operation.slug,
-            provider=provider.name,
+            operation=operation,
+            provider=provider,
+            params=params,
+            files=files,
             key=key,
-            params=dict(params),
             source_job=source_job,
             batch=batch,
-            photo_name=display_name(photo_name),
-            credits=provider.credits,
-            charged_on=charged_on,
-            deadline=now + dt.timedelta(seconds=operation.deadline_seconds),
-            created_at=now,
-            due_at=now,
+            photo_name=photo_name,
+            storage_reserved=False,
         )
-        job.inputs = {role: _store_input(job, role, upload) for role, upload in files.items()}
-        job.save()
-        _send_on_commit(job)
+
+
+def _create(
+    *,
+    owner: User,
+    operation: operations.Operation,
+    provider: operations.Provider,
+    params: Mapping[str, Any],
+    files: Mapping[str, UploadedFile | bytes],
+    key: VendorKey | None,
+    source_job: Job | None,
+    batch: Batch | None,
+    photo_name: str,
+    storage_reserved: bool,
+) -> Job:
+    """submit(), inside its transaction. ``storage_reserved``: the inputs' bytes were counted
+    already (a batch counts all its photos at once)."""
+    if source_job is not None and source_job.owner_id != owner.pk:
+        raise ValueError("a job can only reuse the photo of its owner's own job")
+    if key is not None and key.owner_id not in (owner.pk, None):
+        raise ValueError("a job runs on its owner's own key or on a house key")
+    now = timezone.now()
+    expected = sum(_size_of(upload) for upload in files.values())
+    charged_on = quotas.charge(
+        owner,
+        provider.credits,
+        now=now,
+        storage_bytes=0 if storage_reserved else expected,
+        operation=operation.slug,
+        provider=provider.name,
+        house_key=key is not None and key.is_house_key,
+    )
+    if key is not None:
+        _charge_key(key, provider.credits, now)
+    job = Job(
+        owner=owner,
+        operation=operation.slug,
+        provider=provider.name,
+        key=key,
+        house_key=key is not None and key.is_house_key,
+        params=dict(params),
+        source_job=source_job,
+        batch=batch,
+        photo_name=display_name(photo_name),
+        credits=provider.credits,
+        charged_on=charged_on,
+        deadline=now + dt.timedelta(seconds=operation.deadline_seconds),
+        created_at=now,
+        due_at=now,
+    )
+    job.inputs = {role: _store_input(job, role, upload) for role, upload in files.items()}
+    # The charge counted the uploads' sizes; the quota keeps what storage actually holds.
+    stored = sum(default_storage.size(name) for name in job.inputs.values())
+    quotas.add_storage(owner.pk, stored - expected)
+    job.save()
+    _send_on_commit(job)
     return job
 
 
@@ -140,25 +233,31 @@ def submit_batch(
     key: VendorKey | None,
 ) -> Batch:
     """Several photos with the same settings: one job each, all or none. ``photos`` are the
-    ``image`` inputs with their names; ``files`` the other inputs, shared by every job.
+    ``image`` inputs with their names; ``files`` the other inputs, shared by every job (each
+    job stores its own copy). The storage the whole batch needs is counted at once.
 
     Raises quotas.QuotaExceeded when the whole batch would pass a limit: nothing is created
     and nothing is kept in storage.
     """
     stored: list[str] = []
+    shared = sum(_size_of(upload) for upload in files.values())
+    needed = sum(_size_of(photo) for photo, _name in photos) + shared * len(photos)
     try:
         with transaction.atomic():
+            quotas.reserve_storage(owner, needed)
             batch = Batch.objects.create(owner=owner, operation=operation.slug)
             for photo, name in photos:
-                job = submit(
+                job = _create(
                     owner=owner,
                     operation=operation,
                     provider=provider,
                     params=params,
                     files={**files, "image": photo},
                     key=key,
+                    source_job=None,
                     batch=batch,
                     photo_name=name,
+                    storage_reserved=True,
                 )
                 stored += job.inputs.values()
     except quotas.QuotaExceeded as exceeded:
@@ -174,6 +273,65 @@ def submit_batch(
             default_storage.delete(name)
         raise
     return batch
+
+
+# --- A key's monthly credit cap --------------------------------------------------------------
+
+
+def _charge_key(key: VendorKey, credits: int, now: dt.datetime) -> None:
+    """Count a job's credits on its key: one conditional UPDATE that refuses to pass the key's
+    monthly cap (if it has one), after moving the key's count to this month."""
+    month = quotas.month_of(now)
+    VendorKey.objects.filter(pk=key.pk, credits_month__lt=month).update(
+        credits_month=month, credits_this_month=0
+    )
+    if not credits:
+        return
+    charged = (
+        VendorKey.objects.filter(pk=key.pk, credits_month=month)
+        .filter(
+            Q(monthly_credit_cap__isnull=True)
+            | Q(monthly_credit_cap__gte=F("credits_this_month") + credits)
+        )
+        .update(credits_this_month=F("credits_this_month") + credits)
+    )
+    if charged:
+        return
+    key.refresh_from_db(fields=["monthly_credit_cap", "credits_month", "credits_this_month"])
+    cap = key.monthly_credit_cap or 0
+    resets = quotas.month_resets(month)
+    values = {
+        "needed": credits,
+        "label": key.label,
+        "vendor": key.get_vendor_display(),
+        "left": max(0, cap - key.credits_this_month),
+        "cap": cap,
+        "time": quotas.when(resets),
+    }
+    if key.is_house_key:
+        message = _(
+            "This job needs %(needed)d credits and the studio's %(vendor)s key has %(left)d "
+            "of its monthly %(cap)d left. It resets on %(time)s."
+        )
+    else:
+        message = _(
+            "This job needs %(needed)d credits and your key “%(label)s” has %(left)d of its "
+            "monthly cap of %(cap)d left. The cap resets on %(time)s; you can raise it in your "
+            "vault."
+        )
+    raise quotas.QuotaExceeded("key_cap", message % values, resets)
+
+
+def _refund_key(job: Job) -> None:
+    """A job that did not succeed gives its credits back to its key, within the month they
+    were counted in (like the quota's refund)."""
+    if job.key_id is None or not job.credits:
+        return
+    VendorKey.objects.filter(
+        pk=job.key_id,
+        credits_month=job.charged_on.replace(day=1),
+        credits_this_month__gte=job.credits,
+    ).update(credits_this_month=F("credits_this_month") - job.credits)
 
 
 def _send_on_commit(job: Job, countdown: float = 0.0) -> None:
@@ -286,11 +444,18 @@ def _prepare(job: Job) -> None:
             if role == "image":
                 photo_size = (fitted.width, fitted.height)
         extension = EXTENSIONS[fitted_image.media_type]
-        prepared[role] = default_storage.save(
+        prepared[role] = _save_file(
+            job.owner_id,
             f"jobs/{job.owner_id}/{job.pk}/prepared-{role}.{extension}",
             ContentFile(fitted_image.data),
         )
-    _move(job, JobStatus.RUNNING, prepared=prepared, notes=notes, progress=10)
+    earlier = set(job.prepared.values()) - set(prepared.values())
+    if _move(job, JobStatus.RUNNING, prepared=prepared, notes=notes, progress=10):
+        # A step run again (a retried job) replaces the fitted copies of the run before.
+        _discard_files(job.owner_id, earlier)
+    else:
+        # The job was canceled, deleted or taken over meanwhile: these copies are nobody's.
+        _discard_files(job.owner_id, prepared.values())
 
 
 def _adapter(job: Job, provider: operations.Provider) -> VendorAdapter:
@@ -355,15 +520,17 @@ def _store_results(job: Job, done: Done) -> None:
     for position, image in enumerate(done.images):
         name = f"jobs/{job.owner_id}/{job.pk}/result-{position}.{EXTENSIONS[image.media_type]}"
         if default_storage.exists(name):
-            default_storage.delete(name)
-        stored.append((position, image, default_storage.save(name, ContentFile(image.data))))
+            _discard_files(job.owner_id, [name])
+        stored.append((position, image, _save_file(job.owner_id, name, ContentFile(image.data))))
+    new_names = {name for _position, _image, name in stored}
     with transaction.atomic():
         if not Job.objects.filter(
             pk=job.pk, dispatch=job.dispatch, status__in=ACTIVE_STATUSES
         ).exists():
-            for _position, _image, name in stored:
-                default_storage.delete(name)
+            _discard_files(job.owner_id, new_names)
             return
+        # Results of an earlier run of this step (a retried job) are replaced, files included.
+        replaced = _result_files(Result.objects.filter(job=job)) - new_names
         Result.objects.filter(job=job).delete()
         Result.objects.bulk_create(
             Result(
@@ -375,7 +542,17 @@ def _store_results(job: Job, done: Done) -> None:
             )
             for position, image, name in stored
         )
+        owner_id = job.owner_id
+        # Registered before the next step's message, so it runs first: the next step writes
+        # new thumbnails under the names of the old ones.
+        transaction.on_commit(lambda: _discard_files(owner_id, replaced))
         _move(job, JobStatus.STORING, progress=95)
+
+
+def _result_files(results: Iterable[Result]) -> set[str]:
+    return {
+        name for result in results for name in (result.file.name, result.thumbnail.name) if name
+    }
 
 
 def _finish(job: Job) -> None:
@@ -383,11 +560,14 @@ def _finish(job: Job) -> None:
         with default_storage.open(result.file.name, "rb") as handle:
             info = images.thumbnail(handle.read())
         thumb = f"jobs/{job.owner_id}/{job.pk}/thumb-{result.position}.jpg"
+        earlier = result.thumbnail.name
         if default_storage.exists(thumb):
-            default_storage.delete(thumb)
-        result.thumbnail.name = default_storage.save(thumb, ContentFile(info.thumbnail))
+            _discard_files(job.owner_id, [thumb])
+        result.thumbnail.name = _save_file(job.owner_id, thumb, ContentFile(info.thumbnail))
         result.width, result.height = info.width, info.height
         result.save(update_fields=["thumbnail", "width", "height"])
+        if earlier and earlier != result.thumbnail.name:
+            _discard_files(job.owner_id, [earlier])
     _end(job, JobStatus.SUCCEEDED, progress=100)
 
 
@@ -406,12 +586,10 @@ def _end(job: Job, status: str, **fields: Any) -> bool:
             **fields,
         )
         if ended:
-            quotas.release(
-                job.owner_id,
-                job.credits,
-                job.charged_on,
-                refund=status != JobStatus.SUCCEEDED,
-            )
+            refund = status != JobStatus.SUCCEEDED
+            quotas.release(job.owner_id, job.credits, job.charged_on, refund=refund)
+            if refund:
+                _refund_key(job)
     return bool(ended)
 
 
@@ -460,6 +638,7 @@ def cancel(job: Job) -> bool:
         )
         if canceled:
             quotas.release(job.owner_id, job.credits, job.charged_on, refund=True)
+            _refund_key(job)
     job.refresh_from_db()
     return bool(canceled)
 
@@ -469,22 +648,33 @@ def delete(job: Job) -> int:
     then its rows go (jobs run again from it keep their own copies of the photo and only lose
     the link), and its files once that has committed, so a rolled-back delete loses nothing.
 
-    Returns the bytes its files took in storage: what the storage quota gives back."""
+    Returns the bytes its files took in storage, which the owner's storage quota gets back in
+    the same transaction."""
     folder = _folder_of(job)
+    owner_id = job.owner_id
     with transaction.atomic():
         # Unconditionally: the conditional UPDATE in cancel(), not this copy's status, says
         # whether the job is still under way (it may have been retried in another tab).
         cancel(job)
-        names = _files_of(job)
+        names = _files_of(job) | _folder_files(folder)
         freed = sum(default_storage.size(name) for name in names if default_storage.exists(name))
         job_id = str(job.pk)
         job.delete()
-        transaction.on_commit(lambda: _remove_files(job_id, names, folder))
+        quotas.free_storage(owner_id, freed)
+        transaction.on_commit(lambda: _remove_files(job_id, owner_id, names, folder))
     return freed
 
 
 def _folder_of(job: Job) -> str:
     return f"jobs/{job.owner_id}/{job.pk}/"
+
+
+def _folder_files(folder: str) -> set[str]:
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return set()
+    return {folder + name for name in files}
 
 
 def _files_of(job: Job) -> set[str]:
@@ -494,22 +684,22 @@ def _files_of(job: Job) -> set[str]:
     return {name for name in names if name}
 
 
-def _remove_files(job_id: str, names: set[str], folder: str) -> None:
-    """The job's files, and anything a worker still busy with it wrote into its folder before
-    it noticed the job was gone. A file that cannot be deleted is logged, not raised: the job
-    is already deleted."""
-    try:
-        _dirs, leftovers = default_storage.listdir(folder)
-    except FileNotFoundError:
-        leftovers = []
+def _remove_files(job_id: str, owner_id: int, names: set[str], folder: str) -> None:
+    """The job's files (their bytes were given back already), and anything a worker still
+    busy with it wrote into its folder since (given back here). A file that cannot be deleted
+    is logged, not raised: the job is already deleted."""
     removed = 0
-    for name in sorted(names | {folder + leftover for leftover in leftovers}):
+    for name in sorted(names):
         try:
             default_storage.delete(name)
         except Exception:
             logger.exception("deleted job %s: could not delete the file %s", job_id, name)
         else:
             removed += 1
+    late = _folder_files(folder) - names
+    if late:
+        removed += len(late)
+        _discard_files(owner_id, late)
     # The folder itself, now empty, where folders exist (the file system); on S3 this names
     # no object and does nothing.
     try:
@@ -520,11 +710,21 @@ def _remove_files(job_id: str, names: set[str], folder: str) -> None:
 
 
 def retry(job: Job) -> Job:
-    """Run a failed or canceled job again from the start, charging the quota again."""
+    """Run a failed or canceled job again from the start, charging the quota (and its key's
+    cap) again; the plan must still allow it."""
     operation = operations.get(job.operation)
     now = timezone.now()
     with transaction.atomic():
-        charged_on = quotas.charge(job.owner, job.credits, now=now)
+        charged_on = quotas.charge(
+            job.owner,
+            job.credits,
+            now=now,
+            operation=job.operation,
+            provider=job.provider,
+            house_key=job.house_key,
+        )
+        if job.key is not None:
+            _charge_key(job.key, job.credits, now)
         updated = Job.objects.filter(
             pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED)
         ).update(

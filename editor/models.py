@@ -15,6 +15,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import quotas
 from editor import images
 
 
@@ -355,6 +356,9 @@ class Draft(models.Model):
             f"drafts/{owner.pk}/{draft.pk}-{role}.{suffix}", File(upload.file)
         )
         draft.save()
+        # Counted like every stored file of the person's (not limited: a draft is a photo the
+        # person already sent, kept for a day at most).
+        quotas.add_storage(owner.pk, default_storage.size(draft.file.name))
         return draft
 
     @classmethod
@@ -366,10 +370,16 @@ class Draft(models.Model):
         return len(old)
 
     def discard(self) -> None:
-        """The draft is used up or abandoned: the row goes, and the file once that holds."""
+        """The draft is used up or abandoned: the row goes and its bytes are given back to the
+        owner's storage quota, and the file goes once that holds."""
         name = self.file.name
-        self.delete()
-        if name:
+        with transaction.atomic():
+            # By a query, not by the instance: the bytes are given back only by the request
+            # that really deleted the row, and a rolled-back discard leaves this draft usable.
+            deleted, _counts = Draft.objects.filter(pk=self.pk).delete()
+            if deleted and name and default_storage.exists(name):
+                quotas.free_storage(self.owner_id, default_storage.size(name))
+        if deleted and name:
             transaction.on_commit(lambda: default_storage.delete(name))
 
     def read(self) -> bytes | None:

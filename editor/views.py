@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
+from accounts import quotas
 from accounts.models import User
 from accounts.quotas import QuotaExceeded
 from editor import images, jobs, media, operations
@@ -102,11 +104,19 @@ def studio(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at")[:12]
     )
     labels = {operation.slug: operation.label for operation in operations.OPERATIONS}
+    limits = quotas.limits_for(current_user(request))
     return render(
         request,
         "editor/studio.html",
         {
-            "operations": operations.OPERATIONS,
+            # Each operation with whether the person's plan includes it (with some provider).
+            "operations": [
+                (
+                    operation,
+                    any(limits.allows(operation.slug, p.name) for p in operation.providers),
+                )
+                for operation in operations.OPERATIONS
+            ],
             "recent_jobs": [(job, labels.get(job.operation, job.operation)) for job in recent],
         },
     )
@@ -225,12 +235,15 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         form = OperationForm(declared, user, request.POST, request.FILES, source=source)
         if form.is_valid():
             try:
-                url = _submit(form)
+                with transaction.atomic():
+                    # The kept photos move into the job: their bytes stop counting as drafts
+                    # before the job's are charged, and stay drafts if the job is refused.
+                    for draft in form.drafts_used:
+                        draft.discard()
+                    url = _submit(form)
             except QuotaExceeded as exceeded:
                 form.add_error(None, exceeded.message)
             else:
-                for draft in form.drafts_used:
-                    draft.discard()
                 for note in form.notes:
                     messages.info(request, note)
                 if request.htmx:

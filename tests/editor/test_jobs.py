@@ -7,11 +7,14 @@ pipeline sends is captured, so each step, retry, duplicate and race can be check
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
@@ -19,7 +22,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota, User
 from editor import jobs, operations, tasks
-from editor.models import Job, JobStatus, Vendor, VendorKey
+from editor.models import Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
     Done,
     ImageLimits,
@@ -440,3 +443,212 @@ def test_our_own_rate_limit_waits_without_counting_an_attempt(
     assert sent.messages[-1][3] == 0.3
     step()
     assert step().status == JobStatus.SUCCEEDED
+
+
+# --- Stored bytes, house keys and key caps along the pipeline --------------------------------
+
+
+def disk_bytes(user: User) -> int:
+    """What storage really holds for the person: every file under their folders."""
+    root = Path(settings.MEDIA_ROOT)
+    return sum(
+        path.stat().st_size
+        for folder in (root / "jobs" / str(user.pk), root / "drafts" / str(user.pk))
+        if folder.exists()
+        for path in folder.rglob("*")
+        if path.is_file()
+    )
+
+
+def stored(user: User) -> int:
+    return Quota.objects.get(user=user).stored_bytes
+
+
+def test_stored_bytes_follow_every_file_and_a_delete_gives_back_exactly_its_own(
+    alice: User,
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    script.outcomes = [DONE, DONE]
+    earlier = submit()
+    for _ in range(3):
+        step()
+    before = stored(alice)
+    assert before == disk_bytes(alice) > 0
+
+    job = submit()
+    assert (
+        stored(alice)
+        == disk_bytes(alice)
+        == before + sum(default_storage.size(name) for name in job.inputs.values())
+    )
+    for expected in (JobStatus.RUNNING, JobStatus.STORING, JobStatus.SUCCEEDED):
+        assert step().status == expected
+        assert stored(alice) == disk_bytes(alice)  # fitted copy, result, thumbnail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        freed = jobs.delete(job)
+    assert freed > 0
+    assert stored(alice) == disk_bytes(alice) == before
+    assert Job.objects.filter(pk=earlier.pk).exists()
+
+
+def test_a_step_run_again_replaces_its_files_and_frees_the_old_ones(
+    alice: User,
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    two = Done(DONE.images * 2)
+    script.outcomes = [two, DONE]
+    job = submit()
+    step()
+    job = step()
+    assert job.status == JobStatus.STORING
+    assert job.results.count() == 2
+    assert jobs.cancel(job)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = jobs.retry(job)
+    for _ in range(3):
+        job = step()
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.results.count() == 1
+    # Only the files the job refers to are left, and the quota counts exactly them.
+    folder = Path(settings.MEDIA_ROOT) / jobs._folder_of(job)
+    on_disk = {str(path.relative_to(settings.MEDIA_ROOT)) for path in folder.iterdir()}
+    assert on_disk == jobs._files_of(job)
+    assert stored(alice) == disk_bytes(alice)
+
+
+def test_a_step_that_finds_its_job_canceled_discards_what_it_stored(
+    alice: User,
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script.outcomes = [DONE]
+    job = submit()
+    save_file = jobs._save_file
+
+    def save_then_cancel(owner_id: int, name: str, content: Any) -> str:
+        stored_name = save_file(owner_id, name, content)
+        jobs.cancel(Job.objects.get(pk=job.pk))  # canceled in another tab meanwhile
+        return stored_name
+
+    monkeypatch.setattr(jobs, "_save_file", save_then_cancel)
+    job = step()
+    assert job.status == JobStatus.CANCELED
+    assert job.prepared == {}
+    assert (
+        stored(alice)
+        == disk_bytes(alice)
+        == sum(default_storage.size(name) for name in job.inputs.values())
+    )
+
+
+def test_results_stored_for_a_canceled_job_are_discarded(
+    alice: User,
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script.outcomes = [DONE]
+    job = submit()
+    step()
+    save_file = jobs._save_file
+
+    def save_then_cancel(owner_id: int, name: str, content: Any) -> str:
+        stored_name = save_file(owner_id, name, content)
+        jobs.cancel(Job.objects.get(pk=job.pk))
+        return stored_name
+
+    monkeypatch.setattr(jobs, "_save_file", save_then_cancel)
+    job = step()
+    assert job.status == JobStatus.CANCELED
+    assert not Result.objects.filter(job=job).exists()
+    assert stored(alice) == disk_bytes(alice)
+    assert not any(
+        name.startswith("result-")
+        for name in os.listdir(Path(settings.MEDIA_ROOT) / jobs._folder_of(job))
+    )
+
+
+def test_a_failed_or_canceled_job_gives_its_credits_back_to_its_key(
+    picwish_key: VendorKey, submit: Run, step: Callable[[], Job], script: Script
+) -> None:
+    picwish_key.monthly_credit_cap = 5
+    picwish_key.save()
+    script.outcomes = [VendorError("No.", retryable=False, code="x")]
+    job = submit()
+    picwish_key.refresh_from_db()
+    assert picwish_key.credits_this_month == 1
+    step()
+    assert step().status == JobStatus.FAILED
+    picwish_key.refresh_from_db()
+    assert picwish_key.credits_this_month == 0
+
+    job = submit()
+    assert jobs.cancel(job)
+    picwish_key.refresh_from_db()
+    assert picwish_key.credits_this_month == 0
+
+    script.outcomes = [DONE]
+    submit()
+    for _ in range(3):
+        step()
+    picwish_key.refresh_from_db()
+    assert picwish_key.credits_this_month == 1  # a success keeps its charge
+
+
+def test_a_job_on_the_house_key_runs_on_its_secret_and_charges_its_owner(
+    alice: User,
+    bob: User,
+    sent: Sent,
+    script: Script,
+    step: Callable[[], Job],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    house = VendorKey(owner=None, vendor=Vendor.PICWISH, label="Studio")
+    house.set_secret("sandbox-house-5678")
+    house.save()
+    operation = operations.get("colorize")
+    script.outcomes = [DONE]
+    with django_capture_on_commit_callbacks(execute=True):
+        job = jobs.submit(
+            owner=alice,
+            operation=operation,
+            provider=operation.default_provider,
+            params={"format": "jpg"},
+            files={"image": make_image((64, 48))},
+            key=house,
+        )
+    assert (job.key_id, job.house_key) == (house.pk, True)
+    for _ in range(3):
+        job = step()
+    assert job.status == JobStatus.SUCCEEDED
+    assert script.keys == ["sandbox-house-5678"]
+    quota = Quota.objects.get(user=alice)
+    assert (quota.jobs_today, quota.credits_this_month) == (1, 1)
+    assert not Quota.objects.filter(user=bob).exists()
+
+
+def test_a_job_never_runs_on_another_persons_key(alice: User, bob: User) -> None:
+    bobs = VendorKey(owner=bob, vendor=Vendor.PICWISH, label="Bob's")
+    bobs.set_secret("sandbox-bob-0000")
+    bobs.save()
+    operation = operations.get("colorize")
+    with pytest.raises(ValueError, match="own key"):
+        jobs.submit(
+            owner=alice,
+            operation=operation,
+            provider=operation.default_provider,
+            params={"format": "jpg"},
+            files={"image": make_image((64, 48))},
+            key=bobs,
+        )
+    assert not Job.objects.exists()
