@@ -42,11 +42,11 @@ DELETED = "deleted"
 
 # The chart, in SVG user units; the browser scales it to the page.
 CHART_WIDTH = 640
-CHART_HEIGHT = 220
-PLOT_LEFT = 44  # room for the credit labels
+CHART_HEIGHT = 230
+PLOT_LEFT = 60  # room for the credit labels (larger on a phone, see studio.css)
 PLOT_RIGHT = CHART_WIDTH - 8
-PLOT_TOP = 12
-PLOT_BOTTOM = CHART_HEIGHT - 28  # room for the day labels
+PLOT_TOP = 14
+PLOT_BOTTOM = CHART_HEIGHT - 36  # room for the day labels
 BAR_SHARE = 0.7  # of each day's slot
 LABELLED_DAYS = frozenset({1, 5, 10, 15, 20, 25})  # and the month's last day
 
