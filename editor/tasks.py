@@ -8,7 +8,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from editor import jobs
+from editor import credits, jobs
 from editor.models import Draft
 
 
@@ -22,3 +22,9 @@ def advance(job_id: str, dispatch: int) -> None:
 def sweep() -> None:
     jobs.sweep()
     Draft.purge(timezone.now() - dt.timedelta(seconds=settings.DRAFT_MAX_AGE_SECONDS))
+
+
+@shared_task(name="editor.tasks.check_credits", ignore_result=True, queue="io")
+def check_credits(key_id: str) -> None:
+    """Ask the vendor what one key has left and cache it for the vault (editor.credits)."""
+    credits.check(key_id)

@@ -4,10 +4,12 @@ from django.urls import path
 
 from editor import (
     batch_views,
+    credits_views,
     download_views,
     feed_views,
     gallery_views,
     share_views,
+    usage_views,
     vault_views,
     views,
 )
@@ -23,6 +25,8 @@ urlpatterns = [
     path("vault/<uuid:key_id>/", vault_views.key_row, name="vault_key"),
     path("vault/<uuid:key_id>/edit/", vault_views.edit_key, name="vault_edit"),
     path("vault/<uuid:key_id>/delete/", vault_views.delete_key, name="vault_delete"),
+    path("vault/<uuid:key_id>/credits/", credits_views.key_credits, name="vault_credits"),
+    path("usage/", usage_views.usage, name="usage"),
     path("studio/<slug:slug>/", views.operation, name="operation"),
     path("studio/<slug:slug>/presets/", views.preset_save, name="preset_save"),
     path(

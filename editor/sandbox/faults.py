@@ -50,8 +50,10 @@ Result markers (``resultfault-<kind>[-<arg>]``): ``latency``, ``timeout``, ``htt
 A ``fault`` segment followed by a kind not listed here is answered with a plain 400 naming the
 marker, so a typo does not pass silently as a healthy answer.
 
-Besides faults, two plain markers change the answers: ``legacy`` (AILabTools answers the legacy
-envelope generation) and ``colormig`` (the retired HD color migration answers as it used to).
+Besides faults, three plain markers change the answers: ``legacy`` (AILabTools answers the legacy
+envelope generation), ``colormig`` (the retired HD color migration answers as it used to) and
+``credits-<n>`` (the AILabTools account starts with ``n`` credits instead of 100,000, so a test
+can run it dry: ``sandbox-credits-30-x``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ poll is a pure read and nothing needs a scheduler.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 import time
@@ -69,6 +70,16 @@ class Task:
 
 def new_task_id() -> str:
     return str(uuid.uuid4())
+
+
+def starting_credits(key: str) -> int:
+    """A key's balance before its first call: ``STARTING_CREDITS``, or ``n`` for a key with a
+    ``credits-<n>`` marker (``sandbox-credits-30-x``), to see an account run dry."""
+    parts = key.split("-")
+    for marker, value in itertools.pairwise(parts):
+        if marker.lower() == "credits" and value.isdigit():
+            return int(value)
+    return STARTING_CREDITS
 
 
 class SandboxState:
@@ -184,7 +195,7 @@ class SandboxState:
 
     def charge(self, key: str, credits: int) -> bool:
         with self._lock:
-            balance = self._credits.get(key, STARTING_CREDITS)
+            balance = self._credits.get(key, starting_credits(key))
             if balance < credits:
                 return False
             self._credits[key] = balance - credits
@@ -192,7 +203,7 @@ class SandboxState:
 
     def balance(self, key: str) -> int:
         with self._lock:
-            return self._credits.get(key, STARTING_CREDITS)
+            return self._credits.get(key, starting_credits(key))
 
     def count(self, key: str) -> int:
         """Count one more request for ``key``; returns the new count."""

@@ -41,7 +41,7 @@ from editor.sandbox.faults import (
 )
 from editor.sandbox.faults import parse as parse_faults
 from editor.sandbox.server import PUBLIC_URL_ENVIRON_KEY
-from editor.sandbox.state import MEDIA_TYPES, STARTING_CREDITS, STATE, Task, new_task_id
+from editor.sandbox.state import MEDIA_TYPES, STATE, Task, new_task_id, starting_credits
 
 P = ParamSpec("P")
 MB: Final = 1024 * 1024
@@ -715,12 +715,13 @@ _STARTED: Final = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 def query_credits(request: HttpRequest, caller: Caller) -> HttpResponseBase:
     """vendor-contracts.md 1.5: the universal credits, charged per successful call."""
     balance = STATE.balance(caller.key)
+    bought = starting_credits(caller.key)
     credits = {
         "unique_sign": "common",
         "name": "Universal credits",
         "balance": balance,
-        "total": STARTING_CREDITS,
-        "last_recharge_balance": STARTING_CREDITS,
+        "total": bought,
+        "last_recharge_balance": bought,
         "balance_warning": 0,
         "first_buy_time": _STARTED,
         "last_update_time": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),

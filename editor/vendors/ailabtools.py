@@ -57,6 +57,8 @@ COLOR_MIGRATION_PATH = "/api/image/effects/image-hd-color-migration"  # §2, ret
 ASYNC_RESULT_PATH = "/api/common/query-async-task-result"  # §2.4 (task_id contract)
 LEGACY_RESULT_PATH = "/api/image/asyn-task-results"  # §2.3 (request_id contract)
 LEGACY_TASK_TYPE = "HD_COLOUR_MIGRATION"  # §2.3, the `type` query value
+CREDITS_PATH = "/api/common/query-credits"  # §1.5, the account's credit balances
+UNIVERSAL_CREDITS = "common"  # §1.5: the `unique_sign` of the credits every API spends
 
 # Where result images live is NOT documented: the docs only say result URLs are temporary and
 # expire after 24 h (§1.4). These are the vendor's own domains (its doc assets are served from
@@ -262,6 +264,32 @@ LIMITS: dict[tuple[str, str], ImageLimits] = {
     ("color_migration", "image"): _COLOR_MIGRATION,
     ("color_migration", "ref"): _COLOR_MIGRATION,
 }
+
+# --- Credit balances ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditPool:
+    """One row of the credit query's ``data[]`` (§1.5): a kind of credits and what is left."""
+
+    unique_sign: str  # "common" for the universal credits
+    name: str
+    balance: int
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class CreditBalance:
+    """Every credit pool of the account behind a key."""
+
+    pools: tuple[CreditPool, ...]
+
+    @property
+    def universal(self) -> CreditPool | None:
+        """The universal credits (``unique_sign`` "common"), which every operation here spends;
+        None when the account has none on record."""
+        return next((pool for pool in self.pools if pool.unique_sign == UNIVERSAL_CREDITS), None)
+
 
 # --- Errors ----------------------------------------------------------------------------------
 
@@ -865,6 +893,39 @@ class AILabToolsAdapter(VendorAdapter):
                 "invalid_parameter",
             )
         return ",".join(color.upper() for color in colors)
+
+    # --- Credits ----------------------------------------------------------------------------
+
+    def query_credits(self) -> CreditBalance:
+        """The account's remaining credits (§1.5): ``GET /api/common/query-credits`` with the
+        key header; the answer's ``data[]`` lists each pool's ``unique_sign``, ``name``,
+        ``balance`` and ``total``. Errors come back as ``VendorError`` like any call's."""
+        answer = self._call("GET", CREDITS_PATH, kind=CallKind.POLL)
+        body = self._envelope(answer, retired_context=None)
+        rows = body.get("data")
+        if isinstance(rows, dict):  # one pool, not wrapped in a list
+            rows = [rows]
+        if not isinstance(rows, list):
+            raise _bad_response("no credit list")
+        pools: list[CreditPool] = []
+        for row in rows:
+            pool = _object(row) or {}
+            sign = _text(pool.get("unique_sign"))
+            balance = _number(pool.get("balance"))
+            if not sign or balance is None:
+                continue
+            total = _number(pool.get("total"))
+            pools.append(
+                CreditPool(
+                    unique_sign=sign,
+                    name=_text(pool.get("name")),
+                    balance=max(0, int(balance)),
+                    total=max(0, int(total)) if total is not None else None,
+                )
+            )
+        if rows and not pools:
+            raise _bad_response("a credit list without balances")
+        return CreditBalance(tuple(pools))
 
     # --- Poll -------------------------------------------------------------------------------
 

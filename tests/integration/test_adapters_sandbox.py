@@ -160,3 +160,35 @@ def test_the_retired_endpoint_points_to_the_built_in_engine(
     assert "built-in engine" in caught.value.message
     # Before the retirement, both documented contracts worked; the adapter still speaks them.
     assert run(ailab(sandbox, "sandbox-colormig-x"), request).images
+
+
+def test_the_credit_query_follows_what_the_key_spends(sandbox: server.RunningSandbox) -> None:
+    adapter = ailab(sandbox, "sandbox-credits-100-x")
+    before = adapter.query_credits().universal
+    assert before is not None
+    assert (before.balance, before.total) == (100, 100)
+    run(adapter, RETOUCH)
+    run(adapter, ADVANCED)
+    after = adapter.query_credits().universal
+    assert after is not None
+    assert after.balance == 100 - 3 - 15
+
+
+@pytest.mark.parametrize(
+    ("key", "code", "retryable"),
+    [
+        ("wrong-key", "ERROR_APPLICATIONS_NOT_EXISTS", False),
+        ("sandbox-fault-error-ERROR_USER_LOCKED-x", "ERROR_USER_LOCKED", False),
+        ("sandbox-fault-ratelimit-x", "EXCEEDING_LIMITS", True),
+        ("sandbox-fault-http-502-x", "http_502", True),
+        ("sandbox-fault-badjson-x", "bad_response", True),
+        ("sandbox-fault-drip-x", "timeout", True),
+    ],
+)
+def test_credit_query_faults_are_classified(
+    sandbox: server.RunningSandbox, key: str, code: str, retryable: bool
+) -> None:
+    with pytest.raises(VendorError) as caught:
+        ailab(sandbox, key).query_credits()
+    assert (caught.value.code, caught.value.retryable) == (code, retryable)
+    assert key not in caught.value.message

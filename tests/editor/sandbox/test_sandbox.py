@@ -499,6 +499,58 @@ def test_credits_are_charged_per_call(client: httpx.Client) -> None:
     assert after[0]["balance"] == before[0]["balance"] - 3
 
 
+def test_credits_follow_each_key_and_its_credits_marker(client: httpx.Client) -> None:
+    small, other = key("credits-30"), key()
+    answer = ailab_get(client, CREDITS, small)
+    assert answer.status_code == 200
+    assert_current_success(answer.json())
+    (pool,) = answer.json()["data"]
+    assert (pool["balance"], pool["total"], pool["last_recharge_balance"]) == (30, 30, 30)
+    both = jpeg() | upload("style", make_image((90, 90), "JPEG"))
+    for _ in range(10):
+        assert ailab_post(client, RETOUCH, small, both).status_code == 200
+    assert ailab_get(client, CREDITS, small).json()["data"][0]["balance"] == 0
+    # Dry: the next call is refused and charges nothing.
+    assert_error(ailab_post(client, RETOUCH, small, both), 429, "ERROR_NOT_ENOUGH_CREDITS")
+    assert ailab_get(client, CREDITS, small).json()["data"][0]["balance"] == 0
+    # Another key's account is untouched.
+    assert ailab_get(client, CREDITS, other).json()["data"][0]["balance"] == 100_000
+
+
+def test_credits_in_the_legacy_envelope(client: httpx.Client) -> None:
+    body = ailab_get(client, CREDITS, key("legacy")).json()
+    assert body["error_code"] == 0
+    assert body["data"][0]["unique_sign"] == "common"
+
+
+@pytest.mark.parametrize(
+    ("marker", "status", "code"),
+    [
+        ("fault-error-ERROR_APPLICATIONS_NOT_EXISTS", 401, "ERROR_APPLICATIONS_NOT_EXISTS"),
+        ("fault-error-ERROR_USER_LOCKED", 403, "ERROR_USER_LOCKED"),
+        ("fault-ratelimit", 429, "EXCEEDING_LIMITS"),
+    ],
+)
+def test_credits_answer_fault_markers(
+    client: httpx.Client, marker: str, status: int, code: str
+) -> None:
+    assert_error(ailab_get(client, CREDITS, key(marker)), status, code)
+
+
+def test_credits_answer_transport_faults(client: httpx.Client) -> None:
+    assert ailab_get(client, CREDITS, key("fault-http-502")).status_code == 502
+    broken = ailab_get(client, CREDITS, key("fault-badjson"))
+    assert broken.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        broken.json()
+
+
+def test_credits_refuse_a_real_key(client: httpx.Client) -> None:
+    assert_error(
+        ailab_get(client, CREDITS, "ak-live-0123456789"), 401, "ERROR_APPLICATIONS_NOT_EXISTS"
+    )
+
+
 # --- PicWish: colorization --------------------------------------------------------------------
 
 

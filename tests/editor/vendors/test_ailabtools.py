@@ -23,6 +23,8 @@ from editor.vendors.ailabtools import (
     EXPRESSION_PATTERN,
     RETIRED_COLOR_MIGRATION,
     AILabToolsAdapter,
+    CreditBalance,
+    CreditPool,
 )
 from editor.vendors.base import (
     Done,
@@ -1328,3 +1330,117 @@ def test_limits_sit_inside_the_documented_ones(
 def test_limits_for_an_unknown_role() -> None:
     with pytest.raises(KeyError):
         AILabToolsAdapter.limits("retouch", "mask")
+
+
+# --- Credit query (§1.5) -------------------------------------------------------------------------
+
+CREDITS_URL = f"{BASE}/api/common/query-credits"
+COMMON = {
+    "unique_sign": "common",
+    "name": "Universal credits",
+    "balance": 1234,
+    "total": 5000,
+    "last_recharge_balance": 5000,
+    "balance_warning": 100,
+    "first_buy_time": "2026-01-02 10:00:00",
+    "last_update_time": "2026-03-14 09:30:00",
+}
+
+
+def test_query_credits_sends_a_bare_get_with_the_key_header(
+    adapter: AILabToolsAdapter, vendor: Vendor
+) -> None:
+    vendor.on(CREDITS_URL, reply(current_ok(data=[COMMON])))
+
+    balance = adapter.query_credits()
+
+    sent = vendor.only
+    assert_vendor_call(sent, "GET", CREDITS_URL)  # no query string, nothing else in the URL
+    assert sent.content == b""
+    assert "content-type" not in sent.headers
+    assert read_timeout(sent) == http.BUDGETS[CallKind.POLL].timeout.read  # a small JSON answer
+    assert balance == CreditBalance((CreditPool("common", "Universal credits", 1234, 5000),))
+    assert balance.universal == CreditPool("common", "Universal credits", 1234, 5000)
+
+
+def test_query_credits_reads_every_pool_and_picks_the_universal_one(
+    adapter: AILabToolsAdapter, vendor: Vendor
+) -> None:
+    portrait = {"unique_sign": "portrait", "name": "Portrait pack", "balance": "40", "total": 50}
+    vendor.on(CREDITS_URL, reply(legacy_ok(data=[portrait, {**COMMON, "balance": 99.0}])))
+    balance = adapter.query_credits()
+    assert [pool.unique_sign for pool in balance.pools] == ["portrait", "common"]
+    assert balance.pools[0] == CreditPool("portrait", "Portrait pack", 40, 50)
+    assert balance.universal is not None
+    assert balance.universal.balance == 99
+
+
+def test_query_credits_of_an_account_without_credits(
+    adapter: AILabToolsAdapter, vendor: Vendor
+) -> None:
+    vendor.on(CREDITS_URL, reply(current_ok(data=[])))
+    balance = adapter.query_credits()
+    assert balance.pools == ()
+    assert balance.universal is None
+
+
+def test_query_credits_tolerates_one_pool_not_in_a_list(
+    adapter: AILabToolsAdapter, vendor: Vendor
+) -> None:
+    vendor.on(CREDITS_URL, reply(current_ok(data={**COMMON, "total": None})))
+    assert adapter.query_credits().universal == CreditPool(
+        "common", "Universal credits", 1234, None
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        current_ok(),  # no data at all
+        current_ok(data="1234"),
+        current_ok(data=[{"name": "no sign", "balance": 5}, {"unique_sign": "common"}]),
+    ],
+    ids=["no-data", "text", "no-balances"],
+)
+def test_query_credits_unreadable_answers_are_retryable(
+    adapter: AILabToolsAdapter, vendor: Vendor, body: dict[str, Any]
+) -> None:
+    vendor.on(CREDITS_URL, reply(body))
+    with pytest.raises(VendorError) as raised:
+        adapter.query_credits()
+    assert raised.value.code == "bad_response"
+    assert raised.value.retryable
+
+
+def test_query_credits_with_a_refused_key(adapter: AILabToolsAdapter, vendor: Vendor) -> None:
+    vendor.on(
+        CREDITS_URL,
+        reply(current_failure("ERROR_APPLICATIONS_NOT_EXISTS", f"unknown key {KEY}"), 401),
+    )
+    with pytest.raises(VendorError) as raised:
+        adapter.query_credits()
+    assert raised.value.code == "ERROR_APPLICATIONS_NOT_EXISTS"
+    assert not raised.value.retryable
+    assert KEY not in raised.value.message
+
+
+def test_query_credits_rate_limited_is_retryable(
+    adapter: AILabToolsAdapter, vendor: Vendor
+) -> None:
+    vendor.on(CREDITS_URL, reply(current_failure("EXCEEDING_LIMITS"), 429, **{"Retry-After": "7"}))
+    with pytest.raises(VendorError) as raised:
+        adapter.query_credits()
+    assert raised.value.code == "EXCEEDING_LIMITS"
+    assert raised.value.retryable
+    assert raised.value.retry_after == 7.0
+
+
+def test_query_credits_goes_to_the_adapter_s_own_base_url(vendor: Vendor) -> None:
+    sandbox = AILabToolsAdapter(
+        KEY,
+        client=make_client(transport=httpx.MockTransport(vendor.handle)),
+        base_url="http://127.0.0.1:9000/",
+    )
+    vendor.on("http://127.0.0.1:9000/api/common/query-credits", reply(current_ok(data=[COMMON])))
+    assert sandbox.query_credits().universal is not None
+    assert str(vendor.only.url) == "http://127.0.0.1:9000/api/common/query-credits"
