@@ -380,6 +380,7 @@ class JobAdmin(ReadOnlyAdmin):
     def retry(self, request: HttpRequest, queryset: models.QuerySet[Job]) -> None:
         retried = 0
         ended = (JobStatus.FAILED, JobStatus.CANCELED)
+        skipped = queryset.exclude(status__in=ended).count()
         for job in queryset.filter(status__in=ended).select_related("owner"):
             status = job.status
             try:
@@ -401,7 +402,6 @@ class JobAdmin(ReadOnlyAdmin):
                 audit.record(
                     AuditAction.JOB_RETRIED, job, request=request, details=_job_details(job, status)
                 )
-        skipped = queryset.exclude(status__in=ended).count()
         if retried:
             self.message_user(request, gettext("%(count)d job(s) sent again.") % {"count": retried})
         if skipped:
