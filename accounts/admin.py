@@ -9,6 +9,7 @@ names live in editor, which accounts never imports.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -47,6 +48,8 @@ PLAN_FIELDS = (
     "providers",
     "house_keys",
 )
+# Characters of an event's details shown in the list; the event's page shows them all.
+SUMMARY_LENGTH = 80
 OVERRIDE_FIELDS = ("jobs_per_day", "credits_per_month", "storage_bytes", "concurrent_jobs", "note")
 
 
@@ -392,7 +395,14 @@ class GroupAdmin(BaseGroupAdmin):
 class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Read only, for everyone: the log is written by accounts.audit.record alone."""
 
-    list_display = ("created_at", "action", "actor_name", "target_type", "target_label", "ip")
+    list_display = (
+        "created_at",
+        "action",
+        "actor_name",
+        "target_label",
+        "summary",
+        "ip",
+    )
     list_filter = ("action", "created_at", "target_type")
     search_fields = ("actor_name", "target_label")
     date_hierarchy = "created_at"
@@ -408,6 +418,11 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "ip",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("Details"))
+    def summary(self, event: AuditEvent) -> str:
+        text = json.dumps(event.details, ensure_ascii=False, default=str)
+        return text if len(text) <= SUMMARY_LENGTH else text[: SUMMARY_LENGTH - 1] + "…"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

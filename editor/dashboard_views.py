@@ -43,6 +43,7 @@ CHART_WIDTH = 720
 CHART_HEIGHT = 180
 CHART_LEFT = 36
 CHART_BOTTOM = 24
+CHART_RIGHT = 20  # room for the last day's label
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,10 @@ def _chart(rows: list[DayRow]) -> dict[str, Any]:
         "bars": bars,
         "labels": labels,
         "peak": peak,
-        "width": CHART_LEFT + CHART_WIDTH,
+        "width": CHART_LEFT + CHART_WIDTH + CHART_RIGHT,
         "height": CHART_HEIGHT + CHART_BOTTOM,
         "left": CHART_LEFT,
+        "right": CHART_LEFT + CHART_WIDTH,
         "base": CHART_HEIGHT,
         "label_y": CHART_HEIGHT + 16,
         "legend": [{"name": name, "label": label} for name, label in OUTCOMES],
