@@ -304,6 +304,11 @@ JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
 BATCH_MAX_PHOTOS = env_int("BATCH_MAX_PHOTOS", 20)
 # Photos kept from a form sent back with an error wait this long for the next try.
 DRAFT_MAX_AGE_SECONDS = env_int("DRAFT_MAX_AGE_SECONDS", 24 * 3600)
+# Jobs older than this many days are deleted with their photos and results by an hourly task
+# (editor.tasks.delete_expired_jobs); 0 keeps them forever.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 0)
+if RETENTION_DAYS < 0:
+    raise ValueError(f"RETENTION_DAYS must be 0 (forever) or more, got {RETENTION_DAYS}")
 
 # --- Celery ----------------------------------------------------------------------------------
 
@@ -338,6 +343,7 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
+    "delete-expired-jobs": {"task": "editor.tasks.delete_expired_jobs", "schedule": 3600.0},
 }
 
 # --- Quotas: the limits when no plan applies (plans are made in the admin) ------------------

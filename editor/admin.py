@@ -1,48 +1,327 @@
-"""Admin for keys, jobs and results: for looking, not for running the studio.
+"""Admin for keys, jobs, results, presets and share links.
 
-Keys are added by their owners in the vault; here an admin can see them (masked), relabel one
-and delete one. The ciphertext is on no admin form or page, and neither is a share link's
-token (hash or ciphertext): an admin can see that a link exists and revoke it, not open it.
-Presets are the exception to "looking": admins add the studio's presets (no owner) here and can
-manage everyone's.
+People add their own keys in the vault; here an admin sees every key (masked), relabels one,
+deletes one, and adds the studio's house keys (no owner, one per vendor), whose secret goes
+in through a password field, is encrypted at once (VendorKey.set_secret) and never comes back:
+the ciphertext is on no admin form or page, and neither is a share link's token (hash or
+ciphertext): an admin can see that a link exists and revoke it, not open it. Jobs are read
+only, with two actions: retry (charged to the job's owner, like their own retry) and cancel.
+Presets are managed here too: admins add the studio's presets (no owner).
+
+Every change to a key, a share link or a job made here is written to the audit log.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.db import models
-from django.http import HttpRequest
-from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from typing import Any
 
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
+
+from accounts import audit
+from accounts.admin import PlanAdmin as AccountsPlanAdmin
+from accounts.admin import PlanForm as AccountsPlanForm
+from accounts.models import AuditAction, Plan
+from accounts.quotas import QuotaExceeded
+from editor import jobs, operations
 from editor.forms import PresetAdminForm
-from editor.models import Job, Preset, Result, ShareLink, VendorKey
+from editor.models import (
+    ACTIVE_STATUSES,
+    Job,
+    JobStatus,
+    Preset,
+    Result,
+    ShareLink,
+    Vendor,
+    VendorKey,
+)
+from editor.vault_views import SECRET_MAX, _clean_secret, _secret_widget
+
+# --- Plans: the operations and providers as checkboxes ------------------------------------------
+
+
+def _provider_choices() -> list[tuple[str, Any]]:
+    seen: dict[str, Any] = {}
+    for operation in operations.OPERATIONS:
+        for provider in operation.providers:
+            seen.setdefault(provider.name, provider.label)
+    return list(seen.items())
+
+
+class PlanForm(AccountsPlanForm):
+    operations = forms.MultipleChoiceField(
+        label=_("Operations allowed"),
+        required=False,
+        choices=[(operation.slug, operation.label) for operation in operations.OPERATIONS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every operation."),
+    )
+    providers = forms.MultipleChoiceField(
+        label=_("Providers allowed"),
+        required=False,
+        choices=_provider_choices(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every provider."),
+    )
+
+
+admin.site.unregister(Plan)
+
+
+@admin.register(Plan)
+class PlanAdmin(AccountsPlanAdmin):
+    form = PlanForm
+
+
+# --- Keys --------------------------------------------------------------------------------------
+
+
+def _key_details(key: VendorKey, **extra: Any) -> dict[str, Any]:
+    """What the audit log keeps about a key: never the key itself, only its last four."""
+    return {
+        "house": key.is_house_key,
+        "owner": key.owner.get_username() if key.owner is not None else None,
+        "vendor": key.vendor,
+        "label": key.label,
+        "last_four": key.last_four,
+        **extra,
+    }
+
+
+class HouseKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A new house key: the studio's key for one vendor, used by people without their own."""
+
+    secret = forms.CharField(
+        label=_("API key"),
+        max_length=SECRET_MAX,
+        widget=_secret_widget(),
+        help_text=_("Stored encrypted. Only its last four characters are shown again."),
+    )
+
+    class Meta:
+        model = VendorKey
+        fields = ("vendor", "label", "monthly_credit_cap")
+
+    def clean_vendor(self) -> str:
+        vendor: str = self.cleaned_data["vendor"]
+        if VendorKey.objects.filter(owner__isnull=True, vendor=vendor).exists():
+            raise forms.ValidationError(
+                _("The studio already has a %(vendor)s house key. Open it to replace its secret.")
+                % {"vendor": Vendor(vendor).label}
+            )
+        return vendor
+
+    def clean_secret(self) -> str:
+        return _clean_secret(self.cleaned_data["secret"])
+
+    def save(self, commit: bool = True) -> VendorKey:
+        key: VendorKey = super().save(commit=False)
+        key.owner = None
+        key.set_secret(self.cleaned_data["secret"])
+        if commit:
+            key.save()
+        return key
+
+
+class KeyChangeForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A key's label (any key) and, for a house key, its cap and a new secret."""
+
+    class Meta:
+        model = VendorKey
+        fields = ("label",)
+
+    def clean_label(self) -> str:
+        label: str = self.cleaned_data["label"]
+        key = self.instance
+        if (
+            VendorKey.objects.filter(owner_id=key.owner_id, vendor=key.vendor, label=label)
+            .exclude(pk=key.pk)
+            .exists()
+        ):
+            raise forms.ValidationError(_("Another key of this owner and vendor has this label."))
+        return label
+
+
+class HouseKeyChangeForm(KeyChangeForm):
+    new_secret = forms.CharField(
+        label=_("New API key"),
+        max_length=SECRET_MAX,
+        required=False,
+        widget=_secret_widget(),
+        help_text=_("Leave blank to keep the current key."),
+    )
+
+    class Meta:
+        model = VendorKey
+        fields = ("label", "monthly_credit_cap")
+
+    def clean_new_secret(self) -> str:
+        secret: str = self.cleaned_data["new_secret"]
+        return _clean_secret(secret) if secret else ""
+
+    def save(self, commit: bool = True) -> VendorKey:
+        key: VendorKey = super().save(commit=False)
+        if self.cleaned_data.get("new_secret"):
+            key.set_secret(self.cleaned_data["new_secret"])
+            # The old key's error says nothing about the new one.
+            key.last_error = ""
+        if commit:
+            key.save()
+        return key
 
 
 @admin.register(VendorKey)
 class VendorKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
         "label",
-        "owner",
+        "owner_or_house",
         "vendor",
         "masked",
-        "created_at",
         "last_used_at",
+        "cap",
+        "created_at",
         "last_error",
     )
-    list_filter = ("vendor",)
+    list_filter = ("vendor", ("owner", admin.EmptyFieldListFilter))
     list_select_related = ("owner",)
     search_fields = ("label", "owner__username")
-    fields = ("label", "owner", "vendor", "masked", "created_at", "last_used_at", "last_error")
-    readonly_fields = ("owner", "vendor", "masked", "created_at", "last_used_at", "last_error")
     exclude = ("ciphertext",)
 
-    @admin.display(description="Key")
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: VendorKey | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = HouseKeyAddForm
+        elif obj.is_house_key:
+            kwargs["form"] = HouseKeyChangeForm
+        else:
+            kwargs["form"] = KeyChangeForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: VendorKey | None = None) -> Any:
+        if obj is None:
+            return ("vendor", "label", "secret", "monthly_credit_cap")
+        if obj.is_house_key:
+            return (
+                "label",
+                "owner_or_house",
+                "vendor",
+                "masked",
+                "new_secret",
+                "monthly_credit_cap",
+                "this_month",
+                "created_at",
+                "last_used_at",
+                "last_error",
+            )
+        return (
+            "label",
+            "owner",
+            "vendor",
+            "masked",
+            "cap",
+            "this_month",
+            "created_at",
+            "last_used_at",
+            "last_error",
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: VendorKey | None = None) -> Any:
+        if obj is None:
+            return ()
+        return (
+            "owner",
+            "owner_or_house",
+            "vendor",
+            "masked",
+            "cap",
+            "this_month",
+            "created_at",
+            "last_used_at",
+            "last_error",
+        )
+
+    @method_decorator(sensitive_post_parameters("secret", "new_secret"))
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("Owner"), ordering="owner__username")
+    def owner_or_house(self, key: VendorKey) -> str:
+        return key.owner.get_username() if key.owner is not None else gettext("House key")
+
+    @admin.display(description=_("Key"))
     def masked(self, key: VendorKey) -> str:
         return key.masked
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description=_("Monthly cap"), ordering="monthly_credit_cap")
+    def cap(self, key: VendorKey) -> str:
+        return str(key.monthly_credit_cap) if key.monthly_credit_cap is not None else "-"
+
+    @admin.display(description=_("Credits this month"))
+    def this_month(self, key: VendorKey) -> int:
+        month = timezone.localdate().replace(day=1)
+        return key.credits_this_month if key.credits_month == month else 0
+
+    def save_model(self, request: HttpRequest, obj: VendorKey, form: Any, change: bool) -> None:
+        before: dict[str, Any] | None = None
+        if change:
+            before = dict(
+                VendorKey.objects.filter(pk=obj.pk)
+                .values("label", "monthly_credit_cap", "last_four", "ciphertext")
+                .get()
+            )
+        super().save_model(request, obj, form, change)
+        if before is None:
+            audit.record(AuditAction.KEY_ADDED, obj, request=request, details=_key_details(obj))
+            return
+        if before["ciphertext"] != obj.ciphertext:
+            audit.record(
+                AuditAction.KEY_REPLACED,
+                obj,
+                request=request,
+                details=_key_details(obj, old_last_four=before["last_four"]),
+            )
+        changes = {
+            name: {"old": before[name], "new": getattr(obj, name)}
+            for name in ("label", "monthly_credit_cap")
+            if before[name] != getattr(obj, name)
+        }
+        if changes:
+            audit.record(
+                AuditAction.KEY_CHANGED,
+                obj,
+                request=request,
+                details=_key_details(obj, changes=changes),
+            )
+
+    def delete_model(self, request: HttpRequest, obj: VendorKey) -> None:
+        audit.record(AuditAction.KEY_DELETED, obj, request=request, details=_key_details(obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[VendorKey]) -> None:
+        for key in queryset.select_related("owner"):
+            audit.record(AuditAction.KEY_DELETED, key, request=request, details=_key_details(key))
+        super().delete_queryset(request, queryset)
+
+
+# --- Jobs and results ----------------------------------------------------------------------------
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -56,6 +335,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+def _job_details(job: Job, status: str) -> dict[str, Any]:
+    return {
+        "owner": job.owner.get_username(),
+        "operation": job.operation,
+        "provider": job.provider,
+        "status": status,
+    }
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
     list_display = (
@@ -63,15 +351,84 @@ class JobAdmin(ReadOnlyAdmin):
         "owner",
         "operation",
         "provider",
+        "house_key",
         "status",
+        "error_code",
         "progress",
         "created_at",
         "finished_at",
     )
-    list_filter = ("status", "operation", "provider")
+    list_filter = (
+        "status",
+        "operation",
+        "provider",
+        "house_key",
+        ("owner", admin.RelatedOnlyFieldListFilter),
+    )
     list_select_related = ("owner",)
-    search_fields = ("owner__username",)
+    search_fields = ("owner__username", "error_code")
     date_hierarchy = "created_at"
+    actions = ("retry", "cancel")
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("editor.change_job")
+
+    @admin.action(
+        description=_("Retry the selected failed or canceled jobs (charged to their owners)"),
+        permissions=("manage",),
+    )
+    def retry(self, request: HttpRequest, queryset: models.QuerySet[Job]) -> None:
+        retried = 0
+        ended = (JobStatus.FAILED, JobStatus.CANCELED)
+        skipped = queryset.exclude(status__in=ended).count()
+        for job in queryset.filter(status__in=ended).select_related("owner"):
+            status = job.status
+            try:
+                jobs.retry(job)
+            except QuotaExceeded as exceeded:
+                self.message_user(
+                    request,
+                    gettext("Job %(job)s of %(owner)s was not retried: %(reason)s")
+                    % {
+                        "job": job.pk,
+                        "owner": job.owner.get_username(),
+                        "reason": exceeded.message,
+                    },
+                    messages.ERROR,
+                )
+                continue
+            if job.status == JobStatus.QUEUED:
+                retried += 1
+                audit.record(
+                    AuditAction.JOB_RETRIED, job, request=request, details=_job_details(job, status)
+                )
+        if retried:
+            self.message_user(request, gettext("%(count)d job(s) sent again.") % {"count": retried})
+        if skipped:
+            self.message_user(
+                request,
+                gettext("%(count)d job(s) skipped: only failed or canceled jobs can be retried.")
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+    @admin.action(
+        description=_("Cancel the selected jobs (their credits are refunded)"),
+        permissions=("manage",),
+    )
+    def cancel(self, request: HttpRequest, queryset: models.QuerySet[Job]) -> None:
+        canceled = 0
+        for job in queryset.filter(status__in=ACTIVE_STATUSES).select_related("owner"):
+            status = job.status
+            if jobs.cancel(job):
+                canceled += 1
+                audit.record(
+                    AuditAction.JOB_CANCELED,
+                    job,
+                    request=request,
+                    details=_job_details(job, status),
+                )
+        self.message_user(request, gettext("%(count)d job(s) canceled.") % {"count": canceled})
 
 
 @admin.register(Result)
@@ -126,11 +483,23 @@ class ShareLinkAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     actions = ("revoke",)
 
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("editor.change_sharelink")
+
     @admin.display(description=_("Password"), boolean=True)
     def has_password(self, link: ShareLink) -> bool:
         return link.has_password
 
-    @admin.action(description=_("Revoke the selected links"))
+    @admin.action(description=_("Revoke the selected links"), permissions=("manage",))
     def revoke(self, request: HttpRequest, queryset: models.QuerySet[ShareLink]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = 0
+        for link in queryset.filter(revoked_at__isnull=True).select_related("owner"):
+            link.revoke()
+            audit.record(
+                AuditAction.SHARE_REVOKED,
+                link,
+                request=request,
+                details={"owner": link.owner.get_username(), "result": str(link.result_id)},
+            )
+            count += 1
         self.message_user(request, _("%(count)d link(s) revoked.") % {"count": count})

@@ -32,6 +32,7 @@ from accounts.models import User
 from editor import images, operations, vault
 from editor.models import (
     ACTIVE_STATUSES,
+    ENDED_STATUSES,
     Batch,
     Job,
     JobStatus,
@@ -54,6 +55,11 @@ logger = logging.getLogger(__name__)
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # Raised by an adapter's own rate limiter before anything is sent (editor.vendors.picwish).
 LOCAL_RATE_LIMIT = "rate_limited_local"
+# Retention looks up this many old jobs at a time and deletes at most this many per run: a
+# backlog (retention just switched on) is worked off over a few hourly runs instead of holding
+# a worker for long.
+RETENTION_BATCH = 100
+RETENTION_MAX_PER_RUN = 2000
 # Vendor error codes that mean the key itself is wrong: shown on the key in the vault.
 BAD_KEY_CODES = frozenset(
     {"unauthorized", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_NOT_EXISTS"}
@@ -641,6 +647,45 @@ def cancel(job: Job) -> bool:
             _refund_key(job)
     job.refresh_from_db()
     return bool(canceled)
+
+
+def delete_expired(now: dt.datetime) -> int:
+    """Delete the jobs created more than ``RETENTION_DAYS`` before ``now``, oldest first, with
+    their files, through jobs.delete (which gives their storage back to the owner's quota).
+    Jobs still under way are left for a later run. Returns how many were deleted."""
+    if settings.RETENTION_DAYS <= 0:
+        return 0
+    cutoff = now - dt.timedelta(days=settings.RETENTION_DAYS)
+    expired = Job.objects.filter(created_at__lt=cutoff, status__in=ENDED_STATUSES)
+    deleted = 0
+    failed: set[object] = set()
+    while deleted + len(failed) < RETENTION_MAX_PER_RUN:
+        batch = list(
+            expired.exclude(pk__in=failed)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:RETENTION_BATCH]
+        )
+        for pk in batch:
+            try:
+                with transaction.atomic():
+                    # Checked again under the lock: a retry may have started it meanwhile.
+                    job = expired.select_for_update().filter(pk=pk).first()
+                    if job is not None:
+                        delete(job)
+                        deleted += 1
+            except Exception:
+                logger.exception("retention: could not delete job %s", pk)
+                failed.add(pk)
+        if len(batch) < RETENTION_BATCH:
+            break
+    if deleted or failed:
+        logger.info(
+            "retention: deleted %d jobs created before %s (%d could not be deleted)",
+            deleted,
+            cutoff.isoformat(),
+            len(failed),
+        )
+    return deleted
 
 
 def delete(job: Job) -> int:

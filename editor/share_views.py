@@ -28,6 +28,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import audit
+from accounts.models import AuditAction
 from editor import images, operations
 from editor.models import SHARE_LIFETIMES, JobStatus, Result, ShareLink
 from editor.views import HtmxHttpRequest, current_user, get_result_for_user
@@ -83,6 +85,16 @@ def share_url(request: HttpRequest, token: str) -> str:
     return request.build_absolute_uri(reverse("editor:shared", args=[token]))
 
 
+def _audited(link: ShareLink) -> dict[str, object]:
+    """What the audit log keeps about a link: never its token or password."""
+    return {
+        "result": str(link.result_id),
+        "expires_at": link.expires_at.isoformat() if link.expires_at else None,
+        "protected": link.has_password,
+        "include_original": link.include_original,
+    }
+
+
 def _result_label(result: Result) -> str:
     try:
         return str(operations.get(result.job.operation).label)
@@ -108,6 +120,7 @@ def share_new(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> 
             password=form.cleaned_data["password"],
             include_original=form.cleaned_data["include_original"],
         )
+        audit.record(AuditAction.SHARE_CREATED, link, request=request, details=_audited(link))
         messages.success(request, _("Link made. Copy it and send it to whoever should see it."))
         return redirect(f"{reverse('editor:shares')}?made={link.pk}#share-{link.pk}")
     return render(
@@ -148,7 +161,9 @@ def _row(request: HttpRequest, link: ShareLink) -> dict[str, object]:
 @login_required
 def share_revoke(request: HtmxHttpRequest, link_id: uuid.UUID) -> HttpResponse:
     link = get_object_or_404(ShareLink, pk=link_id, owner=current_user(request))
-    link.revoke()
+    if link.revoked_at is None:
+        link.revoke()
+        audit.record(AuditAction.SHARE_REVOKED, link, request=request, details=_audited(link))
     if request.htmx:
         return render(request, "editor/shares.html#row", {"row": _row(request, link)})
     messages.success(request, _("Link revoked. It no longer opens."))

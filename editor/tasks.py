@@ -28,3 +28,8 @@ def sweep() -> None:
 def check_credits(key_id: str) -> None:
     """Ask the vendor what one key has left and cache it for the vault (editor.credits)."""
     credits.check(key_id)
+
+
+@shared_task(name="editor.tasks.delete_expired_jobs", ignore_result=True, queue="cpu")
+def delete_expired_jobs() -> None:
+    jobs.delete_expired(timezone.now())
