@@ -42,7 +42,7 @@ from editor.models import (
     Vendor,
     VendorKey,
 )
-from editor.vault_views import SECRET_MAX, _clean_secret, _secret_widget
+from editor.vault_views import SECRET_MAX, clean_secret, secret_widget
 
 # --- Plans: the operations and providers as checkboxes ------------------------------------------
 
@@ -101,7 +101,7 @@ class HouseKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
     secret = forms.CharField(
         label=_("API key"),
         max_length=SECRET_MAX,
-        widget=_secret_widget(),
+        widget=secret_widget(),
         help_text=_("Stored encrypted. Only its last four characters are shown again."),
     )
 
@@ -119,7 +119,7 @@ class HouseKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
         return vendor
 
     def clean_secret(self) -> str:
-        return _clean_secret(self.cleaned_data["secret"])
+        return clean_secret(self.cleaned_data["secret"])
 
     def save(self, commit: bool = True) -> VendorKey:
         key: VendorKey = super().save(commit=False)
@@ -154,7 +154,7 @@ class HouseKeyChangeForm(KeyChangeForm):
         label=_("New API key"),
         max_length=SECRET_MAX,
         required=False,
-        widget=_secret_widget(),
+        widget=secret_widget(),
         help_text=_("Leave blank to keep the current key."),
     )
 
@@ -164,7 +164,7 @@ class HouseKeyChangeForm(KeyChangeForm):
 
     def clean_new_secret(self) -> str:
         secret: str = self.cleaned_data["new_secret"]
-        return _clean_secret(secret) if secret else ""
+        return clean_secret(secret) if secret else ""
 
     def save(self, commit: bool = True) -> VendorKey:
         key: VendorKey = super().save(commit=False)

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from editor import vault
+from editor import jobs, vault
 from editor.models import Vendor, VendorKey
 from editor.vendors.ailabtools import AILabToolsAdapter
 from editor.vendors.base import VendorError
@@ -111,13 +111,6 @@ def forget(key: VendorKey) -> None:
     cache.delete_many([_name(key, "figure"), _name(key, "pending")])
 
 
-def _adapter(secret: str) -> AILabToolsAdapter:
-    # As editor.jobs does for jobs: sandbox keys go to the sandbox, real keys to the vendor.
-    if settings.SANDBOX_ENABLED and secret.startswith(settings.SANDBOX_KEY_PREFIX):
-        return AILabToolsAdapter(api_key=secret, base_url=settings.SANDBOX_URL)
-    return AILabToolsAdapter(api_key=secret)
-
-
 def check(key_id: str) -> Figure | None:
     """In a worker: ask the vendor what the key has left and cache the answer. None when the
     key is gone or its vendor has no credit query."""
@@ -128,7 +121,7 @@ def check(key_id: str) -> Figure | None:
     keep = settings.CREDITS_CACHE_SECONDS
     try:
         # The only place this module decrypts a key: in the worker, right before the call.
-        balance = _adapter(vault.decrypt(key.ciphertext)).query_credits()
+        balance = jobs.adapter_for(AILabToolsAdapter, vault.decrypt(key.ciphertext)).query_credits()
     except vault.VaultError:
         figure = Figure(UNREADABLE, now)
     except VendorError as error:

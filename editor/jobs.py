@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # Raised by an adapter's own rate limiter before anything is sent (editor.vendors.picwish).
+AdapterT = TypeVar("AdapterT", bound=VendorAdapter)
 LOCAL_RATE_LIMIT = "rate_limited_local"
 # Retention looks up this many old jobs at a time and deletes at most this many per run: a
 # backlog (retention just switched on) is worked off over a few hourly runs instead of holding
@@ -473,12 +474,16 @@ def _adapter(job: Job, provider: operations.Provider) -> VendorAdapter:
             retryable=False,
             code="no_key",
         )
-    # The only place a key is decrypted: in the worker, right before the vendor call.
-    secret = vault.decrypt(job.key.ciphertext)
+    # Decrypted in the worker, right before the vendor call.
+    return adapter_for(provider.adapter, vault.decrypt(job.key.ciphertext))
+
+
+def adapter_for(adapter: Callable[..., AdapterT], secret: str) -> AdapterT:
+    """The adapter for a decrypted key: sandbox keys go to the sandbox (when it is enabled),
+    real keys to the vendor, side by side."""
     if settings.SANDBOX_ENABLED and secret.startswith(settings.SANDBOX_KEY_PREFIX):
-        # Sandbox keys go to the sandbox, real keys to the vendor, side by side.
-        return provider.adapter(api_key=secret, base_url=settings.SANDBOX_URL)
-    return provider.adapter(api_key=secret)
+        return adapter(api_key=secret, base_url=settings.SANDBOX_URL)
+    return adapter(api_key=secret)
 
 
 def _load_prepared(job: Job) -> dict[str, InputImage]:

@@ -60,14 +60,14 @@ def _cap_field() -> forms.IntegerField:
     )
 
 
-def _secret_widget() -> forms.PasswordInput:
+def secret_widget() -> forms.PasswordInput:
     return forms.PasswordInput(
         render_value=False,
         attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"},
     )
 
 
-def _clean_secret(secret: str) -> str:
+def clean_secret(secret: str) -> str:
     if len(secret) < SECRET_MIN:
         raise forms.ValidationError(
             _("An API key has at least %(min)d characters.") % {"min": SECRET_MIN}
@@ -107,7 +107,7 @@ class AddKeyForm(forms.Form):
     secret = forms.CharField(
         label=gettext_lazy("API key"),
         max_length=SECRET_MAX,
-        widget=_secret_widget(),
+        widget=secret_widget(),
         help_text=gettext_lazy("Stored encrypted. Only its last four characters are shown again."),
     )
     monthly_credit_cap = _cap_field()
@@ -118,7 +118,7 @@ class AddKeyForm(forms.Form):
         self.owner = owner
 
     def clean_secret(self) -> str:
-        return _clean_secret(self.cleaned_data["secret"])
+        return clean_secret(self.cleaned_data["secret"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -157,7 +157,7 @@ class EditKeyForm(forms.Form):
         label=gettext_lazy("New API key"),
         max_length=SECRET_MAX,
         required=False,
-        widget=_secret_widget(),
+        widget=secret_widget(),
         help_text=gettext_lazy("Leave blank to keep the current key."),
     )
     monthly_credit_cap = _cap_field()
@@ -187,7 +187,7 @@ class EditKeyForm(forms.Form):
 
     def clean_secret(self) -> str:
         secret: str = self.cleaned_data["secret"]
-        return _clean_secret(secret) if secret else ""
+        return clean_secret(secret) if secret else ""
 
     @property
     def replaces_secret(self) -> bool:

@@ -15,7 +15,8 @@ from django.utils import formats, timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
-from accounts.models import User
+from accounts import quotas
+from accounts.models import Quota, User
 from config.celery import app
 from editor import jobs, tasks
 from editor.models import Job, JobStatus, Result
@@ -180,3 +181,20 @@ def test_nothing_is_said_when_results_are_kept_forever(
     for content in (gallery, page):
         assert "Kept until" not in content
         assert "retention-note" not in content
+
+
+def test_retention_gives_the_storage_back(
+    alice: User,
+    thirty_days: SettingsWrapper,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    old = aged(make_job(alice), 31)
+    young = aged(make_job(alice), 1)
+    sizes = {
+        job.pk: sum(default_storage.size(name) for name in files_of(job)) for job in (old, young)
+    }
+    # make_job writes its files directly; count them as the pipeline would have.
+    quotas.add_storage(alice.pk, sum(sizes.values()))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.delete_expired(timezone.now()) == 1
+    assert Quota.objects.get(user=alice).stored_bytes == sizes[young.pk]
