@@ -101,19 +101,34 @@
     toast.querySelector(".toast__link").setAttribute("href", job.url);
     toast.querySelector(".toast__close").addEventListener("click", function () { dismiss(toast); });
     region.appendChild(toast);
-    // Auto-dismiss, but not while the pointer or the keyboard focus is on the toast.
+    // Auto-dismiss, but not while the pointer or the keyboard focus is on the toast, and only
+    // while the tab is in view: a toast in a background tab waits for the person to come back.
     var left = TOAST_MS;
-    var started = Date.now();
-    var countdown = window.setTimeout(function () { dismiss(toast); }, left);
+    var started = 0;
+    var countdown = null;
     function pause() {
+      if (countdown === null) { return; }
       window.clearTimeout(countdown);
+      countdown = null;
       left = Math.max(left - (Date.now() - started), 2000);
     }
     function resume() {
+      if (countdown !== null || document.visibilityState !== "visible") { return; }
       if (toast.matches(":hover") || toast.contains(document.activeElement)) { return; }
       started = Date.now();
       countdown = window.setTimeout(function () { dismiss(toast); }, left);
     }
+    function shown() {
+      if (!toast.isConnected) {
+        document.removeEventListener("visibilitychange", shown);
+      } else if (document.visibilityState === "visible") {
+        resume();
+      } else {
+        pause();
+      }
+    }
+    document.addEventListener("visibilitychange", shown);
+    resume();
     toast.addEventListener("mouseenter", pause);
     toast.addEventListener("focusin", pause);
     toast.addEventListener("mouseleave", resume);

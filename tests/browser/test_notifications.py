@@ -121,6 +121,9 @@ def test_a_job_that_ends_is_announced_on_its_page_and_on_every_other_page(
     assert favicon(page).endswith("/favicon.svg")
     expect(toast).to_have_count(0, timeout=15_000)
 
+    # The tab nobody looks at keeps its toast until they come back to it.
+    expect(other_toast).to_have_count(1)
+
     # The toast's link leads to the job; the announcement is not repeated on the next page.
     other_toast.get_by_role("link", name="View job").click()
     expect(studio).to_have_url(live_server.url + job_url)
