@@ -21,6 +21,7 @@ from django.db.models import F, PositiveBigIntegerField, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import GroupPlan, Plan, Quota, QuotaOverride, User
 
@@ -172,9 +173,11 @@ def charge(
     if quota.active_jobs >= limits.concurrent_jobs:
         raise QuotaExceeded(
             "concurrent_jobs",
-            _(
+            ngettext(
+                "You already have %(count)d job running, your limit. Start this one when it ends.",
                 "You already have %(count)d jobs running, your limit. "
-                "Start this one when one of them ends."
+                "Start this one when one of them ends.",
+                limits.concurrent_jobs,
             )
             % {"count": limits.concurrent_jobs},
             None,
@@ -183,7 +186,11 @@ def charge(
         resets = _next_day(today)
         raise QuotaExceeded(
             "jobs_per_day",
-            _("You have run %(count)d jobs today, your daily limit. It resets at %(time)s.")
+            ngettext(
+                "You have run %(count)d job today, your daily limit. It resets at %(time)s.",
+                "You have run %(count)d jobs today, your daily limit. It resets at %(time)s.",
+                limits.jobs_per_day,
+            )
             % {"count": limits.jobs_per_day, "time": _when(resets)},
             resets,
         )

@@ -75,7 +75,7 @@ def test_an_admin_plan_stops_a_person_at_its_daily_limit(
         form.locator("button[type=submit]").click()
         refusal = person.locator("#operation-form").get_by_text("your daily limit")
         expect(refusal).to_be_visible()
-        expect(refusal).to_contain_text("You have run 1 jobs today")
+        expect(refusal).to_contain_text("You have run 1 job today, your daily limit")
         screenshot(person, "admin-plan-refusal", "desktop")
         assert Job.objects.filter(owner=painter).count() == 1
     finally:
