@@ -198,6 +198,8 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
 }
 ACCOUNT_ALLOW_REGISTRATION = env_bool("ACCOUNT_ALLOW_REGISTRATION", True)
+# Requests per personal access token on the JSON API (same limiter and syntax as above).
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/m/key")
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 
 # --- Email -----------------------------------------------------------------------------------

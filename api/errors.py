@@ -1,0 +1,95 @@
+"""Every API error is JSON ``{"code": ..., "message": ...}`` with a fitting status.
+
+Views raise ``ApiError`` (or let ``Http404`` and ``QuotaExceeded`` through); ``install`` maps those
+and django-ninja's own errors (validation, authentication) to that shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from accounts.quotas import QuotaExceeded
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def not_found(message: str = "Not found.") -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+def _reply(api: NinjaAPI, request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+    return api.create_response(request, body, status=status)
+
+
+def install(api: NinjaAPI) -> None:
+    @api.exception_handler(ApiError)
+    def api_error(request: HttpRequest, error: ApiError) -> HttpResponse:
+        response = _reply(
+            api,
+            request,
+            error.status,
+            {"code": error.code, "message": error.message, **error.extra},
+        )
+        if error.status == 429 and "retry_after" in error.extra:
+            response["Retry-After"] = str(error.extra["retry_after"])
+        return response
+
+    @api.exception_handler(QuotaExceeded)
+    def quota(request: HttpRequest, error: QuotaExceeded) -> HttpResponse:
+        resets: dt.datetime | None = error.resets_at
+        return _reply(
+            api,
+            request,
+            429,
+            {
+                "code": "quota_exceeded",
+                "message": error.message,
+                "limit": error.limit,
+                "resets_at": resets.isoformat() if resets else None,
+            },
+        )
+
+    @api.exception_handler(ValidationError)
+    def invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:
+        first = error.errors[0] if error.errors else {}
+        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
+        message = f"{where}: {first.get('msg', 'invalid')}"
+        return _reply(
+            api, request, 422, {"code": "invalid", "message": message, "errors": error.errors}
+        )
+
+    @api.exception_handler(AuthenticationError)
+    def unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+        response = _reply(
+            api,
+            request,
+            401,
+            {
+                "code": "unauthenticated",
+                "message": "Send a valid personal access token: Authorization: Bearer <token>.",
+            },
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+
+    @api.exception_handler(Http404)
+    def missing(request: HttpRequest, error: Http404) -> HttpResponse:
+        return _reply(api, request, 404, {"code": "not_found", "message": "Not found."})
+
+    @api.exception_handler(HttpError)
+    def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+        return _reply(
+            api, request, error.status_code, {"code": "error", "message": str(error.message)}
+        )

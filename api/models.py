@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Tokens start with this, so a leaked one is recognisable (secret scanners, logs).
+PREFIX = "pst_"
+
+
+def token_hash(token: str) -> str:
+    """A token is 256 random bits: one round of SHA-256 is all the storage needs."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A personal access token for the JSON API: shown once when made, stored as a hash."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("name"), max_length=80)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters after the prefix, to tell tokens apart in a list.
+    hint = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.masked})"
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.pk}>"
+
+    @property
+    def masked(self) -> str:
+        return f"{PREFIX}{self.hint}…"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def create(cls, owner: models.Model, name: str) -> tuple[ApiToken, str]:
+        """A new token and its plain text, which is never stored or shown again."""
+        body = secrets.token_urlsafe(32)
+        token = PREFIX + body
+        made = cls.objects.create(
+            owner_id=owner.pk, name=name, token_hash=token_hash(token), hint=body[:6]
+        )
+        return made, token
+
+    @classmethod
+    def find(cls, token: str) -> ApiToken | None:
+        """The live token for a presented plain text; None for unknown and revoked alike."""
+        if not token.startswith(PREFIX) or len(token) > 100:
+            return None
+        return (
+            cls.objects.live().select_related("owner").filter(token_hash=token_hash(token)).first()
+        )
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+    def touch(self) -> None:
+        """Record use, at most once a minute (a script may call many times a second)."""
+        now = timezone.now()
+        if self.last_used_at is None or (now - self.last_used_at).total_seconds() >= 60:
+            ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now
