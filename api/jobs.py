@@ -20,7 +20,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils.datastructures import MultiValueDict
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from api import webhooks
 from api.auth import token_of
@@ -191,6 +191,11 @@ def _form_input(
             data[name] = ",".join(values)
         else:
             data[name] = values[-1]
+    for name, param in params.items():
+        # The page sends every field filled with its default; a script sends what it changes.
+        if name not in data and param.default not in (None, ""):
+            default = param.default
+            data[name] = ",".join(default) if isinstance(default, tuple) else str(default)
     files: MultiValueDict[str, UploadedFile] = MultiValueDict()
     for role in roles:
         uploads = request.FILES.getlist(role)
@@ -210,6 +215,15 @@ def _form_input(
 
 
 def _form_errors(form: OperationForm) -> ApiError:
+    """A field's error first (a bad ``key`` explains a missing key), then the form's own."""
+    fields = {name: errors for name, errors in form.errors.items() if name != "__all__"}
+    if fields:
+        return _invalid(
+            {
+                name.removeprefix("file_"): [str(m) for m in errors]
+                for name, errors in fields.items()
+            }
+        )
     for error in form.non_field_errors().as_data():
         if error.code in ("no_key", "not_in_plan"):
             return ApiError(422, str(error.code), error.messages[0])
@@ -286,7 +300,7 @@ SUBMIT_BODY: dict[str, Any] = {
     ),
     openapi_extra=SUBMIT_BODY,
 )
-def submit_job(request: HttpRequest, response: HttpResponse) -> tuple[int, JobOut]:
+def submit_job(request: HttpRequest, response: HttpResponse) -> Status[JobOut]:
     operation = _operation(request.POST)
     webhook_url = request.POST.get("webhook_url", "").strip()
     if webhook_url:
@@ -312,7 +326,7 @@ def submit_job(request: HttpRequest, response: HttpResponse) -> tuple[int, JobOu
                 job=job, url=webhook_url, token_hash=token_of(request).token_hash
             )
     response["Location"] = request.build_absolute_uri(reverse("api-v1:job", args=[job.pk]))
-    return 202, job_out(job, _base(request))
+    return Status(202, job_out(job, _base(request)))
 
 
 # --- Reading -------------------------------------------------------------------------------
@@ -467,6 +481,6 @@ def retry_job(request: HttpRequest, job_id: uuid.UUID) -> JobOut:
     summary="Delete a job",
     description="Cancels it if under way (credits refunded), then deletes it and its files.",
 )
-def delete_job(request: HttpRequest, job_id: uuid.UUID) -> tuple[int, None]:
+def delete_job(request: HttpRequest, job_id: uuid.UUID) -> Status[None]:
     jobs.delete(get_job_for_token(request, job_id))
-    return 204, None
+    return Status(204, None)
