@@ -87,3 +87,31 @@ class ApiToken(models.Model):
         if self.last_used_at is None or (now - self.last_used_at).total_seconds() >= 60:
             ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+
+
+class Webhook(models.Model):
+    """Where to tell the caller that a job ended (``webhook_url`` on POST /api/v1/jobs), and how
+    the latest delivery went. One per job: each end of the job (it may be retried and end
+    again) starts a new delivery with a new ``delivery`` id.
+
+    ``token_hash`` is a snapshot of the hash of the token that created the job: it is the
+    signing key (the caller computes it from their token), and it stays valid when the token is
+    later revoked, so the studio never needs the token itself.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.OneToOneField("editor.Job", on_delete=models.CASCADE, related_name="webhook")
+    url = models.URLField(max_length=2000)
+    token_hash = models.CharField(max_length=64, editable=False)
+    delivery = models.UUIDField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"webhook of job {self.job_id}"
+
+    def __repr__(self) -> str:
+        return f"<Webhook {self.pk}>"

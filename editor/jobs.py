@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from accounts import quotas
 from accounts.models import User
-from editor import images, operations, vault
+from editor import images, operations, signals, vault
 from editor.models import (
     ACTIVE_STATUSES,
     ENDED_STATUSES,
@@ -601,7 +601,17 @@ def _end(job: Job, status: str, **fields: Any) -> bool:
             quotas.release(job.owner_id, job.credits, job.charged_on, refund=refund)
             if refund:
                 _refund_key(job)
+            _announce_end(job, status)
     return bool(ended)
+
+
+def _announce_end(job: Job, status: str) -> None:
+    """Tell editor.signals.job_ended's receivers (the API's webhooks), once committed. A
+    receiver that raises is logged by Django and does not disturb the job or the others."""
+    job_id = str(job.pk)
+    transaction.on_commit(
+        lambda: signals.job_ended.send_robust(sender=Job, job_id=job_id, status=str(status))
+    )
 
 
 def _fail(job: Job, code: str, message: str) -> None:
@@ -650,6 +660,7 @@ def cancel(job: Job) -> bool:
         if canceled:
             quotas.release(job.owner_id, job.credits, job.charged_on, refund=True)
             _refund_key(job)
+            _announce_end(job, JobStatus.CANCELED)
     job.refresh_from_db()
     return bool(canceled)
 

@@ -1,0 +1,400 @@
+"""The jobs endpoints: submit through the page's form, list, read, download, cancel, retry,
+delete; each for the owner, another user (404), no token and a revoked token (401)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from PIL import Image
+from pytest_django import Settings as SettingsWrapper
+
+from accounts.models import User
+from api import jobs as api_jobs
+from api.models import ApiToken
+from editor.models import Job, JobStatus, Vendor
+from tests.api.conftest import ApiClient
+from tests.editor.test_download_views import camera_job
+from tests.editor.test_images_metadata import has_gps
+from tests.editor.test_job_views import make_job
+from tests.editor.test_operation_views import add_key, photo
+
+pytestmark = pytest.mark.django_db
+
+JOBS = "/api/v1/jobs"
+
+
+def colorize(**extra: Any) -> dict[str, Any]:
+    return {"operation": "colorize", "format": "png", "image": photo(), **extra}
+
+
+def job_paths(job: Job) -> list[tuple[str, str]]:
+    base = f"{JOBS}/{job.pk}"
+    return [
+        ("get", base),
+        ("get", f"{base}/result"),
+        ("post", f"{base}/cancel"),
+        ("post", f"{base}/retry"),
+        ("delete", base),
+    ]
+
+
+def call(client: ApiClient, method: str, path: str) -> Any:
+    return getattr(client, method)(path)
+
+
+# --- Who may call ----------------------------------------------------------------------------
+
+
+def test_every_job_endpoint_is_404_for_another_user(alice: User, bob_api: ApiClient) -> None:
+    job = make_job(alice)
+    for method, path in job_paths(job):
+        response = call(bob_api, method, path)
+        assert response.status_code == 404, path
+        assert response.json()["code"] == "not_found"
+    assert Job.objects.filter(pk=job.pk, status=JobStatus.SUCCEEDED).exists()
+
+
+def test_every_job_endpoint_needs_a_token(alice: User, anonymous_api: ApiClient) -> None:
+    job = make_job(alice)
+    for method, path in [*job_paths(job), ("get", JOBS), ("post", JOBS)]:
+        response = call(anonymous_api, method, path)
+        assert response.status_code == 401, path
+        assert response.json()["code"] == "unauthenticated"
+    assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_a_revoked_token_is_refused_everywhere(alice: User) -> None:
+    made, token = ApiToken.create(alice, "old")
+    made.revoke()
+    client = ApiClient(token)
+    job = make_job(alice)
+    for method, path in [*job_paths(job), ("get", JOBS), ("post", JOBS)]:
+        assert call(client, method, path).status_code == 401, path
+    assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_the_list_shows_only_the_callers_jobs(alice: User, bob_api: ApiClient) -> None:
+    make_job(alice)
+    response = bob_api.get(JOBS)
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "next": None}
+
+
+# --- Submitting ------------------------------------------------------------------------------
+
+
+def test_submitting_a_colorization(alice: User, alice_api: ApiClient) -> None:
+    key = add_key(alice, Vendor.PICWISH)
+    response = alice_api.post(JOBS, colorize())
+    assert response.status_code == 202, response.content
+    job = Job.objects.get()
+    body = response.json()
+    assert body["id"] == str(job.pk)
+    assert response["Location"] == f"http://testserver/api/v1/jobs/{job.pk}"
+    assert (body["operation"], body["provider"], body["status"]) == (
+        "colorize",
+        "picwish",
+        "queued",
+    )
+    assert body["params"] == {"format": "png"}
+    assert (body["result"], body["results"], body["error"]) == (None, [], None)
+    assert (job.owner, job.key, job.params) == (alice, key, {"format": "png"})
+    assert set(job.inputs) == {"image"}
+
+
+def test_submitting_a_two_file_operation(alice: User, alice_api: ApiClient) -> None:
+    add_key(alice, Vendor.AILABTOOLS)
+    response = alice_api.post(
+        JOBS, {"operation": "retouch", "image": photo(), "style": photo(name="s.jpg")}
+    )
+    assert response.status_code == 202, response.content
+    job = Job.objects.get()
+    assert (job.operation, job.provider, set(job.inputs)) == (
+        "retouch",
+        "ailabtools",
+        {"image", "style"},
+    )
+
+
+def test_a_missing_second_file_names_it(alice: User, alice_api: ApiClient) -> None:
+    add_key(alice, Vendor.AILABTOOLS)
+    response = alice_api.post(JOBS, {"operation": "retouch", "image": photo()})
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid"
+    assert response.json()["message"].startswith("style: ")
+    assert "style" in response.json()["errors"]
+    assert not Job.objects.exists()
+
+
+def test_palettes_as_commas_or_repeated_fields(alice: User, alice_api: ApiClient) -> None:
+    for palette in ("DB0D0D,0e0cbb", ["DB0D0D", "0E0CBB"]):
+        response = alice_api.post(
+            JOBS,
+            {
+                "operation": "color_migration",
+                "provider": "local",
+                "mode": "TEMPLATE",
+                "color_template": palette,
+                "image": photo(),
+            },
+        )
+        assert response.status_code == 202, response.content
+        assert response.json()["params"]["color_template"] == ["DB0D0D", "0E0CBB"]
+
+
+def test_a_bad_parameter_is_422_naming_it(alice: User, alice_api: ApiClient) -> None:
+    add_key(alice, Vendor.PICWISH)
+    response = alice_api.post(JOBS, colorize(format="gif"))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["message"].startswith("format: ")
+    assert list(body["errors"]) == ["format"]
+    assert not Job.objects.exists()
+
+
+def test_an_unknown_operation_or_field_is_422(alice: User, alice_api: ApiClient) -> None:
+    add_key(alice, Vendor.PICWISH)
+    response = alice_api.post(JOBS, colorize(operation="nope"))
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == ["operation"]
+    response = alice_api.post(JOBS, colorize(reuse_image="1"))
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == ["reuse_image"]
+    assert not Job.objects.exists()
+
+
+def test_a_file_that_is_no_image_is_422(alice: User, alice_api: ApiClient) -> None:
+    add_key(alice, Vendor.PICWISH)
+    text = SimpleUploadedFile("p.jpg", b"not an image at all", content_type="image/jpeg")
+    response = alice_api.post(JOBS, colorize(image=text))
+    assert response.status_code == 422
+    assert response.json()["message"].startswith("image: ")
+    assert not Job.objects.exists()
+
+
+def test_a_file_over_the_limit_is_413(
+    alice: User, alice_api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_key(alice, Vendor.PICWISH)
+    monkeypatch.setattr(api_jobs, "MAX_FILE_BYTES", 100)
+    response = alice_api.post(JOBS, colorize())
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert not Job.objects.exists()
+
+
+def test_several_photos_are_refused(alice: User, alice_api: ApiClient) -> None:
+    add_key(alice, Vendor.PICWISH)
+    response = alice_api.post(JOBS, colorize(image=[photo(), photo(name="q.jpg")]))
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == ["image"]
+
+
+def test_without_a_key_it_is_422_no_key(alice_api: ApiClient) -> None:
+    response = alice_api.post(JOBS, colorize())
+    assert response.status_code == 422
+    assert response.json()["code"] == "no_key"
+    assert "PicWish" in response.json()["message"]
+    assert not Job.objects.exists()
+
+
+def test_another_users_key_is_never_used(alice: User, bob: User, alice_api: ApiClient) -> None:
+    bobs = add_key(bob, Vendor.PICWISH)
+    response = alice_api.post(JOBS, colorize(key=str(bobs.pk)))
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == ["key"]
+    assert not Job.objects.exists()
+
+
+def test_the_quota_is_429_with_limit_and_reset(
+    alice: User, alice_api: ApiClient, settings: SettingsWrapper
+) -> None:
+    settings.QUOTA_CONCURRENT_JOBS = 1
+    add_key(alice, Vendor.PICWISH)
+    assert alice_api.post(JOBS, colorize()).status_code == 202
+    response = alice_api.post(JOBS, colorize())
+    assert response.status_code == 429
+    body = response.json()
+    assert body["code"] == "quota_exceeded"
+    assert body["limit"]
+    assert "resets_at" in body
+    assert Job.objects.count() == 1
+
+
+# --- Listing ---------------------------------------------------------------------------------
+
+
+def test_the_list_is_paginated_newest_first(alice: User, alice_api: ApiClient) -> None:
+    made = []
+    for minutes in range(5):
+        job = make_job(alice)
+        job.created_at = timezone.now() - dt.timedelta(minutes=10 - minutes)
+        job.save()
+        made.append(str(job.pk))
+    newest_first = list(reversed(made))
+    first = alice_api.get(JOBS, {"limit": 2}).json()
+    assert [item["id"] for item in first["items"]] == newest_first[:2]
+    second = alice_api.get(first["next"]).json()
+    assert [item["id"] for item in second["items"]] == newest_first[2:4]
+    third = alice_api.get(second["next"]).json()
+    assert [item["id"] for item in third["items"]] == newest_first[4:]
+    assert third["next"] is None
+    assert alice_api.get(JOBS, {"limit": 0}).status_code == 422
+    assert alice_api.get(JOBS, {"limit": 101}).status_code == 422
+
+
+def test_the_list_filters(alice: User, alice_api: ApiClient) -> None:
+    old = make_job(alice, JobStatus.FAILED)
+    old.created_at = timezone.now() - dt.timedelta(days=2)
+    old.save()
+    done = make_job(alice)
+    migrated = make_job(alice)
+    migrated.operation = "color_migration"
+    migrated.save()
+
+    def ids(**query: Any) -> set[str]:
+        response = alice_api.get(JOBS, query)
+        assert response.status_code == 200, response.content
+        return {item["id"] for item in response.json()["items"]}
+
+    assert ids(status="failed") == {str(old.pk)}
+    assert ids(operation="color_migration") == {str(migrated.pk)}
+    yesterday = (timezone.now() - dt.timedelta(days=1)).isoformat()
+    assert ids(created_after=yesterday) == {str(done.pk), str(migrated.pk)}
+    assert ids(created_before=yesterday) == {str(old.pk)}
+    assert alice_api.get(JOBS, {"status": "bogus"}).status_code == 422
+
+
+def test_the_list_takes_a_fixed_number_of_queries(alice: User, alice_api: ApiClient) -> None:
+    make_job(alice)
+    alice_api.get(JOBS)  # the token's last use is recorded once a minute: not counted below
+    with CaptureQueriesContext(connection) as one:
+        assert len(alice_api.get(JOBS).json()["items"]) == 1
+    for _ in range(4):
+        make_job(alice)
+    with CaptureQueriesContext(connection) as five:
+        assert len(alice_api.get(JOBS).json()["items"]) == 5
+    assert len(five) == len(one)
+
+
+# --- Reading and downloading ---------------------------------------------------------------
+
+
+def test_a_succeeded_job_shows_its_result(alice: User, alice_api: ApiClient) -> None:
+    job = make_job(alice)
+    body = alice_api.get(f"{JOBS}/{job.pk}").json()
+    result = job.results.get()
+    assert body["status"] == "succeeded"
+    assert body["result"] == {
+        "width": result.width,
+        "height": result.height,
+        "bytes": result.bytes,
+        "format": "png",
+        "url": f"http://testserver/api/v1/jobs/{job.pk}/result",
+    }
+    assert body["results"] == [body["result"]]
+
+
+def test_a_failed_job_shows_its_error(alice: User, alice_api: ApiClient) -> None:
+    job = make_job(alice, JobStatus.FAILED)
+    body = alice_api.get(f"{JOBS}/{job.pk}").json()
+    assert body["error"] == {"code": "failed", "message": "PicWish could not read this image."}
+    assert body["result"] is None
+
+
+def test_the_result_comes_without_gps(alice: User, alice_api: ApiClient) -> None:
+    job, result = camera_job(alice)
+    response = alice_api.get(f"{JOBS}/{job.pk}/result")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert (
+        response["Content-Disposition"] == f'attachment; filename="{result.download_name("jpg")}"'
+    )
+    assert not has_gps(response.content)
+
+
+@pytest.mark.parametrize(("choice", "fmt"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
+def test_the_result_converted(alice: User, alice_api: ApiClient, choice: str, fmt: str) -> None:
+    job, _result = camera_job(alice)
+    response = alice_api.get(f"{JOBS}/{job.pk}/result", {"format": choice, "quality": 70})
+    assert response.status_code == 200
+    assert Image.open(io.BytesIO(response.content)).format == fmt
+    assert not has_gps(response.content)
+
+
+def test_a_bad_format_or_quality_is_422(alice: User, alice_api: ApiClient) -> None:
+    job, _result = camera_job(alice)
+    assert alice_api.get(f"{JOBS}/{job.pk}/result", {"format": "gif"}).status_code == 422
+    bad = alice_api.get(f"{JOBS}/{job.pk}/result", {"format": "jpeg", "quality": 0})
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid"
+
+
+def test_no_result_until_succeeded(alice: User, alice_api: ApiClient) -> None:
+    job = make_job(alice, JobStatus.RUNNING)
+    response = alice_api.get(f"{JOBS}/{job.pk}/result")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+# --- Cancel, retry, delete -------------------------------------------------------------------
+
+
+def test_cancel(alice: User, alice_api: ApiClient) -> None:
+    job = make_job(alice, JobStatus.RUNNING)
+    response = alice_api.post(f"{JOBS}/{job.pk}/cancel")
+    assert response.status_code == 200
+    assert response.json()["status"] == "canceled"
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    again = alice_api.post(f"{JOBS}/{job.pk}/cancel")
+    assert again.status_code == 409
+    assert again.json()["code"] == "not_active"
+
+
+def test_retry(alice: User, alice_api: ApiClient) -> None:
+    job = make_job(alice, JobStatus.FAILED)
+    response = alice_api.post(f"{JOBS}/{job.pk}/retry")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "queued"
+    assert response.json()["error"] is None
+    again = alice_api.post(f"{JOBS}/{job.pk}/retry")
+    assert again.status_code == 409
+    assert again.json()["code"] == "not_retryable"
+
+
+def test_retry_past_the_quota_is_429(
+    alice: User, alice_api: ApiClient, settings: SettingsWrapper
+) -> None:
+    job = make_job(alice, JobStatus.FAILED)
+    settings.QUOTA_CONCURRENT_JOBS = 0
+    settings.QUOTA_DAILY_CREDITS = 0
+    response = alice_api.post(f"{JOBS}/{job.pk}/retry")
+    assert response.status_code == 429
+    assert response.json()["code"] == "quota_exceeded"
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+
+
+def test_delete(alice: User, alice_api: ApiClient) -> None:
+    job = make_job(alice)
+    response = alice_api.delete(f"{JOBS}/{job.pk}")
+    assert response.status_code == 204
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert alice_api.get(f"{JOBS}/{job.pk}").status_code == 404
+
+
+def test_the_openapi_document_lists_every_jobs_endpoint(alice_api: ApiClient) -> None:
+    paths = alice_api.get("/api/v1/openapi.json").json()["paths"]
+    assert set(paths[JOBS]) == {"get", "post"}
+    assert set(paths["/api/v1/jobs/{job_id}"]) == {"get", "delete"}
+    for path in ("result", "cancel", "retry"):
+        assert f"/api/v1/jobs/{{job_id}}/{path}" in paths
