@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from api import catalog, errors, keys, shares
+from api import catalog, errors, keys, shares, usage
 from api.auth import TokenAuth
 
 api = NinjaAPI(
@@ -28,3 +28,4 @@ errors.install(api)
 api.add_router("", catalog.router)
 api.add_router("", keys.router)
 api.add_router("", shares.router)
+api.add_router("", usage.router)
