@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from api import catalog, errors, jobs
+from api import catalog, errors, jobs, keys, shares, usage
 from api.auth import TokenAuth
 
 api = NinjaAPI(
@@ -27,3 +27,6 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("", catalog.router)
 api.add_router("", jobs.router)
+api.add_router("", keys.router)
+api.add_router("", shares.router)
+api.add_router("", usage.router)

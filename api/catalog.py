@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from api.errors import Error
 from editor import operations
 from editor.operations import FileInput, Operation, Param
 
@@ -111,6 +112,8 @@ def describe(operation: Operation) -> OperationOut:
     )
 
 
-@router.get("/operations", response=list[OperationOut], summary="Every operation")
+@router.get(
+    "/operations", response={200: list[OperationOut], 401: Error}, summary="Every operation"
+)
 def list_operations(request: HttpRequest) -> list[OperationOut]:
     return [describe(operation) for operation in operations.OPERATIONS]

@@ -10,10 +10,17 @@ import datetime as dt
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.quotas import QuotaExceeded
+
+
+class Error(Schema):
+    """Every error answer: the schema endpoints name for their error statuses."""
+
+    code: str
+    message: str
 
 
 class ApiError(Exception):

@@ -24,7 +24,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from api import webhooks
 from api.auth import token_of
-from api.errors import ApiError, not_found
+from api.errors import ApiError, Error, not_found
 from api.models import Webhook
 from editor import images, jobs, operations
 from editor.download_views import CONVERSIONS, ORIGINAL, DownloadForm
@@ -40,11 +40,6 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 # Request fields that are not parameters of the operation.
 FIXED_FIELDS = frozenset({"operation", "provider", "key", "webhook_url"})
 FORMATS = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
-
-
-class Error(Schema):
-    code: str
-    message: str
 
 
 class InvalidError(Error):

@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/dashboard/", dashboard_views.dashboard, name="admin_dashboard"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("account/tokens/", include("api.urls")),
     path("api/v1/", api.urls),
     path("", include("editor.urls")),
 ]

@@ -95,6 +95,33 @@ def _audited(link: ShareLink) -> dict[str, object]:
     }
 
 
+def make_link(
+    request: HttpRequest,
+    result: Result,
+    *,
+    lifetime: str,
+    password: str = "",
+    include_original: bool = False,
+) -> tuple[ShareLink, str]:
+    """A new link to a result (``lifetime`` a key of SHARE_LIFETIMES), recorded in the audit
+    log; the token is returned once, here (the page and the API both make links so)."""
+    link, token = ShareLink.create(
+        result,
+        lifetime=SHARE_LIFETIMES[lifetime],
+        password=password,
+        include_original=include_original,
+    )
+    audit.record(AuditAction.SHARE_CREATED, link, request=request, details=_audited(link))
+    return link, token
+
+
+def revoke_link(request: HttpRequest, link: ShareLink) -> None:
+    """Revoke a live link and record it; revoking it again does nothing."""
+    if link.revoked_at is None:
+        link.revoke()
+        audit.record(AuditAction.SHARE_REVOKED, link, request=request, details=_audited(link))
+
+
 def _result_label(result: Result) -> str:
     try:
         return str(operations.get(result.job.operation).label)
@@ -114,13 +141,13 @@ def share_new(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> 
         raise Http404
     form = ShareForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        link, _token = ShareLink.create(
+        link, _token = make_link(
+            request,
             result,
-            lifetime=SHARE_LIFETIMES[form.cleaned_data["lifetime"]],
+            lifetime=form.cleaned_data["lifetime"],
             password=form.cleaned_data["password"],
             include_original=form.cleaned_data["include_original"],
         )
-        audit.record(AuditAction.SHARE_CREATED, link, request=request, details=_audited(link))
         messages.success(request, _("Link made. Copy it and send it to whoever should see it."))
         return redirect(f"{reverse('editor:shares')}?made={link.pk}#share-{link.pk}")
     return render(
@@ -161,9 +188,7 @@ def _row(request: HttpRequest, link: ShareLink) -> dict[str, object]:
 @login_required
 def share_revoke(request: HtmxHttpRequest, link_id: uuid.UUID) -> HttpResponse:
     link = get_object_or_404(ShareLink, pk=link_id, owner=current_user(request))
-    if link.revoked_at is None:
-        link.revoke()
-        audit.record(AuditAction.SHARE_REVOKED, link, request=request, details=_audited(link))
+    revoke_link(request, link)
     if request.htmx:
         return render(request, "editor/shares.html#row", {"row": _row(request, link)})
     messages.success(request, _("Link revoked. It no longer opens."))

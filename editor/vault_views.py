@@ -247,7 +247,7 @@ def _row(request: HttpRequest, key: VendorKey) -> VendorKey:
     return _keys(current_user(request)).get(pk=key.pk)
 
 
-def _details(key: VendorKey, **extra: Any) -> dict[str, Any]:
+def key_details(key: VendorKey, **extra: Any) -> dict[str, Any]:
     """What the audit log keeps about a key: never the key itself, nor its ciphertext."""
     return {
         "vendor": key.vendor,
@@ -284,7 +284,7 @@ def add_key(request: HtmxHttpRequest) -> HttpResponse:
     with transaction.atomic():
         key = form.save() if form.is_valid() else None
         if key is not None:
-            audit.record(AuditAction.KEY_ADDED, key, request=request, details=_details(key))
+            audit.record(AuditAction.KEY_ADDED, key, request=request, details=key_details(key))
     if key is None:
         if request.htmx:
             return render(request, f"{TEMPLATE}#add_form", {"form": form})
@@ -351,14 +351,14 @@ def _save_and_record(request: HttpRequest, form: EditKeyForm) -> bool:
                 AuditAction.KEY_REPLACED,
                 key,
                 request=request,
-                details=_details(key, previous_last_four=form.previous_last_four),
+                details=key_details(key, previous_last_four=form.previous_last_four),
             )
         if form.changes:
             audit.record(
                 AuditAction.KEY_CHANGED,
                 key,
                 request=request,
-                details=_details(key, changes=form.changes),
+                details=key_details(key, changes=form.changes),
             )
     return True
 
@@ -370,7 +370,7 @@ def delete_key(request: HtmxHttpRequest, key_id: uuid.UUID) -> HttpResponse:
     label = key.label
     with transaction.atomic():
         # Recorded first: the event keeps the key's id, which the delete clears.
-        audit.record(AuditAction.KEY_DELETED, key, request=request, details=_details(key))
+        audit.record(AuditAction.KEY_DELETED, key, request=request, details=key_details(key))
         key.delete()
     notice = _("Key “%(label)s” deleted.") % {"label": label}
     if request.htmx:

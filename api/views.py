@@ -1,0 +1,77 @@
+"""The API tokens page (/account/tokens/): a person makes, lists and revokes their personal
+access tokens.
+
+A new token is shown once, in the answer to the form that made it (never put in the session
+or a redirect), with a Copy button; afterwards only its masked hint is shown. Revoking works by
+HTMX (the row swaps in place) and as a plain form post (a message and a redirect).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import User
+from api.models import ApiToken
+from editor.views import HtmxHttpRequest
+
+TEMPLATE = "api/tokens.html"
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label=gettext_lazy("Name"),
+        max_length=80,
+        help_text=gettext_lazy("What the token is for, such as “backup script”."),
+    )
+
+
+def current_user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def get_token_for_user(request: HttpRequest, token_id: uuid.UUID) -> ApiToken:
+    return get_object_or_404(ApiToken, pk=token_id, owner=current_user(request))
+
+
+def _page(request: HttpRequest, status: int = 200, **context: Any) -> HttpResponse:
+    context.setdefault("form", TokenForm())
+    tokens = ApiToken.objects.filter(owner=current_user(request))
+    return render(request, TEMPLATE, {"tokens": tokens, **context}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@never_cache  # the answer to a POST holds the new token: no cache keeps it
+def tokens(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _page(request)
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _page(request, status=400, form=form)
+    made, plaintext = ApiToken.create(current_user(request), form.cleaned_data["name"])
+    return _page(request, status=201, made=made, plaintext=plaintext)
+
+
+@require_POST
+@login_required
+def revoke(request: HtmxHttpRequest, token_id: uuid.UUID) -> HttpResponse:
+    token = get_token_for_user(request, token_id)
+    token.revoke()
+    if request.htmx:
+        return render(request, f"{TEMPLATE}#row", {"token": token})
+    messages.success(
+        request, _("Token “%(name)s” revoked. It no longer opens the API.") % {"name": token.name}
+    )
+    return redirect("api_tokens")
