@@ -11,6 +11,7 @@ from typing import Any
 from allauth.account.adapter import get_adapter
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
 
@@ -52,5 +53,8 @@ def _address(request: HttpRequest | None) -> str | None:
     """The client's address as allauth sees it for rate limits (proxy settings included)."""
     if request is None:
         return None
-    address = get_adapter(request).get_client_ip(request)
+    try:
+        address = get_adapter(request).get_client_ip(request)
+    except PermissionDenied:  # allauth's answer when no address can be told: log the event anyway
+        return None
     return str(address) if address else None

@@ -8,12 +8,43 @@ editor/operations.py, jobs through editor.jobs.submit(), the same quotas and the
 
 from __future__ import annotations
 
+from typing import Any
+
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 
 from api import catalog, errors, jobs, keys, shares, usage
 from api.auth import TokenAuth
 
-api = NinjaAPI(
+# Answers any endpoint behind a token can give, whatever it does.
+TOKEN_ANSWERS = {
+    401: "No token, or an unknown or revoked one.",
+    429: "This token sent more requests than API_RATE_LIMIT allows; see Retry-After.",
+}
+
+
+class StudioAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        """The document, with the token answers on every operation that needs a token."""
+        schema = super().get_openapi_schema(**kwargs)
+        error = {"$ref": "#/components/schemas/Error"}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                if not operation.get("security"):
+                    continue
+                responses = operation.setdefault("responses", {})
+                for status, description in TOKEN_ANSWERS.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": description,
+                            "content": {"application/json": {"schema": error}},
+                        },
+                    )
+        return schema
+
+
+api = StudioAPI(
     title="Photo Studio API",
     version="1",
     urls_namespace="api-v1",

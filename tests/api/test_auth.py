@@ -79,3 +79,11 @@ def test_the_openapi_document_and_docs_need_no_token(client: Client) -> None:
     assert "/api/v1/operations" in schema["paths"]
     assert schema["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_every_operation_behind_a_token_documents_401_and_429(client: Client) -> None:
+    schema = client.get("/api/v1/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("security"), f"{method} {path} needs a token"
+            assert {"401", "429"} <= set(operation["responses"]), f"{method} {path}"
