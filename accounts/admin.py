@@ -421,7 +421,8 @@ class AuditEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("Details"))
     def summary(self, event: AuditEvent) -> str:
-        text = json.dumps(event.details, ensure_ascii=False, default=str)
+        # Sorted: PostgreSQL keeps JSON keys in its own order, SQLite in the written one.
+        text = json.dumps(event.details, ensure_ascii=False, default=str, sort_keys=True)
         return text if len(text) <= SUMMARY_LENGTH else text[: SUMMARY_LENGTH - 1] + "…"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
