@@ -454,7 +454,8 @@ def test_the_audit_log_is_read_only_filtered_and_searchable(
     assert "Plan assigned" not in only_created
     found = rows(admin_client.get(changelist, {"q": "alice"}))
     assert "Plan assigned" in found
-    assert "{&quot;new&quot;: &quot;x&quot;, &quot;old&quot;: null}" in found  # the details, keys sorted
+    # The details, keys sorted.
+    assert "{&quot;new&quot;: &quot;x&quot;, &quot;old&quot;: null}" in found
     assert "Listed" not in found
     assert "Listed" in rows(admin_client.get(changelist, {"q": "root"}))
 
