@@ -169,6 +169,15 @@ def _form_input(
     rather than a default silently used (and the page's draft and reuse fields stay out)."""
     params = {param.name: param for param in operation.params}
     roles = {spec.role for spec in operation.files}
+    # A file part without a file name arrives as a plain field: say what to send instead.
+    as_text = sorted(role for role in roles if role in request.POST)
+    if as_text:
+        raise _invalid(
+            {
+                role: ["Send the photo as a file (a multipart part with a file name)."]
+                for role in as_text
+            }
+        )
     unknown = sorted(
         {name for name in request.POST if name not in FIXED_FIELDS and name not in params}
         | {name for name in request.FILES if name not in roles}

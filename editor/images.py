@@ -166,8 +166,6 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = 
             f"This image is {width}×{height} pixels; {vendor_label} needs at least "
             f"{limits.min_width}×{limits.min_height}."
         )
-    frames = getattr(image, "n_frames", 1)
-    oriented = _orientation(image) != 1
     needs_rgb = limits.rgb_only and image.mode != "RGB"
     too_big = width > limits.max_width or height > limits.max_height
     if too_big and source_format == "JPEG":
@@ -175,9 +173,13 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = 
         image.draft("RGB", (limits.max_width, limits.max_height))
     try:
         # Decode fully even when the file fits: a damaged photo must not cost vendor credits.
+        # Before reading the orientation: reading a PNG's EXIF decodes it, and Pillow forgets
+        # a failed decode, so a later load() would pass a damaged PNG as it is.
         image.load()
     except (OSError, ValueError, SyntaxError):
         raise ImageRejected(_("This image is damaged or incomplete.")) from None
+    frames = getattr(image, "n_frames", 1)
+    oriented = _orientation(image) != 1
     if (
         source_format in limits.formats
         and len(data) <= limits.max_bytes
@@ -579,11 +581,16 @@ class Thumbnail:
 
 def thumbnail(data: bytes) -> Thumbnail:
     """A JPEG thumbnail of a result, and the result's own size. JPEGs decode at a reduced
-    scale first (draft), so a 48-megapixel result costs a fraction of a full decode."""
+    scale first (draft), so a 48-megapixel result costs a fraction of a full decode. Raises
+    ImageRejected for what we cannot read, a damaged or truncated file included."""
     image = _open(io.BytesIO(data))
     width, height = image.size
     image.draft("RGB", THUMBNAIL_SIZE)
-    image = _upright(image)
+    try:
+        image.load()
+        image = _upright(image)
+    except (OSError, ValueError, SyntaxError):
+        raise _damaged() from None
     if image.mode not in {"RGB", "L"}:
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))

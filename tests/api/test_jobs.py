@@ -123,6 +123,16 @@ def test_submitting_a_two_file_operation(alice: User, alice_api: ApiClient) -> N
     )
 
 
+def test_a_photo_sent_as_a_plain_field_is_named(alice: User, alice_api: ApiClient) -> None:
+    add_key(alice, Vendor.PICWISH)
+    response = alice_api.post(JOBS, {"operation": "colorize", "image": "not a file"})
+    assert response.status_code == 422
+    assert response.json()["message"] == (
+        "image: Send the photo as a file (a multipart part with a file name)."
+    )
+    assert not Job.objects.exists()
+
+
 def test_a_missing_second_file_names_it(alice: User, alice_api: ApiClient) -> None:
     add_key(alice, Vendor.AILABTOOLS)
     response = alice_api.post(JOBS, {"operation": "retouch", "image": photo()})

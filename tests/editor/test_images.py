@@ -241,3 +241,16 @@ def test_webp_falls_back_to_the_default_effort_when_the_fast_one_is_refused(
     data = convert(make_image(), "WEBP", 90)
     assert efforts == [2, 4]
     assert open_image(data).format == "WEBP"
+
+
+def test_a_png_damaged_inside_its_pixel_data_is_refused_not_sent_as_it_is() -> None:
+    # Reading a PNG's EXIF decodes it; fit must still notice that the decode failed.
+    data = bytearray(make_image((120, 90), "PNG", color=(10, 200, 30)))
+    data[60] ^= 0xFF  # inside IDAT
+    with pytest.raises(ImageRejected, match="damaged"):
+        fit(bytes(data), LIMITS, vendor_label="X")
+
+
+def test_a_truncated_result_gets_no_thumbnail_but_a_clear_message() -> None:
+    with pytest.raises(ImageRejected, match="damaged"):
+        thumbnail(noisy_jpeg((64, 64))[:1500])
