@@ -20,6 +20,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import socket
 import time
 import uuid
 from typing import Any
@@ -90,6 +91,37 @@ def check_url(url: str) -> str:
     return url
 
 
+def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return bool(
+        address.is_private
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
+
+
+def unreachable_reason(url: str) -> str:
+    """Why the studio must not call ``url`` now, or "": a host name can resolve to an address of
+    the studio's own networks even though it passed check_url (looked up right before each try;
+    a name that changes its answer between this look-up and the connection is not caught)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    local_allowed = bool(settings.DEBUG or settings.SANDBOX_ENABLED)
+    try:
+        found = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return "The receiver's host name does not resolve."
+    for _family, _type, _proto, _name, sockaddr in found:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address.is_loopback:
+            if not local_allowed:
+                return "The receiver's host name points at the studio itself."
+        elif _internal(address):
+            return "The receiver's host name points into a private network."
+    return ""
+
+
 def sign(token_hash: str, timestamp: int, body: bytes) -> str:
     """The X-Studio-Signature header value for a body."""
     message = f"{timestamp}.".encode() + body
@@ -151,6 +183,13 @@ def deliver(webhook_id: str, delivery: str | None = None, attempt: int | None = 
         "X-Studio-Signature": sign(webhook.token_hash, int(time.time()), body),
     }
     status: int | None = None
+    refused = unreachable_reason(webhook.url)
+    if refused:
+        Webhook.objects.filter(pk=webhook.pk, delivery=webhook.delivery).update(
+            last_status=None, last_error=refused
+        )
+        logger.warning("webhook %s: not sent: %s", webhook.pk, refused)
+        return False
     try:
         # Streamed and never read: the receiver's answer body is of no interest, and a huge
         # one must not be loaded.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -231,3 +232,32 @@ def test_plain_http_to_loopback_only_in_development(
     hook = Webhook.objects.get()
     assert hook.url == "http://127.0.0.1:8000/hook"
     assert len(hook.token_hash) == 64
+
+
+@pytest.mark.parametrize(
+    ("resolved", "reason"),
+    [("10.0.0.5", "private network"), ("169.254.169.254", "private network")],
+)
+def test_a_host_name_that_resolves_inside_the_studio_is_not_called(
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    resolved: str,
+    reason: str,
+) -> None:
+    """A name passes the URL check, but what it resolves to is checked right before each try."""
+    job, _token = submit_with_hook(alice, "https://hooks.example.com/studio")
+
+    def lookup(host: str, port: object, *args: object, **kwargs: object) -> list[Any]:
+        assert host == "hooks.example.com"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (resolved, 443))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert not webhooks.deliver(*scheduled[0][0])
+    hook = Webhook.objects.get()
+    assert reason in hook.last_error
+    assert hook.delivered_at is None
+    assert len(scheduled) == 1  # no retry: the address will not become public by waiting
