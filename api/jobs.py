@@ -19,6 +19,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from ninja import Field, Query, Router, Schema, Status
 
@@ -336,6 +337,17 @@ def submit_job(request: HttpRequest, response: HttpResponse) -> Status[JobOut]:
 # --- Reading -------------------------------------------------------------------------------
 
 
+def _instant(name: str, value: dt.datetime) -> dt.datetime:
+    """A filter's moment in UTC: ISO 8601 allows offsets PostgreSQL refuses (beyond ±16 h), and a
+    moment without one is read in the studio's time zone."""
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise _invalid({name: ["Give a date and time between the years 1 and 9999."]}) from None
+
+
 @router.get(
     "/jobs",
     response={200: JobPage, 401: Error, 422: InvalidError},
@@ -352,9 +364,9 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilters]) -> JobPage:
     if filters.status:
         found = found.filter(status=filters.status)
     if filters.created_after:
-        found = found.filter(created_at__gt=filters.created_after)
+        found = found.filter(created_at__gt=_instant("created_after", filters.created_after))
     if filters.created_before:
-        found = found.filter(created_at__lt=filters.created_before)
+        found = found.filter(created_at__lt=_instant("created_before", filters.created_before))
     page = list(
         found.order_by("-created_at", "-pk").prefetch_related("results")[
             filters.offset : filters.offset + filters.limit + 1

@@ -408,3 +408,26 @@ def test_the_openapi_document_lists_every_jobs_endpoint(alice_api: ApiClient) ->
     assert set(paths["/api/v1/jobs/{job_id}"]) == {"get", "delete"}
     for path in ("result", "cancel", "retry"):
         assert f"/api/v1/jobs/{{job_id}}/{path}" in paths
+
+
+@pytest.mark.parametrize(
+    ("moment", "status"),
+    [
+        ("0413-04-04T22:54:40.5127-22:02", 200),  # an offset PostgreSQL refuses (Schemathesis)
+        ("2026-03-01T10:00:00+15:59", 200),
+        ("2026-03-01T10:00:00", 200),  # no offset: the studio's time zone
+        ("0001-01-01T00:00:00+01:00", 422),  # before the year 1 in UTC
+    ],
+)
+def test_date_filters_take_any_iso_moment(
+    alice: User, alice_api: ApiClient, moment: str, status: int
+) -> None:
+    job = make_job(alice)
+    for name in ("created_after", "created_before"):
+        response = alice_api.get(JOBS, {name: moment})
+        assert response.status_code == status, response.content
+        if status == 422:
+            assert response.json()["code"] == "invalid"
+            assert name in response.json()["message"]
+    listed = alice_api.get(JOBS, {"created_before": "2999-01-01T00:00:00-20:00"}).json()["items"]
+    assert [item["id"] for item in listed] == [str(job.pk)]
