@@ -42,6 +42,9 @@ def test_the_page_is_at_its_address_and_linked_from_the_account_pages(
     assert page.status_code == 200
     assert "No tokens yet." in text(page)
     assert f'href="{PAGE}" aria-current="page"' in text(page)
+    # The nav marks "Account" as the current section.
+    password_page = reverse("account_change_password")
+    assert f'<a href="{password_page}" aria-current="page">Account</a>' in text(page)
     # The nav's "Account" opens the password page, whose side-nav links here.
     account = alice_client.get(reverse("account_change_password"))
     assert f'href="{PAGE}"' in text(account)
