@@ -28,7 +28,7 @@ from api.auth import token_of
 from api.errors import ApiError, Error, not_found
 from api.models import Webhook
 from editor import images, jobs, operations
-from editor.download_views import CONVERSIONS, ORIGINAL, DownloadForm
+from editor.download_views import ORIGINAL, DownloadForm, attachment, encode
 from editor.forms import OperationForm
 from editor.models import Job, JobStatus, Result
 from editor.views import current_user
@@ -435,25 +435,13 @@ def job_result(
     if not form.is_valid():
         errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         raise _invalid(errors)
-    choice: str = form.cleaned_data["format"]
     with default_storage.open(result.file.name, "rb") as handle:
         data: bytes = handle.read()
     try:
-        if choice == ORIGINAL:
-            body = images.strip_metadata(data)
-            fmt = images.format_of(body)
-        else:
-            fmt = CONVERSIONS[choice]
-            body = images.convert(data, fmt, form.cleaned_data["quality"])
+        body, fmt = encode(data, form.cleaned_data)
     except images.ImageRejected as rejected:
         raise ApiError(422, "unreadable", f"This result cannot be downloaded: {rejected}") from None
-    reply = HttpResponse(body, content_type=images.MEDIA_TYPES[fmt])
-    reply["Content-Disposition"] = (
-        f'attachment; filename="{result.download_name(images.EXTENSIONS[fmt])}"'
-    )
-    reply["X-Content-Type-Options"] = "nosniff"
-    reply["Cache-Control"] = "private"
-    return reply
+    return attachment(result, body, fmt)
 
 
 # --- Changing ------------------------------------------------------------------------------

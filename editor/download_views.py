@@ -13,6 +13,7 @@ well under a second; results much bigger than that would call for a worker task 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -70,6 +71,28 @@ class DownloadForm(forms.Form):
         return quality
 
 
+def encode(data: bytes, choice: dict[str, Any]) -> tuple[bytes, str]:
+    """A DownloadForm's cleaned choice applied to a stored result: the bytes to send and their
+    Pillow format. Raises images.ImageRejected when the stored file cannot be read."""
+    if choice["format"] == ORIGINAL:
+        body = images.strip_metadata(data)
+        return body, images.format_of(body)
+    fmt = CONVERSIONS[choice["format"]]
+    return images.convert(data, fmt, choice["quality"]), fmt
+
+
+def attachment(result: Result, body: bytes, fmt: str) -> HttpResponse:
+    """The download response: our own file name, a fixed type, not kept by shared caches."""
+    response = HttpResponse(body, content_type=images.MEDIA_TYPES[fmt])
+    # The name is ours (operation slug, date, hex digits): plain ASCII, nothing to escape.
+    response["Content-Disposition"] = (
+        f'attachment; filename="{result.download_name(images.EXTENSIONS[fmt])}"'
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private"
+    return response
+
+
 def _read(result: Result) -> bytes:
     name = result.file.name
     if not name or not default_storage.exists(name):
@@ -109,24 +132,10 @@ def result_download(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUI
     if not form.is_valid():
         errors = [str(error) for field_errors in form.errors.values() for error in field_errors]
         return _problem(request, result, errors, status=400)
-    choice: str = form.cleaned_data["format"]
-    data = _read(result)
     try:
-        if choice == ORIGINAL:
-            body = images.strip_metadata(data)
-            fmt = images.format_of(body)
-        else:
-            fmt = CONVERSIONS[choice]
-            body = images.convert(data, fmt, form.cleaned_data["quality"])
+        body, fmt = encode(_read(result), form.cleaned_data)
     except images.ImageRejected as rejected:
         # The stored file itself cannot be read: nothing the person chose would help.
         message = _("This result cannot be downloaded: %(reason)s") % {"reason": rejected}
         return _problem(request, result, [message], status=422)
-    response = HttpResponse(body, content_type=images.MEDIA_TYPES[fmt])
-    # The name is ours (operation slug, date, hex digits): plain ASCII, nothing to escape.
-    response["Content-Disposition"] = (
-        f'attachment; filename="{result.download_name(images.EXTENSIONS[fmt])}"'
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private"
-    return response
+    return attachment(result, body, fmt)
