@@ -1,7 +1,12 @@
-"""Who may open what: every gallery, job, media, download, batch and share URL, for the owner,
-another signed-in person and an anonymous visitor; and every public share URL for a live,
-expired, revoked and unknown token. Someone else's object is a 404, never a 403, and a dead
-token looks exactly like one that never existed."""
+"""Who may open what: every URL of the studio that names a person's object (job, photo,
+result, download, batch, draft, share link, key, preset, API token), for the owner, another
+signed-in person and an anonymous visitor; every page without an object needs a sign-in; and
+every public share URL for a live, expired, revoked and unknown token. Someone else's object is
+a 404, never a 403, and a dead token looks exactly like one that never existed.
+
+The matrix is checked against the project's URL configuration: a new URL fails
+``test_every_url_is_in_the_matrix`` until it is placed in one of the lists here. (The JSON API's
+own matrix is tests/api/test_isolation.py; the admin and allauth's pages are theirs.)"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import User
-from editor.models import Batch, Draft, ShareLink
+from api.models import ApiToken
+from editor.models import Batch, Draft, Preset, ShareLink, Vendor, VendorKey
 from tests.editor.test_job_views import make_job
 from tests.images import make_image
 
@@ -27,13 +33,36 @@ WHO = ("owner", "other", "anonymous")
 
 @dataclass(frozen=True)
 class Private:
-    """A URL only its owner may use: (method, path)."""
+    """A URL only its owner may use: its route's name, the method, the path, and what the
+    owner's request answers (a plain page load; HTMX-only parts send it to their page)."""
 
+    name: str
     method: str
     path: str
+    owner_status: int = 200
 
 
-def private_urls(alice: User) -> dict[str, Private]:
+# Pages without an object of anyone's: a sign-in is all they need, and they show only the
+# person's own things (the lists are checked below; the rest by their own view tests).
+SIGNED_IN = {
+    "editor:studio",
+    "editor:gallery",
+    "editor:vault",
+    "editor:vault_add",
+    "editor:usage",
+    "editor:operation",
+    "editor:preset_save",
+    "editor:shares",
+    "editor:job_feed",
+    "api_tokens",
+}
+# Open to anyone: the front page, the health check and the share pages (checked below).
+PUBLIC = {"editor:home", "healthz", "editor:shared", "editor:shared_file"}
+# Mounted apps with matrices of their own.
+ELSEWHERE = ("admin/", "accounts/", "api/v1/")
+
+
+def private_urls(alice: User) -> list[Private]:
     job = make_job(alice)
     result = job.results.get()
     batch = Batch.objects.create(owner=alice, operation="colorize")
@@ -45,26 +74,78 @@ def private_urls(alice: User) -> dict[str, Private]:
         file=default_storage.save(f"drafts/{alice.pk}/photo.jpg", ContentFile(make_image())),
     )
     link, _token = ShareLink.create(result, lifetime=None)
+    key = VendorKey(owner=alice, vendor=Vendor.AILABTOOLS, label="mine")
+    key.set_secret("alice-secret-key-0001")
+    key.save()
+    preset = Preset.objects.create(owner=alice, operation="colorize", name="Mine")
+    token, _secret = ApiToken.create(alice, "script")
     pair = [job.pk, result.pk]
-    return {
-        "job": Private("get", reverse("editor:job", args=[job.pk])),
-        "input": Private("get", reverse("editor:job_input", args=[job.pk, "image"])),
-        "result": Private("get", reverse("editor:result_file", args=pair)),
-        "thumbnail": Private("get", reverse("editor:result_thumbnail", args=pair)),
-        "download": Private("get", reverse("editor:result_download", args=pair)),
-        "download png": Private(
-            "get", reverse("editor:result_download", args=pair) + "?format=png"
+    download = reverse("editor:result_download", args=pair)
+    return [
+        Private("editor:job", "get", reverse("editor:job", args=[job.pk])),
+        Private("editor:job_input", "get", reverse("editor:job_input", args=[job.pk, "image"])),
+        Private("editor:result_file", "get", reverse("editor:result_file", args=pair)),
+        Private("editor:result_thumbnail", "get", reverse("editor:result_thumbnail", args=pair)),
+        Private("editor:result_download", "get", download),
+        Private("editor:result_download", "get", download + "?format=png"),
+        Private("editor:share_new", "get", reverse("editor:share_new", args=pair)),
+        Private("editor:batch", "get", reverse("editor:batch", args=[batch.pk])),
+        Private("editor:batch_zip", "get", reverse("editor:batch_zip", args=[batch.pk])),
+        Private("editor:draft_file", "get", reverse("editor:draft_file", args=[draft.pk])),
+        Private("editor:vault_key", "get", reverse("editor:vault_key", args=[key.pk]), 302),
+        Private("editor:vault_edit", "get", reverse("editor:vault_edit", args=[key.pk])),
+        Private("editor:vault_credits", "get", reverse("editor:vault_credits", args=[key.pk]), 302),
+        Private("editor:vault_edit", "post", reverse("editor:vault_edit", args=[key.pk])),
+        Private("editor:vault_credits", "post", reverse("editor:vault_credits", args=[key.pk])),
+        Private("editor:share_new", "post", reverse("editor:share_new", args=pair)),
+        Private("editor:share_revoke", "post", reverse("editor:share_revoke", args=[link.pk])),
+        Private(
+            "editor:preset_delete",
+            "post",
+            reverse("editor:preset_delete", args=["colorize", preset.pk]),
         ),
-        "share form": Private("get", reverse("editor:share_new", args=pair)),
-        "batch": Private("get", reverse("editor:batch", args=[batch.pk])),
-        "batch zip": Private("get", reverse("editor:batch_zip", args=[batch.pk])),
-        "draft": Private("get", reverse("editor:draft_file", args=[draft.pk])),
-        "make link": Private("post", reverse("editor:share_new", args=pair)),
-        "revoke": Private("post", reverse("editor:share_revoke", args=[link.pk])),
-        "delete": Private("post", reverse("editor:job_delete", args=[job.pk])),
-        "cancel": Private("post", reverse("editor:job_cancel", args=[job.pk])),
-        "retry": Private("post", reverse("editor:job_retry", args=[job.pk])),
-    }
+        Private("api_token_revoke", "post", reverse("api_token_revoke", args=[token.pk])),
+        Private("editor:vault_delete", "post", reverse("editor:vault_delete", args=[key.pk])),
+        Private("editor:job_cancel", "post", reverse("editor:job_cancel", args=[job.pk])),
+        Private("editor:job_retry", "post", reverse("editor:job_retry", args=[job.pk])),
+        Private("editor:job_delete", "post", reverse("editor:job_delete", args=[job.pk])),
+    ]
+
+
+def route_names(
+    patterns: list[URLPattern | URLResolver] | None = None, prefix: str = "", space: str = ""
+) -> dict[str, str]:
+    """Every named route of the project, with the path it sits under."""
+    names: dict[str, str] = {}
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        path = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            inner = f"{space}{entry.namespace}:" if entry.namespace else space
+            names.update(route_names(entry.url_patterns, path, inner))
+        elif entry.name:
+            names[space + entry.name] = path
+    return names
+
+
+def test_every_url_is_in_the_matrix(alice: User) -> None:
+    private = {url.name for url in private_urls(alice)}
+    ours = {name: path for name, path in route_names().items() if not path.startswith(ELSEWHERE)}
+    unplaced = set(ours) - private - SIGNED_IN - PUBLIC
+    assert not unplaced, f"place these URLs in the isolation matrix: {sorted(unplaced)}"
+    assert not (private | SIGNED_IN | PUBLIC) - set(ours), "the matrix names a URL that is gone"
+
+
+def test_pages_without_an_object_need_a_sign_in() -> None:
+    anonymous = Client()
+    for name in sorted(SIGNED_IN):
+        args = ["colorize"] if name in ("editor:operation", "editor:preset_save") else []
+        path = reverse(name, args=args)
+        for method in ("get", "post"):
+            response = getattr(anonymous, method)(path)
+            if response.status_code == 405:
+                continue  # this page does not answer that method at all
+            assert response.status_code == 302, (name, method)
+            assert response["Location"].startswith(reverse("account_login")), (name, method)
 
 
 def client_for(who: str, alice: User, bob: User) -> Client:
@@ -78,23 +159,37 @@ def test_private_urls(alice: User, bob: User) -> None:
     urls = private_urls(alice)
     for who in ("other", "anonymous"):
         client = client_for(who, alice, bob)
-        for name, url in urls.items():
+        for url in urls:
             response = getattr(client, url.method)(
                 url.path, {"lifetime": "1h"} if url.method == "post" else None
             )
             if who == "anonymous":
-                assert response.status_code == 302, name
-                assert response["Location"].startswith(reverse("account_login")), name
+                assert response.status_code == 302, url
+                assert response["Location"].startswith(reverse("account_login")), url
             else:
-                assert response.status_code == 404, name
+                assert response.status_code == 404, url
+    # Nothing of Alice's was touched by the others.
+    assert VendorKey.objects.filter(owner=alice).count() == 1
+    assert Preset.objects.filter(owner=alice).count() == 1
+    assert ApiToken.objects.live().filter(owner=alice).count() == 1
+    assert ShareLink.objects.filter(revoked_at__isnull=True).count() == 1
     # The owner last, reads before changes (deleting the job ends the matrix).
     client = client_for("owner", alice, bob)
-    for name, url in urls.items():
+    for url in urls:
         if url.method == "get":
-            assert client.get(url.path).status_code == 200, name
-    assert client.post(urls["make link"].path, {"lifetime": "1h"}).status_code == 302
-    assert client.post(urls["revoke"].path).status_code == 302
-    assert client.post(urls["delete"].path, {"confirmed": "1"}).status_code == 302
+            assert client.get(url.path).status_code == url.owner_status, url
+    posts = {url.name: url.path for url in urls if url.method == "post"}
+    assert client.post(posts["editor:share_new"], {"lifetime": "1h"}).status_code == 302
+    for name in (
+        "editor:share_revoke",
+        "editor:preset_delete",
+        "api_token_revoke",
+        "editor:vault_delete",
+    ):
+        assert client.post(posts[name]).status_code in (200, 302), name
+    assert client.post(posts["editor:job_delete"], {"confirmed": "1"}).status_code == 302
+    assert not VendorKey.objects.filter(owner=alice).exists()
+    assert not Preset.objects.filter(owner=alice).exists()
 
 
 @pytest.mark.parametrize("who", WHO)
