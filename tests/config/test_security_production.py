@@ -38,6 +38,7 @@ SETTINGS = [
     "SECURE_PROXY_SSL_HEADER",
     "SECURE_CONTENT_TYPE_NOSNIFF",
     "X_FRAME_OPTIONS",
+    "ALLAUTH_TRUSTED_PROXY_COUNT",
 ]
 
 # Runs in the child: reads the settings, then signs in through the real login form over
@@ -130,6 +131,8 @@ def test_production_cookies_are_secure_http_only_and_same_site(tmp_path: Path) -
     assert found["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert found["SECURE_CONTENT_TYPE_NOSNIFF"] is True
     assert found["X_FRAME_OPTIONS"] == "DENY"
+    # Per-address rate limits count the client the proxy saw (tests/abuse/test_rate_limits.py).
+    assert found["ALLAUTH_TRUSTED_PROXY_COUNT"] == 1
 
     # The real answers: the login page sets the CSRF cookie, signing in the session cookie.
     assert report["page"][0] == 200
