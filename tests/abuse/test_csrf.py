@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
@@ -41,9 +40,9 @@ from django.urls.resolvers import RoutePattern
 from accounts.models import AuditAction, AuditEvent, Plan, User
 from api.models import ApiToken
 from editor.models import Batch, Draft, Job, Preset, ShareLink, VendorKey
-from tests.images import make_image
 from tests.editor.test_job_views import make_job
 from tests.factories import PASSWORD
+from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
 
@@ -309,8 +308,8 @@ def test_a_forged_form_changes_nothing(alice: User, world: World) -> None:
 
     # The same requests with the token do what they say: the 403s above were the CSRF check.
     token = client.cookies["csrftoken"].value
-    with_token = {"HTTP_X_CSRFTOKEN": token}
-    assert client.post(reverse("editor:vault_add"), new_key, **with_token).status_code == 302
+    with_token = {"X-CSRFToken": token}
+    assert client.post(reverse("editor:vault_add"), new_key, headers=with_token).status_code == 302
     assert VendorKey.objects.filter(label="Forged").exists()
-    assert client.post(delete, {"confirmed": "1"}, **with_token).status_code == 302
+    assert client.post(delete, {"confirmed": "1"}, headers=with_token).status_code == 302
     assert not Job.objects.filter(pk=world.job.pk).exists()

@@ -57,9 +57,8 @@ def test_a_locked_account_does_not_lock_out_another_person(alice: User, bob: Use
     shared_address = Client(REMOTE_ADDR="203.0.113.8")
     for _ in range(5):
         assert not log_in(shared_address, "alice", "wrong")
-    assert LOCKED in shared_address.post(
-        reverse("account_login"), {"login": "alice", "password": PASSWORD}
-    ).content
+    right = {"login": "alice", "password": PASSWORD}
+    assert LOCKED in shared_address.post(reverse("account_login"), right).content
     # Bob, behind the same address (an office, a family), is unaffected.
     assert log_in(Client(REMOTE_ADDR="203.0.113.8"), "bob")
 

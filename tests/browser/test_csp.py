@@ -47,9 +47,7 @@ class Watch:
 
     def _console(self, message: ConsoleMessage) -> None:
         # Django's admin pages name no icon, so the browser asks for /favicon.ico: not ours.
-        if message.type == "error" and not message.location.get("url", "").endswith(
-            "/favicon.ico"
-        ):
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
             self.errors.append(f"{message.text} at {message.location.get('url')}")
 
     def assert_clean(self, page: Page) -> None:
@@ -123,9 +121,7 @@ def test_every_page_runs_under_the_policy(
 
     # A public share page with the original: the slider again, without a session.
     result = job.results.get()
-    _link, token = ShareLink.create(
-        result, lifetime=dt.timedelta(days=1), include_original=True
-    )
+    _link, token = ShareLink.create(result, lifetime=dt.timedelta(days=1), include_original=True)
     visit(page, watch, f"{base}/s/{token}/")
     assert_loaded(page.locator("img").first)
 

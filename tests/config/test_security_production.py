@@ -145,9 +145,8 @@ def test_production_cookies_are_secure_http_only_and_same_site(tmp_path: Path) -
     assert session["httponly"] is True
     assert session["samesite"] in ("Lax", "Strict")
     headers = {name.lower(): value for name, value in report["headers"].items()}
-    assert headers["strict-transport-security"] == (
-        "max-age=31536000; includeSubDomains; preload"
-    )
+    hsts = headers["strict-transport-security"]
+    assert hsts == "max-age=31536000; includeSubDomains; preload"
     assert "script-src 'self'" in headers["content-security-policy"]
     # Plain HTTP (no X-Forwarded-Proto from the proxy) is sent to HTTPS before any cookie.
     assert report["plain_http"] == [301, "https://studio.example.com/accounts/login/"]
