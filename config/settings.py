@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, SELF
+from csp.constants import NONE as NONE_SOURCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -82,6 +85,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "ninja",
+    "csp",
     "accounts",
     "editor",
     "api",
@@ -89,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -289,8 +294,55 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 # The preload directive only allows a submission to the browsers' preload list; it submits nothing.
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-if env_bool("BEHIND_TLS_PROXY", False):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Behind the proxy every request comes from its address: allauth's per-address limits
+    # (failed logins, share passwords) must read the client from the X-Forwarded-For entry the
+    # proxy appended, or one person's failures would lock everybody out.
+    ALLAUTH_TRUSTED_PROXY_COUNT = 1
+
+
+def _media_origins() -> list[str]:
+    """Where presigned media redirects lead, so pictures may load from there (img-src).
+
+    The same rules as boto3's presigned URLs: a custom domain, else the endpoint with the bucket
+    in the path, else AWS's virtual-hosted names (global and regional: AWS may redirect a fresh
+    bucket from the first to the second), path-style when the bucket name has dots.
+    """
+    if MEDIA_STORAGE != "s3":
+        return []
+    options = STORAGES["default"]["OPTIONS"]
+    if options["custom_domain"]:
+        return [f"https://{options['custom_domain']}"]
+    if options["endpoint_url"]:
+        endpoint = urlsplit(options["endpoint_url"])
+        return [f"{endpoint.scheme}://{endpoint.netloc}"]
+    bucket, region = options["bucket_name"], options["region_name"]
+    hosts = ["s3"] if "." in bucket else [f"{bucket}.s3"]
+    if region:
+        hosts += [f"{host}.{region}" for host in hosts]
+    return [f"https://{host}.amazonaws.com" for host in hosts]
+
+
+# Only our own files: no inline script or style, no eval (htmx runs with allowEval off, see
+# templates/base.html). NONCE in style-src adds a nonce to the header only on responses whose
+# template asked for ``request.csp_nonce``: the admin's few inline <style> blocks
+# (templates/admin/), never a studio page.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        # blob: for the previews made from the chosen file before upload (upload.js, mask.js).
+        "img-src": [SELF, "data:", "blob:", *_media_origins()],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE_SOURCE],
+        "base-uri": [SELF],
+        "object-src": [NONE_SOURCE],
+    }
+}
 
 # --- Jobs ------------------------------------------------------------------------------------
 
