@@ -41,8 +41,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import pipeline
@@ -267,6 +269,29 @@ def seed(accounts: int, jobs_each: int, media_root: Path) -> None:
     Result.objects.bulk_create(results, batch_size=1000)
 
 
+def sign_in(accounts: int) -> list[str]:
+    """A session key per account, as a sign-in through the form would have made it: the
+    people who come back to the studio signed in (sessions last two weeks)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    from accounts.models import User
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = []
+    for number in range(accounts):
+        user = User.objects.get(username=f"{ACCOUNT_PREFIX}{number}")
+        session = store()
+        session[SESSION_KEY] = user._meta.pk.value_to_string(user)
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        keys.append(str(session.session_key))
+    return keys
+
+
 class Gunicorn:
     """gunicorn with the production command line, on a port the system chooses."""
 
@@ -407,6 +432,18 @@ class Locust:
             ]
 
 
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def stop_all(processes: list[Stoppable]) -> None:
+    """Stop them side by side: each shutdown waits for work in flight (a Celery warm
+    shutdown, gunicorn's graceful one), and one after another they add up."""
+    with ThreadPoolExecutor(len(processes)) as pool:
+        for stopped in [pool.submit(process.stop) for process in processes]:
+            stopped.result()
+
+
 def _raise_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds the clean-up, as Ctrl-C does
 
@@ -441,12 +478,7 @@ def run(
         # The sandbox's request lines would drown the figures.
         for name in ("django.server", "django.request", "kombu.connection"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-        call_command("migrate", verbosity=0)
-        cleanup.callback(connections.close_all)  # before the database is dropped
-        collect_static()
-        seed(users, jobs_per_account, Path(settings.MEDIA_ROOT))
-        photo = var_dir / "photo.jpg"
-        photo.write_bytes(pipeline.PHOTO)
+        collect_static()  # before gunicorn starts: whitenoise looks at STATIC_ROOT once
 
         from editor.sandbox import server
 
@@ -454,13 +486,21 @@ def run(
         cleanup.callback(sandbox.stop)
         os.environ["SANDBOX_URL"] = settings.SANDBOX_URL = sandbox.url
 
+        # gunicorn and the workers boot while the database is made and filled: none of them
+        # touches it before its first request or task.
         web = Gunicorn(var_dir, gunicorn_workers)
         services = [pipeline.Service(name, var_dir) for name in ("worker-io", "worker-cpu")]
-        for service in services:
-            cleanup.callback(service.stop)
-            service.launch()
-        cleanup.callback(web.stop)
+        cleanup.callback(stop_all, [web, *services])
         web.launch()
+        for service in services:
+            service.launch()
+        call_command("migrate", verbosity=0)
+        cleanup.callback(connections.close_all)  # before the database is dropped
+        seed(users, jobs_per_account, Path(settings.MEDIA_ROOT))
+        photo = var_dir / "photo.jpg"
+        photo.write_bytes(pipeline.PHOTO)
+        sessions = var_dir / "sessions.txt"
+        sessions.write_text("\n".join(sign_in(users)))
         for service in services:
             service.wait_ready()
         web.wait_ready()
@@ -479,6 +519,7 @@ def run(
                 "LOAD_PREFIX": ACCOUNT_PREFIX,
                 "LOAD_PASSWORD": PASSWORD,
                 "LOAD_PHOTO": str(photo),
+                "LOAD_SESSIONS": str(sessions),
             },
         )
         ended = dt.datetime.now(tz=dt.UTC)

@@ -21,6 +21,7 @@ import re
 import time
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from locust import HttpUser, between, task
 from locust.clients import ResponseContextManager
@@ -29,6 +30,12 @@ ACCOUNTS = int(os.environ.get("LOAD_ACCOUNTS", "1"))
 PREFIX = os.environ.get("LOAD_PREFIX", "load-")
 PASSWORD = os.environ.get("LOAD_PASSWORD", "")
 PHOTO_PATH = os.environ.get("LOAD_PHOTO", "")
+SESSIONS_PATH = os.environ.get("LOAD_SESSIONS", "")
+# One person in this many arrives signed out and signs in through the form; the others come
+# back with the session a sign-in gave them earlier, as most people do (sessions last two
+# weeks). Everyone signing in at once would mostly measure the password hasher: PBKDF2 at
+# 1,000,000 iterations is half a second of CPU per sign-in.
+SIGN_IN_EVERY = 5
 
 # The job page polls its status fragment this often (hx-trigger="every 1s", templates/editor/
 # job.html); a watched job that takes longer than this is given up on, as a failure.
@@ -55,16 +62,28 @@ def _photo() -> bytes:
     return Path(PHOTO_PATH).read_bytes() if PHOTO_PATH else b""
 
 
+def _sessions() -> list[str]:
+    """The session key of each account, by number (bench/load.py signed them in)."""
+    return Path(SESSIONS_PATH).read_text().split() if SESSIONS_PATH else []
+
+
 class StudioUser(HttpUser):
     """Someone signed in to the studio."""
 
     abstract = True
     photo: ClassVar[bytes] = _photo()
+    sessions: ClassVar[list[str]] = _sessions()
 
     def on_start(self) -> None:
-        self.account = f"{PREFIX}{next(_next_account) % ACCOUNTS}"
+        person = next(_next_account)
+        number = person % ACCOUNTS
+        self.account = f"{PREFIX}{number}"
         self.client.headers["Referer"] = self.host or ""
-        self.log_in()
+        if person % SIGN_IN_EVERY == 0 or number >= len(self.sessions):
+            self.log_in()
+        else:
+            host = urlsplit(self.host or "").hostname or ""
+            self.client.cookies.set("sessionid", self.sessions[number], domain=host, path="/")
 
     def log_in(self) -> None:
         with self.client.get(
