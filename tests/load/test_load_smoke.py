@@ -47,20 +47,33 @@ def test_a_short_load_run_has_no_failures_and_finishes_jobs(tmp_path: Path) -> N
         *("--users", str(USERS), "--seconds", str(SECONDS)),
         *("--jobs", str(JOBS_PER_ACCOUNT), "--json", str(figures)),
     ]
-    finished = subprocess.run(
-        command, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=150
+    run = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    try:
+        stdout, stderr = run.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not the SIGKILL subprocess.run would send: the run then stops gunicorn, the
+        # workers and locust and drops its database.
+        run.terminate()
+        stdout, stderr = run.communicate(timeout=60)
+        pytest.fail(f"the load run did not end in time:\n{stdout[-3000:]}{stderr[-3000:]}")
+    assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
     report = json.loads(figures.read_text())
 
     made = {row["name"]: row for row in report["rows"]}
-    assert set(made) == REQUESTS, finished.stdout
-    assert all(row["requests"] >= 1 for row in made.values()), finished.stdout
+    assert set(made) == REQUESTS, stdout
+    assert all(row["requests"] >= 1 for row in made.values()), stdout
     # One person in five arrives signed out (bench/locustfile.py) and signs in once.
-    assert made["POST /accounts/login/"]["requests"] == USERS // 5, finished.stdout
-    assert report["total"]["requests"] >= 40, finished.stdout
-    assert report["total"]["failures"] == 0, finished.stdout
-    assert report["failures"] == [], finished.stdout
-    assert report["jobs_started"] > 0, finished.stdout
-    assert report["jobs_succeeded"] > 0, finished.stdout
-    assert report["jobs_failed"] == 0, finished.stdout
+    assert made["POST /accounts/login/"]["requests"] == USERS // 5, stdout
+    assert report["total"]["requests"] >= 40, stdout
+    assert report["total"]["failures"] == 0, stdout
+    assert report["failures"] == [], stdout
+    assert report["jobs_started"] > 0, stdout
+    assert report["jobs_succeeded"] > 0, stdout
+    assert report["jobs_failed"] == 0, stdout
