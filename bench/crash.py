@@ -54,8 +54,8 @@ BENCH_REDIS_DB = 14
 JOBS = 60
 WORKERS = 3
 WORKER_THREADS = 4
-KILL_EVERY_S = (2.0, 4.0)  # a random worker is killed this often (uniformly drawn)
-TASK_MS = 2000  # the sandbox's async task time: the jobs spend a while at the vendor
+KILL_EVERY_S = (1.0, 3.0)  # a random worker is killed this often (uniformly drawn)
+TASK_MS = 4000  # the sandbox's async task time: the jobs spend a while at the vendor
 # Short leases and lost-message grace: a killed worker's steps are taken on within seconds
 # (every step here lasts well under a second, so no live step is taken for dead).
 LEASE_S = 8
@@ -308,8 +308,8 @@ class Chaos:
             victim = chooser.choice(self.workers)
             victim.kill()
             self.kills += 1
+            # Not waited for: the next kill may find it still starting, as a crash loop would.
             victim.launch()
-            victim.wait_ready()
 
 
 def sweeper(stop: threading.Event) -> None:
@@ -481,9 +481,9 @@ def run(var_dir: Path, stores: str, cleanup: contextlib.ExitStack) -> None:
     chaos_thread = threading.Thread(target=chaos.run, name="chaos", daemon=True)
     sweep_thread = threading.Thread(target=sweeper, args=(stopping,), name="sweeper", daemon=True)
     started = time.perf_counter()
-    submitted = submit_all(counter)
-    chaos_thread.start()
+    chaos_thread.start()  # the kills begin while the jobs are being submitted
     sweep_thread.start()
+    submitted = submit_all(counter)
     ids = [item.job.pk for item in submitted]
     try:
         while Job.objects.filter(pk__in=ids, status__in=ACTIVE_STATUSES).exists():
