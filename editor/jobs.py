@@ -450,12 +450,12 @@ def _prepare(job: Job) -> None:
             notes.extend(fitted.notes)
             if role == "image":
                 photo_size = (fitted.width, fitted.height)
-        extension = EXTENSIONS[fitted_image.media_type]
-        prepared[role] = _save_file(
-            job.owner_id,
-            f"jobs/{job.owner_id}/{job.pk}/prepared-{role}.{extension}",
-            ContentFile(fitted_image.data),
-        )
+        name = f"jobs/{job.owner_id}/{job.pk}/prepared-{role}.{EXTENSIONS[fitted_image.media_type]}"
+        if default_storage.exists(name):
+            # Left by a run of this step that died before its move (a killed worker): no row
+            # names it, and the storage would keep the new copy beside it under another name.
+            _discard_files(job.owner_id, [name])
+        prepared[role] = _save_file(job.owner_id, name, ContentFile(fitted_image.data))
     earlier = set(job.prepared.values()) - set(prepared.values())
     if _move(job, JobStatus.RUNNING, prepared=prepared, notes=notes, progress=10):
         # A step run again (a retried job) replaces the fitted copies of the run before.

@@ -8,11 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings as django_settings
@@ -23,6 +26,11 @@ from pytest_django import Settings as SettingsWrapper
 from editor.models import ENDED_STATUSES, Job
 from editor.sandbox import server
 from editor.sandbox.state import STATE
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from _typeshed import OptExcInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,14 +57,20 @@ def _database_url() -> str:
 
 @dataclass
 class Worker:
-    """A real ``celery worker`` process on both queues."""
+    """A real ``celery worker`` process on both queues. ``app``: the Celery app module
+    (tests.integration.crash_worker pauses jobs at a stage)."""
 
     env: dict[str, str]
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    app: str = "config"
+    concurrency: int = 8
+    _started_at: int = field(default=0, repr=False)  # where this run's lines start in the log
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        # A restart appends to the same log: only this run's " ready." counts.
+        self._started_at = self.log.stat().st_size if self.log.exists() else 0
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
             [
@@ -64,14 +78,14 @@ class Worker:
                 "-m",
                 "celery",
                 "--app",
-                "config",
+                self.app,
                 "worker",
                 "--queues",
                 "io,cpu",
                 "--pool",
                 "threads",
                 "--concurrency",
-                "8",
+                str(self.concurrency),
                 "--hostname",
                 f"test-{uuid.uuid4().hex[:8]}@%h",
                 "--without-gossip",
@@ -87,12 +101,22 @@ class Worker:
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if " ready." in self.log.read_text(errors="replace"):
+            if " ready." in self.output():
                 return
             if self.process.poll() is not None:
                 break
-            time.sleep(0.2)
+            time.sleep(0.1)
         raise RuntimeError("the worker did not start:\n" + self.log.read_text(errors="replace"))
+
+    def output(self) -> str:
+        """What this run of the worker logged so far."""
+        with self.log.open("rb") as handle:
+            handle.seek(self._started_at)
+            return handle.read().decode(errors="replace")
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
         """SIGKILL: no chance to ack, release or clean up."""
@@ -110,13 +134,14 @@ class Worker:
 
 
 @pytest.fixture
-def worker(
+def worker_env(
     transactional_db: None,
     sandbox: server.RunningSandbox,
     shared_media: Path,
     settings: SettingsWrapper,
-    tmp_path: Path,
-) -> Iterator[Worker]:
+) -> dict[str, str]:
+    """The environment of a worker process that sees this test's database, media and sandbox
+    (the test's settings are pointed at the same media and sandbox)."""
     settings.MEDIA_ROOT = shared_media
     settings.SANDBOX_URL = sandbox.url
     settings.SANDBOX_TASK_MS = 300
@@ -133,10 +158,93 @@ def worker(
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    running = Worker(env=env, log=tmp_path / "worker.log")
+    return env
+
+
+@pytest.fixture
+def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
+    running = Worker(env=worker_env, log=tmp_path / "worker.log")
     running.start()
     yield running
     running.stop()
+
+
+SpawnWorker = Callable[..., Worker]
+
+
+@pytest.fixture
+def spawn_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[SpawnWorker]:
+    """Start workers of one's own: ``spawn_worker(name, app=..., concurrency=..., **env)``.
+    Every one still running is stopped after the test."""
+    started: list[Worker] = []
+
+    def spawn(
+        name: str = "worker", *, app: str = "config", concurrency: int = 8, **env: str
+    ) -> Worker:
+        running = Worker(
+            env={**worker_env, **env},
+            log=tmp_path / f"{name}.log",
+            app=app,
+            concurrency=concurrency,
+        )
+        started.append(running)
+        running.start()
+        return running
+
+    yield spawn
+    for running in started:
+        running.stop()
+
+
+# The sandbox endpoints that answer a vendor's polls and account queries; every other POST
+# is a submit, the call a vendor bills.
+NOT_SUBMITS = frozenset(
+    {
+        "/api/common/query-async-task-result",
+        "/api/image/asyn-task-results",
+        "/api/common/query-credits",
+    }
+)
+
+
+class VendorCalls:
+    """The submits the sandbox accepted (2xx), by API key, counted around its WSGI app: how
+    often a job paid (PicWish's sandbox keeps no credits, so STATE.balance cannot tell)."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._submits: Counter[str] = Counter()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if environ.get("REQUEST_METHOD") != "POST" or path in NOT_SUBMITS:
+            return self.app(environ, start_response)
+        key = str(environ.get("HTTP_AILABAPI_API_KEY") or environ.get("HTTP_X_API_KEY") or "")
+
+        def counting(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
+        ) -> Callable[[bytes], object]:
+            if status.startswith("2"):
+                with self._lock:
+                    self._submits[key] += 1
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, counting)
+
+    def submits(self, key: str) -> int:
+        with self._lock:
+            return self._submits[key]
+
+
+@pytest.fixture
+def vendor_calls(sandbox: server.RunningSandbox) -> Iterator[VendorCalls]:
+    app = sandbox.server.get_app()
+    assert app is not None
+    calls = VendorCalls(app)
+    sandbox.server.set_app(calls)
+    yield calls
+    sandbox.server.set_app(app)
 
 
 WaitFor = Callable[..., Job]

@@ -1,0 +1,510 @@
+"""Jobs under fire: many jobs while a chaos loop SIGKILLs a random worker every few seconds and
+starts it again, with a sweeper running as beat runs it. Prints figures; passes or fails
+nothing.
+
+What it prints: jobs, kills, how the jobs ended (succeeded, failed, still active = stuck),
+duplicate results, orphan files (in a job's folder, named by no row), storage counts that
+differ from the bytes on disk, asynchronous jobs submitted more than once, synchronous extra
+submits against kills (a kill costs a synchronous job at most one more submit), and the time
+from the first submit until every job ended.
+
+Like bench/pipeline.py it builds a throwaway world and takes it down again, even on errors and
+Ctrl-C: a temporary VAR_DIR (SQLite, kombu's filesystem broker, the file cache, media), or
+PostgreSQL / Redis when DATABASE_URL / CELERY_BROKER_URL point there, but only a database of its
+own (``studio_bench_crash``, created, then dropped) and Redis DB 14 (flushed). The sandbox runs
+in a thread of this process, the workers as processes of their own session (so a SIGKILL takes
+a whole worker), and the sweeper in a thread here. Run it in a fresh process:
+``.venv/bin/python bench/crash.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from _typeshed import OptExcInfo
+
+    from editor.models import Job
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BENCH_DATABASE = "studio_bench_crash"
+BENCH_REDIS_DB = 14
+JOBS = 60
+WORKERS = 3
+WORKER_THREADS = 4
+KILL_EVERY_S = (1.0, 3.0)  # a random worker is killed this often (uniformly drawn)
+TASK_MS = 4000  # the sandbox's async task time: the jobs spend a while at the vendor
+# Short leases and lost-message grace: a killed worker's steps are taken on within seconds
+# (every step here lasts well under a second, so no live step is taken for dead).
+LEASE_S = 8
+LOST_MESSAGE_S = 8
+SWEEP_EVERY_S = 2.0
+DRAIN_CAP_S = 240.0
+CHAOS_CAP_S = 60.0  # the kills stop after this long even if jobs are left, to see them drain
+
+
+@dataclass(frozen=True)
+class Kind:
+    slug: str
+    provider: str
+    vendor: str
+    params: Mapping[str, Any]
+    roles: tuple[str, ...]
+    asynchronous: bool
+
+
+KINDS = (
+    Kind("retouch", "ailabtools", "ailabtools", {}, ("image", "style"), False),
+    Kind("expression", "ailabtools", "ailabtools", {"service_choice": "12"}, ("image",), False),
+    Kind("colorize", "picwish", "picwish", {"format": "jpg"}, ("image",), True),
+    Kind(
+        "expression",
+        "ailabtools_advanced",
+        "ailabtools",
+        {"expression": "natural_smile"},
+        ("image",),
+        True,
+    ),
+)
+
+NOT_SUBMITS = frozenset(
+    {
+        "/api/common/query-async-task-result",
+        "/api/image/asyn-task-results",
+        "/api/common/query-credits",
+    }
+)
+
+
+# --- The throwaway world ----------------------------------------------------------------------
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def _is_redis(url: str) -> bool:
+    return urlsplit(url).scheme in {"redis", "rediss"}
+
+
+def _drop_and_create(admin_url: str, *, create: bool) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = sql.Identifier(BENCH_DATABASE)
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        if create:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def _flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
+    """Point this process's environment (inherited by the workers) at the bench's own stores;
+    returns which stores they are."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    if urlsplit(database_url).scheme in {"postgres", "postgresql", "pgsql"}:
+        if urlsplit(database_url).path.strip("/") == BENCH_DATABASE:
+            raise SystemExit(f"DATABASE_URL names {BENCH_DATABASE}, which the bench drops")
+        admin_url = urlunsplit(("postgresql", *urlsplit(database_url)[1:]))
+        _drop_and_create(admin_url, create=True)
+        cleanup.callback(_drop_and_create, admin_url, create=False)
+        os.environ["DATABASE_URL"] = _with_path(database_url, f"/{BENCH_DATABASE}")
+        database = f"PostgreSQL database {BENCH_DATABASE} (dropped after)"
+    else:
+        os.environ.pop("DATABASE_URL", None)
+        database = "SQLite (WAL) in a temporary VAR_DIR"
+    redis_urls: list[str] = []
+    for name in ("CELERY_BROKER_URL", "CACHE_URL"):
+        url = os.environ.get(name, "")
+        if _is_redis(url):
+            os.environ[name] = _with_path(url, f"/{BENCH_REDIS_DB}")
+            redis_urls.append(os.environ[name])
+        else:
+            os.environ.pop(name, None)
+    for url in dict.fromkeys(redis_urls):
+        _flush_redis(url)
+        cleanup.callback(_flush_redis, url)
+    broker = (
+        f"Redis DB {BENCH_REDIS_DB} broker"
+        if _is_redis(os.environ.get("CELERY_BROKER_URL", ""))
+        else "kombu filesystem broker"
+    )
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "VAR_DIR": str(var_dir),
+            "MEDIA_STORAGE": "local",
+            "MEDIA_ROOT": str(var_dir / "media"),
+            "DEBUG": "false",
+            "LOG_LEVEL": "INFO",
+            "SANDBOX_ENABLED": "true",
+            "SANDBOX_TASK_MS": str(TASK_MS),
+            "JOB_LEASE_SECONDS": str(LEASE_S),
+            "JOB_LOST_MESSAGE_SECONDS": str(LOST_MESSAGE_S),
+            "JOB_RETRY_BASE_SECONDS": "1",
+            "DATABASE_CONN_MAX_AGE": "0",
+        }
+    )
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return f"{database}, {broker}"
+
+
+class Worker:
+    """One ``celery worker`` on both queues, in a session of its own."""
+
+    def __init__(self, number: int, var_dir: Path) -> None:
+        self.name = f"crash-{number}"
+        self.log = var_dir / f"{self.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._started_at = 0
+
+    def launch(self) -> None:
+        self._started_at = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("ab") as handle:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    *("-m", "celery", "--app", "config", "worker"),
+                    *("--queues", "io,cpu", "--pool", "threads"),
+                    *("--concurrency", str(WORKER_THREADS)),
+                    *("--hostname", f"{self.name}-{uuid.uuid4().hex[:6]}@%h"),
+                    *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+                    *("--loglevel", "INFO"),
+                ],
+                cwd=ROOT,
+                env=dict(os.environ),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.log.open("rb") as handle:
+                handle.seek(self._started_at)
+                if b" ready." in handle.read():
+                    return
+            if self.process is None or self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start; see {self.log}")
+
+    def kill(self) -> None:
+        """SIGKILL to the whole session: no ack, no release, no clean-up."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+class SubmitCounter:
+    """The submits the sandbox accepted (2xx), by API key (each job has a key of its own)."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self.submits: Counter[str] = Counter()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        if environ.get("REQUEST_METHOD") != "POST" or path in NOT_SUBMITS:
+            return self._app(environ, start_response)
+        key = str(environ.get("HTTP_AILABAPI_API_KEY") or environ.get("HTTP_X_API_KEY") or "")
+
+        def counting(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
+        ) -> Callable[[bytes], object]:
+            if status.startswith("2"):
+                with self._lock:
+                    self.submits[key] += 1
+            return start_response(status, headers, exc_info)
+
+        return self._app(environ, counting)
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds the cleanup, as Ctrl-C does
+
+
+# --- The run ----------------------------------------------------------------------------------
+
+
+def make_image(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, color)
+    draw = ImageDraw.Draw(image)
+    width, height = size
+    draw.ellipse((width // 4, height // 5, width * 3 // 4, height * 4 // 5), fill=(210, 170, 140))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+@dataclass
+class Submitted:
+    job: Job
+    kind: Kind
+    secret: str
+
+
+@dataclass
+class Chaos:
+    """Kills a random worker every few seconds and starts it again, until told to stop."""
+
+    workers: list[Worker]
+    kills: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        chooser = random.Random(8)
+        while not self.stop.wait(chooser.uniform(*KILL_EVERY_S)):
+            victim = chooser.choice(self.workers)
+            victim.kill()
+            self.kills += 1
+            # Not waited for: the next kill may find it still starting, as a crash loop would.
+            victim.launch()
+
+
+def sweeper(stop: threading.Event) -> None:
+    """What beat does: jobs.sweep() every few seconds."""
+    from django.db import connections
+
+    from editor import jobs
+
+    try:
+        while not stop.wait(SWEEP_EVERY_S):
+            jobs.sweep()
+    finally:
+        connections.close_all()
+
+
+def submit_all(counter: SubmitCounter) -> list[Submitted]:
+    from accounts.models import User
+    from editor import jobs, operations
+    from editor.models import VendorKey
+
+    photo, style = make_image((320, 240), (90, 90, 90)), make_image((256, 256), (200, 120, 60))
+    face = make_image((256, 256), (200, 160, 140))
+    files = {"image": photo, "style": style}
+    submitted: list[Submitted] = []
+    for number in range(JOBS):
+        kind = KINDS[number % len(KINDS)]
+        user = User.objects.create_user(f"crash-{number}", f"crash-{number}@example.com", None)
+        secret = f"sandbox-bench-crash-{number}"
+        key = VendorKey(owner=user, vendor=kind.vendor, label=secret)
+        key.set_secret(secret)
+        key.save()
+        operation = operations.get(kind.slug)
+        inputs = {role: files[role] for role in kind.roles}
+        if kind.slug == "expression":
+            inputs = {"image": face}
+        job = jobs.submit(
+            owner=user,
+            operation=operation,
+            provider=operation.provider(kind.provider),
+            params=kind.params,
+            files=inputs,
+            key=key,
+        )
+        submitted.append(Submitted(job=job, kind=kind, secret=secret))
+    return submitted
+
+
+def folder_problems(job: Job) -> tuple[int, int]:
+    """(orphan files in the job's folder, 1 if its owner's storage count is off the disk)."""
+    from django.conf import settings
+
+    from accounts.models import Quota
+
+    media = Path(settings.MEDIA_ROOT)
+    named = {*job.inputs.values(), *job.prepared.values()}
+    for result in job.results.all():
+        named |= {name for name in (result.file.name, result.thumbnail.name) if name}
+    folder = media / "jobs" / str(job.owner_id) / str(job.pk)
+    on_disk = (
+        {str(path.relative_to(media)) for path in folder.iterdir()} if folder.exists() else set()
+    )
+    owner = media / "jobs" / str(job.owner_id)
+    disk = sum(path.stat().st_size for path in owner.rglob("*") if path.is_file())
+    counted = Quota.objects.get(user_id=job.owner_id).stored_bytes
+    return len(on_disk - named), int(counted != disk)
+
+
+def report(submitted: list[Submitted], counter: SubmitCounter, kills: int, drain: float) -> None:
+    from editor.models import ACTIVE_STATUSES, JobStatus
+
+    statuses: Counter[str] = Counter()
+    duplicates = orphans = off_count = async_double = sync_extra = 0
+    failures: Counter[str] = Counter()
+    for item in submitted:
+        job = item.job
+        job.refresh_from_db()
+        statuses[job.status] += 1
+        if job.status == JobStatus.FAILED:
+            failures[job.error_code or "?"] += 1
+        positions = list(job.results.values_list("position", flat=True))
+        if len(positions) != len(set(positions)) or len(positions) > 1:
+            duplicates += 1
+        orphan, off = folder_problems(job)
+        orphans += orphan
+        off_count += off
+        submits = counter.submits[item.secret]
+        if item.kind.asynchronous and submits > 1:
+            async_double += 1
+        if not item.kind.asynchronous:
+            sync_extra += max(0, submits - 1)
+    stuck = sum(n for status, n in statuses.items() if status in ACTIVE_STATUSES)
+    failed = ", ".join(f"{code} x{n}" for code, n in failures.most_common()) or "none"
+    print(f"    jobs {len(submitted)} ({JOBS // 2} sync, {JOBS - JOBS // 2} async); kills {kills}")
+    print(
+        f"    succeeded {statuses[JobStatus.SUCCEEDED]}, failed {statuses[JobStatus.FAILED]} "
+        f"({failed}), stuck {stuck}"
+    )
+    print(
+        f"    duplicate results {duplicates}; orphan files {orphans}; storage counts off the "
+        f"disk {off_count}"
+    )
+    print(
+        f"    async jobs submitted twice or more {async_double}; sync extra submits "
+        f"{sync_extra} for {kills} kills (bound: one per kill)"
+    )
+    print(f"    time to drain (first submit -> last job ended) {drain:.1f} s")
+
+
+def main() -> None:
+    from django.conf import settings as django_settings
+
+    if django_settings.configured:
+        raise SystemExit("bench/crash.py sets Django up itself: run it in a fresh process")
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        with contextlib.ExitStack() as cleanup:
+            var_dir = Path(tempfile.mkdtemp(prefix="studio-bench-crash-"))
+            cleanup.callback(shutil.rmtree, var_dir, ignore_errors=True)
+            stores = configure_environment(var_dir, cleanup)
+            run(var_dir, stores, cleanup)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(var_dir: Path, stores: str, cleanup: contextlib.ExitStack) -> None:
+    import logging
+    import warnings
+
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    django.setup()
+    for name in ("django.server", "django.request", "kombu.connection", "editor.jobs"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+    call_command("migrate", verbosity=0)
+    cleanup.callback(connections.close_all)
+
+    from editor.models import ACTIVE_STATUSES, Job
+    from editor.sandbox import server
+
+    sandbox = server.start("127.0.0.1", 0)
+    cleanup.callback(sandbox.stop)
+    app = sandbox.server.get_app()
+    assert app is not None
+    counter = SubmitCounter(app)
+    sandbox.server.set_app(counter)
+    os.environ["SANDBOX_URL"] = settings.SANDBOX_URL = sandbox.url
+    settings.SANDBOX_TASK_MS = TASK_MS
+
+    workers = [Worker(number, var_dir) for number in range(WORKERS)]
+    for worker in workers:
+        cleanup.callback(worker.stop)
+        worker.launch()
+    for worker in workers:
+        worker.wait_ready()
+    print(
+        f"\nJobs under fire: {stores}; {WORKERS} workers (threads x {WORKER_THREADS}, both "
+        f"queues), one SIGKILLed every {KILL_EVERY_S[0]:.0f}-{KILL_EVERY_S[1]:.0f} s and started "
+        f"again; sweeper every {SWEEP_EVERY_S:.0f} s (lease {LEASE_S} s, lost message "
+        f"{LOST_MESSAGE_S} s); sandbox async tasks {TASK_MS} ms",
+        flush=True,
+    )
+
+    stopping = threading.Event()
+    chaos = Chaos(workers)
+    chaos_thread = threading.Thread(target=chaos.run, name="chaos", daemon=True)
+    sweep_thread = threading.Thread(target=sweeper, args=(stopping,), name="sweeper", daemon=True)
+    started = time.perf_counter()
+    chaos_thread.start()  # the kills begin while the jobs are being submitted
+    sweep_thread.start()
+    submitted = submit_all(counter)
+    ids = [item.job.pk for item in submitted]
+    try:
+        while Job.objects.filter(pk__in=ids, status__in=ACTIVE_STATUSES).exists():
+            elapsed = time.perf_counter() - started
+            if elapsed > CHAOS_CAP_S:
+                chaos.stop.set()
+            if elapsed > DRAIN_CAP_S:
+                break
+            time.sleep(0.25)
+        drain = time.perf_counter() - started
+    finally:
+        chaos.stop.set()
+        chaos_thread.join(120)
+        stopping.set()
+        sweep_thread.join(30)
+    report(submitted, counter, chaos.kills, drain)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
