@@ -2,10 +2,11 @@
 
 Pages run here, against a throwaway SQLite database in a temporary VAR_DIR, so they never touch
 var/. The gallery at 1,000 results (bench/gallery.py), thumbnails and downloads of a 48 MP
-result (bench/thumbnails.py), the built-in engine (bench/local_engine.py) and the job pipeline
-(bench/pipeline.py) each run in a process of their own: the gallery fills a database of its
-own, the image benches measure peak memory, which a big parent would skew, and the pipeline sets
-Django up with its own database, broker and workers.
+result (bench/thumbnails.py), the built-in engine (bench/local_engine.py), the job pipeline
+(bench/pipeline.py), jobs under a chaos loop of killed workers (bench/crash.py) and the load run
+against gunicorn (bench/load.py) each run in a process of their own: the gallery fills a
+database of its own, the image benches measure peak memory, which a big parent would skew, and
+the last three set Django up with their own database, broker and workers.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ def main() -> None:
     run_script("thumbnails.py", environment)
     run_script("local_engine.py", environment)
     run_script("pipeline.py", environment)
+    run_script("crash.py", environment)
+    run_script("load.py", environment)
 
 
 if __name__ == "__main__":
