@@ -99,6 +99,14 @@ _NUMBER_ARG: Final = frozenset({"latency", "http", "flaky", "state"})
 _TEXT_ARG: Final = frozenset({"error"})
 
 
+def _optional_arg(kind: str, part: str) -> bool:
+    """Whether ``part`` is the argument a kind may go without: oversize-<mb>|-stream and
+    ratelimit-<n>."""
+    if kind == "oversize":
+        return part.isdigit() or part == "stream"
+    return kind == "ratelimit" and part.isdigit()
+
+
 class UnknownFault(ValueError):
     """A fault marker the sandbox does not know, or one with a bad argument."""
 
@@ -155,10 +163,7 @@ def parse(key: str) -> Faults:
             if kind == "error" and not arg:
                 raise UnknownFault("sandbox fault error-<CODE> needs a code")
             arg = arg.upper()
-        elif kind == "oversize" and i < len(parts) and (parts[i].isdigit() or parts[i] == "stream"):
-            arg = parts[i]
-            i += 1
-        elif kind == "ratelimit" and i < len(parts) and parts[i].isdigit():
+        elif i < len(parts) and _optional_arg(kind, parts[i]):
             arg = parts[i]
             i += 1
         (api if scope == "fault" else result).append(Fault(kind, arg))

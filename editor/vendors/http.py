@@ -133,6 +133,14 @@ def call(
             retryable=True,
             code="timeout",
         ) from None
+    except httpx.RemoteProtocolError:
+        # We reached the vendor, and its server hung up mid-answer (a truncated body or a
+        # dropped connection): "could not reach" would send the person to check their network.
+        raise VendorError(
+            f"{vendor_label} broke off the connection before its answer was complete.",
+            retryable=True,
+            code="network",
+        ) from None
     except httpx.TransportError:
         raise VendorError(
             f"Could not reach {vendor_label}.",
