@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.db import transaction
+from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota, User
@@ -38,7 +39,7 @@ pytestmark = [pytest.mark.integration]
 CALL_CAP = 3  # seconds: VENDOR_CALL_MAX_SECONDS in the worker
 # Longer than CALL_CAP, so the client gives up first; the sandbox answers (to no one) after it.
 SANDBOX_TIMEOUT_S = CALL_CAP + 2
-RETRY_DEADLINE = 10.0  # seconds from submit, for faults that stay retryable
+RETRY_DEADLINE = 10.0  # seconds from the submit, for faults that stay retryable
 RECOVERY_DEADLINE = 20.0  # for faults that pass: the job must succeed by then
 DEADLINE = 30.0  # for faults that cannot pass: the job must fail at once, without retrying
 # A retry is due before the deadline, but with every thread of the worker busy it may start a
@@ -341,23 +342,29 @@ def vault_key(owner: User, vendor: Vendor, secret: str) -> VendorKey:
     return key
 
 
-def submit(owner: User, key: VendorKey, run: Run, deadline: float) -> Job:
-    """Submit, with the deadline set before the worker hears of the job."""
-    operation = operations.get(run.slug)
+def submit_all(orders: list[tuple[User, VendorKey, Run, float]]) -> list[Job]:
+    """Submit every ``(owner, key, run, deadline)`` in one transaction: the worker hears of all
+    the jobs at once when it commits, and each deadline (in seconds) counts from then."""
     with transaction.atomic():
-        job = jobs.submit(
-            owner=owner,
-            operation=operation,
-            provider=operation.provider(run.provider),
-            params=run.params,
-            files=run.files,
-            key=key,
-        )
-        Job.objects.filter(pk=job.pk).update(
-            deadline=job.created_at + dt.timedelta(seconds=deadline)
-        )
-    job.refresh_from_db()
-    return job
+        submitted = []
+        for owner, key, run, _deadline in orders:
+            operation = operations.get(run.slug)
+            submitted.append(
+                jobs.submit(
+                    owner=owner,
+                    operation=operation,
+                    provider=operation.provider(run.provider),
+                    params=run.params,
+                    files=run.files,
+                    key=key,
+                )
+            )
+        now = timezone.now()
+        for job, (*_rest, deadline) in zip(submitted, orders, strict=True):
+            Job.objects.filter(pk=job.pk).update(deadline=now + dt.timedelta(seconds=deadline))
+    for job in submitted:
+        job.refresh_from_db()
+    return submitted
 
 
 def wait_for_all(jobs_: list[Job], timeout: float) -> None:
@@ -436,17 +443,22 @@ def test_the_table_covers_every_sandbox_fault_kind() -> None:
 
 
 def test_every_fault_ends_right_in_time_with_the_books_right(fault_worker: Worker) -> None:
+    # In this order the worker hears of them: the jobs that must beat a deadline first.
     ordered = sorted(enumerate(CASES), key=lambda item: item[1].order)
-    submitted: list[tuple[Case, Job, VendorKey, str]] = []
+    secrets: list[str] = []
+    orders: list[tuple[User, VendorKey, Run, float]] = []
     for index, case in ordered:
         owner = person(f"fault{index}")
-        secret = f"sandbox-{case.markers}-k{index}"
-        key = vault_key(owner, case.run.vendor, secret)
-        submitted.append((case, submit(owner, key, case.run, case.deadline), key, secret))
-    wait_for_all([job for _case, job, _key, _secret in submitted], timeout=120)
+        secrets.append(f"sandbox-{case.markers}-k{index}")
+        orders.append(
+            (owner, vault_key(owner, case.run.vendor, secrets[-1]), case.run, case.deadline)
+        )
+    keys = [key for _owner, key, _run, _deadline in orders]
+    submitted = submit_all(orders)
+    wait_for_all(submitted, timeout=120)
 
     report: list[str] = []
-    for case, job, key, secret in submitted:
+    for (_index, case), job, key, secret in zip(ordered, submitted, keys, secrets, strict=True):
         job.refresh_from_db()
         found = problems(case, job, key, secret)
         if found:
@@ -455,7 +467,7 @@ def test_every_fault_ends_right_in_time_with_the_books_right(fault_worker: Worke
             )
     assert not report, "\n".join(report)
     log = fault_worker.log.read_text(errors="replace")
-    assert not [secret for *_rest, secret in submitted if secret in log]
+    assert not [secret for secret in secrets if secret in log]
 
 
 def test_a_429_storm_on_one_picwish_key_ends_with_every_job_done_once(
@@ -485,7 +497,7 @@ def test_a_429_storm_on_one_picwish_key_ends_with_every_job_done_once(
     owner = person("stormy")
     key = vault_key(owner, Vendor.PICWISH, secret)
     started = time.monotonic()
-    storm = [submit(owner, key, COLORIZE, 120) for _ in range(jobs_at_once)]
+    storm = submit_all([(owner, key, COLORIZE, 120.0)] * jobs_at_once)
     wait_for_all(storm, timeout=90)
     took = time.monotonic() - started
 
