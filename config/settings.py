@@ -423,6 +423,10 @@ PICWISH_BASE_URL = env_str("PICWISH_BASE_URL", "https://techhk.aoscdn.com").rstr
 VENDOR_RESULT_HOSTS = env_list("VENDOR_RESULT_HOSTS", [])
 # PicWish's default limit is 2 requests per second per key; every worker shares this budget.
 PICWISH_QPS = env_int("PICWISH_QPS", 2)
+# An upper bound in seconds on every vendor call's timeouts and total time; 0 keeps the
+# budgets of editor.vendors.http (minutes, for a slow diffusion call). The integration tests set
+# it in their worker so that a vendor that never answers shows within seconds.
+VENDOR_CALL_MAX_SECONDS = env_int("VENDOR_CALL_MAX_SECONDS", 0)
 # The vault shows each AILabTools key's remaining credits, asked of the vendor by a worker and
 # kept in the cache this long.
 CREDITS_CACHE_SECONDS = env_int("CREDITS_CACHE_SECONDS", 300)

@@ -24,8 +24,11 @@ API markers (``fault-<kind>[-<arg>]``):
     a gateway's HTML error page with that status (400-599), not the vendor's JSON.
 ``flaky-<n>``
     the first ``n`` requests made with this exact key get a 503 HTML page, later ones succeed.
-``ratelimit``
-    always 429: AILabTools ``EXCEEDING_LIMITS``, PicWish ``{"status":429,...}``.
+``ratelimit[-<n>]``
+    429 with ``Retry-After: 1``: AILabTools ``EXCEEDING_LIMITS``, PicWish
+    ``{"status":429,...}``. Always, or with ``n`` only for the first ``n`` requests made with
+    this exact key (a storm that passes). ``flaky`` and ``ratelimit-<n>`` count the same
+    requests.
 ``badjson``
     200 with a body that is not valid JSON.
 ``truncated``
@@ -96,6 +99,14 @@ _NUMBER_ARG: Final = frozenset({"latency", "http", "flaky", "state"})
 _TEXT_ARG: Final = frozenset({"error"})
 
 
+def _optional_arg(kind: str, part: str) -> bool:
+    """Whether ``part`` is the argument a kind may go without: oversize-<mb>|-stream and
+    ratelimit-<n>."""
+    if kind == "oversize":
+        return part.isdigit() or part == "stream"
+    return kind == "ratelimit" and part.isdigit()
+
+
 class UnknownFault(ValueError):
     """A fault marker the sandbox does not know, or one with a bad argument."""
 
@@ -152,11 +163,25 @@ def parse(key: str) -> Faults:
             if kind == "error" and not arg:
                 raise UnknownFault("sandbox fault error-<CODE> needs a code")
             arg = arg.upper()
-        elif kind == "oversize" and i < len(parts) and (parts[i].isdigit() or parts[i] == "stream"):
+        elif i < len(parts) and _optional_arg(kind, parts[i]):
             arg = parts[i]
             i += 1
         (api if scope == "fault" else result).append(Fault(kind, arg))
     return Faults(tuple(api), tuple(result))
+
+
+def counted(faults: Faults) -> bool:
+    """Whether the answer depends on how many requests the key has made."""
+    limited = faults.get("ratelimit")
+    return faults.get("flaky") is not None or (limited is not None and bool(limited.arg))
+
+
+def rate_limited(faults: Faults, request_number: int) -> bool:
+    """Whether the ``ratelimit`` marker refuses this request (the key's ``request_number``th)."""
+    limited = faults.get("ratelimit")
+    if limited is None:
+        return False
+    return not limited.arg or request_number <= limited.number
 
 
 # --- Settings (tests shorten them; none of them is needed in config/settings.py) ------------

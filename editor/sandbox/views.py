@@ -33,9 +33,11 @@ from editor.sandbox.faults import (
     Faults,
     UnknownFault,
     bad_json,
+    counted,
     delay,
     find,
     gateway_error,
+    rate_limited,
     shape,
     unknown_marker,
 )
@@ -217,9 +219,20 @@ def _caller(request: HttpRequest, key: str) -> Caller | HttpResponseBase:
     return Caller(key=key, faults=faults, public_url=_public_url(request))
 
 
-def _flaky(caller: Caller) -> bool:
+def _request_number(caller: Caller) -> int:
+    """This request's number among the key's requests, counted only for markers that need it."""
+    return STATE.count(caller.key) if counted(caller.faults) else 0
+
+
+def _flaky(caller: Caller, number: int) -> bool:
     flaky = caller.faults.get("flaky")
-    return flaky is not None and STATE.count(caller.key) <= flaky.number
+    return flaky is not None and number <= flaky.number
+
+
+def _slow_down(response: HttpResponse) -> HttpResponse:
+    # Real rate limiters say when to come back; a client that reads the header waits that long.
+    response["Retry-After"] = "1"
+    return response
 
 
 # --- AILabTools plumbing ---------------------------------------------------------------------
@@ -267,13 +280,14 @@ def _ailab_error(code: str, message: str, *, legacy: bool) -> JsonResponse:
 
 def _ailab_injected(caller: Caller) -> HttpResponseBase | None:
     delay(caller.faults.api)
-    if _flaky(caller):
+    number = _request_number(caller)
+    if _flaky(caller, number):
         return gateway_error(503)
     if http := caller.faults.get("http"):
         return gateway_error(http.number)
-    if caller.faults.get("ratelimit"):
-        return _ailab_error(
-            "EXCEEDING_LIMITS", "Too many requests; slow down.", legacy=caller.legacy
+    if rate_limited(caller.faults, number):
+        return _slow_down(
+            _ailab_error("EXCEEDING_LIMITS", "Too many requests; slow down.", legacy=caller.legacy)
         )
     if error := caller.faults.get("error"):
         return _ailab_error(
@@ -762,12 +776,13 @@ def _picwish_ok(data: dict[str, Any]) -> JsonResponse:
 
 def _picwish_injected(caller: Caller) -> HttpResponseBase | None:
     delay(caller.faults.api)
-    if _flaky(caller):
+    number = _request_number(caller)
+    if _flaky(caller, number):
         return gateway_error(503)
     if http := caller.faults.get("http"):
         return gateway_error(http.number)
-    if caller.faults.get("ratelimit"):
-        return _picwish_error(429, "Too Many Requests")
+    if rate_limited(caller.faults, number):
+        return _slow_down(_picwish_error(429, "Too Many Requests"))
     if error := caller.faults.get("error"):
         status = int(error.arg) if error.arg.isdigit() else AILABTOOLS_STATUS.get(error.arg, 500)
         status = status if 400 <= status <= 599 else 500

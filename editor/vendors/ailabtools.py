@@ -947,8 +947,14 @@ class AILabToolsAdapter(VendorAdapter):
         except VendorError as error:
             # A task that ended failed (the SDK's task_status 3) stays failed: polling the same
             # task again cannot help, whatever the code says about the service.
+            # The code's own text ("a temporary problem") would promise a wait that never
+            # comes, so the person is told the task failed and what to do.
             if error.retryable and _ended_failed(answer.body):
-                raise VendorError(error.message, retryable=False, code=error.code) from None
+                raise VendorError(
+                    f"{LABEL} could not finish this task. Run the job again.",
+                    retryable=False,
+                    code=error.code,
+                ) from None
             raise
         raw_status = body.get("task_status")
         if raw_status is None:  # documented at the top level; tolerate it inside data

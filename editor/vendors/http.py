@@ -72,6 +72,30 @@ def shared_client() -> httpx.Client:
         return _shared
 
 
+def budget_for(kind: CallKind) -> CallBudget:
+    """The kind's budget, with every time in it cut to settings.VENDOR_CALL_MAX_SECONDS when
+    that is set (the byte cap stays)."""
+    budget = BUDGETS[kind]
+    cap = float(getattr(settings, "VENDOR_CALL_MAX_SECONDS", 0))
+    if cap <= 0:
+        return budget
+
+    def cut(seconds: float | None) -> float:
+        return cap if seconds is None else min(seconds, cap)
+
+    timeout = budget.timeout
+    return CallBudget(
+        httpx.Timeout(
+            connect=cut(timeout.connect),
+            read=cut(timeout.read),
+            write=cut(timeout.write),
+            pool=cut(timeout.pool),
+        ),
+        cut(budget.deadline),
+        budget.max_bytes,
+    )
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -92,7 +116,7 @@ def call(
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
 ) -> Answer:
     """Send one request and read its whole body within the kind's budget."""
-    budget = BUDGETS[kind]
+    budget = budget_for(kind)
     request = client.build_request(
         method, url, headers=headers, params=params, data=data, files=files, timeout=budget.timeout
     )
@@ -108,6 +132,14 @@ def call(
             f"{vendor_label} did not answer in time.",
             retryable=True,
             code="timeout",
+        ) from None
+    except httpx.RemoteProtocolError:
+        # We reached the vendor, and its server hung up mid-answer (a truncated body or a
+        # dropped connection): "could not reach" would send the person to check their network.
+        raise VendorError(
+            f"{vendor_label} broke off the connection before its answer was complete.",
+            retryable=True,
+            code="network",
         ) from None
     except httpx.TransportError:
         raise VendorError(

@@ -728,6 +728,8 @@ def test_fault_markers_parse() -> None:
     assert faults.result == (Fault("drip"),)
     assert parse("sandbox-fault-state--7-x").api == (Fault("state", "7"),)
     assert parse("sandbox-fault-oversize-stream").api == (Fault("oversize", "stream"),)
+    assert parse("sandbox-fault-ratelimit-3-x").api == (Fault("ratelimit", "3"),)
+    assert parse("sandbox-fault-ratelimit-x").api == (Fault("ratelimit"),)
     assert parse("sandbox-faulty-x").api == ()
     for bad in ("sandbox-fault-bogus", "sandbox-fault-http-200", "sandbox-resultfault-badjson"):
         with pytest.raises(UnknownFault):
@@ -786,10 +788,31 @@ def test_flaky_fault_fails_then_recovers(client: httpx.Client) -> None:
 
 
 def test_ratelimit_fault(client: httpx.Client) -> None:
-    assert_error(ailab_get(client, CREDITS, key("fault-ratelimit")), 429, "EXCEEDING_LIMITS")
-    response = picwish_create(client, key("fault-ratelimit"))
+    limited = ailab_get(client, CREDITS, "sandbox-fault-ratelimit-a")
+    assert_error(limited, 429, "EXCEEDING_LIMITS")
+    assert limited.headers["Retry-After"] == "1"
+    response = picwish_create(client, "sandbox-fault-ratelimit-p")
     assert response.status_code == 429
     assert response.json() == {"status": 429, "message": "Too Many Requests"}
+    assert response.headers["Retry-After"] == "1"
+    # Without a count the storm never passes.
+    assert ailab_get(client, CREDITS, "sandbox-fault-ratelimit-a").status_code == 429
+
+
+def test_ratelimit_fault_with_a_count_passes(client: httpx.Client) -> None:
+    ailab_key = "sandbox-fault-ratelimit-2-a" + uuid.uuid4().hex[:6]
+    statuses = [ailab_get(client, CREDITS, ailab_key).status_code for _ in range(3)]
+    assert statuses == [429, 429, 200]
+    picwish_key = "sandbox-fault-ratelimit-1-p" + uuid.uuid4().hex[:6]
+    first, second = picwish_create(client, picwish_key), picwish_create(client, picwish_key)
+    assert (first.status_code, second.status_code) == (429, 200)
+    assert second.json()["data"]["task_id"]
+
+
+def test_flaky_and_a_passing_ratelimit_count_the_same_requests(client: httpx.Client) -> None:
+    api_key = "sandbox-fault-flaky-1-fault-ratelimit-2-x" + uuid.uuid4().hex[:6]
+    statuses = [ailab_get(client, CREDITS, api_key).status_code for _ in range(3)]
+    assert statuses == [503, 429, 200]
 
 
 def test_timeout_fault_outlasts_the_read_timeout(client: httpx.Client) -> None:
