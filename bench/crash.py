@@ -56,9 +56,11 @@ WORKERS = 3
 WORKER_THREADS = 4
 KILL_EVERY_S = (1.0, 3.0)  # a random worker is killed this often (uniformly drawn)
 TASK_MS = 4000  # the sandbox's async task time: the jobs spend a while at the vendor
-# Short leases and lost-message grace: a killed worker's steps are taken on within seconds
-# (every step here lasts well under a second, so no live step is taken for dead).
+# Short leases and lost-message grace: a killed worker's steps are taken on within seconds.
+# Every vendor call is cut to CALL_CAP_S, so a step (a call and its result's download) ends
+# within the lease, as editor.checks requires of a real install: no live step is taken for dead.
 LEASE_S = 8
+CALL_CAP_S = 3
 LOST_MESSAGE_S = 8
 SWEEP_EVERY_S = 2.0
 DRAIN_CAP_S = 240.0
@@ -173,6 +175,7 @@ def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
             "SANDBOX_ENABLED": "true",
             "SANDBOX_TASK_MS": str(TASK_MS),
             "JOB_LEASE_SECONDS": str(LEASE_S),
+            "VENDOR_CALL_MAX_SECONDS": str(CALL_CAP_S),
             "JOB_LOST_MESSAGE_SECONDS": str(LOST_MESSAGE_S),
             "JOB_RETRY_BASE_SECONDS": "1",
             "DATABASE_CONN_MAX_AGE": "0",

@@ -347,8 +347,9 @@ CONTENT_SECURITY_POLICY: dict[str, Any] = {
 # --- Jobs ------------------------------------------------------------------------------------
 
 # A worker holds a step for at most this long before the sweeper may hand it to another one:
-# longer than the slowest vendor call (a synchronous extender call, see editor.vendors.http).
-JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 400)
+# longer than the slowest vendor step (a synchronous extender call and its result's download,
+# editor.vendors.http.longest_step_seconds: 450 s), which a system check makes sure of.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600)
 JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 2)
 JOB_RETRY_MAX_SECONDS = env_int("JOB_RETRY_MAX_SECONDS", 120)
 # A step due this long ago that no worker claimed is taken as a lost message.

@@ -10,6 +10,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
+from editor.vendors import http
+
 
 @register(Tags.security)
 def vault_keys_are_fernet_keys(
@@ -53,3 +55,22 @@ def vault_keys_are_not_development_values(
             )
         ]
     return []
+
+
+@register()
+def job_lease_outlasts_a_vendor_step(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    longest = http.longest_step_seconds()
+    if longest < settings.JOB_LEASE_SECONDS:
+        return []
+    return [
+        Error(
+            f"JOB_LEASE_SECONDS ({settings.JOB_LEASE_SECONDS}) is not longer than the longest "
+            f"vendor step ({longest:.0f} s: the slowest call and its result's download).",
+            hint="A step still running when its lease ends is handed to a second worker, which "
+            "calls the vendor (and pays) again. Raise JOB_LEASE_SECONDS, or lower "
+            "VENDOR_CALL_MAX_SECONDS.",
+            id="studio.E004",
+        )
+    ]

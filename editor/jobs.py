@@ -399,6 +399,12 @@ def advance(job_id: str, number: int) -> None:
     job = _claim(job_id, number)
     if job is None:
         return
+    if job.status != JobStatus.STORING and job.deadline < timezone.now():
+        # A step that waited past the deadline (busy workers) starts no vendor work the job
+        # has no time left for; it ends as the sweeper would end it. A result already stored
+        # is still finished.
+        _expire(job)
+        return
     try:
         if job.status == JobStatus.QUEUED:
             _prepare(job)
@@ -814,19 +820,24 @@ def retry(job: Job) -> Job:
 # --- Sweeping ------------------------------------------------------------------------------
 
 
+def _expire(job: Job) -> bool:
+    """End a job past its deadline, with the last error it met if it met one."""
+    return _end(
+        job,
+        JobStatus.FAILED,
+        error_code="deadline",
+        error_message=job.error_message
+        or _("The job did not finish in time. Your credits were refunded."),
+    )
+
+
 def sweep(now: dt.datetime | None = None) -> dict[str, int]:
     """Fail jobs past their deadline; re-send the step of jobs whose worker died (lease
     expired) or whose message was lost (due long ago, never claimed)."""
     now = now or timezone.now()
     expired = 0
     for job in Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__lt=now):
-        if _end(
-            job,
-            JobStatus.FAILED,
-            error_code="deadline",
-            error_message=job.error_message
-            or _("The job did not finish in time. Your credits were refunded."),
-        ):
+        if _expire(job):
             expired += 1
     grace = dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS)
     stuck = Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__gte=now).filter(

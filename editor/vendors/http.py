@@ -76,7 +76,7 @@ def budget_for(kind: CallKind) -> CallBudget:
     """The kind's budget, with every time in it cut to settings.VENDOR_CALL_MAX_SECONDS when
     that is set (the byte cap stays)."""
     budget = BUDGETS[kind]
-    cap = float(getattr(settings, "VENDOR_CALL_MAX_SECONDS", 0))
+    cap = float(settings.VENDOR_CALL_MAX_SECONDS)
     if cap <= 0:
         return budget
 
@@ -94,6 +94,15 @@ def budget_for(kind: CallKind) -> CallBudget:
         cut(budget.deadline),
         budget.max_bytes,
     )
+
+
+def longest_step_seconds() -> float:
+    """The longest a job's vendor step can take: its slowest call (a synchronous one that
+    answers with the result) and then the download of that result. A job's lease must be
+    longer (editor.checks), or the sweeper hands a live step to a second worker, which calls
+    the vendor again."""
+    calls = (CallKind.SUBMIT, CallKind.PROCESS, CallKind.POLL)
+    return max(budget_for(kind).deadline for kind in calls) + budget_for(CallKind.DOWNLOAD).deadline
 
 
 @dataclass(frozen=True)

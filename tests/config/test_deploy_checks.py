@@ -63,3 +63,12 @@ def test_debug_left_on_fails_the_deploy_check() -> None:
     result = check_deploy(DEBUG="true")
     assert result.returncode != 0
     assert "security.W018" in result.stderr
+
+
+def test_a_lease_shorter_than_a_vendor_step_fails_every_check() -> None:
+    # 450 s: the synchronous extender call's 330 s and its result's download, 120 s.
+    result = check_deploy(JOB_LEASE_SECONDS="450", DEBUG="true")
+    assert result.returncode != 0
+    assert "studio.E004" in result.stderr
+    # With vendor calls cut short, a short lease is enough.
+    assert check_deploy(JOB_LEASE_SECONDS="30", VENDOR_CALL_MAX_SECONDS="10").returncode == 0

@@ -390,6 +390,32 @@ def test_sweeper_fails_jobs_past_their_deadline_and_refunds(submit: Run, script:
     assert Quota.objects.get(user=job.owner).active_jobs == 0
 
 
+def test_a_step_picked_up_past_the_deadline_calls_no_vendor(
+    submit: Run, step: Callable[[], Job], script: Script
+) -> None:
+    script.outcomes = [DONE]
+    submit()
+    job = step()  # fitted: the vendor call is next
+    assert job.status == JobStatus.RUNNING
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() - dt.timedelta(seconds=1))
+    job = step()
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "deadline")
+    assert script.submits == []
+    assert Quota.objects.get(user=job.owner).credits_this_month == 0
+
+
+def test_a_stored_result_is_finished_even_past_the_deadline(
+    submit: Run, step: Callable[[], Job], script: Script
+) -> None:
+    script.outcomes = [DONE]
+    submit()
+    step()
+    job = step()
+    assert job.status == JobStatus.STORING
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() - dt.timedelta(seconds=1))
+    assert step().status == JobStatus.SUCCEEDED
+
+
 def test_a_restarted_worker_resumes_polling(
     submit: Run,
     step: Callable[[], Job],

@@ -340,7 +340,7 @@ def test_a_broker_restart_loses_messages_and_the_sweeper_brings_every_job_to_its
 
         private_redis.kill()  # every queued and scheduled message is gone
         private_redis.start()
-        # The worker's own steps hold a lease of JOB_LEASE_SECONDS (400 s) while they run, so
+        # The worker's own steps hold a lease of JOB_LEASE_SECONDS (600 s) while they run, so
         # only the lost messages are re-sent: no step runs twice at once.
         jobs.sweep(
             now=timezone.now() + dt.timedelta(seconds=django_settings.JOB_LOST_MESSAGE_SECONDS + 30)

@@ -32,6 +32,19 @@ def test_every_call_kind_has_explicit_timeouts() -> None:
     assert (http.BUDGETS[CallKind.PROCESS].timeout.read or 0) >= 120  # diffusion takes minutes
 
 
+def test_a_call_cap_cuts_every_time_but_not_the_byte_cap(settings: SettingsWrapper) -> None:
+    assert http.budget_for(CallKind.PROCESS) == http.BUDGETS[CallKind.PROCESS]
+    assert http.longest_step_seconds() == 330 + 120
+    settings.VENDOR_CALL_MAX_SECONDS = 3
+    budget = http.budget_for(CallKind.PROCESS)
+    timeout = budget.timeout
+    assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (3, 3, 3, 3)
+    assert budget.deadline == 3
+    assert budget.max_bytes == http.BUDGETS[CallKind.PROCESS].max_bytes
+    assert http.budget_for(CallKind.POLL).timeout.connect == 3  # 10 s before
+    assert http.longest_step_seconds() == 6
+
+
 def test_call_sends_the_kind_timeout() -> None:
     seen: list[dict[str, float]] = []
 
