@@ -245,18 +245,21 @@ class Worker:
 
 
 class SubmitCounter:
-    """The submits the sandbox accepted (2xx), by API key (each job has a key of its own)."""
+    """The submits the sandbox accepted (2xx), by API key (each job has a key of its own), with
+    when each arrived and when its answer went out (time.monotonic())."""
 
     def __init__(self, app: WSGIApplication) -> None:
         self._app = app
         self._lock = threading.Lock()
         self.submits: Counter[str] = Counter()
+        self.spans: dict[str, list[tuple[float, float]]] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         if environ.get("REQUEST_METHOD") != "POST" or path in NOT_SUBMITS:
             return self._app(environ, start_response)
         key = str(environ.get("HTTP_AILABAPI_API_KEY") or environ.get("HTTP_X_API_KEY") or "")
+        arrived = time.monotonic()
 
         def counting(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
@@ -264,6 +267,7 @@ class SubmitCounter:
             if status.startswith("2"):
                 with self._lock:
                     self.submits[key] += 1
+                    self.spans.setdefault(key, []).append((arrived, time.monotonic()))
             return start_response(status, headers, exc_info)
 
         return self._app(environ, counting)
@@ -303,6 +307,7 @@ class Chaos:
 
     workers: list[Worker]
     kills: int = 0
+    killed_at: list[float] = field(default_factory=list)  # time.monotonic() of each kill
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -311,6 +316,7 @@ class Chaos:
             victim = chooser.choice(self.workers)
             victim.kill()
             self.kills += 1
+            self.killed_at.append(time.monotonic())
             # Not waited for: the next kill may find it still starting, as a crash loop would.
             victim.launch()
 
@@ -380,11 +386,23 @@ def folder_problems(job: Job) -> tuple[int, int]:
     return len(on_disk - named), int(counted != disk)
 
 
-def report(submitted: list[Submitted], counter: SubmitCounter, kills: int, drain: float) -> None:
+# A submit's answer is recorded (the task ref committed) within this long of it going out.
+RECORDED_WITHIN_S = 1.0
+
+
+def killed_in_flight(spans: list[tuple[float, float]], killed_at: list[float]) -> bool:
+    """Whether a kill fell while the first accepted submit was under way: the vendor had the
+    task, and its ref had not reached our database yet."""
+    arrived, answered = spans[0]
+    return any(arrived <= kill <= answered + RECORDED_WITHIN_S for kill in killed_at)
+
+
+def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, drain: float) -> None:
     from editor.models import ACTIVE_STATUSES, JobStatus
 
+    kills = chaos.kills
     statuses: Counter[str] = Counter()
-    duplicates = orphans = off_count = async_double = sync_extra = 0
+    duplicates = orphans = off_count = async_double = in_flight = sync_extra = 0
     failures: Counter[str] = Counter()
     for item in submitted:
         job = item.job
@@ -401,6 +419,7 @@ def report(submitted: list[Submitted], counter: SubmitCounter, kills: int, drain
         submits = counter.submits[item.secret]
         if item.kind.asynchronous and submits > 1:
             async_double += 1
+            in_flight += killed_in_flight(counter.spans[item.secret], chaos.killed_at)
         if not item.kind.asynchronous:
             sync_extra += max(0, submits - 1)
     stuck = sum(n for status, n in statuses.items() if status in ACTIVE_STATUSES)
@@ -415,8 +434,9 @@ def report(submitted: list[Submitted], counter: SubmitCounter, kills: int, drain
         f"disk {off_count}"
     )
     print(
-        f"    async jobs submitted twice or more {async_double}; sync extra submits "
-        f"{sync_extra} for {kills} kills (bound: one per kill)"
+        f"    async jobs submitted twice or more {async_double} ({in_flight} killed while their "
+        f"submit was in flight); sync extra submits {sync_extra} for {kills} kills (bound: one "
+        "per kill)"
     )
     print(f"    time to drain (first submit -> last job ended) {drain:.1f} s")
 
@@ -502,7 +522,7 @@ def run(var_dir: Path, stores: str, cleanup: contextlib.ExitStack) -> None:
         chaos_thread.join(120)
         stopping.set()
         sweep_thread.join(30)
-    report(submitted, counter, chaos.kills, drain)
+    report(submitted, counter, chaos, drain)
     sys.stdout.flush()
 
 

@@ -516,9 +516,9 @@ def _call_vendor(job: Job) -> None:
             params=operation.vendor_params(provider, job.params),
         )
         outcome = adapter.submit(request)
-    if job.key is not None:
-        VendorKey.objects.filter(pk=job.key.pk).update(last_used_at=timezone.now(), last_error="")
     if isinstance(outcome, Pending):
+        # The task ref first, before anything else: until it is in the database, a worker
+        # that dies would make the job submit (and pay for) a second task.
         progress = 10 + int(0.8 * (outcome.progress or 0))
         _move(
             job,
@@ -527,8 +527,15 @@ def _call_vendor(job: Job) -> None:
             vendor_ref=outcome.task_ref,
             progress=max(job.progress, min(progress, 90)),
         )
+        _key_worked(job)
         return
+    _key_worked(job)
     _store_results(job, outcome)
+
+
+def _key_worked(job: Job) -> None:
+    if job.key is not None:
+        VendorKey.objects.filter(pk=job.key.pk).update(last_used_at=timezone.now(), last_error="")
 
 
 def _store_results(job: Job, done: Done) -> None:
