@@ -12,6 +12,15 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.steps import ARTIFACTS, DEVICES
 
+# The real pipeline's fixtures (a Celery worker, the sandbox, the media they share), for the
+# browser tests that run jobs.
+from tests.integration.conftest import (  # noqa: F401
+    sandbox,
+    shared_media,
+    worker,
+    worker_env,
+)
+
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 
 

@@ -17,7 +17,6 @@ from editor.models import Batch, JobStatus
 from tests.browser.steps import JOB_TIMEOUT, add_key, field, open_operation, photo, sign_in
 
 # The real worker and the sandbox it calls (see test_operations).
-from tests.integration.conftest import sandbox, shared_media, worker  # noqa: F401
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

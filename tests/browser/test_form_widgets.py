@@ -36,7 +36,6 @@ from tests.browser.steps import (
 )
 
 # The real worker and the sandbox it calls (used by the tests that send a job).
-from tests.integration.conftest import sandbox, shared_media, worker  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration, EVERY_DEVICE]
 

@@ -34,7 +34,6 @@ from tests.browser.steps import (
 
 # The real worker and the sandbox it calls; every test here needs them, so they are used by
 # mark rather than by argument.
-from tests.integration.conftest import sandbox, shared_media, worker  # noqa: F401
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -29,7 +29,6 @@ from tests.browser.steps import (
     sign_in,
     wait_for,
 )
-from tests.integration.conftest import sandbox, shared_media, worker  # noqa: F401
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

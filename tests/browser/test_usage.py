@@ -34,7 +34,6 @@ from tests.browser.steps import (
 )
 
 # The real worker and the sandbox it calls (see test_operations).
-from tests.integration.conftest import sandbox, shared_media, worker  # noqa: F401
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
