@@ -399,10 +399,10 @@ def advance(job_id: str, number: int) -> None:
     job = _claim(job_id, number)
     if job is None:
         return
-    if job.status != JobStatus.STORING and job.deadline < timezone.now():
+    if job.deadline < timezone.now() and _not_paid_for(job):
         # A step that waited past the deadline (busy workers) starts no vendor work the job
-        # has no time left for; it ends as the sweeper would end it. A result already stored
-        # is still finished.
+        # has no time left for; it ends as the sweeper would end it. Work already paid for (a
+        # vendor task to poll, a result to finish) is still collected.
         _expire(job)
         return
     try:
@@ -428,6 +428,12 @@ def advance(job_id: str, number: int) -> None:
                 code="internal",
             ),
         )
+
+
+def _not_paid_for(job: Job) -> bool:
+    return job.status == JobStatus.QUEUED or (
+        job.status == JobStatus.RUNNING and not job.vendor_ref
+    )
 
 
 def _prepare(job: Job) -> None:
@@ -828,13 +834,15 @@ def retry(job: Job) -> Job:
 
 
 def _expire(job: Job) -> bool:
-    """End a job past its deadline, with the last error it met if it met one."""
+    """End a job past its deadline. One that was retrying a vendor's error ends with that
+    error, which says more than the deadline would."""
+    if job.error_code:
+        return _end(job, JobStatus.FAILED)
     return _end(
         job,
         JobStatus.FAILED,
         error_code="deadline",
-        error_message=job.error_message
-        or _("The job did not finish in time. Your credits were refunded."),
+        error_message=_("The job did not finish in time. Your credits were refunded."),
     )
 
 

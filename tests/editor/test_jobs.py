@@ -404,6 +404,20 @@ def test_a_step_picked_up_past_the_deadline_calls_no_vendor(
     assert Quota.objects.get(user=job.owner).credits_this_month == 0
 
 
+def test_a_vendor_task_is_still_collected_past_the_deadline(
+    submit: Run, step: Callable[[], Job], script: Script
+) -> None:
+    script.outcomes = [Pending("task-1", poll_after=1), DONE]
+    submit()
+    step()
+    job = step()
+    assert job.status == JobStatus.WAITING
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() - dt.timedelta(seconds=1))
+    job = step()  # paid for already: polled, not given up
+    assert script.polls == ["task-1"]
+    assert job.status == JobStatus.STORING
+
+
 def test_a_stored_result_is_finished_even_past_the_deadline(
     submit: Run, step: Callable[[], Job], script: Script
 ) -> None:
