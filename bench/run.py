@@ -74,14 +74,16 @@ def bench_pages(runs: int = 300) -> None:
         )
 
 
-def run_script(name: str, env: dict[str, str]) -> None:
-    """Run ``bench/<name>`` in a fresh process with ``env``, its figures printed in turn.
+def run_script(name: str, env: dict[str, str], *args: str) -> None:
+    """Run ``bench/<name> [args]`` in a fresh process with ``env``, its figures printed in turn.
 
     A Ctrl-C reaches it too; we then wait while it stops its workers and removes its temporary
     files, and a SIGTERM sent to us is passed on so it does the same.
     """
     sys.stdout.flush()
-    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / name)], cwd=ROOT, env=env)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / name), *args], cwd=ROOT, env=env
+    )
 
     stopped: list[int] = []
 
@@ -125,7 +127,9 @@ def main() -> None:
     run_script("local_engine.py", environment)
     run_script("pipeline.py", environment)
     run_script("crash.py", environment)
-    run_script("load.py", environment)
+    # A light load beside a heavy one, to show where the studio on this machine saturates.
+    run_script("load.py", environment, "--users", "10")
+    run_script("load.py", environment, "--users", "50")
 
 
 if __name__ == "__main__":
