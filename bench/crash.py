@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+import pipeline
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -103,36 +105,6 @@ NOT_SUBMITS = frozenset(
 # --- The throwaway world ----------------------------------------------------------------------
 
 
-def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
-
-
-def _is_redis(url: str) -> bool:
-    return urlsplit(url).scheme in {"redis", "rediss"}
-
-
-def _drop_and_create(admin_url: str, *, create: bool) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = sql.Identifier(BENCH_DATABASE)
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        if create:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
-def _flush_redis(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
     """Point this process's environment (inherited by the workers) at the bench's own stores;
     returns which stores they are."""
@@ -140,10 +112,12 @@ def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
     if urlsplit(database_url).scheme in {"postgres", "postgresql", "pgsql"}:
         if urlsplit(database_url).path.strip("/") == BENCH_DATABASE:
             raise SystemExit(f"DATABASE_URL names {BENCH_DATABASE}, which the bench drops")
-        admin_url = urlunsplit(("postgresql", *urlsplit(database_url)[1:]))
-        _drop_and_create(admin_url, create=True)
-        cleanup.callback(_drop_and_create, admin_url, create=False)
-        os.environ["DATABASE_URL"] = _with_path(database_url, f"/{BENCH_DATABASE}")
+        admin_url = pipeline._postgres_admin_url(database_url)
+        pipeline._drop_and_create(admin_url, create=True, database=BENCH_DATABASE)
+        cleanup.callback(
+            pipeline._drop_and_create, admin_url, create=False, database=BENCH_DATABASE
+        )
+        os.environ["DATABASE_URL"] = pipeline._with_path(database_url, f"/{BENCH_DATABASE}")
         database = f"PostgreSQL database {BENCH_DATABASE} (dropped after)"
     else:
         os.environ.pop("DATABASE_URL", None)
@@ -151,17 +125,17 @@ def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
     redis_urls: list[str] = []
     for name in ("CELERY_BROKER_URL", "CACHE_URL"):
         url = os.environ.get(name, "")
-        if _is_redis(url):
-            os.environ[name] = _with_path(url, f"/{BENCH_REDIS_DB}")
+        if pipeline._is_redis(url):
+            os.environ[name] = pipeline._with_path(url, f"/{BENCH_REDIS_DB}")
             redis_urls.append(os.environ[name])
         else:
             os.environ.pop(name, None)
     for url in dict.fromkeys(redis_urls):
-        _flush_redis(url)
-        cleanup.callback(_flush_redis, url)
+        pipeline._flush_redis(url)
+        cleanup.callback(pipeline._flush_redis, url)
     broker = (
         f"Redis DB {BENCH_REDIS_DB} broker"
-        if _is_redis(os.environ.get("CELERY_BROKER_URL", ""))
+        if pipeline._is_redis(os.environ.get("CELERY_BROKER_URL", ""))
         else "kombu filesystem broker"
     )
     os.environ.update(

@@ -121,17 +121,6 @@ class Report:
 # --- The throwaway world ----------------------------------------------------------------------
 
 
-def _database(admin_url: str, *, create: bool) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = sql.Identifier(LOAD_DATABASE)
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        if create:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
-
-
 def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
     """Point this process's environment (inherited by gunicorn and the workers) at the run's
     own stores; returns a line that says which they are."""
@@ -140,8 +129,8 @@ def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
         if urlsplit(database_url).path.strip("/") == LOAD_DATABASE:
             raise SystemExit(f"DATABASE_URL names {LOAD_DATABASE}, which the load run drops")
         admin_url = pipeline._postgres_admin_url(database_url)  # only to create and drop ours
-        _database(admin_url, create=True)
-        cleanup.callback(_database, admin_url, create=False)
+        pipeline._drop_and_create(admin_url, create=True, database=LOAD_DATABASE)
+        cleanup.callback(pipeline._drop_and_create, admin_url, create=False, database=LOAD_DATABASE)
         os.environ["DATABASE_URL"] = pipeline._with_path(database_url, f"/{LOAD_DATABASE}")
         database = f"PostgreSQL database {LOAD_DATABASE}"
     else:

@@ -104,11 +104,12 @@ def _postgres_admin_url(url: str) -> str:
     return urlunsplit(("postgresql", *urlsplit(url)[1:]))
 
 
-def _drop_and_create(admin_url: str, *, create: bool) -> None:
+def _drop_and_create(admin_url: str, *, create: bool, database: str = BENCH_DATABASE) -> None:
+    """Drop ``database`` (a bench's own) and, with ``create``, make it anew."""
     import psycopg
     from psycopg import sql
 
-    name = sql.Identifier(BENCH_DATABASE)
+    name = sql.Identifier(database)
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         if create:

@@ -13,14 +13,11 @@ shows in seconds.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
@@ -28,11 +25,11 @@ from pytest_django import Settings as SettingsWrapper
 from accounts.models import Quota, User
 from editor import jobs, operations
 from editor.models import ACTIVE_STATUSES, Job, JobStatus, Vendor, VendorKey
-from editor.sandbox import faults, server
+from editor.sandbox import faults
 from editor.sandbox.state import STATE, Task
 from editor.vendors import ailabtools, picwish
 from tests.images import make_image
-from tests.integration.conftest import Worker, _database_url
+from tests.integration.conftest import SpawnWorker, Worker
 
 pytestmark = [pytest.mark.integration]
 
@@ -292,40 +289,13 @@ CASES: list[Case] = [
 
 
 @pytest.fixture
-def fault_worker(
-    transactional_db: None,
-    sandbox: server.RunningSandbox,
-    shared_media: Path,
-    settings: SettingsWrapper,
-    tmp_path: Path,
-) -> Iterator[Worker]:
+def fault_worker(spawn_worker: SpawnWorker, settings: SettingsWrapper) -> Worker:
     """The conftest ``worker``, with every vendor call capped at CALL_CAP seconds and our
     PicWish limiter told the sandbox's limit."""
-    settings.MEDIA_ROOT = shared_media
-    settings.SANDBOX_URL = sandbox.url
     # The sandbox runs in this process and reads these per request.
-    settings.SANDBOX_TASK_MS = 300
     settings.SANDBOX_FAULT_TIMEOUT_S = SANDBOX_TIMEOUT_S
     settings.SANDBOX_PICWISH_QPS = PICWISH_QPS
-    STATE.reset()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DATABASE_CONN_MAX_AGE": "0",
-        "MEDIA_ROOT": str(shared_media),
-        "VAR_DIR": str(django_settings.VAR_DIR),
-        "SANDBOX_ENABLED": "true",
-        "SANDBOX_URL": sandbox.url,
-        "JOB_RETRY_BASE_SECONDS": "1",
-        "VENDOR_CALL_MAX_SECONDS": str(CALL_CAP),
-        "PICWISH_QPS": str(PICWISH_QPS),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    running = Worker(env=env, log=tmp_path / "worker.log")
-    running.start()
-    yield running
-    running.stop()
+    return spawn_worker(VENDOR_CALL_MAX_SECONDS=str(CALL_CAP), PICWISH_QPS=str(PICWISH_QPS))
 
 
 def person(name: str) -> User:
