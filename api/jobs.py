@@ -3,7 +3,7 @@
 Submitting builds the page's own editor.forms.OperationForm from the request, so validation,
 fitting notes, the key choice (the caller's own key, else the studio's house key when the plan
 includes one) and plan checks are the same code as the operation page; then editor.jobs.submit,
-with the same quotas. Downloads go through images.strip_metadata / images.convert like the web
+with the same quotas. Downloads go through metadata.strip_metadata / images.convert like the web
 downloads (editor/download_views.py).
 """
 
@@ -40,7 +40,6 @@ router = Router(tags=["jobs"])
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Request fields that are not parameters of the operation.
 FIXED_FIELDS = frozenset({"operation", "provider", "key", "webhook_url"})
-FORMATS = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
 
 
 class InvalidError(Error):
@@ -97,6 +96,11 @@ class JobFilters(Schema):
     created_before: dt.datetime | None = None
 
 
+def _format_name(mime: str) -> str:
+    media = images.BY_MIME.get(mime)
+    return media.format.lower() if media else mime
+
+
 def _result_out(job: Job, result: Result, base: str) -> ResultOut:
     path = reverse("api-v1:job_result", args=[job.pk])
     query = f"?position={result.position}" if result.position else ""
@@ -104,7 +108,7 @@ def _result_out(job: Job, result: Result, base: str) -> ResultOut:
         width=result.width,
         height=result.height,
         bytes=result.bytes,
-        format=FORMATS.get(result.media_type, result.media_type),
+        format=_format_name(result.media_type),
         url=f"{base}{path}{query}",
     )
 

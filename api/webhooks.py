@@ -8,9 +8,9 @@ Also ``X-Studio-Event: job.ended`` and ``X-Studio-Delivery: <uuid>`` (the same f
 one delivery, so receivers can drop duplicates).
 
 A delivery is tried at once, then again after 10 s, 1 min, 5 min, 30 min and 2 h on a network
-error or an answer that is not 2xx. Calls go through the vendors' httpx client factory (explicit
-timeouts, no redirects, no proxies from the environment). Nothing here logs a webhook URL: it may
-carry the receiver's own secret.
+error or an answer that is not 2xx. Calls go through the studio's one httpx client factory
+(editor.outbound: explicit timeouts, no redirects, no proxies from the environment). Nothing
+here logs a webhook URL: it may carry the receiver's own secret.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from api.errors import ApiError
 from api.models import Webhook
+from editor import outbound
 from editor.models import ENDED_STATUSES, Job
-from editor.vendors import http
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def deliver(webhook_id: str, delivery: str | None = None, attempt: int | None = 
     try:
         # Streamed and never read: the receiver's answer body is of no interest, and a huge
         # one must not be loaded.
-        with http.shared_client().stream(
+        with outbound.shared_client().stream(
             "POST", webhook.url, content=body, headers=headers, timeout=TIMEOUT
         ) as answer:
             status = answer.status_code

@@ -3,7 +3,7 @@ decode of the same file: wall time and peak memory.
 
 Cases: the plain decode (``Image.open(...).load()``, what a naive thumbnail starts with); the
 studio's thumbnail (``images.thumbnail``: a reduced-scale JPEG decode first); the download of
-the original without metadata (``images.strip_metadata``: container edit, no decode); and the
+the original without metadata (``metadata.strip_metadata``: container edit, no decode); and the
 downloads converted to JPEG and WebP at quality 90 (``images.convert``: a full decode and
 encode). Each case runs in a fresh spawned process and reports its peak resident memory above a
 baseline taken after the imports and after reading the file (Pillow allocates outside Python's
@@ -69,7 +69,7 @@ def run_case(case: str, path: str) -> tuple[float, float, int]:
     django.setup()
     from PIL import Image
 
-    from editor import images
+    from editor import images, metadata
 
     data = Path(path).read_bytes()
     baseline = peak_mb()
@@ -82,7 +82,7 @@ def run_case(case: str, path: str) -> tuple[float, float, int]:
         if case == "studio thumbnail":
             return len(images.thumbnail(data).thumbnail)
         if case == "original, metadata stripped":
-            return len(images.strip_metadata(data))
+            return len(metadata.strip_metadata(data))
         fmt = "JPEG" if "JPEG" in case else "WEBP"
         return len(images.convert(data, fmt, 90))
 

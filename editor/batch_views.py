@@ -16,11 +16,9 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from editor import images, operations
+from editor import images, metadata, operations
 from editor.models import Batch, Job, JobStatus, Result
 from editor.views import HtmxHttpRequest, current_user
-
-ARCHIVE_SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 
 def get_batch_for_user(request: HttpRequest, batch_id: uuid.UUID) -> Batch:
@@ -64,7 +62,7 @@ def archive_name(index: int, job: Job, result: Result, several: bool) -> str:
     stem = PurePosixPath(job.photo_name).stem or job.operation
     stem = "".join(char if char.isalnum() or char in "-_ " else "_" for char in stem).strip()
     suffix = f"-{result.position + 1}" if several else ""
-    extension = ARCHIVE_SUFFIX.get(result.media_type, "bin")
+    extension = images.extension_for(result.media_type)
     return f"{index:02d}-{stem or job.operation}{suffix}.{extension}"
 
 
@@ -72,7 +70,7 @@ def archive_name(index: int, job: Job, result: Result, several: bool) -> str:
 @login_required
 def batch_zip(request: HttpRequest, batch_id: uuid.UUID) -> FileResponse:
     """Every finished result of the batch in one ZIP, as stored (no re-encoding) but without
-    EXIF and GPS (editor.images.strip_metadata), built in a temporary file."""
+    EXIF and GPS (editor.metadata.strip_metadata), built in a temporary file."""
     batch = get_batch_for_user(request, batch_id)
     # Handed to the response, which closes it when sent.
     spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
@@ -86,7 +84,7 @@ def batch_zip(request: HttpRequest, batch_id: uuid.UUID) -> FileResponse:
                 with default_storage.open(result.file.name, "rb") as handle:
                     data = handle.read()
                 try:
-                    stripped = images.strip_metadata(data)
+                    stripped = metadata.strip_metadata(data)
                 except images.ImageRejected:
                     continue  # a damaged file: the rest of the batch still downloads
                 archive.writestr(archive_name(index, job, result, len(job_results) > 1), stripped)

@@ -1,7 +1,7 @@
 """Downloads of a job's results: the original file, or a copy as PNG, JPEG or WebP.
 
 Whatever leaves the studio this way has its EXIF (the GPS position included), XMP and comments
-removed and keeps its ICC color profile (``images.strip_metadata`` for the original, whose pixels
+removed and keeps its ICC color profile (``metadata.strip_metadata`` for the original, whose pixels
 are copied byte for byte; ``images.convert`` for the copies). The form on the job page
 (``editor/_download.html``) is a plain GET form, so it works without JavaScript; a choice that
 makes no sense gets a page saying why, with the form again.
@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from editor import images, operations
+from editor import images, metadata, operations
 from editor.models import Result
 from editor.views import get_result_for_user
 
@@ -75,7 +75,7 @@ def encode(data: bytes, choice: dict[str, Any]) -> tuple[bytes, str]:
     """A DownloadForm's cleaned choice applied to a stored result: the bytes to send and their
     Pillow format. Raises images.ImageRejected when the stored file cannot be read."""
     if choice["format"] == ORIGINAL:
-        body = images.strip_metadata(data)
+        body = metadata.strip_metadata(data)
         return body, images.format_of(body)
     fmt = CONVERSIONS[choice["format"]]
     return images.convert(data, fmt, choice["quality"]), fmt

@@ -236,7 +236,7 @@ class OperationForm(forms.Form):
                 self.fields[param.name] = _field(param)
         for spec in operation.files:
             attrs = {
-                "accept": "image/jpeg,image/png,image/webp",
+                "accept": images.ACCEPT,
                 "data-role": spec.role,
                 "data-limits": json.dumps(file_limits(operation, spec)),
             }

@@ -7,8 +7,11 @@ RGB, scales down to the pixel bounds and recompresses until the byte limit holds
 it did in plain words so the person can be told.
 
 Anything that leaves the studio as a download carries no EXIF (so no GPS position, camera serial
-or time), no XMP and no text comments, but keeps its ICC color profile: ``strip_metadata`` does
-it to the original file without touching the pixels, ``convert`` while re-encoding.
+or time), no XMP and no text comments, but keeps its ICC color profile: ``convert`` while
+re-encoding, ``editor.metadata.strip_metadata`` for the original file, without touching its pixels.
+
+This module is the foundation of image handling: it imports nothing of the studio's, and the
+vendor adapters, the domain and the pages all take media types and image limits from here.
 """
 
 from __future__ import annotations
@@ -16,14 +19,11 @@ from __future__ import annotations
 import io
 import struct
 import warnings
-import zlib
 from dataclasses import dataclass, field
 from typing import IO
 
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, UnidentifiedImageError
-
-from editor.vendors.base import ImageLimits, InputImage
 
 # Anything bigger is refused before decoding: 100 megapixels (a 48 MP phone photo fits twice).
 MAX_PIXELS = 100_000_000
@@ -32,9 +32,78 @@ TOO_MANY_PIXELS = (
     f"This image has too many pixels (the limit is {MAX_PIXELS // 1_000_000} megapixels)."
 )
 
-MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+@dataclass(frozen=True)
+class MediaType:
+    """One image type the studio accepts, stores and sends. Every table of types, extensions,
+    Pillow formats and magic bytes in the product is derived from ``MEDIA`` below."""
+
+    format: str  # Pillow's name, and the download/API format in lower case
+    mime: str
+    extension: str
+    # (offset, bytes) pairs that all match at the start of a file of this type.
+    magic: tuple[tuple[int, bytes], ...]
+
+    def matches(self, data: bytes) -> bool:
+        return all(data[at : at + len(value)] == value for at, value in self.magic)
+
+
+MEDIA: tuple[MediaType, ...] = (
+    MediaType("JPEG", "image/jpeg", "jpg", ((0, b"\xff\xd8\xff"),)),
+    MediaType("PNG", "image/png", "png", ((0, b"\x89PNG\r\n\x1a\n"),)),
+    MediaType("WEBP", "image/webp", "webp", ((0, b"RIFF"), (8, b"WEBP"))),
+)
+BY_FORMAT = {media.format: media for media in MEDIA}
+BY_MIME = {media.mime: media for media in MEDIA}
+# Pillow format -> media type and -> file extension.
+MEDIA_TYPES = {media.format: media.mime for media in MEDIA}
+EXTENSIONS = {media.format: media.extension for media in MEDIA}
+# For <input type="file" accept="...">.
+ACCEPT = ",".join(BY_MIME)
 ORIENTATION_TAG = 0x0112
+
+
+def sniff(data: bytes) -> MediaType | None:
+    """The type of JPEG, PNG or WebP bytes from their magic bytes; None for anything else.
+    Neither a person's file name nor a vendor's Content-Type is trusted for this."""
+    return next((media for media in MEDIA if media.matches(data)), None)
+
+
+def format_of(data: bytes) -> str:
+    """The Pillow format name of JPEG, PNG or WebP bytes, or "" for anything else."""
+    media = sniff(data)
+    return media.format if media else ""
+
+
+def extension_for(mime: str) -> str:
+    """The file extension the studio gives a stored or sent file of this media type."""
+    media = BY_MIME.get(mime)
+    return media.extension if media else "bin"
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What one vendor endpoint accepts for one input, from the vendor's docs
+    (vendor-contracts.md); ``fit`` makes a photo satisfy them."""
+
+    formats: frozenset[str]  # Pillow format names: "JPEG", "PNG", "WEBP"
+    max_bytes: int
+    max_width: int  # inclusive bounds we aim for, already inside the vendor's strict ones
+    max_height: int
+    min_width: int = 1
+    min_height: int = 1
+    rgb_only: bool = True
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Image bytes the studio made, with their media type."""
+
+    data: bytes = field(repr=False)
+    media_type: str
+
+    def __repr__(self) -> str:
+        return f"Encoded({self.media_type}, {len(self.data)} bytes)"
 
 
 class ImageRejected(ValueError):
@@ -43,7 +112,7 @@ class ImageRejected(ValueError):
 
 @dataclass(frozen=True)
 class Fitted:
-    image: InputImage
+    image: Encoded
     width: int
     height: int
     notes: tuple[str, ...] = field(default=())
@@ -156,7 +225,7 @@ def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> by
     return buffer.getvalue()
 
 
-def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = "image") -> Fitted:
+def fit(data: bytes, limits: ImageLimits, *, vendor_label: str) -> Fitted:
     """Make ``data`` acceptable to an endpoint with ``limits``, or say why it cannot be."""
     image = _open(io.BytesIO(data))
     source_format = image.format or "JPEG"
@@ -188,11 +257,7 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = 
         and not needs_rgb
         and not too_big
     ):
-        return Fitted(
-            InputImage(data, MEDIA_TYPES[source_format], f"{filename}.{EXTENSIONS[source_format]}"),
-            width,
-            height,
-        )
+        return Fitted(Encoded(data, MEDIA_TYPES[source_format]), width, height)
 
     notes: list[str] = []
     icc = image.info.get("icc_profile") if image.mode != "CMYK" else None
@@ -248,7 +313,7 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str, filename: str = 
     if source_format not in limits.formats:
         notes.append(f"Converted from {source_format} to {target}.")
     return Fitted(
-        InputImage(encoded, MEDIA_TYPES[target], f"{filename}.{EXTENSIONS[target]}"),
+        Encoded(encoded, MEDIA_TYPES[target]),
         image.width,
         image.height,
         tuple(dict.fromkeys(notes)),
@@ -262,7 +327,7 @@ def _fallback_format(limits: ImageLimits) -> str:
     raise ValueError("limits allow no format we can write")
 
 
-def fit_mask(data: bytes, size: tuple[int, int]) -> InputImage:
+def fit_mask(data: bytes, size: tuple[int, int]) -> Encoded:
     """A mask as the vendor wants it: grayscale PNG at exactly the photo's resolution
     (AILabTools refuses any other size with ERROR_MASK_IMAGE_RESOLUTION_MISMATCH)."""
     mask = _open(io.BytesIO(data))
@@ -279,210 +344,12 @@ def fit_mask(data: bytes, size: tuple[int, int]) -> InputImage:
     mask = mask.point(lambda value: 255 if value >= 128 else 0)
     buffer = io.BytesIO()
     mask.save(buffer, "PNG", optimize=True)
-    return InputImage(buffer.getvalue(), "image/png", "mask.png")
+    return Encoded(buffer.getvalue(), "image/png")
 
 
-def format_of(data: bytes) -> str:
-    """The Pillow format name of JPEG, PNG or WebP bytes, from their magic bytes."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    return ""
-
-
-def _damaged() -> ImageRejected:
+def damaged() -> ImageRejected:
+    """The error for a file whose header passed but whose content is broken."""
     return ImageRejected(_("This image is damaged or incomplete."))
-
-
-def _orientation_of(exif: bytes | None) -> int:
-    """The Orientation tag of raw EXIF (with or without the ``Exif\\0\\0`` prefix), 1 if none."""
-    if not exif:
-        return 1
-    parsed = Image.Exif()
-    try:
-        parsed.load(exif)
-        value = int(parsed.get(ORIENTATION_TAG, 1))
-    except EXIF_ERRORS:
-        return 1
-    return value if value in UPRIGHT else 1
-
-
-def _orientation_exif(orientation: int) -> bytes:
-    """A minimal TIFF structure holding only the Orientation tag (no ``Exif`` prefix)."""
-    exif = Image.Exif()
-    exif[ORIENTATION_TAG] = orientation
-    return exif.tobytes()[len(b"Exif\0\0") :]
-
-
-# JPEG segments that stay: JFIF (APP0), the ICC profile (APP2 "ICC_PROFILE") and Adobe (APP14,
-# which says how to read CMYK/YCCK pixels). Every other APPn (Exif and XMP in APP1, MPF, IPTC in
-# APP13...) and comments (COM) go. Markers that are not APPn or COM describe the pixels: kept.
-_JPEG_ICC = b"ICC_PROFILE\0"
-
-
-def _keep_jpeg_segment(marker: int, payload: bytes) -> bool:
-    if marker == 0xFE:
-        return False
-    if 0xE0 <= marker <= 0xEF:
-        return marker in {0xE0, 0xEE} or (marker == 0xE2 and payload.startswith(_JPEG_ICC))
-    return True
-
-
-def _strip_jpeg(data: bytes) -> bytes:
-    """Copy the segments that describe the pixels and the color profile; the compressed scan
-    data is copied byte for byte. Whatever follows the end-of-image marker (the extra pictures
-    of a multi-picture file, which carry their own EXIF) is left out."""
-    size = len(data)
-    kept: list[bytes] = [b"\xff\xd8"]
-    exif_at: int | None = None
-    exif: bytes | None = None
-    position = 2
-    while True:
-        if position >= size or data[position] != 0xFF:
-            raise _damaged()
-        while position < size and data[position] == 0xFF:  # fill bytes before a marker
-            position += 1
-        if position >= size:
-            raise _damaged()
-        marker = data[position]
-        position += 1
-        if marker == 0xD9:  # end of image
-            kept.append(b"\xff\xd9")
-            break
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # restart markers, TEM: no length
-            kept.append(bytes((0xFF, marker)))
-            continue
-        if marker in {0x00, 0xD8} or position + 2 > size:
-            raise _damaged()
-        length = int.from_bytes(data[position : position + 2], "big")
-        end = position + length
-        if length < 2 or end > size:
-            raise _damaged()
-        payload = data[position + 2 : end]
-        if exif_at is None and marker != 0xE0:
-            exif_at = len(kept)  # a new EXIF goes after JFIF, before everything else
-        if marker == 0xE1 and exif is None and payload.startswith(b"Exif\0\0"):
-            exif = payload
-        if _keep_jpeg_segment(marker, payload):
-            kept.append(data[position - 2 : end])
-        position = end
-        if marker == 0xDA:  # start of scan: entropy-coded data runs to the next real marker
-            scan = position
-            while True:
-                found = data.find(b"\xff", scan)
-                if found < 0 or found + 1 >= size:
-                    raise _damaged()
-                following = data[found + 1]
-                if following == 0x00 or 0xD0 <= following <= 0xD7:  # stuffed byte, restart
-                    scan = found + 2
-                    continue
-                break
-            kept.append(data[position:found])
-            position = found
-    orientation = _orientation_of(exif)
-    if orientation != 1:
-        payload = b"Exif\0\0" + _orientation_exif(orientation)
-        segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
-        kept.insert(exif_at if exif_at is not None else 1, segment)
-    return b"".join(kept)
-
-
-# PNG chunks that go: EXIF, the three kinds of text (which hold XMP, comments, camera and
-# software notes) and the last-modified time. Everything else, iCCP included, stays.
-_PNG_DROPPED = frozenset({b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"})
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
-
-
-def _strip_png(data: bytes) -> bytes:
-    size = len(data)
-    kept: list[bytes] = [data[:8]]
-    exif: bytes | None = None
-    position = 8
-    while True:
-        if position + 12 > size:
-            raise _damaged()
-        length = int.from_bytes(data[position : position + 4], "big")
-        kind = data[position + 4 : position + 8]
-        end = position + 12 + length
-        if end > size or (position == 8 and kind != b"IHDR"):
-            raise _damaged()
-        if kind not in _PNG_DROPPED:
-            kept.append(data[position:end])
-        elif kind == b"eXIf" and exif is None:
-            exif = data[position + 8 : end - 4]
-        position = end
-        if kind == b"IEND":
-            break
-    orientation = _orientation_of(exif)
-    if orientation != 1:
-        # Right after IHDR: eXIf must come before the image data.
-        kept.insert(2, _png_chunk(b"eXIf", _orientation_exif(orientation)))
-    return b"".join(kept)
-
-
-# VP8X flags (https://developers.google.com/speed/webp/docs/riff_container#extended_file_format).
-_WEBP_EXIF_FLAG = 0x08
-_WEBP_XMP_FLAG = 0x04
-
-
-def _webp_chunk(kind: bytes, body: bytes) -> bytes:
-    return kind + len(body).to_bytes(4, "little") + body + (b"\0" if len(body) % 2 else b"")
-
-
-def _strip_webp(data: bytes) -> bytes:
-    if len(data) < 12:
-        raise _damaged()
-    riff_end = 8 + int.from_bytes(data[4:8], "little")
-    if riff_end > len(data) or riff_end < 12:
-        raise _damaged()
-    chunks: list[tuple[bytes, bytes]] = []
-    exif: bytes | None = None
-    position = 12
-    while position < riff_end:
-        if position + 8 > riff_end:
-            raise _damaged()
-        kind = data[position : position + 4]
-        length = int.from_bytes(data[position + 4 : position + 8], "little")
-        end = position + 8 + length
-        if end > riff_end:
-            raise _damaged()
-        body = data[position + 8 : end]
-        if kind == b"EXIF":
-            exif = exif if exif is not None else body
-        elif kind != b"XMP ":
-            chunks.append((kind, body))
-        position = end + length % 2
-    if not chunks:
-        raise _damaged()
-    orientation = _orientation_of(exif)
-    if chunks[0][0] == b"VP8X" and len(chunks[0][1]) >= 10:
-        header = bytearray(chunks[0][1])
-        header[0] &= ~(_WEBP_EXIF_FLAG | _WEBP_XMP_FLAG) & 0xFF
-        if orientation != 1:
-            header[0] |= _WEBP_EXIF_FLAG
-            chunks.append((b"EXIF", _orientation_exif(orientation)))
-        chunks[0] = (b"VP8X", bytes(header))
-    # A simple (lossy or lossless) WebP without VP8X cannot carry metadata at all: nothing to
-    # keep, since a file that had an EXIF chunk there was not valid to begin with.
-    body = b"WEBP" + b"".join(_webp_chunk(kind, chunk) for kind, chunk in chunks)
-    return b"RIFF" + len(body).to_bytes(4, "little") + body
-
-
-def strip_metadata(data: bytes) -> bytes:
-    """The same picture with its EXIF (GPS included), XMP and comments removed, by editing the
-    file's container: the compressed pixels are copied byte for byte, never re-encoded, and the
-    ICC color profile stays. A photo whose EXIF said to rotate it keeps an EXIF block with that
-    one tag, so it displays as before (dropping the tag would turn it sideways; rotating the
-    pixels would mean re-encoding the original). Raises ImageRejected for what we cannot read."""
-    image = _open(io.BytesIO(data))  # header only: the format, and a sane size
-    strip = {"JPEG": _strip_jpeg, "PNG": _strip_png, "WEBP": _strip_webp}[image.format or ""]
-    return strip(data)
 
 
 def _icc_space(icc: bytes | None) -> str:
@@ -540,7 +407,7 @@ def convert(data: bytes, fmt: str, quality: int) -> bytes:
         image.load()  # the first frame of an animation
         image = _upright(image)
     except (OSError, ValueError, SyntaxError):
-        raise _damaged() from None
+        raise damaged() from None
     icc: bytes | None = image.info.get("icc_profile") or None
     notes: list[str] = []  # _to_rgb explains itself for the vendor's sake; not needed here
     if image.mode == "CMYK" and fmt != "JPEG":
@@ -566,7 +433,7 @@ def convert(data: bytes, fmt: str, quality: int) -> bytes:
     try:
         return _encode(image, fmt, quality, icc)
     except (OSError, ValueError):
-        raise _damaged() from None
+        raise damaged() from None
 
 
 THUMBNAIL_SIZE = (480, 480)
@@ -590,7 +457,7 @@ def thumbnail(data: bytes) -> Thumbnail:
         image.load()
         image = _upright(image)
     except (OSError, ValueError, SyntaxError):
-        raise _damaged() from None
+        raise damaged() from None
     if image.mode not in {"RGB", "L"}:
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))

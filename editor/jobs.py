@@ -52,7 +52,6 @@ from editor.vendors.base import (
 
 logger = logging.getLogger(__name__)
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # Raised by an adapter's own rate limiter before anything is sent (editor.vendors.picwish).
 AdapterT = TypeVar("AdapterT", bound=VendorAdapter)
 LOCAL_RATE_LIMIT = "rate_limited_local"
@@ -453,16 +452,14 @@ def _prepare(job: Job) -> None:
             fitted_image = images.fit_mask(data, photo_size)
         else:
             fitted = images.fit(
-                data,
-                adapter.limits(provider.vendor_operation, role),
-                vendor_label=adapter.label,
-                filename=role,
+                data, adapter.limits(provider.vendor_operation, role), vendor_label=adapter.label
             )
             fitted_image = fitted.image
             notes.extend(fitted.notes)
             if role == "image":
                 photo_size = (fitted.width, fitted.height)
-        name = f"jobs/{job.owner_id}/{job.pk}/prepared-{role}.{EXTENSIONS[fitted_image.media_type]}"
+        extension = images.extension_for(fitted_image.media_type)
+        name = f"jobs/{job.owner_id}/{job.pk}/prepared-{role}.{extension}"
         if default_storage.exists(name):
             # Left by a run of this step that died before its move (a killed worker): no row
             # names it, and the storage would keep the new copy beside it under another name.
@@ -503,8 +500,10 @@ def _load_prepared(job: Job) -> dict[str, InputImage]:
     for role, name in job.prepared.items():
         with default_storage.open(name, "rb") as handle:
             data = handle.read()
-        media_type = images.MEDIA_TYPES[images.format_of(data)]
-        loaded[role] = InputImage(data, media_type, PurePosixPath(name).name)
+        media = images.sniff(data)
+        if media is None:
+            raise images.damaged()
+        loaded[role] = InputImage(data, media.mime, PurePosixPath(name).name)
     return loaded
 
 
@@ -548,7 +547,8 @@ def _store_results(job: Job, done: Done) -> None:
     """The vendor's bytes, unchanged, into our storage: before any vendor URL can expire."""
     stored: list[tuple[int, ResultImage, str]] = []
     for position, image in enumerate(done.images):
-        name = f"jobs/{job.owner_id}/{job.pk}/result-{position}.{EXTENSIONS[image.media_type]}"
+        extension = images.extension_for(image.media_type)
+        name = f"jobs/{job.owner_id}/{job.pk}/result-{position}.{extension}"
         if default_storage.exists(name):
             _discard_files(job.owner_id, [name])
         stored.append((position, image, _save_file(job.owner_id, name, ContentFile(image.data))))

@@ -8,7 +8,7 @@ with the password stays unlocked for that browser's session. Every public answer
 ``noindex`` and is not stored by shared caches; the studio's referrer policy (same-origin)
 keeps the address from other sites. (``no-referrer`` would make browsers send ``Origin: null``
 with the password form, which CSRF protection rightly refuses.) Images leave without
-their EXIF or GPS (``images.strip_metadata``), with their ICC profile.
+their EXIF or GPS (``metadata.strip_metadata``), with their ICC profile.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import audit
 from accounts.models import AuditAction
-from editor import images, operations
+from editor import images, metadata, operations
 from editor.models import SHARE_LIFETIMES, JobStatus, Result, ShareLink
 from editor.views import HtmxHttpRequest, current_user, get_result_for_user
 
@@ -293,7 +293,7 @@ def shared_file(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     with default_storage.open(name, "rb") as handle:
         data: bytes = handle.read()
     try:
-        body = images.strip_metadata(data)
+        body = metadata.strip_metadata(data)
     except images.ImageRejected:
         return _missing(request)
     fmt = images.format_of(body)

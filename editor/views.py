@@ -492,10 +492,8 @@ def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 def _image_type(name: str) -> str:
     with default_storage.open(name, "rb") as handle:
-        head = handle.read(16)
-    return {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(
-        images.format_of(head), "application/octet-stream"
-    )
+        media = images.sniff(handle.read(16))
+    return media.mime if media else "application/octet-stream"
 
 
 @require_GET

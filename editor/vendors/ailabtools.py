@@ -23,9 +23,10 @@ from typing import Any, ClassVar
 import httpx
 from django.conf import settings
 
+from editor.images import ImageLimits, extension_for
+from editor.outbound import shared_client
 from editor.vendors.base import (
     Done,
-    ImageLimits,
     InputImage,
     ParamValue,
     Pending,
@@ -41,7 +42,6 @@ from editor.vendors.http import (
     call,
     download_result,
     image_from_bytes,
-    shared_client,
 )
 
 LABEL = "AILabTools"
@@ -683,10 +683,7 @@ def _decode_base64(text: str) -> bytes:
 
 def _upload(field: str, image: InputImage) -> tuple[str, tuple[str, bytes, str]]:
     # Our own file name: the vendor may read the extension, and the person's name stays here.
-    extension = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}.get(
-        image.media_type, "bin"
-    )
-    return field, (f"{field}.{extension}", image.data, image.media_type)
+    return field, (f"{field}.{extension_for(image.media_type)}", image.data, image.media_type)
 
 
 def _ended_failed(raw: bytes) -> bool:

@@ -14,6 +14,8 @@ from typing import ClassVar
 
 import httpx
 
+from editor.images import ImageLimits
+
 ParamValue = str | int | float | bool | tuple[str, ...]
 
 
@@ -108,19 +110,6 @@ class Pending:
     task_ref: str
     progress: int | None = None  # 0-100 when the vendor reports it
     poll_after: float = 5.0
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    """One endpoint's input limits, from the vendor's docs (see vendor-contracts.md)."""
-
-    formats: frozenset[str]  # Pillow format names: "JPEG", "PNG", "WEBP"
-    max_bytes: int
-    max_width: int  # inclusive bounds we aim for, already inside the vendor's strict ones
-    max_height: int
-    min_width: int = 1
-    min_height: int = 1
-    rgb_only: bool = True
 
 
 class VendorAdapter(ABC):

@@ -1,5 +1,5 @@
-"""The one httpx client factory, and the two ways adapters talk to a vendor: a bounded call and
-a bounded result download from an allow-listed host.
+"""The two ways adapters talk to a vendor: a bounded call and a bounded result download from an
+allow-listed host, on clients from editor.outbound.
 
 Every call has explicit connect/read/write/pool timeouts for its kind, a byte cap on the body
 and a total deadline (a slow-drip body cannot hold a worker thread past it). Redirects are never
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-import threading
 import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -19,9 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
+from editor import images
 from editor.vendors.base import ResultImage, VendorError
-
-USER_AGENT = "photo-studio/0.1 (+self-hosted)"
 
 
 class CallKind(enum.Enum):
@@ -45,31 +43,6 @@ BUDGETS: dict[CallKind, CallBudget] = {
     CallKind.POLL: CallBudget(httpx.Timeout(20.0, connect=10.0, pool=30.0), 30.0, 64 * MB),
     CallKind.DOWNLOAD: CallBudget(httpx.Timeout(30.0, connect=10.0, pool=30.0), 120.0, 64 * MB),
 }
-LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=30.0)
-
-_shared: httpx.Client | None = None
-_shared_lock = threading.Lock()
-
-
-def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """A client with our limits. Tests pass an ``httpx.MockTransport``."""
-    return httpx.Client(
-        timeout=BUDGETS[CallKind.POLL].timeout,
-        limits=LIMITS,
-        follow_redirects=False,
-        trust_env=False,  # no proxy or netrc surprises from the worker's environment
-        headers={"User-Agent": USER_AGENT},
-        transport=transport,
-    )
-
-
-def shared_client() -> httpx.Client:
-    """One pooled client per process (httpx clients are thread-safe)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = make_client()
-        return _shared
 
 
 def budget_for(kind: CallKind) -> CallBudget:
@@ -251,26 +224,16 @@ def origin_allowed(url: str, vendor_origins: tuple[Origin, ...]) -> bool:
     )
 
 
-def sniff_media_type(data: bytes) -> str | None:
-    """The image type from its magic bytes; vendors do not always say, or say it right."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 def image_from_bytes(data: bytes, vendor_label: str) -> ResultImage:
-    media_type = sniff_media_type(data)
-    if media_type is None:
+    """A result's type from its magic bytes: vendors do not always say, or say it right."""
+    media = images.sniff(data)
+    if media is None:
         raise VendorError(
             f"{vendor_label} returned something that is not a JPEG, PNG or WebP image.",
             retryable=False,
             code="bad_result",
         )
-    return ResultImage(data=data, media_type=media_type)
+    return ResultImage(data=data, media_type=media.mime)
 
 
 def download_result(

@@ -25,9 +25,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageCms, ImageFilter, JpegImagePlugin
 
+from editor.images import ImageLimits
 from editor.vendors.base import (
     Done,
-    ImageLimits,
     InputImage,
     ParamValue,
     ResultImage,

@@ -22,9 +22,10 @@ import httpx
 from django.conf import settings
 from django.core.cache import cache
 
+from editor.images import ImageLimits
+from editor.outbound import shared_client
 from editor.vendors.base import (
     Done,
-    ImageLimits,
     Pending,
     ResultImage,
     VendorAdapter,
@@ -38,7 +39,6 @@ from editor.vendors.http import (
     call,
     download_result,
     image_from_bytes,
-    shared_client,
 )
 
 LABEL = "PicWish"

@@ -158,7 +158,7 @@ def test_the_worker_image_steps(case: Case) -> None:
         refusal = str(rejected)
     assert refusal in {"", "This image is damaged or incomplete."}
     try:
-        fitted = images.fit(case.data, limits, vendor_label=LABEL, filename="image")
+        fitted = images.fit(case.data, limits, vendor_label=LABEL)
     except images.ImageRejected as rejected:
         refusal = str(rejected)
     else:

@@ -8,8 +8,7 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from editor.images import ImageRejected, convert, fit, fit_mask, thumbnail
-from editor.vendors.base import ImageLimits
+from editor.images import ImageLimits, ImageRejected, convert, fit, fit_mask, thumbnail
 from tests.images import make_image, open_image
 
 LIMITS = ImageLimits(

@@ -1,4 +1,4 @@
-"""What leaves the studio: ``images.strip_metadata`` (the original file, pixels untouched) and
+"""What leaves the studio: ``metadata.strip_metadata`` (the original file, pixels untouched) and
 ``images.convert`` (a copy as PNG, JPEG or WebP) drop EXIF, GPS, XMP and comments and keep the
 ICC color profile."""
 
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageCms, ImageDraw, ImageOps
 from PIL.PngImagePlugin import PngInfo
 
-from editor import images
+from editor import images, metadata
 from tests.images import make_image, open_image
 
 GPS_IFD = 0x8825
@@ -128,7 +128,7 @@ def webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 def test_jpeg_loses_gps_exif_xmp_and_comment_but_keeps_pixels_and_profile() -> None:
     original = camera_jpeg(orientation=None)
     assert has_gps(original)  # the test photo really carries a position
-    stripped = images.strip_metadata(original)
+    stripped = metadata.strip_metadata(original)
 
     assert not has_gps(stripped)
     assert b"Exif\0\0" not in stripped
@@ -149,7 +149,7 @@ def test_jpeg_loses_gps_exif_xmp_and_comment_but_keeps_pixels_and_profile() -> N
 
 def test_jpeg_orientation_survives_as_the_only_exif_tag() -> None:
     original = camera_jpeg(orientation=6)
-    stripped = images.strip_metadata(original)
+    stripped = metadata.strip_metadata(original)
     tags = Image.open(io.BytesIO(stripped)).getexif()
     assert dict(tags) == {ORIENTATION: 6}
     assert not has_gps(stripped)
@@ -162,13 +162,13 @@ def test_jpeg_orientation_survives_as_the_only_exif_tag() -> None:
 
 
 def test_jpeg_orientation_1_needs_no_exif() -> None:
-    stripped = images.strip_metadata(camera_jpeg(orientation=1))
+    stripped = metadata.strip_metadata(camera_jpeg(orientation=1))
     assert b"Exif\0\0" not in stripped
 
 
 def test_progressive_jpeg_scans_are_copied_whole() -> None:
     original = camera_jpeg(progressive=True)
-    stripped = images.strip_metadata(original)
+    stripped = metadata.strip_metadata(original)
     assert jpeg_scan(stripped) == jpeg_scan(original)
     assert open_image(stripped).tobytes() == open_image(original).tobytes()
     assert not has_gps(stripped)
@@ -177,7 +177,7 @@ def test_progressive_jpeg_scans_are_copied_whole() -> None:
 def test_a_large_icc_profile_split_over_several_segments_is_kept() -> None:
     profile = SRGB + b"\0" * 140_000  # more than one 64 KB APP2 segment
     original = encode(picture(), "JPEG", icc_profile=profile, exif=exif())
-    stripped = images.strip_metadata(original)
+    stripped = metadata.strip_metadata(original)
     assert open_image(stripped).info["icc_profile"] == profile
     assert sum(1 for marker, _p in jpeg_segments(stripped) if marker == 0xE2) == 3
 
@@ -185,7 +185,7 @@ def test_a_large_icc_profile_split_over_several_segments_is_kept() -> None:
 def test_data_after_the_end_of_the_jpeg_is_left_out() -> None:
     # Multi-picture files hide extra images (with their own EXIF) after the first one.
     original = camera_jpeg() + camera_jpeg(orientation=None)
-    stripped = images.strip_metadata(original)
+    stripped = metadata.strip_metadata(original)
     assert stripped.endswith(b"\xff\xd9")
     assert stripped.count(b"\xff\xd8") == 1
     assert b"PhoneCorp" not in stripped
@@ -193,7 +193,7 @@ def test_data_after_the_end_of_the_jpeg_is_left_out() -> None:
 
 def test_restart_markers_and_adobe_segment_survive() -> None:
     cmyk = encode(picture(mode="CMYK"), "JPEG", quality=90, exif=exif(), restart_marker_rows=1)
-    stripped = images.strip_metadata(cmyk)
+    stripped = metadata.strip_metadata(cmyk)
     markers = [marker for marker, _payload in jpeg_segments(stripped)]
     assert 0xEE in markers  # Adobe: how to read the CMYK pixels
     assert 0xDD in markers  # restart interval
@@ -215,7 +215,7 @@ def camera_png(orientation: int | None = 8) -> bytes:
 def test_png_loses_exif_and_text_but_keeps_pixels_and_profile() -> None:
     original = camera_png(orientation=None)
     assert has_gps(original)
-    stripped = images.strip_metadata(original)
+    stripped = metadata.strip_metadata(original)
     kinds = [kind for kind, _body in png_chunks(stripped)]
     assert not {b"eXIf", b"tEXt", b"zTXt", b"iTXt"} & set(kinds)
     assert b"iCCP" in kinds
@@ -230,7 +230,7 @@ def test_png_loses_exif_and_text_but_keeps_pixels_and_profile() -> None:
 
 
 def test_png_orientation_survives_before_the_image_data() -> None:
-    stripped = images.strip_metadata(camera_png(orientation=8))
+    stripped = metadata.strip_metadata(camera_png(orientation=8))
     kinds = [kind for kind, _body in png_chunks(stripped)]
     assert kinds.index(b"eXIf") < kinds.index(b"IDAT")
     assert dict(open_image(stripped).getexif()) == {ORIENTATION: 8}
@@ -245,7 +245,7 @@ def camera_webp(orientation: int | None = 3, **options: object) -> bytes:
 def test_webp_loses_exif_and_xmp_and_fixes_the_header() -> None:
     original = camera_webp(orientation=None)
     assert has_gps(original)
-    stripped = images.strip_metadata(original)
+    stripped = metadata.strip_metadata(original)
     chunks = webp_chunks(stripped)  # checks the RIFF size too
     kinds = [kind for kind, _body in chunks]
     assert b"EXIF" not in kinds
@@ -267,7 +267,7 @@ def test_webp_loses_exif_and_xmp_and_fixes_the_header() -> None:
 
 
 def test_webp_orientation_survives() -> None:
-    stripped = images.strip_metadata(camera_webp(orientation=3))
+    stripped = metadata.strip_metadata(camera_webp(orientation=3))
     chunks = webp_chunks(stripped)
     assert chunks[0][1][0] & 0x08
     assert dict(Image.open(io.BytesIO(stripped)).getexif()) == {ORIENTATION: 3}
@@ -277,7 +277,7 @@ def test_webp_orientation_survives() -> None:
 def test_a_simple_webp_has_nothing_to_strip() -> None:
     original = make_image(fmt="WEBP", quality=70)
     assert webp_chunks(original)[0][0] in {b"VP8 ", b"VP8L"}
-    assert images.strip_metadata(original) == original
+    assert metadata.strip_metadata(original) == original
 
 
 def test_an_animated_webp_keeps_its_frames() -> None:
@@ -285,7 +285,7 @@ def test_an_animated_webp_keeps_its_frames() -> None:
     original = encode(
         frames[0], "WEBP", save_all=True, append_images=frames[1:], exif=exif(), lossless=True
     )
-    stripped = images.strip_metadata(original)
+    stripped = metadata.strip_metadata(original)
     assert getattr(Image.open(io.BytesIO(stripped)), "n_frames", 1) == 2
     assert not has_gps(stripped)
 
@@ -308,7 +308,7 @@ def test_an_animated_webp_keeps_its_frames() -> None:
 )
 def test_damaged_or_unknown_files_are_rejected_with_a_message(data: bytes) -> None:
     with pytest.raises(images.ImageRejected) as rejected:
-        images.strip_metadata(data)
+        metadata.strip_metadata(data)
     assert str(rejected.value)
 
 
@@ -318,15 +318,15 @@ def huge_png() -> bytes:
     pixels = zlib.compress(b"\0" * 100)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + images._png_chunk(b"IHDR", header)
-        + images._png_chunk(b"IDAT", pixels)
-        + images._png_chunk(b"IEND", b"")
+        + metadata._png_chunk(b"IHDR", header)
+        + metadata._png_chunk(b"IDAT", pixels)
+        + metadata._png_chunk(b"IEND", b"")
     )
 
 
 def test_a_decompression_bomb_is_refused_before_any_work() -> None:
     with pytest.raises(images.ImageRejected, match="too many pixels"):
-        images.strip_metadata(huge_png())
+        metadata.strip_metadata(huge_png())
     with pytest.raises(images.ImageRejected, match="too many pixels"):
         images.convert(huge_png(), "JPEG", 90)
 

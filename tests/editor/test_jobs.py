@@ -22,10 +22,10 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota, User
 from editor import jobs, operations, tasks
+from editor.images import ImageLimits
 from editor.models import Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
     Done,
-    ImageLimits,
     Pending,
     ResultImage,
     VendorAdapter,

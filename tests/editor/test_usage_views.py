@@ -23,11 +23,11 @@ from pytest_django import Settings as SettingsWrapper
 from accounts import quotas
 from accounts.models import Plan, Quota, User
 from editor import jobs, operations, tasks
+from editor.images import ImageLimits
 from editor.models import Job, JobStatus, Vendor, VendorKey
 from editor.usage_views import next_midnight, next_month, usage_for
 from editor.vendors.base import (
     Done,
-    ImageLimits,
     Pending,
     ResultImage,
     VendorAdapter,

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from pytest_django import Settings as SettingsWrapper
 
+from editor import outbound
 from editor.sandbox import server
 from editor.sandbox.state import STATE
 from editor.vendors import http
@@ -60,11 +61,11 @@ def run(adapter: VendorAdapter, request: VendorRequest) -> Done:
 
 
 def ailab(sandbox: server.RunningSandbox, key: str) -> AILabToolsAdapter:
-    return AILabToolsAdapter(api_key=key, client=http.make_client(), base_url=sandbox.url)
+    return AILabToolsAdapter(api_key=key, client=outbound.make_client(), base_url=sandbox.url)
 
 
 def picwish(sandbox: server.RunningSandbox, key: str) -> PicWishAdapter:
-    return PicWishAdapter(api_key=key, client=http.make_client(), base_url=sandbox.url)
+    return PicWishAdapter(api_key=key, client=outbound.make_client(), base_url=sandbox.url)
 
 
 @pytest.mark.parametrize("key", ["sandbox-ok", "sandbox-legacy-ok", "sandbox-fault-latency-300-x"])

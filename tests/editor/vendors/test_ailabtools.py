@@ -15,6 +15,7 @@ import httpx
 import pytest
 from pytest_django import Settings as SettingsWrapper
 
+from editor.outbound import make_client
 from editor.vendors import http
 from editor.vendors.ailabtools import (
     ADVANCED_EXPRESSIONS,
@@ -34,7 +35,7 @@ from editor.vendors.base import (
     VendorError,
     VendorRequest,
 )
-from editor.vendors.http import CallKind, make_client
+from editor.vendors.http import CallKind
 from tests.images import make_image
 
 BASE = "https://ailab.test"

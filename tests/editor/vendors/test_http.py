@@ -7,9 +7,10 @@ import httpx
 import pytest
 from pytest_django import Settings as SettingsWrapper
 
+from editor.outbound import make_client
 from editor.vendors import http
 from editor.vendors.base import VendorError
-from editor.vendors.http import CallKind, Origin, call, download_result, make_client
+from editor.vendors.http import CallKind, Origin, call, download_result
 from tests.images import make_image
 
 VENDOR = (Origin.parse("https://*.vendor.test"),)

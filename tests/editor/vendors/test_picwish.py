@@ -13,9 +13,9 @@ import pytest
 from django.core.cache import cache
 from pytest_django import Settings as SettingsWrapper
 
+from editor.outbound import make_client
 from editor.vendors import picwish
 from editor.vendors.base import Done, InputImage, Pending, VendorError, VendorRequest
-from editor.vendors.http import make_client
 from editor.vendors.picwish import PicWishAdapter
 from tests.images import make_image
 
