@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts import periods
 from accounts.models import GroupPlan, Plan, Quota, QuotaOverride, User
 
 MB = 1024 * 1024
@@ -102,17 +103,7 @@ def limits_for(user: User) -> Limits:
 
 
 def _periods(now: dt.datetime) -> tuple[dt.date, dt.date]:
-    today = timezone.localdate(now)
-    return today, today.replace(day=1)
-
-
-def _next_day(today: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min))
-
-
-def _next_month(month: dt.date) -> dt.datetime:
-    first = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    return periods.day_of(now), periods.month_of(now)
 
 
 def _roll_periods(user: User, today: dt.date, month: dt.date) -> None:
@@ -183,7 +174,7 @@ def charge(
             None,
         )
     if quota.jobs_today >= limits.jobs_per_day:
-        resets = _next_day(today)
+        resets = periods.next_day(today)
         raise QuotaExceeded(
             "jobs_per_day",
             ngettext(
@@ -199,7 +190,7 @@ def charge(
         and quota.stored_bytes + storage_bytes > limits.storage_bytes
     ):
         raise storage_exceeded(quota.stored_bytes, storage_bytes, limits.storage_bytes)
-    resets = _next_month(month)
+    resets = periods.next_month(month)
     left = max(0, limits.credits_per_month - quota.credits_this_month)
     raise QuotaExceeded(
         "credits_per_month",
@@ -275,16 +266,6 @@ def free_storage(user_id: int, size: int) -> None:
             F("stored_bytes") - size, Value(0), output_field=PositiveBigIntegerField()
         )
     )
-
-
-def month_of(now: dt.datetime) -> dt.date:
-    """The first day of the month ``now`` falls in, in the studio's time zone."""
-    return _periods(now)[1]
-
-
-def month_resets(month: dt.date) -> dt.datetime:
-    """When the month starting on ``month`` ends."""
-    return _next_month(month)
 
 
 def when(moment: dt.datetime) -> str:

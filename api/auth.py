@@ -1,15 +1,16 @@
 """Bearer-token authentication for the API, with a rate limit per token.
 
 A request names its token in ``Authorization: Bearer <token>``; an unknown or revoked token is
-a 401. Each token may make ``API_RATE_LIMIT`` requests (allauth's cache-based limiter, the one
-that throttles logins, so every web process shares the count).
+a 401. Each token may make ``API_RATE_LIMIT`` requests a window, every method counted
+(django-ratelimit, counted in the shared cache so every web process shares the count).
 """
 
 from __future__ import annotations
 
-from allauth.core.internal import ratelimit
 from django.conf import settings
 from django.http import HttpRequest
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
 from ninja.security import HttpBearer
 
 from api.errors import ApiError
@@ -21,15 +22,15 @@ class TokenAuth(HttpBearer):
         found = ApiToken.find(token)
         if found is None:
             return None
-        usage = ratelimit.consume(
+        usage = get_usage(
             request,
-            app="api",
-            action="request",
-            key=str(found.pk),
-            config={"request": settings.API_RATE_LIMIT},
-            limit_get=True,
+            group="api.token",
+            key=lambda group, request: str(found.pk),
+            rate=settings.API_RATE_LIMIT,
+            method=ALL,
+            increment=True,
         )
-        if usage is None:
+        if usage is not None and usage["should_limit"]:
             raise ApiError(
                 429,
                 "rate_limited",

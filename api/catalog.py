@@ -3,59 +3,14 @@ read the same parameters, ranges, defaults and files the forms are built from.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 
-from api.errors import Error
+from api.schemas import Error, FileOut, OperationOut, ParamOut, ProviderOut
 from editor import operations
 from editor.operations import FileInput, Operation, Param
 
 router = Router(tags=["operations"])
-
-
-class ParamOut(Schema):
-    name: str
-    label: str
-    type: str  # "choice", "int", "float", "text", "colors"
-    required: bool
-    default: Any = None
-    minimum: float | None = None
-    maximum: float | None = None
-    step: float | None = None
-    choices: list[str] | None = None
-    max_items: int | None = None
-    max_words: int | None = None
-    providers: list[str] | None = None  # only for these providers; absent: every one
-    when: dict[str, str] | None = None  # only when another parameter has this value
-    help: str = ""
-
-
-class FileOut(Schema):
-    role: str
-    label: str
-    required: bool
-    when: dict[str, str] | None = None
-    providers: list[str] | None = None
-    help: str = ""
-
-
-class ProviderOut(Schema):
-    name: str
-    label: str
-    vendor: str | None
-    credits: int
-
-
-class OperationOut(Schema):
-    slug: str
-    label: str
-    summary: str
-    default_provider: str
-    providers: list[ProviderOut]
-    params: list[ParamOut]
-    files: list[FileOut]
 
 
 def _when(condition: tuple[str, str] | None) -> dict[str, str] | None:

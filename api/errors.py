@@ -1,7 +1,7 @@
 """Every API error is JSON ``{"code": ..., "message": ...}`` with a fitting status.
 
-Views raise ``ApiError`` (or let ``Http404`` and ``QuotaExceeded`` through); ``install`` maps those
-and django-ninja's own errors (validation, authentication) to that shape.
+Views raise ``ApiError`` (or let ``Http404`` from editor.access and ``QuotaExceeded`` through);
+``install`` maps those and django-ninja's own errors (validation, authentication) to that shape.
 """
 
 from __future__ import annotations
@@ -10,17 +10,10 @@ import datetime as dt
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.quotas import QuotaExceeded
-
-
-class Error(Schema):
-    """Every error answer: the schema endpoints name for their error statuses."""
-
-    code: str
-    message: str
 
 
 class ApiError(Exception):
@@ -93,7 +86,9 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(Http404)
     def missing(request: HttpRequest, error: Http404) -> HttpResponse:
-        return _reply(api, request, 404, {"code": "not_found", "message": "Not found."})
+        # editor.access says what was not found ("No such job."), the same for someone else's.
+        message = str(error) if error.args else "Not found."
+        return _reply(api, request, 404, {"code": "not_found", "message": message})
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:

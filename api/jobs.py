@@ -1,10 +1,9 @@
 """Jobs through the API: submit, list, read, download, cancel, retry, delete.
 
-Submitting builds the page's own editor.forms.OperationForm from the request, so validation,
+Submitting calls editor.submissions' one validator, the operation page's own, so checks,
 fitting notes, the key choice (the caller's own key, else the studio's house key when the plan
-includes one) and plan checks are the same code as the operation page; then editor.jobs.submit,
-with the same quotas. Downloads go through metadata.strip_metadata / images.convert like the web
-downloads (editor/download_views.py).
+includes one) and plan checks are the same code as the page's; then editor.jobs.start, with the
+same quotas. Downloads go through editor.downloads like the page's.
 """
 
 from __future__ import annotations
@@ -15,23 +14,21 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.datastructures import MultiValueDict
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Query, Router, Status
 
+from accounts.http import AuthenticatedHttpRequest
 from api import webhooks
 from api.auth import token_of
-from api.errors import ApiError, Error, not_found
+from api.errors import ApiError, not_found
 from api.models import Webhook
-from editor import images, jobs, operations
-from editor.download_views import ORIGINAL, DownloadForm, attachment, encode
-from editor.forms import OperationForm
-from editor.models import Job, JobStatus, Result
-from editor.views import current_user
+from api.schemas import Error, InvalidError, JobFilters, JobOut, JobPage, QuotaError, job_out
+from editor import access, downloads, images, jobs, operations, submissions
+from editor.models import Job, JobStatus, display_name
+from editor.submissions import Photo, SubmissionInvalid
 
 router = Router(tags=["jobs"])
 
@@ -42,109 +39,8 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 FIXED_FIELDS = frozenset({"operation", "provider", "key", "webhook_url"})
 
 
-class InvalidError(Error):
-    errors: dict[str, list[str]] | None = None
-
-
-class QuotaError(Error):
-    limit: str | None = None
-    resets_at: dt.datetime | None = None
-
-
-class JobError(Schema):
-    code: str
-    message: str
-
-
-class ResultOut(Schema):
-    width: int
-    height: int
-    bytes: int
-    format: str  # "jpeg", "png" or "webp"
-    url: str
-
-
-class JobOut(Schema):
-    id: uuid.UUID
-    operation: str
-    provider: str
-    status: str
-    progress: int
-    error: JobError | None
-    params: dict[str, Any]
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
-    result: ResultOut | None = Field(
-        description="The first result once the job succeeded; null until then."
-    )
-    results: list[ResultOut] = Field(
-        description="Every result (an operation may make several); the first is `result`."
-    )
-
-
-class JobPage(Schema):
-    items: list[JobOut]
-    next: str | None = Field(description="The URL of the next page; null on the last one.")
-
-
-class JobFilters(Schema):
-    limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0)
-    operation: str | None = None
-    status: JobStatus | None = None
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
-
-
-def _format_name(mime: str) -> str:
-    media = images.BY_MIME.get(mime)
-    return media.format.lower() if media else mime
-
-
-def _result_out(job: Job, result: Result, base: str) -> ResultOut:
-    path = reverse("api-v1:job_result", args=[job.pk])
-    query = f"?position={result.position}" if result.position else ""
-    return ResultOut(
-        width=result.width,
-        height=result.height,
-        bytes=result.bytes,
-        format=_format_name(result.media_type),
-        url=f"{base}{path}{query}",
-    )
-
-
-def job_out(job: Job, base: str) -> JobOut:
-    """A job as the API (and its webhooks) show it. ``base``: scheme and host for URLs."""
-    done = job.status == JobStatus.SUCCEEDED
-    results = [_result_out(job, r, base) for r in job.results.all()] if done else []
-    failed = job.status == JobStatus.FAILED
-    return JobOut(
-        id=job.pk,
-        operation=job.operation,
-        provider=job.provider,
-        status=job.status,
-        progress=job.progress,
-        error=JobError(code=job.error_code or "failed", message=job.error_message)
-        if failed
-        else None,
-        params=job.params,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-        result=results[0] if results else None,
-        results=results,
-    )
-
-
 def _base(request: HttpRequest) -> str:
     return request.build_absolute_uri("/").rstrip("/")
-
-
-def get_job_for_token(request: HttpRequest, job_id: uuid.UUID) -> Job:
-    """The caller's job; anyone else's is the same 404 as one that does not exist."""
-    job = Job.objects.filter(pk=job_id, owner=current_user(request)).first()
-    if job is None:
-        raise not_found("No such job.")
-    return job
 
 
 # --- Submitting ----------------------------------------------------------------------------
@@ -166,12 +62,10 @@ def _operation(data: QueryDict) -> operations.Operation:
         raise _invalid({"operation": [f"Unknown operation {slug!r}. Known: {known}."]}) from None
 
 
-def _form_input(
-    request: HttpRequest, operation: operations.Operation
-) -> tuple[QueryDict, MultiValueDict[str, UploadedFile]]:
-    """The request in the form's names: parameters keep theirs, a file role ``r`` becomes
-    ``file_r``. Anything the operation does not declare is refused, so a typo is an error
-    rather than a default silently used (and the page's draft and reuse fields stay out)."""
+def _values(request: HttpRequest, operation: operations.Operation) -> dict[str, Any]:
+    """The operation's parameters as sent. Anything the operation does not declare is refused,
+    so a typo is an error rather than a default silently used; a parameter not sent takes its
+    declared default (the page sends every field filled with it, a script what it changes)."""
     params = {param.name: param for param in operation.params}
     roles = {spec.role for spec in operation.files}
     # A file part without a file name arrives as a plain field: say what to send instead.
@@ -189,58 +83,47 @@ def _form_input(
     )
     if unknown:
         raise _invalid({name: [f"{operation.slug} takes no field {name!r}."] for name in unknown})
-    data = QueryDict(mutable=True)
-    for name in request.POST:
-        if name == "webhook_url":
-            continue
-        values = request.POST.getlist(name)
-        param = params.get(name)
-        if param is not None and param.kind == "colors":
-            # Comma-separated, or the field repeated: both become the page's "A, B" text.
-            data[name] = ",".join(values)
-        else:
-            data[name] = values[-1]
+    values: dict[str, Any] = {}
     for name, param in params.items():
-        # The page sends every field filled with its default; a script sends what it changes.
-        if name not in data and param.default not in (None, ""):
+        sent = request.POST.getlist(name)
+        if sent and param.kind == "colors":
+            # Comma-separated, or the field repeated: both read as the page's "A, B" text.
+            values[name] = ",".join(sent)
+        elif sent:
+            values[name] = sent[-1]
+        elif param.default not in (None, ""):
             default = param.default
-            data[name] = ",".join(default) if isinstance(default, tuple) else str(default)
-    files: MultiValueDict[str, UploadedFile] = MultiValueDict()
-    for role in roles:
-        uploads = request.FILES.getlist(role)
+            values[name] = ",".join(default) if isinstance(default, tuple) else str(default)
+    return values
+
+
+def _photos(request: HttpRequest, operation: operations.Operation) -> dict[str, list[Photo]]:
+    """The photos sent, one per file role, as the validator takes them."""
+    photos: dict[str, list[Photo]] = {}
+    for spec in operation.files:
+        uploads = request.FILES.getlist(spec.role)
         for upload in uploads:
             if (upload.size or 0) > MAX_FILE_BYTES:
                 raise ApiError(
                     413,
                     "too_large",
-                    f"{role}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.",
+                    f"{spec.role}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.",
                     max_bytes=MAX_FILE_BYTES,
                 )
         if len(uploads) > 1:
-            raise _invalid({role: ["Send one photo per job."]})
+            raise _invalid({spec.role: ["Send one photo per job."]})
         if uploads:
-            files.setlist(f"file_{role}", uploads)
-    return data, files
+            photos[spec.role] = [Photo(uploads[0], display_name(uploads[0].name))]
+    return photos
 
 
-def _form_errors(form: OperationForm) -> ApiError:
-    """A field's error first (a bad ``key`` explains a missing key), then the form's own."""
-    fields = {name: errors for name, errors in form.errors.items() if name != "__all__"}
-    if fields:
-        return _invalid(
-            {
-                name.removeprefix("file_"): [str(m) for m in errors]
-                for name, errors in fields.items()
-            }
-        )
-    for error in form.non_field_errors().as_data():
-        if error.code in ("no_key", "not_in_plan"):
-            return ApiError(422, str(error.code), error.messages[0])
-    errors: dict[str, list[str]] = {}
-    for name, messages in form.errors.items():
-        field = "request" if name == "__all__" else name.removeprefix("file_")
-        errors[field] = [str(message) for message in messages]
-    return _invalid(errors)
+def _refusal(invalid: SubmissionInvalid) -> ApiError:
+    """A field's error first (a bad ``key`` explains a missing key), then the submission's."""
+    if invalid.errors:
+        return _invalid(invalid.errors)
+    if invalid.code in ("no_key", "not_in_plan"):
+        return ApiError(422, invalid.code, invalid.message)
+    return _invalid({"request": [invalid.message]})
 
 
 SUBMIT_BODY: dict[str, Any] = {
@@ -309,27 +192,25 @@ SUBMIT_BODY: dict[str, Any] = {
     ),
     openapi_extra=SUBMIT_BODY,
 )
-def submit_job(request: HttpRequest, response: HttpResponse) -> Status[JobOut]:
+def submit_job(request: AuthenticatedHttpRequest, response: HttpResponse) -> Status[JobOut]:
     operation = _operation(request.POST)
     webhook_url = request.POST.get("webhook_url", "").strip()
     if webhook_url:
         webhooks.check_url(webhook_url)
-    data, files = _form_input(request, operation)
-    form = OperationForm(operation, current_user(request), data, files)
-    if not data.get("provider"):
-        data["provider"] = form.offered_providers[0].name
-    if not form.is_valid():
-        raise _form_errors(form)
-    with transaction.atomic():
-        job = jobs.submit(
-            owner=form.user,
-            operation=form.operation,
-            provider=form.chosen_provider(),
-            params=form.params,
-            files=form.files_by_role,
-            key=form.key_to_use,
-            photo_name=form.photo_name,
+    try:
+        submission = submissions.validate(
+            operation,
+            request.user,
+            provider=request.POST.get("provider") or None,
+            values=_values(request, operation),
+            photos=_photos(request, operation),
+            key=request.POST.get("key") or None,
         )
+    except SubmissionInvalid as invalid:
+        raise _refusal(invalid) from None
+    with transaction.atomic():
+        job = jobs.start(submission)
+        assert isinstance(job, Job)  # one photo per role: never a batch
         if webhook_url:
             Webhook.objects.create(
                 job=job, url=webhook_url, token_hash=token_of(request).token_hash
@@ -361,8 +242,8 @@ def _instant(name: str, value: dt.datetime) -> dt.datetime:
         "page. Filters: `operation`, `status`, `created_after`, `created_before` (ISO 8601)."
     ),
 )
-def list_jobs(request: HttpRequest, filters: Query[JobFilters]) -> JobPage:
-    found = Job.objects.filter(owner=current_user(request))
+def list_jobs(request: AuthenticatedHttpRequest, filters: Query[JobFilters]) -> JobPage:
+    found = Job.objects.filter(owner=request.user)
     if filters.operation:
         found = found.filter(operation=filters.operation)
     if filters.status:
@@ -392,8 +273,8 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilters]) -> JobPage:
     summary="One job",
     url_name="job",
 )
-def get_job(request: HttpRequest, job_id: uuid.UUID) -> JobOut:
-    return job_out(get_job_for_token(request, job_id), _base(request))
+def get_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
+    return job_out(access.get_job_for_user(request.user, job_id), _base(request))
 
 
 RESULT_RESPONSES: dict[str, Any] = {
@@ -423,29 +304,29 @@ RESULT_RESPONSES: dict[str, Any] = {
     openapi_extra=RESULT_RESPONSES,
 )
 def job_result(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     job_id: uuid.UUID,
-    format: str = ORIGINAL,
+    format: str = downloads.ORIGINAL,
     quality: int | None = None,
     position: int = 0,
 ) -> HttpResponse:
-    job = get_job_for_token(request, job_id)
+    job = access.get_job_for_user(request.user, job_id)
     result = (
         job.results.filter(position=position).first() if job.status == JobStatus.SUCCEEDED else None
     )
     if result is None or not result.file.name or not default_storage.exists(result.file.name):
         raise not_found("This job has no result yet.")
-    form = DownloadForm({"format": format, "quality": "" if quality is None else str(quality)})
+    form = downloads.DownloadForm(
+        {"format": format, "quality": "" if quality is None else str(quality)}
+    )
     if not form.is_valid():
         errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         raise _invalid(errors)
-    with default_storage.open(result.file.name, "rb") as handle:
-        data: bytes = handle.read()
     try:
-        body, fmt = encode(data, form.cleaned_data)
+        body, fmt = downloads.encode(downloads.read(result), form.cleaned_data)
     except images.ImageRejected as rejected:
         raise ApiError(422, "unreadable", f"This result cannot be downloaded: {rejected}") from None
-    return attachment(result, body, fmt)
+    return downloads.attachment(result, body, fmt)
 
 
 # --- Changing ------------------------------------------------------------------------------
@@ -457,8 +338,8 @@ def job_result(
     summary="Cancel a job",
     description="Stops a job under way and refunds its credits. A job that ended is a 409.",
 )
-def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> JobOut:
-    job = get_job_for_token(request, job_id)
+def cancel_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
+    job = access.get_job_for_user(request.user, job_id)
     if not jobs.cancel(job):
         raise ApiError(409, "not_active", "This job has ended already.")
     return job_out(job, _base(request))
@@ -473,8 +354,8 @@ def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> JobOut:
         "and was not canceled is a 409 `not_retryable`."
     ),
 )
-def retry_job(request: HttpRequest, job_id: uuid.UUID) -> JobOut:
-    job = get_job_for_token(request, job_id)
+def retry_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
+    job = access.get_job_for_user(request.user, job_id)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
         raise ApiError(409, "not_retryable", "Only a failed or canceled job can run again.")
     job = jobs.retry(job)
@@ -489,6 +370,6 @@ def retry_job(request: HttpRequest, job_id: uuid.UUID) -> JobOut:
     summary="Delete a job",
     description="Cancels it if under way (credits refunded), then deletes it and its files.",
 )
-def delete_job(request: HttpRequest, job_id: uuid.UUID) -> Status[None]:
-    jobs.delete(get_job_for_token(request, job_id))
+def delete_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> Status[None]:
+    jobs.delete(access.get_job_for_user(request.user, job_id))
     return Status(204, None)

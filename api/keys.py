@@ -1,5 +1,5 @@
-"""``/api/v1/keys``: the caller's own vendor keys, through the vault page's form and audit
-details, so a key added here is checked and recorded exactly as one added on the page.
+"""``/api/v1/keys``: the caller's own vendor keys, through editor.keys, so a key added here is
+checked and recorded in the audit log exactly as one added on the vault page.
 
 A secret goes in and never comes back: answers carry only ``masked`` and ``last_four``. The
 studio's house keys (no owner) are the admins' and are never listed.
@@ -7,44 +7,18 @@ studio's house keys (no owner) are the admins' and are never listed.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema, Status
+from django.http import HttpResponse
+from ninja import Router, Status
 
-from accounts import audit
-from accounts.models import AuditAction, User
-from api.errors import ApiError, Error, not_found
-from editor.models import Vendor, VendorKey
-from editor.vault_views import CAP_MAX, SECRET_MAX, AddKeyForm, key_details
+from accounts.http import AuthenticatedHttpRequest
+from api.errors import ApiError
+from api.schemas import Error, KeyIn, KeyOut
+from editor import access, keys
+from editor.models import VendorKey
 
 router = Router(tags=["keys"])
-
-
-class KeyOut(Schema):
-    id: uuid.UUID
-    vendor: str
-    label: str
-    masked: str
-    last_four: str
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
-    last_error: str
-    monthly_credit_cap: int | None
-
-
-class KeyIn(Schema):
-    vendor: Vendor
-    secret: str = Field(..., max_length=SECRET_MAX, json_schema_extra={"writeOnly": True})
-    label: str = Field("", max_length=100, description="Optional; like “PicWish key 2” if empty.")
-    monthly_credit_cap: int | None = Field(None, ge=1, le=CAP_MAX)
-
-
-def current_user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def describe(key: VendorKey) -> KeyOut:
@@ -62,14 +36,8 @@ def describe(key: VendorKey) -> KeyOut:
 
 
 @router.get("/keys", response={200: list[KeyOut], 401: Error}, summary="Your vendor keys")
-def list_keys(request: HttpRequest) -> list[KeyOut]:
-    return [describe(key) for key in VendorKey.objects.filter(owner=current_user(request))]
-
-
-def _form_error(form: AddKeyForm) -> ApiError:
-    field, problems = next(iter(form.errors.as_data().items()))
-    message = " ".join(str(message) for problem in problems for message in problem.messages)
-    return ApiError(422, "invalid", f"{field}: {message}", field=field)
+def list_keys(request: AuthenticatedHttpRequest) -> list[KeyOut]:
+    return [describe(key) for key in VendorKey.objects.filter(owner=request.user)]
 
 
 @router.post(
@@ -79,22 +47,21 @@ def _form_error(form: AddKeyForm) -> ApiError:
     description="The secret is stored encrypted and never returned; answers show its last four "
     "characters. A label another of your keys for the vendor has is a 422.",
 )
-def add_key(request: HttpRequest, body: KeyIn) -> Status[KeyOut]:
-    form = AddKeyForm(
-        current_user(request),
-        {
-            "vendor": body.vendor.value,
-            "label": body.label,
-            "secret": body.secret,
-            "monthly_credit_cap": body.monthly_credit_cap or "",
-        },
-    )
-    with transaction.atomic():
-        key = form.save() if form.is_valid() else None
-        if key is not None:
-            audit.record(AuditAction.KEY_ADDED, key, request=request, details=key_details(key))
-    if key is None:
-        raise _form_error(form)
+def add_key(request: AuthenticatedHttpRequest, body: KeyIn) -> Status[KeyOut]:
+    try:
+        key = keys.add(
+            request.user,
+            vendor=body.vendor.value,
+            # Trimmed as the vault page's form fields trim them.
+            label=body.label.strip(),
+            secret=body.secret.strip(),
+            monthly_credit_cap=body.monthly_credit_cap,
+            request=request,
+        )
+    except keys.KeyRefused as refused:
+        raise ApiError(
+            422, "invalid", f"{refused.field}: {refused.message}", field=refused.field
+        ) from None
     return Status(201, describe(key))
 
 
@@ -103,12 +70,7 @@ def add_key(request: HttpRequest, body: KeyIn) -> Status[KeyOut]:
     response={204: None, 401: Error, 404: Error},
     summary="Delete a vendor key",
 )
-def delete_key(request: HttpRequest, key_id: uuid.UUID) -> HttpResponse:
-    key = VendorKey.objects.filter(pk=key_id, owner=current_user(request)).first()
-    if key is None:
-        raise not_found("No such key.")
-    with transaction.atomic():
-        # Recorded first: the event keeps the key's id, which the delete clears.
-        audit.record(AuditAction.KEY_DELETED, key, request=request, details=key_details(key))
-        key.delete()
+def delete_key(request: AuthenticatedHttpRequest, key_id: uuid.UUID) -> HttpResponse:
+    key = access.get_key_for_user(request.user, key_id)
+    keys.delete(key, request=request)
     return HttpResponse(status=204)

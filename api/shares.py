@@ -1,65 +1,25 @@
 """Share links through the API: make one for a finished job's result, list yours, revoke one.
 
-Links are made and revoked by editor.share_views' own helpers (the same audit events). The
+Links are made and revoked by editor.shares, like the share pages' (the same audit events). The
 link's address carries its token: it is in the answer that makes the link and, like the page
 of links, in the list for links that still open; never for revoked or expired ones.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Annotated, Literal
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Router, Status
 
-from accounts.models import User
-from api.errors import ApiError, Error, not_found
+from accounts.http import AuthenticatedHttpRequest
+from api.errors import ApiError
+from api.schemas import Error, Page, ShareIn, ShareOut, SharePage
+from editor import access, shares
 from editor.models import Job, JobStatus, Result, ShareLink
-from editor.share_views import PAGE_SIZE, make_link, revoke_link, share_url
 
 router = Router(tags=["shares"])
-
-Lifetime = Literal["1h", "1d", "7d", "30d", "never"]
-
-
-class ShareIn(Schema):
-    expires_in: Lifetime = Field(
-        "7d",
-        description="How long the link opens: a key of 1h, 1d, 7d, 30d, or never (until revoked).",
-    )
-    password: str = Field(
-        "", max_length=128, description="Optional: whoever opens the link must type it."
-    )
-    include_original: bool = Field(False, description="Show the original photo too.")
-    result: int | uuid.UUID | None = Field(
-        None,
-        description="Which result, by position (0 first) or id, for a job with several; "
-        "the first by default.",
-    )
-
-
-class ShareOut(Schema):
-    id: uuid.UUID
-    job: uuid.UUID
-    result: uuid.UUID
-    url: str | None = Field(
-        description="The public address; null once the link no longer opens (or its address "
-        "can no longer be decrypted)."
-    )
-    expires_at: dt.datetime | None
-    has_password: bool
-    include_original: bool
-    views: int
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-
-
-def current_user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def describe(request: HttpRequest, link: ShareLink, token: str | None = None) -> ShareOut:
@@ -69,7 +29,7 @@ def describe(request: HttpRequest, link: ShareLink, token: str | None = None) ->
         id=link.pk,
         job=link.result.job_id,
         result=link.result_id,
-        url=share_url(request, token) if token else None,
+        url=shares.url(request, token) if token else None,
         expires_at=link.expires_at,
         has_password=link.has_password,
         include_original=link.include_original,
@@ -99,10 +59,10 @@ def _result(job: Job, wanted: int | uuid.UUID | None) -> Result:
     description="Only for a job that succeeded (409 otherwise). The answer's `url` holds the "
     "link's secret token: send it to whoever should see the result.",
 )
-def create_share(request: HttpRequest, job_id: uuid.UUID, body: ShareIn) -> Status[ShareOut]:
-    job = Job.objects.filter(pk=job_id, owner=current_user(request)).first()
-    if job is None:
-        raise not_found("No such job.")
+def create_share(
+    request: AuthenticatedHttpRequest, job_id: uuid.UUID, body: ShareIn
+) -> Status[ShareOut]:
+    job = access.get_job_for_user(request.user, job_id)
     if job.status != JobStatus.SUCCEEDED:
         raise ApiError(
             409,
@@ -111,7 +71,7 @@ def create_share(request: HttpRequest, job_id: uuid.UUID, body: ShareIn) -> Stat
             job_status=job.status,
         )
     result = _result(job, body.result)
-    link, token = make_link(
+    link, token = shares.make(
         request,
         result,
         lifetime=body.expires_in,
@@ -121,23 +81,16 @@ def create_share(request: HttpRequest, job_id: uuid.UUID, body: ShareIn) -> Stat
     return Status(201, describe(request, link, token))
 
 
-Page = Annotated[int, Field(ge=1, le=1_000_000)]
-
-
-class SharePage(Schema):
-    items: list[ShareOut]
-    count: int = Field(description="How many links you have in all.")
-
-
 @router.get(
     "/shares",
     response={200: SharePage, 401: Error, 422: Error},
     summary="Your share links",
-    description=f"Newest first, {PAGE_SIZE} a page (`page`, from 1; past the last: no items).",
+    description=f"Newest first, {shares.PAGE_SIZE} a page (`page`, from 1; past the last: no "
+    "items).",
 )
-def list_shares(request: HttpRequest, page: Page = 1) -> SharePage:
-    links = ShareLink.objects.filter(owner=current_user(request)).select_related("result")
-    paginator = Paginator(links, PAGE_SIZE)
+def list_shares(request: AuthenticatedHttpRequest, page: Page = 1) -> SharePage:
+    links = ShareLink.objects.filter(owner=request.user).select_related("result")
+    paginator = Paginator(links, shares.PAGE_SIZE)
     rows = paginator.page(page).object_list if page <= paginator.num_pages else []
     return SharePage(items=[describe(request, link) for link in rows], count=paginator.count)
 
@@ -148,9 +101,7 @@ def list_shares(request: HttpRequest, page: Page = 1) -> SharePage:
     summary="Revoke a share link",
     description="The link stops opening at once. Revoking it again is harmless.",
 )
-def delete_share(request: HttpRequest, share_id: uuid.UUID) -> HttpResponse:
-    link = ShareLink.objects.filter(pk=share_id, owner=current_user(request)).first()
-    if link is None:
-        raise not_found("No such share link.")
-    revoke_link(request, link)
+def delete_share(request: AuthenticatedHttpRequest, share_id: uuid.UUID) -> HttpResponse:
+    link = access.get_share_link_for_user(request.user, share_id)
+    shares.revoke(request, link)
     return HttpResponse(status=204)

@@ -7,7 +7,7 @@ from celery import shared_task
 from api import webhooks
 
 
-@shared_task(name="api.tasks.deliver_webhook", ignore_result=True, queue="io")
+@shared_task(name="api.tasks.deliver_webhook", ignore_result=True)
 def deliver_webhook(
     webhook_id: str, delivery: str | None = None, attempt: int | None = None
 ) -> None:

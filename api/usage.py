@@ -1,50 +1,21 @@
 """``GET /api/v1/usage``: the caller's plan, limits and usage, the figures of the /usage/ page
-(editor.usage_views.usage_for computes both)."""
+(editor.usage.usage_for computes both)."""
 
 from __future__ import annotations
 
-import datetime as dt
+from ninja import Router
 
-from django.http import HttpRequest
-from ninja import Field, Router, Schema
-
-from accounts.models import User
-from api.errors import Error
-from editor.usage_views import usage_for
+from accounts.http import AuthenticatedHttpRequest
+from api.schemas import Error, LimitsOut, UsageOut, UsedOut
+from editor.usage import usage_for
 
 router = Router(tags=["usage"])
-
-
-class LimitsOut(Schema):
-    jobs_per_day: int
-    credits_per_month: int
-    storage_bytes: int
-    concurrent_jobs: int
-    operations: list[str] = Field(description="Operation slugs you may run; empty: every one.")
-    providers: list[str] = Field(description="Providers you may use; empty: every one.")
-    house_keys: bool = Field(description="Whether jobs may run on the studio's own keys.")
-
-
-class UsedOut(Schema):
-    jobs_today: int
-    jobs_today_resets_at: dt.datetime
-    credits_this_month: int
-    credits_resets_at: dt.datetime
-    stored_bytes: int
-    running_jobs: int
-
-
-class UsageOut(Schema):
-    plan: str
-    limits: LimitsOut
-    usage: UsedOut
 
 
 @router.get(
     "/usage", response={200: UsageOut, 401: Error}, summary="Your plan's limits and your usage"
 )
-def usage(request: HttpRequest) -> UsageOut:
-    assert isinstance(request.user, User)
+def usage(request: AuthenticatedHttpRequest) -> UsageOut:
     figures = usage_for(request.user)
     limits = figures.limits
     return UsageOut(

@@ -14,16 +14,17 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
+from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from accounts.models import User
 from api.models import ApiToken
-from editor.views import HtmxHttpRequest
 
 TEMPLATE = "api/tokens.html"
 
@@ -36,38 +37,34 @@ class TokenForm(forms.Form):
     )
 
 
-def current_user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
+def get_token_for_user(user: User, token_id: uuid.UUID) -> ApiToken:
+    return get_object_or_404(ApiToken, pk=token_id, owner=user)
 
 
-def get_token_for_user(request: HttpRequest, token_id: uuid.UUID) -> ApiToken:
-    return get_object_or_404(ApiToken, pk=token_id, owner=current_user(request))
-
-
-def _page(request: HttpRequest, status: int = 200, **context: Any) -> HttpResponse:
+def _page(request: AuthenticatedHttpRequest, status: int = 200, **context: Any) -> HttpResponse:
     context.setdefault("form", TokenForm())
-    tokens = ApiToken.objects.filter(owner=current_user(request))
+    tokens = ApiToken.objects.filter(owner=request.user)
     return render(request, TEMPLATE, {"tokens": tokens, **context}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 @never_cache  # the answer to a POST holds the new token: no cache keeps it
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request)
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _page(request, status=400, form=form)
-    made, plaintext = ApiToken.create(current_user(request), form.cleaned_data["name"])
+    made, plaintext = ApiToken.create(request.user, form.cleaned_data["name"])
     return _page(request, status=201, made=made, plaintext=plaintext)
 
 
 @require_POST
 @login_required
+@vary_on_headers("HX-Request")
 def revoke(request: HtmxHttpRequest, token_id: uuid.UUID) -> HttpResponse:
-    token = get_token_for_user(request, token_id)
+    token = get_token_for_user(request.user, token_id)
     token.revoke()
     if request.htmx:
         return render(request, f"{TEMPLATE}#row", {"token": token})

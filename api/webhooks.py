@@ -27,17 +27,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from celery import current_app
 from django.conf import settings
 from django.utils import timezone
 
 from api.errors import ApiError
 from api.models import Webhook
+from api.schemas import job_out
 from editor import outbound
 from editor.models import ENDED_STATUSES, Job
 
 logger = logging.getLogger(__name__)
 
 EVENT = "job.ended"
+DELIVER_TASK = "api.tasks.deliver_webhook"
 # Seconds to wait before each retry; the first try is at once.
 BACKOFF = (10, 60, 300, 1800, 7200)
 MAX_ATTEMPTS = 1 + len(BACKOFF)
@@ -142,14 +145,11 @@ def job_ended(sender: Any, job_id: str, status: str, **kwargs: Any) -> None:
 
 
 def _schedule(webhook_id: str, delivery: str, attempt: int, countdown: int) -> None:
-    from api.tasks import deliver_webhook
-
-    deliver_webhook.apply_async((webhook_id, delivery, attempt), countdown=countdown, queue="io")
+    # Sent by name: api.tasks imports this module, not the other way round.
+    current_app.send_task(DELIVER_TASK, (webhook_id, delivery, attempt), countdown=countdown)
 
 
 def body_of(job: Job) -> bytes:
-    from api.jobs import job_out
-
     payload = job_out(job, settings.SITE_URL).model_dump(mode="json")
     return json.dumps(payload, separators=(",", ":")).encode()
 

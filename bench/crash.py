@@ -296,14 +296,14 @@ class Chaos:
 
 
 def sweeper(stop: threading.Event) -> None:
-    """What beat does: jobs.sweep() every few seconds."""
+    """What beat does: pipeline.sweep() every few seconds."""
     from django.db import connections
 
-    from editor import jobs
+    from editor import pipeline
 
     try:
         while not stop.wait(SWEEP_EVERY_S):
-            jobs.sweep()
+            pipeline.sweep()
     finally:
         connections.close_all()
 

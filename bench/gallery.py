@@ -120,8 +120,8 @@ def main() -> None:
         from django.test import Client
 
         from accounts.models import User
-        from editor.gallery_views import Cursor
         from editor.models import Job
+        from editor.pages.gallery import Cursor
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user("gallery", "gallery@example.com", "bench-password-1")

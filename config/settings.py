@@ -119,7 +119,7 @@ TEMPLATES: list[dict[str, Any]] = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "editor.feed_views.job_activity",
+                "editor.pages.feed.job_activity",
             ],
         },
     },
@@ -394,7 +394,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "io"
-CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
+# The queue of each task that always runs on the same one (a job's steps pick theirs per step,
+# editor.jobs.ring). Routes apply to messages sent by name and to beat's alike.
+CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
+    "editor.tasks.sweep": {"queue": "cpu"},
+    "editor.tasks.delete_expired_jobs": {"queue": "cpu"},
+    "editor.tasks.check_credits": {"queue": "io"},
+    "api.tasks.deliver_webhook": {"queue": "io"},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},

@@ -5,12 +5,12 @@ from django.urls import include, path
 
 from api.api import api
 from config.views import healthz
-from editor import dashboard_views
+from editor.pages import dashboard
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Before the admin's own URLs, which answer every other path under admin/.
-    path("admin/dashboard/", dashboard_views.dashboard, name="admin_dashboard"),
+    path("admin/dashboard/", dashboard.dashboard, name="admin_dashboard"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/tokens/", include("api.urls")),

@@ -13,7 +13,7 @@ Every change to a key, a share link or a job made here is written to the audit l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -30,8 +30,7 @@ from accounts.admin import PlanAdmin as AccountsPlanAdmin
 from accounts.admin import PlanForm as AccountsPlanForm
 from accounts.models import AuditAction, Plan
 from accounts.quotas import QuotaExceeded
-from editor import jobs, operations
-from editor.forms import PresetAdminForm
+from editor import jobs, keys, operations, submissions
 from editor.models import (
     ACTIVE_STATUSES,
     Job,
@@ -42,31 +41,27 @@ from editor.models import (
     Vendor,
     VendorKey,
 )
-from editor.vault_views import SECRET_MAX, clean_secret, secret_widget
 
 # --- Plans: the operations and providers as checkboxes ------------------------------------------
 
 
-def _provider_choices() -> list[tuple[str, Any]]:
-    seen: dict[str, Any] = {}
-    for operation in operations.OPERATIONS:
-        for provider in operation.providers:
-            seen.setdefault(provider.name, provider.label)
-    return list(seen.items())
+# Outside the form: its ``operations`` field would hide the module inside the class body.
+OPERATION_CHOICES = [(operation.slug, operation.label) for operation in operations.OPERATIONS]
+PROVIDER_CHOICES = [(name, provider.label) for name, provider in operations.PROVIDERS.items()]
 
 
 class PlanForm(AccountsPlanForm):
     operations = forms.MultipleChoiceField(
         label=_("Operations allowed"),
         required=False,
-        choices=[(operation.slug, operation.label) for operation in operations.OPERATIONS],
+        choices=OPERATION_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every operation."),
     )
     providers = forms.MultipleChoiceField(
         label=_("Providers allowed"),
         required=False,
-        choices=_provider_choices(),
+        choices=PROVIDER_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every provider."),
     )
@@ -100,8 +95,8 @@ class HouseKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
 
     secret = forms.CharField(
         label=_("API key"),
-        max_length=SECRET_MAX,
-        widget=secret_widget(),
+        max_length=keys.SECRET_MAX,
+        widget=keys.secret_widget(),
         help_text=_("Stored encrypted. Only its last four characters are shown again."),
     )
 
@@ -119,7 +114,7 @@ class HouseKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
         return vendor
 
     def clean_secret(self) -> str:
-        return clean_secret(self.cleaned_data["secret"])
+        return keys.clean_secret(self.cleaned_data["secret"])
 
     def save(self, commit: bool = True) -> VendorKey:
         key: VendorKey = super().save(commit=False)
@@ -152,9 +147,9 @@ class KeyChangeForm(forms.ModelForm):  # type: ignore[type-arg]
 class HouseKeyChangeForm(KeyChangeForm):
     new_secret = forms.CharField(
         label=_("New API key"),
-        max_length=SECRET_MAX,
+        max_length=keys.SECRET_MAX,
         required=False,
-        widget=secret_widget(),
+        widget=keys.secret_widget(),
         help_text=_("Leave blank to keep the current key."),
     )
 
@@ -164,7 +159,7 @@ class HouseKeyChangeForm(KeyChangeForm):
 
     def clean_new_secret(self) -> str:
         secret: str = self.cleaned_data["new_secret"]
-        return clean_secret(secret) if secret else ""
+        return keys.clean_secret(secret) if secret else ""
 
     def save(self, commit: bool = True) -> VendorKey:
         key: VendorKey = super().save(commit=False)
@@ -435,6 +430,48 @@ class JobAdmin(ReadOnlyAdmin):
 class ResultAdmin(ReadOnlyAdmin):
     list_display = ("id", "job", "position", "media_type", "width", "height", "bytes", "created_at")
     list_select_related = ("job",)
+
+
+class PresetAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A preset's parameters as JSON, checked against the operation's declarations like the
+    ones saved from the operation page."""
+
+    operation = forms.ChoiceField(label=_("Operation"))
+
+    class Meta:
+        model = Preset
+        fields = ("name", "owner", "operation", "provider", "params")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        operation_field = cast(forms.ChoiceField, self.fields["operation"])
+        operation_field.choices = [(o.slug, o.label) for o in operations.OPERATIONS]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        slug = cleaned.get("operation")
+        if not slug:
+            return cleaned
+        operation = operations.get(str(slug))
+        provider = str(cleaned.get("provider") or "")
+        if provider and provider not in {p.name for p in operation.providers}:
+            self.add_error(
+                "provider",
+                _("%(operation)s runs on: %(names)s.")
+                % {
+                    "operation": operation.label,
+                    "names": ", ".join(p.name for p in operation.providers),
+                },
+            )
+            return cleaned
+        if "params" in cleaned:
+            try:
+                cleaned["params"] = submissions.check_preset_params(
+                    operation, provider, cleaned["params"]
+                )
+            except forms.ValidationError as error:
+                self.add_error("params", error)
+        return cleaned
 
 
 @admin.register(Preset)

@@ -1,7 +1,7 @@
 """The remaining vendor credits of a person's AILabTools keys, as the vault shows them.
 
 Keys are decrypted only in a worker (ARCHITECTURE.md), so the web process never asks the vendor
-itself: the vault's fragment (editor.credits_views) asks for a check once (``request_check``),
+itself: the vault's fragment (editor.pages.credits) asks for a check once (``request_check``),
 the ``check_credits`` task runs ``check`` in a worker, which queries the vendor
 (vendor-contracts.md §1.5) and leaves the figure in the cache for ``CREDITS_CACHE_SECONDS``, and
 the fragment polls until the figure is there.
@@ -18,15 +18,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from editor import jobs, vault
+from editor import vault
 from editor.models import Vendor, VendorKey
 from editor.vendors.ailabtools import AILabToolsAdapter
-from editor.vendors.base import VendorError
+from editor.vendors.base import VendorError, adapter_for
 
+CHECK_TASK = "editor.tasks.check_credits"
 # PicWish documents no credit query (vendor-contracts.md §6): its keys show nothing.
 CHECKABLE_VENDORS = frozenset({Vendor.AILABTOOLS})
 # Vendor codes that mean the key itself was refused (§1.3: 401 and 403).
@@ -76,10 +78,6 @@ class Figure:
         }
 
 
-def can_check(key: VendorKey) -> bool:
-    return key.vendor in CHECKABLE_VENDORS
-
-
 def _name(key: VendorKey, kind: str) -> str:
     version = hashlib.sha256(key.ciphertext.encode()).hexdigest()[:16]
     return f"vendor-credits:{kind}:{key.pk}:{version}"
@@ -98,11 +96,10 @@ def pending_since(key: VendorKey) -> float | None:
 def request_check(key: VendorKey) -> bool:
     """Ask a worker to check the key, unless a check is already under way. Returns whether a
     task was sent."""
-    from editor.tasks import check_credits
-
     if not cache.add(_name(key, "pending"), time.time(), timeout=PENDING_SECONDS):
         return False
-    check_credits.delay(str(key.pk))
+    # Sent by name: editor.tasks imports this module, not the other way round.
+    current_app.send_task(CHECK_TASK, (str(key.pk),))
     return True
 
 
@@ -121,7 +118,7 @@ def check(key_id: str) -> Figure | None:
     keep = settings.CREDITS_CACHE_SECONDS
     try:
         # The only place this module decrypts a key: in the worker, right before the call.
-        balance = jobs.adapter_for(AILabToolsAdapter, vault.decrypt(key.ciphertext)).query_credits()
+        balance = adapter_for(AILabToolsAdapter, vault.decrypt(key.ciphertext)).query_credits()
     except vault.VaultError:
         figure = Figure(UNREADABLE, now)
     except VendorError as error:

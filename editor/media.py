@@ -17,8 +17,20 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 
+from editor import images
+
 # Browsers may keep what they were shown for a while, but only for the signed-in person.
 PRIVATE_CACHE = "private, max-age=3600"
+
+
+def private_image(name: str) -> HttpResponseBase:
+    """``private_file`` for a stored photo whose type is read from its own first bytes (a
+    person's upload: never from its name); 404 when it is gone."""
+    if not name or not default_storage.exists(name):
+        raise Http404
+    with default_storage.open(name, "rb") as handle:
+        found = images.sniff(handle.read(16))
+    return private_file(name, found.mime if found else "application/octet-stream")
 
 
 def private_file(

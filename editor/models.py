@@ -4,6 +4,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -16,12 +17,43 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import quotas
-from editor import images
+from editor import images, storage, vault
 
 
 class Vendor(models.TextChoices):
     AILABTOOLS = "ailabtools", "AILabTools"
     PICWISH = "picwish", "PicWish"
+
+
+class VendorKeyQuerySet(models.QuerySet["VendorKey"]):
+    def own(self, owner: AbstractBaseUser, vendor: str) -> VendorKeyQuerySet:
+        """The person's own keys for the vendor, the most recently used first."""
+        return self.filter(owner_id=owner.pk, vendor=vendor).order_by(
+            "-last_used_at", "-created_at"
+        )
+
+    def house(self, vendor: str) -> VendorKey | None:
+        """The studio's key for the vendor, if an admin added one."""
+        return self.filter(owner__isnull=True, vendor=vendor).first()
+
+    def for_job(
+        self,
+        owner: AbstractBaseUser,
+        vendor: str,
+        *,
+        chosen: VendorKey | None = None,
+        house_keys: bool,
+    ) -> VendorKey | None:
+        """The key a job of ``owner``'s runs on at ``vendor``: the one they chose (their own,
+        checked by the caller) when it is for this vendor, else their most recently used own
+        key (a person's own key always wins over the studio's), else the studio's house key
+        when their plan includes house keys (``house_keys``); None when there is none."""
+        if chosen is not None and chosen.vendor == vendor:
+            return chosen
+        own = self.own(owner, vendor).first()
+        if own is not None:
+            return own
+        return self.house(vendor) if house_keys else None
 
 
 class VendorKey(models.Model):
@@ -55,6 +87,8 @@ class VendorKey(models.Model):
     credits_month = models.DateField(default=dt.date.min, editable=False)
     credits_this_month = models.PositiveIntegerField(default=0, editable=False)
 
+    objects = VendorKeyQuerySet.as_manager()
+
     class Meta:
         ordering = ("vendor", "label")
         constraints = (
@@ -83,8 +117,6 @@ class VendorKey(models.Model):
         return self.owner_id is None
 
     def set_secret(self, secret: str) -> None:
-        from editor import vault
-
         self.ciphertext = vault.encrypt(secret)
         self.last_four = secret[-4:]
 
@@ -111,6 +143,30 @@ def display_name(name: str | None) -> str:
     characters, short enough for a card. Only ever shown or used in a download name."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     return "".join(char for char in base if char.isprintable())[:120]
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    def transition(
+        self,
+        job: Job,
+        *,
+        statuses: tuple[str, ...] = ACTIVE_STATUSES,
+        current: bool = True,
+        **changes: Any,
+    ) -> bool:
+        """Move ``job`` on in one conditional UPDATE (compare and set): only while it is in one
+        of ``statuses`` and, with ``current``, still at the dispatch number this copy holds, so
+        a step loses when the job was canceled, retried or taken over meanwhile. Every
+        transition bumps the dispatch number and drops the lease: a message sent for the step
+        before it does nothing. Returns whether it moved."""
+        found = self.filter(pk=job.pk, status__in=statuses)
+        if current:
+            found = found.filter(dispatch=job.dispatch)
+        return bool(found.update(dispatch=models.F("dispatch") + 1, lease_until=None, **changes))
+
+    def still_current(self, job: Job) -> bool:
+        """Whether the step this copy of ``job`` is doing is still the job's current step."""
+        return self.filter(pk=job.pk, dispatch=job.dispatch, status__in=ACTIVE_STATUSES).exists()
 
 
 class Batch(models.Model):
@@ -186,6 +242,8 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ("-created_at",)
@@ -320,10 +378,6 @@ class Preset(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.operation})"
 
-    @property
-    def is_studio(self) -> bool:
-        return self.owner_id is None
-
 
 class Draft(models.Model):
     """A photo a person uploaded with a form that came back with an error (a missing key, a
@@ -348,17 +402,17 @@ class Draft(models.Model):
     def keep(cls, owner: AbstractBaseUser, role: str, upload: UploadedFile) -> Draft:
         """Store an upload that passed its checks, under a name we make."""
         upload.seek(0)
-        suffix = images.EXTENSIONS.get(images.format_of(upload.read(64)), "bin")
+        media = images.sniff(upload.read(64))
+        suffix = media.extension if media else "bin"
         upload.seek(0)
         draft = cls(owner_id=owner.pk, role=role, name=display_name(upload.name))
-        # Copied, not moved: the upload may still be needed by the request.
-        draft.file.name = default_storage.save(
-            f"drafts/{owner.pk}/{draft.pk}-{role}.{suffix}", File(upload.file)
+        # Copied, not moved: the upload may still be needed by the request. Counted like every
+        # stored file of the person's (not limited: a draft is a photo the person already
+        # sent, kept for a day at most).
+        draft.file.name = storage.save(
+            owner.pk, f"drafts/{owner.pk}/{draft.pk}-{role}.{suffix}", File(upload.file)
         )
         draft.save()
-        # Counted like every stored file of the person's (not limited: a draft is a photo the
-        # person already sent, kept for a day at most).
-        quotas.add_storage(owner.pk, default_storage.size(draft.file.name))
         return draft
 
     @classmethod
@@ -460,8 +514,6 @@ class ShareLink(models.Model):
         include_original: bool = False,
     ) -> tuple[ShareLink, str]:
         """A new link and its token; the token is returned once here and never logged."""
-        from editor import vault
-
         token = secrets.token_urlsafe(32)  # 32 bytes: 256 random bits
         link = cls.objects.create(
             owner_id=result.job.owner_id,
@@ -490,8 +542,6 @@ class ShareLink(models.Model):
     @property
     def token(self) -> str:
         """The token, decrypted for its owner's list; empty when VAULT_KEYS no longer opens it."""
-        from editor import vault
-
         try:
             return vault.decrypt(self.token_ciphertext)
         except vault.VaultError:

@@ -339,3 +339,22 @@ BY_SLUG = {operation.slug: operation for operation in OPERATIONS}
 
 def get(slug: str) -> Operation:
     return BY_SLUG[slug]
+
+
+def label_of(slug: str) -> str:
+    """An operation's label as people read it; the slug itself for an operation no longer
+    declared (old jobs keep theirs)."""
+    operation = BY_SLUG.get(slug)
+    return str(operation.label) if operation else slug
+
+
+# Each provider by name, as first declared (a name stands for one provider in every operation).
+PROVIDERS: dict[str, Provider] = {}
+for _operation in OPERATIONS:
+    for _provider in _operation.providers:
+        PROVIDERS.setdefault(_provider.name, _provider)
+
+
+def provider_label(name: str) -> str:
+    provider = PROVIDERS.get(name)
+    return str(provider.label) if provider else name

@@ -1,4 +1,7 @@
-"""Thin Celery tasks: they take ids and call editor.jobs."""
+"""Thin Celery tasks: they take ids and call the domain. Nothing in the product imports this
+module: messages are sent by task name (editor.jobs.ring, editor.credits.request_check), and
+beat names the periodic ones (config/settings.py), so there is no import circle through here.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +11,28 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from editor import credits, jobs
+from editor import credits, jobs, pipeline
 from editor.models import Draft
 
 
 @shared_task(name="editor.tasks.advance", ignore_result=True)
 def advance(job_id: str, dispatch: int) -> None:
     """Do the next step of a job (the sender picks the queue: ``cpu`` or ``io``)."""
-    jobs.advance(job_id, dispatch)
+    pipeline.advance(job_id, dispatch)
 
 
-@shared_task(name="editor.tasks.sweep", ignore_result=True, queue="cpu")
+@shared_task(name="editor.tasks.sweep", ignore_result=True)
 def sweep() -> None:
-    jobs.sweep()
+    pipeline.sweep()
     Draft.purge(timezone.now() - dt.timedelta(seconds=settings.DRAFT_MAX_AGE_SECONDS))
 
 
-@shared_task(name="editor.tasks.check_credits", ignore_result=True, queue="io")
+@shared_task(name="editor.tasks.check_credits", ignore_result=True)
 def check_credits(key_id: str) -> None:
     """Ask the vendor what one key has left and cache it for the vault (editor.credits)."""
     credits.check(key_id)
 
 
-@shared_task(name="editor.tasks.delete_expired_jobs", ignore_result=True, queue="cpu")
+@shared_task(name="editor.tasks.delete_expired_jobs", ignore_result=True)
 def delete_expired_jobs() -> None:
     jobs.delete_expired(timezone.now())

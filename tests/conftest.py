@@ -11,6 +11,7 @@ from django.core.cache import cache
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
+from tests.broker import SentTasks, capture_tasks
 from tests.factories import make_user
 
 _real_connect = socket.socket.connect
@@ -48,6 +49,12 @@ def _isolated_state(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> SentTasks:
+    """The messages the code sends by task name, kept instead of reaching the broker."""
+    return capture_tasks(monkeypatch)
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ the job pipeline schedules the next ``poll``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import httpx
+from django.conf import settings
 
 from editor.images import ImageLimits
 
@@ -140,3 +141,14 @@ class VendorAdapter(ABC):
 
     @abstractmethod
     def poll(self, task_ref: str) -> Done | Pending: ...
+
+
+AdapterT = TypeVar("AdapterT", bound=VendorAdapter)
+
+
+def adapter_for(adapter: Callable[..., AdapterT], secret: str) -> AdapterT:
+    """The adapter for a decrypted key: sandbox keys go to the sandbox (when it is enabled),
+    real keys to the vendor, side by side."""
+    if settings.SANDBOX_ENABLED and secret.startswith(settings.SANDBOX_KEY_PREFIX):
+        return adapter(api_key=secret, base_url=settings.SANDBOX_URL)
+    return adapter(api_key=secret)

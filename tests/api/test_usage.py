@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import Plan, User
 from api.models import ApiToken
-from editor.usage_views import usage_for
+from editor.usage import usage_for
 from tests.api.conftest import ApiClient, token_for
 from tests.editor.test_job_views import make_job
 

@@ -13,13 +13,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
+from celery import current_app
 from pytest_django import Settings as SettingsWrapper
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
 from accounts.models import User
 from api import tasks, webhooks
 from api.models import Webhook
-from editor import jobs
+from editor import jobs, pipeline
 from editor.models import Job, JobStatus, Vendor
 from tests.api.conftest import ApiClient, token_for
 from tests.api.test_jobs import JOBS, colorize
@@ -67,10 +68,15 @@ def scheduled(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...], in
     """Deliveries sent to the broker: (args, countdown)."""
     sent: list[tuple[tuple[Any, ...], int]] = []
 
-    def apply_async(args: tuple[Any, ...], countdown: int = 0, **options: Any) -> None:
-        sent.append((tuple(args), countdown))
+    send_task = current_app.send_task
 
-    monkeypatch.setattr(tasks.deliver_webhook, "apply_async", apply_async)
+    def send(name: str, args: tuple[Any, ...] = (), countdown: int = 0, **options: Any) -> Any:
+        if name != webhooks.DELIVER_TASK:
+            return send_task(name, args, countdown=countdown, **options)
+        sent.append((tuple(args), countdown))
+        return None
+
+    monkeypatch.setattr(current_app, "send_task", send)
     return sent
 
 
@@ -177,7 +183,7 @@ def test_delivered_once_per_job_end(
     assert len(scheduled) == 1
     job.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        jobs._fail(job, "bad", "It failed.")
+        pipeline._fail(job, "bad", "It failed.")
     assert len(scheduled) == 2
     # A new delivery each end: the first end's message is stale now.
     assert scheduled[0][0][1] != scheduled[1][0][1]

@@ -23,8 +23,8 @@ from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
 from editor import operations
-from editor.gallery_views import PAGE_SIZE
 from editor.models import Job, JobStatus, Result
+from editor.pages.gallery import PAGE_SIZE
 from tests.browser.steps import (
     DEVICES,
     EVERY_DEVICE,

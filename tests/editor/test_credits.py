@@ -14,10 +14,12 @@ from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
+from config.celery import app
 from editor import credits, tasks
 from editor.models import Vendor, VendorKey
 from editor.sandbox import server
 from editor.sandbox.state import STATE
+from tests.broker import SentTasks
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
@@ -39,10 +41,8 @@ def _sandbox_settings(settings: SettingsWrapper, sandbox: server.RunningSandbox)
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(tasks.check_credits, "delay", lambda *args: calls.append(args))
-    return calls
+def sent(sent_tasks: SentTasks) -> list[tuple[Any, ...]]:
+    return sent_tasks.args[credits.CHECK_TASK]
 
 
 @pytest.fixture
@@ -198,8 +198,8 @@ def test_replacing_the_secret_starts_a_fresh_figure(alice: User) -> None:
 
 
 def test_the_task_runs_on_the_io_queue() -> None:
-    assert tasks.check_credits.queue == "io"  # type: ignore[attr-defined]
-    assert tasks.check_credits.name == "editor.tasks.check_credits"
+    assert app.amqp.router.route({}, credits.CHECK_TASK)["queue"].name == "io"
+    assert tasks.check_credits.name == credits.CHECK_TASK
 
 
 def test_an_old_cache_entry_is_ignored(alice: User) -> None:

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from editor import credits, tasks
+from editor import credits
 from editor.models import Vendor, VendorKey
+from tests.broker import SentTasks
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +44,8 @@ def remember(key: VendorKey, figure: credits.Figure) -> None:
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(tasks.check_credits, "delay", lambda *args: calls.append(args))
-    return calls
+def sent(sent_tasks: SentTasks) -> list[tuple[Any, ...]]:
+    return sent_tasks.args[credits.CHECK_TASK]
 
 
 @pytest.fixture

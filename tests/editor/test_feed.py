@@ -14,8 +14,8 @@ from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 
 from accounts.models import User
-from editor.feed_views import MAX_JOBS, MAX_LOOKBACK
 from editor.models import Job, JobStatus
+from editor.pages.feed import MAX_JOBS, MAX_LOOKBACK
 
 pytestmark = pytest.mark.django_db
 

@@ -136,7 +136,8 @@ def test_the_form_still_checks_a_palette_typed_or_built(alice: User) -> None:
         {"file_image": SimpleUploadedFile("p.jpg", make_image((100, 80)), "image/jpeg")},
     )
     assert form.is_valid(), form.errors
-    assert form.params["color_template"] == ("12AB34", "DB0D0D", "00FF00")
+    assert form.submission is not None
+    assert form.submission.params["color_template"] == ("12AB34", "DB0D0D", "00FF00")
     bad = OperationForm(
         operations.get("color_migration"),
         alice,

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from editor.gallery_views import PAGE_SIZE
 from editor.models import Job, JobStatus, Result
+from editor.pages.gallery import PAGE_SIZE
 from tests.editor.test_job_views import make_job
 
 pytestmark = pytest.mark.django_db

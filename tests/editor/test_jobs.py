@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -21,7 +22,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota, User
-from editor import jobs, operations, tasks
+from editor import jobs, operations, pipeline, storage
 from editor.images import ImageLimits
 from editor.models import Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
@@ -93,13 +94,13 @@ class Sent:
 def script(monkeypatch: pytest.MonkeyPatch) -> Script:
     script = Script()
     adapter = fake_adapter(script)
-    original = jobs._adapter
+    original = pipeline._adapter
 
     def swapped(job: Job, provider: operations.Provider) -> VendorAdapter:
         real = original(job, provider)  # decrypts exactly as in production
         return adapter(api_key=real._api_key)
 
-    monkeypatch.setattr(jobs, "_adapter", swapped)
+    monkeypatch.setattr(pipeline, "_adapter", swapped)
     for operation in operations.OPERATIONS:
         for provider in operation.providers:
             monkeypatch.setattr(provider.adapter, "limits", adapter.limits)
@@ -110,10 +111,15 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Script:
 def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     sent = Sent()
 
-    def apply_async(args: tuple[str, int], countdown: float = 0, queue: str = "") -> None:
-        sent.messages.append((args[0], args[1], queue, countdown))
+    send_task = current_app.send_task
 
-    monkeypatch.setattr(tasks.advance, "apply_async", apply_async)
+    def send(name: str, args: tuple[Any, ...] = (), **options: Any) -> Any:
+        if name != jobs.ADVANCE_TASK:
+            return send_task(name, args, **options)
+        sent.messages.append((args[0], args[1], options["queue"], options.get("countdown", 0)))
+        return None
+
+    monkeypatch.setattr(current_app, "send_task", send)
     return sent
 
 
@@ -158,7 +164,7 @@ def step(
     def deliver() -> Job:
         job_id, number = sent.last()
         with django_capture_on_commit_callbacks(execute=True):
-            jobs.advance(job_id, number)
+            pipeline.advance(job_id, number)
         return Job.objects.get(pk=job_id)
 
     return deliver
@@ -226,9 +232,9 @@ def test_duplicate_and_stale_messages_do_nothing(
 ) -> None:
     script.outcomes = [DONE]
     job = submit()
-    jobs.advance(str(job.pk), 0)
-    jobs.advance(str(job.pk), 0)  # redelivered: already moved on
-    jobs.advance(str(job.pk), 7)  # never sent
+    pipeline.advance(str(job.pk), 0)
+    pipeline.advance(str(job.pk), 0)  # redelivered: already moved on
+    pipeline.advance(str(job.pk), 7)  # never sent
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING
     assert job.dispatch == 1
@@ -238,9 +244,9 @@ def test_a_claimed_step_is_not_run_twice_while_its_lease_holds(
     submit: Run, sent: Sent, script: Script
 ) -> None:
     job = submit()
-    claimed = jobs._claim(str(job.pk), 0)
+    claimed = pipeline._claim(str(job.pk), 0)
     assert claimed is not None
-    assert jobs._claim(str(job.pk), 0) is None
+    assert pipeline._claim(str(job.pk), 0) is None
 
 
 def test_retryable_errors_back_off_then_succeed(
@@ -323,7 +329,7 @@ def test_cancel_refunds_and_stops_work_in_flight(
     step()
     assert jobs.cancel(job)
     job_id, number = sent.last()
-    jobs.advance(job_id, number)
+    pipeline.advance(job_id, number)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELED
     assert script.submits == []
@@ -361,10 +367,10 @@ def test_sweeper_resends_a_job_whose_worker_died(
 ) -> None:
     settings.JOB_LEASE_SECONDS = 60
     job = submit()
-    assert jobs._claim(str(job.pk), 0) is not None  # a worker took it, then was killed
+    assert pipeline._claim(str(job.pk), 0) is not None  # a worker took it, then was killed
     later = timezone.now() + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS + 1)
     with django_capture_on_commit_callbacks(execute=True):
-        assert jobs.sweep(now=later) == {"expired": 0, "resent": 1}
+        assert pipeline.sweep(now=later) == {"expired": 0, "resent": 1}
     job.refresh_from_db()
     assert job.dispatch == 1
     assert sent.last() == (str(job.pk), 1)
@@ -374,16 +380,16 @@ def test_sweeper_resends_a_lost_message(
     submit: Run, sent: Sent, settings: SettingsWrapper, script: Script
 ) -> None:
     job = submit()
-    assert jobs.sweep() == {"expired": 0, "resent": 0}  # just sent: not lost yet
+    assert pipeline.sweep() == {"expired": 0, "resent": 0}  # just sent: not lost yet
     later = timezone.now() + dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS + 1)
-    assert jobs.sweep(now=later)["resent"] == 1
+    assert pipeline.sweep(now=later)["resent"] == 1
     assert Job.objects.get(pk=job.pk).dispatch == 1
 
 
 def test_sweeper_fails_jobs_past_their_deadline_and_refunds(submit: Run, script: Script) -> None:
     job = submit()
     past = job.deadline + dt.timedelta(seconds=1)
-    assert jobs.sweep(now=past)["expired"] == 1
+    assert pipeline.sweep(now=past)["expired"] == 1
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error_code == "deadline"
@@ -445,10 +451,10 @@ def test_a_restarted_worker_resumes_polling(
     job = step()
     assert job.vendor_ref == "task-9"
     # The worker that would poll dies after claiming; the sweeper re-sends.
-    assert jobs._claim(*sent.last()) is not None
+    assert pipeline._claim(*sent.last()) is not None
     later = timezone.now() + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS + 5)
     with django_capture_on_commit_callbacks(execute=True):
-        jobs.sweep(now=later)
+        pipeline.sweep(now=later)
     step()
     assert len(script.submits) == 1
     assert script.polls == ["task-9"]
@@ -557,7 +563,7 @@ def test_a_step_run_again_replaces_its_files_and_frees_the_old_ones(
     assert job.status == JobStatus.SUCCEEDED
     assert job.results.count() == 1
     # Only the files the job refers to are left, and the quota counts exactly them.
-    folder = Path(settings.MEDIA_ROOT) / jobs._folder_of(job)
+    folder = Path(settings.MEDIA_ROOT) / jobs.folder_of(job)
     on_disk = {str(path.relative_to(settings.MEDIA_ROOT)) for path in folder.iterdir()}
     assert on_disk == jobs._files_of(job)
     assert stored(alice) == disk_bytes(alice)
@@ -572,14 +578,14 @@ def test_a_step_that_finds_its_job_canceled_discards_what_it_stored(
 ) -> None:
     script.outcomes = [DONE]
     job = submit()
-    save_file = jobs._save_file
+    save_file = storage.save
 
     def save_then_cancel(owner_id: int, name: str, content: Any) -> str:
         stored_name = save_file(owner_id, name, content)
         jobs.cancel(Job.objects.get(pk=job.pk))  # canceled in another tab meanwhile
         return stored_name
 
-    monkeypatch.setattr(jobs, "_save_file", save_then_cancel)
+    monkeypatch.setattr(storage, "save", save_then_cancel)
     job = step()
     assert job.status == JobStatus.CANCELED
     assert job.prepared == {}
@@ -600,21 +606,21 @@ def test_results_stored_for_a_canceled_job_are_discarded(
     script.outcomes = [DONE]
     job = submit()
     step()
-    save_file = jobs._save_file
+    save_file = storage.save
 
     def save_then_cancel(owner_id: int, name: str, content: Any) -> str:
         stored_name = save_file(owner_id, name, content)
         jobs.cancel(Job.objects.get(pk=job.pk))
         return stored_name
 
-    monkeypatch.setattr(jobs, "_save_file", save_then_cancel)
+    monkeypatch.setattr(storage, "save", save_then_cancel)
     job = step()
     assert job.status == JobStatus.CANCELED
     assert not Result.objects.filter(job=job).exists()
     assert stored(alice) == disk_bytes(alice)
     assert not any(
         name.startswith("result-")
-        for name in os.listdir(Path(settings.MEDIA_ROOT) / jobs._folder_of(job))
+        for name in os.listdir(Path(settings.MEDIA_ROOT) / jobs.folder_of(job))
     )
 
 

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from editor.forms import PresetAdminForm
+from editor.admin import PresetAdminForm
 from editor.models import Job, Preset, Vendor
 from tests.editor.test_job_views import make_job
 from tests.editor.test_operation_views import add_key, photo

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from celery import current_app
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -20,12 +21,12 @@ from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
-from accounts import quotas
+from accounts import periods, quotas
 from accounts.models import Plan, Quota, User
-from editor import jobs, operations, tasks
+from editor import jobs, operations, pipeline
 from editor.images import ImageLimits
 from editor.models import Job, JobStatus, Vendor, VendorKey
-from editor.usage_views import next_midnight, next_month, usage_for
+from editor.usage import usage_for
 from editor.vendors.base import (
     Done,
     Pending,
@@ -43,7 +44,7 @@ URL = "/usage/"
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     # Jobs are delivered in this process (Studio below); nothing is sent to the broker.
-    monkeypatch.setattr(tasks.advance, "apply_async", lambda *args, **kwargs: None)
+    monkeypatch.setattr(current_app, "send_task", lambda *args, **kwargs: None)
 
 
 # --- Reading the page ---------------------------------------------------------------------------
@@ -170,7 +171,7 @@ class Studio:
                 return job
             number = job.dispatch
             with self.capture(execute=True):
-                jobs.advance(str(job.pk), number)
+                pipeline.advance(str(job.pk), number)
         raise AssertionError(f"{job} never ended")
 
     def run(self, slug: str, provider: str | None = None) -> Job:
@@ -178,7 +179,7 @@ class Studio:
 
     def fail(self, job: Job) -> Job:
         """Let the job pass its deadline: the sweeper fails it and refunds it."""
-        jobs.sweep(now=job.deadline + dt.timedelta(seconds=1))
+        pipeline.sweep(now=job.deadline + dt.timedelta(seconds=1))
         job.refresh_from_db()
         assert job.status == JobStatus.FAILED
         return job
@@ -189,7 +190,7 @@ def studio_for(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> Callable[[User], Studio]:
-    monkeypatch.setattr(jobs, "_adapter", lambda job, provider: AlwaysDone(api_key=""))
+    monkeypatch.setattr(pipeline, "_adapter", lambda job, provider: AlwaysDone(api_key=""))
     for operation in operations.OPERATIONS:
         for provider in operation.providers:
             monkeypatch.setattr(provider.adapter, "limits", AlwaysDone.limits)
@@ -438,8 +439,8 @@ def test_the_reset_moments_are_the_quota_s() -> None:
     tz = zoneinfo.ZoneInfo("UTC")
     today = dt.date(2026, 12, 31)
     with timezone.override(tz):
-        assert next_midnight(today) == dt.datetime(2027, 1, 1, tzinfo=tz)
-        assert next_month(today.replace(day=1)) == dt.datetime(2027, 1, 1, tzinfo=tz)
+        assert periods.next_day(today) == dt.datetime(2027, 1, 1, tzinfo=tz)
+        assert periods.next_month(today.replace(day=1)) == dt.datetime(2027, 1, 1, tzinfo=tz)
 
 
 def test_the_counters_reset_when_the_page_said(

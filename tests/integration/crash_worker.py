@@ -6,8 +6,8 @@ Started as ``celery --app tests.integration.crash_worker worker``. With ``CRASH_
 ``<CRASH_DIR>/<stage>-<tag>.reached`` (holding the job's id) and waits until
 ``<stage>-<tag>.go`` exists. Meanwhile the test SIGKILLs the process or cuts its database
 connections. The photo name picks the job, so one worker can hold several jobs at several
-stages at once; the stage functions of editor.jobs are wrapped here, so product code carries
-no test hooks.
+stages at once; the stage functions of editor.pipeline (and editor.storage's counted save) are
+wrapped here, so product code carries no test hooks.
 
 Stages:
     prepare    the fitted inputs are stored and counted; the move to running is not made
@@ -34,7 +34,7 @@ from config.celery import app
 
 django.setup()
 
-from editor import jobs, operations  # noqa: E402  (needs the apps loaded)
+from editor import operations, pipeline, storage  # noqa: E402  (needs the apps loaded)
 from editor.models import Job, JobStatus  # noqa: E402
 from editor.vendors.base import Done, Pending, VendorAdapter, VendorRequest  # noqa: E402
 
@@ -73,10 +73,10 @@ def pause(stage: str) -> None:
         time.sleep(0.02)
 
 
-_claim = jobs._claim
-_adapter = jobs._adapter
-_move = jobs._move
-_save_file = jobs._save_file
+_claim = pipeline._claim
+_adapter = pipeline._adapter
+_move = pipeline._move
+_save_file = storage.save
 
 
 def claim(job_id: str, number: int) -> Job | None:
@@ -121,7 +121,7 @@ def save_file(owner_id: int, name: str, content: Any) -> str:
     return stored
 
 
-jobs._claim = claim
-jobs._adapter = adapter
-jobs._move = move
-jobs._save_file = save_file
+pipeline._claim = claim
+pipeline._adapter = adapter
+pipeline._move = move
+storage.save = save_file

@@ -30,7 +30,7 @@ from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota
-from editor import jobs, operations
+from editor import jobs, operations, pipeline
 from editor.models import Job, JobStatus, Vendor, VendorKey
 from editor.sandbox.state import STARTING_CREDITS, STATE
 from tests.factories import make_user
@@ -213,7 +213,7 @@ def test_a_worker_killed_at_any_stage_leaves_every_job_ended_stored_once_and_pai
     for _crash, job in started:
         job.job.refresh_from_db()
         assert job.job.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED), job.job.photo_name
-    resent = jobs.sweep(now=later())  # what beat does every JOB_SWEEP_SECONDS
+    resent = pipeline.sweep(now=later())  # what beat does every JOB_SWEEP_SECONDS
     assert resent["resent"] == len(crashes)
     spawn_worker("after")
 
@@ -342,7 +342,7 @@ def test_a_broker_restart_loses_messages_and_the_sweeper_brings_every_job_to_its
         private_redis.start()
         # The worker's own steps hold a lease of JOB_LEASE_SECONDS (600 s) while they run, so
         # only the lost messages are re-sent: no step runs twice at once.
-        jobs.sweep(
+        pipeline.sweep(
             now=timezone.now() + dt.timedelta(seconds=django_settings.JOB_LOST_MESSAGE_SECONDS + 30)
         )
         for job in [*waiting, *running]:
@@ -405,7 +405,7 @@ def test_cut_database_connections_fail_the_steps_and_every_job_still_ends(
     assert polling.job.status == JobStatus.WAITING
     assert polling.job.lease_until is not None
     # Nothing is under way in the worker now, so no step can run twice at once.
-    jobs.sweep(now=later())
+    pipeline.sweep(now=later())
     polling.job = wait_for_end(polling.job)
     assert_ended_cleanly(polling, vendor_calls, submits=1)  # it resumed its poll
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota, User
-from editor import jobs, operations
+from editor import jobs, operations, pipeline
 from editor.models import ACTIVE_STATUSES, Job, JobStatus, Vendor, VendorKey
 from editor.sandbox import faults
 from editor.sandbox.state import STATE, Task
@@ -389,7 +389,7 @@ def problems(case: Case, job: Job, key: VendorKey, secret: str) -> list[str]:
     key.refresh_from_db()
     if key.credits_this_month != credits:
         found.append(f"key credits {key.credits_this_month}, expected {credits}")
-    bad_key = case.code in jobs.BAD_KEY_CODES
+    bad_key = case.code in pipeline.BAD_KEY_CODES
     if bad_key and key.last_error != job.error_message:
         found.append(f"key.last_error {key.last_error!r}")
     if not bad_key and key.last_error:

@@ -8,33 +8,32 @@ with the password stays unlocked for that browser's session. Every public answer
 ``noindex`` and is not stored by shared caches; the studio's referrer policy (same-origin)
 keeps the address from other sites. (``no-referrer`` would make browsers send ``Origin: null``
 with the password form, which CSRF protection rightly refuses.) Images leave without
-their EXIF or GPS (``metadata.strip_metadata``), with their ICC profile.
+their EXIF or GPS (``editor.metadata.strip_metadata``), with their ICC profile. Making and
+revoking links is editor.shares', shared with the API.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from allauth.core.internal import ratelimit
+from allauth.core import ratelimit
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from accounts import audit
-from accounts.models import AuditAction
-from editor import images, metadata, operations
-from editor.models import SHARE_LIFETIMES, JobStatus, Result, ShareLink
-from editor.views import HtmxHttpRequest, current_user, get_result_for_user
+from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
+from editor import access, images, metadata, operations, shares
+from editor.models import JobStatus, ShareLink
 
-PAGE_SIZE = 25
 # Session key: the ids of password-protected links this browser has unlocked.
 UNLOCKED = "unlocked_share_links"
 PUBLIC_HEADERS = {
@@ -81,67 +80,21 @@ class UnlockForm(forms.Form):
     )
 
 
-def share_url(request: HttpRequest, token: str) -> str:
-    return request.build_absolute_uri(reverse("editor:shared", args=[token]))
-
-
-def _audited(link: ShareLink) -> dict[str, object]:
-    """What the audit log keeps about a link: never its token or password."""
-    return {
-        "result": str(link.result_id),
-        "expires_at": link.expires_at.isoformat() if link.expires_at else None,
-        "protected": link.has_password,
-        "include_original": link.include_original,
-    }
-
-
-def make_link(
-    request: HttpRequest,
-    result: Result,
-    *,
-    lifetime: str,
-    password: str = "",
-    include_original: bool = False,
-) -> tuple[ShareLink, str]:
-    """A new link to a result (``lifetime`` a key of SHARE_LIFETIMES), recorded in the audit
-    log; the token is returned once, here (the page and the API both make links so)."""
-    link, token = ShareLink.create(
-        result,
-        lifetime=SHARE_LIFETIMES[lifetime],
-        password=password,
-        include_original=include_original,
-    )
-    audit.record(AuditAction.SHARE_CREATED, link, request=request, details=_audited(link))
-    return link, token
-
-
-def revoke_link(request: HttpRequest, link: ShareLink) -> None:
-    """Revoke a live link and record it; revoking it again does nothing."""
-    if link.revoked_at is None:
-        link.revoke()
-        audit.record(AuditAction.SHARE_REVOKED, link, request=request, details=_audited(link))
-
-
-def _result_label(result: Result) -> str:
-    try:
-        return str(operations.get(result.job.operation).label)
-    except KeyError:
-        return result.job.operation
-
-
 # --- The owner's side --------------------------------------------------------------------------
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def share_new(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> HttpResponse:
+def share_new(
+    request: AuthenticatedHttpRequest, job_id: uuid.UUID, result_id: uuid.UUID
+) -> HttpResponse:
     """The form for a new link to one result; a made link is shown on the list of links."""
-    result = get_result_for_user(request, job_id, result_id)
+    result = access.get_result_for_user(request.user, job_id, result_id)
     if result.job.status != JobStatus.SUCCEEDED:
         raise Http404
     form = ShareForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        link, _token = make_link(
+        link, _token = shares.make(
             request,
             result,
             lifetime=form.cleaned_data["lifetime"],
@@ -153,17 +106,21 @@ def share_new(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> 
     return render(
         request,
         "editor/share_new.html",
-        {"form": form, "result": result, "operation_label": _result_label(result)},
+        {
+            "form": form,
+            "result": result,
+            "operation_label": operations.label_of(result.job.operation),
+        },
         status=400 if form.errors else 200,
     )
 
 
 @require_GET
 @login_required
-def shares(request: HttpRequest) -> HttpResponse:
+def share_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The person's links, newest first, a page at a time, each with its address to copy."""
-    links = ShareLink.objects.filter(owner=current_user(request)).select_related("result__job")
-    page = Paginator(links, PAGE_SIZE).get_page(request.GET.get("page"))
+    links = ShareLink.objects.filter(owner=request.user).select_related("result__job")
+    page = Paginator(links, shares.PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "editor/shares.html",
@@ -179,16 +136,17 @@ def _row(request: HttpRequest, link: ShareLink) -> dict[str, object]:
     token = link.token
     return {
         "link": link,
-        "url": share_url(request, token) if token else "",
-        "label": _result_label(link.result),
+        "url": shares.url(request, token) if token else "",
+        "label": operations.label_of(link.result.job.operation),
     }
 
 
 @require_POST
 @login_required
+@vary_on_headers("HX-Request")
 def share_revoke(request: HtmxHttpRequest, link_id: uuid.UUID) -> HttpResponse:
-    link = get_object_or_404(ShareLink, pk=link_id, owner=current_user(request))
-    revoke_link(request, link)
+    link = access.get_share_link_for_user(request.user, link_id)
+    shares.revoke(request, link)
     if request.htmx:
         return render(request, "editor/shares.html#row", {"row": _row(request, link)})
     messages.success(request, _("Link revoked. It no longer opens."))
@@ -238,8 +196,8 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
             {
                 "link": link,
                 "result": result,
-                "title": _result_label(result),
-                "page_url": share_url(request, token),
+                "title": operations.label_of(result.job.operation),
+                "page_url": shares.url(request, token),
                 "image_url": image_url,
                 # Link previews fetch the image without a session: only for open links.
                 "preview_url": "" if link.has_password else request.build_absolute_uri(image_url),
@@ -256,20 +214,19 @@ def _password_page(request: HttpRequest, link: ShareLink, token: str) -> HttpRes
     form = UnlockForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        # The same limits as failed logins: per address, and per link as the "key".
-        usage = ratelimit.consume(
-            request, app="allauth.account", action="login_failed", key=f"share:{link.pk}"
-        )
-        if usage is None:
+        # The same limits as failed logins: per address, and per link as the "key". Only a
+        # wrong password counts against them.
+        limit = {"action": "login_failed", "key": f"share:{link.pk}"}
+        if not ratelimit.consume(request, dry_run=True, **limit):
             form.add_error(
                 "password", _("Too many wrong passwords. Wait a few minutes and try again.")
             )
             status = 429
         elif link.check_password(form.cleaned_data["password"]):
-            usage.rollback()  # a right password does not count against the limit
             request.session[UNLOCKED] = [*request.session.get(UNLOCKED, []), str(link.pk)][-50:]
             return _public(redirect("editor:shared", token=token))
         else:
+            ratelimit.consume(request, **limit)
             form.add_error("password", _("That password is not right."))
             status = 403
     return _public(render(request, "editor/shared_password.html", {"form": form}, status=status))

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from accounts import periods
 from accounts.models import Quota
 from editor import operations
 from editor.models import ACTIVE_STATUSES, Job, JobStatus
@@ -70,22 +71,12 @@ def _outcome(status: str) -> str:
     return "active" if status in ACTIVE_STATUSES else status
 
 
-def _operation_label(slug: str) -> str:
-    operation = operations.BY_SLUG.get(slug)
-    return str(operation.label) if operation else slug
-
-
 def _vendor_of(provider: str) -> str:
     """The vendor a provider calls, or the built-in engine."""
-    for operation in operations.OPERATIONS:
-        for declared in operation.providers:
-            if declared.name == provider:
-                return declared.vendor.label if declared.vendor else _("Built-in engine")
-    return provider
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    declared = operations.PROVIDERS.get(provider)
+    if declared is None:
+        return provider
+    return declared.vendor.label if declared.vendor else _("Built-in engine")
 
 
 def _jobs_per_day(start: dt.datetime, days: list[dt.date]) -> dict[str, Any]:
@@ -124,7 +115,7 @@ def _jobs_per_day(start: dt.datetime, days: list[dt.date]) -> dict[str, Any]:
     ]
     operation_rows = [
         {
-            "label": _operation_label(slug),
+            "label": operations.label_of(slug),
             "cells": [by_operation.get(slug, {}).get(name, 0) for name in outcome_names],
             "total": sum(by_operation.get(slug, {}).values()),
         }
@@ -132,7 +123,7 @@ def _jobs_per_day(start: dt.datetime, days: list[dt.date]) -> dict[str, Any]:
     ]
     return {
         "day_rows": list(reversed(rows)),
-        "operation_columns": [_operation_label(slug) for slug in slugs],
+        "operation_columns": [operations.label_of(slug) for slug in slugs],
         "operation_rows": operation_rows,
         "chart": _chart(rows),
     }
@@ -206,7 +197,7 @@ def _credits(month: dt.date) -> dict[str, Any]:
         .order_by("-spent", "operation")
     )
     for row in rows:
-        row["label"] = _operation_label(row["operation"])
+        row["label"] = operations.label_of(row["operation"])
     return {
         "rows": rows,
         "spent": sum(row["spent"] for row in rows),
@@ -262,7 +253,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     today = timezone.localdate(now)
     days = [today - dt.timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
-    start = _midnight(days[0])
+    start = periods.midnight(days[0])
     month = today.replace(day=1)
     stored = Quota.objects.aggregate(total=Coalesce(Sum("stored_bytes"), 0))["total"]
     context = {

@@ -1,10 +1,10 @@
-"""Downloads of a job's results: the original file, or a copy as PNG, JPEG or WebP.
+"""Downloads of a result, for the pages and the API alike: the original file, or a copy as
+PNG, JPEG or WebP.
 
 Whatever leaves the studio this way has its EXIF (the GPS position included), XMP and comments
-removed and keeps its ICC color profile (``metadata.strip_metadata`` for the original, whose pixels
-are copied byte for byte; ``images.convert`` for the copies). The form on the job page
-(``editor/_download.html``) is a plain GET form, so it works without JavaScript; a choice that
-makes no sense gets a page saying why, with the form again.
+removed and keeps its ICC color profile (``editor.metadata.strip_metadata`` for the original,
+whose pixels are copied byte for byte; ``images.convert`` for the copies). The download name is
+ours (``Result.download_name``).
 
 Converting is CPU work inside the request. Vendors return a few megapixels at most, which takes
 well under a second; results much bigger than that would call for a worker task instead.
@@ -12,21 +12,15 @@ well under a second; results much bigger than that would call for a worker task 
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils.translation import gettext as _
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
 
-from editor import images, metadata, operations
+from editor import images, metadata
 from editor.models import Result
-from editor.views import get_result_for_user
 
 ORIGINAL = "original"
 # Query value -> Pillow format name.
@@ -93,49 +87,11 @@ def attachment(result: Result, body: bytes, fmt: str) -> HttpResponse:
     return response
 
 
-def _read(result: Result) -> bytes:
+def read(result: Result) -> bytes:
+    """The stored result's bytes; Http404 when the file is gone."""
     name = result.file.name
     if not name or not default_storage.exists(name):
         raise Http404
     with default_storage.open(name, "rb") as handle:
         data: bytes = handle.read()
     return data
-
-
-def _problem(request: HttpRequest, result: Result, errors: list[str], status: int) -> HttpResponse:
-    """The download page: what went wrong, and the form again to choose otherwise."""
-    try:
-        label = str(operations.get(result.job.operation).label)
-    except KeyError:
-        label = result.job.operation
-    chosen = request.GET.get("format", ORIGINAL)
-    return render(
-        request,
-        "editor/download.html",
-        {
-            "result": result,
-            "operation_label": label,
-            "errors": errors,
-            "download_format": chosen if chosen in {ORIGINAL, *CONVERSIONS} else ORIGINAL,
-            "download_quality": request.GET.get("quality", "")[:10] or DEFAULT_QUALITY,
-        },
-        status=status,
-    )
-
-
-@require_GET
-@login_required
-def result_download(request: HttpRequest, job_id: uuid.UUID, result_id: uuid.UUID) -> HttpResponse:
-    """``?format=original|png|jpeg|webp&quality=1..100`` (defaults: original, 90), as a file."""
-    result = get_result_for_user(request, job_id, result_id)
-    form = DownloadForm(request.GET)
-    if not form.is_valid():
-        errors = [str(error) for field_errors in form.errors.values() for error in field_errors]
-        return _problem(request, result, errors, status=400)
-    try:
-        body, fmt = encode(_read(result), form.cleaned_data)
-    except images.ImageRejected as rejected:
-        # The stored file itself cannot be read: nothing the person chose would help.
-        message = _("This result cannot be downloaded: %(reason)s") % {"reason": rejected}
-        return _problem(request, result, [message], status=422)
-    return attachment(result, body, fmt)

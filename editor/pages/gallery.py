@@ -1,6 +1,5 @@
 """The personal gallery: a person's jobs as cards, newest first, filtered by operation, status
-and date, one page at a time (HTMX appends the next page as its link scrolls into view), and
-deleting a job from its page.
+and date, one page at a time (HTMX appends the next page as its link scrolls into view).
 
 A page costs the same number of queries however big the gallery is: one for a page of jobs
 (one row more than the page, to know whether another page follows) and one for their results.
@@ -16,23 +15,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
+from accounts import periods
+from accounts.http import HtmxHttpRequest
 from accounts.models import User
-from editor import jobs, operations
+from editor import operations
 from editor.models import Job, JobStatus, Result
-from editor.views import HtmxHttpRequest, get_job_for_user
 
 TEMPLATE = "editor/gallery.html"
 PAGE_SIZE = 24
@@ -100,8 +97,7 @@ class GalleryFilters(forms.Form):
 
 
 def _midnight(day: dt.date) -> dt.datetime:
-    day = max(day, EPOCH.date())
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return periods.midnight(max(day, EPOCH.date()))
 
 
 @dataclass(frozen=True)
@@ -159,23 +155,18 @@ def _cards(user: User, filters: GalleryFilters, cursor: Cursor | None) -> tuple[
             )
         )[: PAGE_SIZE + 1]
     )
-    labels = _labels()
     cards = []
     for job in page[:PAGE_SIZE]:
         results: list[Result] = job.gallery_results
         cards.append(
             Card(
                 job=job,
-                label=labels.get(job.operation, job.operation),
+                label=operations.label_of(job.operation),
                 cover=results[0] if results else None,
                 results=len(results),
             )
         )
     return cards, len(page) > PAGE_SIZE
-
-
-def _labels() -> dict[str, str]:
-    return {operation.slug: str(operation.label) for operation in operations.OPERATIONS}
 
 
 def _with(request: HttpRequest, **changes: str | None) -> str:
@@ -192,8 +183,8 @@ def _with(request: HttpRequest, **changes: str | None) -> str:
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request")
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
-    assert isinstance(request.user, User)
     filters = GalleryFilters(request.GET)
     raw_cursor = request.GET.get("before", "")
     cursor = Cursor.parse(raw_cursor) if raw_cursor else None
@@ -223,28 +214,6 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.history_restore_request:
         # "Load more" asks for the next cards only; the filter form for the whole result area.
         template = f"{TEMPLATE}#page" if cursor is not None else f"{TEMPLATE}#results"
-    response = render(request, template, context)
-    # The same URL answers a fragment to HTMX and a page to a browser: caches must tell them
-    # apart, or the back button could show a bare fragment.
-    patch_vary_headers(response, ("HX-Request",))
-    return response
-
-
-@require_POST
-@login_required
-def job_delete(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    """Delete a job, its photos and its results. The page's button asks first with
-    ``hx-confirm`` and says so in the form (``confirmed``); without JavaScript the first post
-    shows a page that asks, and its button confirms."""
-    job = get_job_for_user(request, job_id)
-    label = _labels().get(job.operation, job.operation)
-    if request.POST.get("confirmed") != "1":
-        return render(request, "editor/job_delete.html", {"job": job, "label": label})
-    jobs.delete(job)
-    messages.success(
-        request,
-        _("“%(operation)s” job deleted, with its photos and results.") % {"operation": label},
-    )
-    if request.htmx:
-        return HttpResponseClientRedirect(reverse("editor:gallery"))
-    return redirect("editor:gallery")
+    # The same URL answers a fragment to HTMX and a page to a browser: Vary tells caches apart,
+    # or the back button could show a bare fragment (as on every page that branches on HTMX).
+    return render(request, template, context)

@@ -11,18 +11,15 @@ from pathlib import PurePosixPath
 
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
-from editor import images, metadata, operations
+from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
+from editor import access, images, metadata, operations
 from editor.models import Batch, Job, JobStatus, Result
-from editor.views import HtmxHttpRequest, current_user
-
-
-def get_batch_for_user(request: HttpRequest, batch_id: uuid.UUID) -> Batch:
-    return get_object_or_404(Batch, pk=batch_id, owner=current_user(request))
 
 
 def _jobs(batch: Batch) -> list[Job]:
@@ -31,8 +28,9 @@ def _jobs(batch: Batch) -> list[Job]:
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request")
 def batch_detail(request: HtmxHttpRequest, batch_id: uuid.UUID) -> HttpResponse:
-    batch = get_batch_for_user(request, batch_id)
+    batch = access.get_batch_for_user(request.user, batch_id)
     batch_jobs = _jobs(batch)
     counts = Counter(job.status for job in batch_jobs)
     ended = sum(not job.is_active for job in batch_jobs)
@@ -68,10 +66,10 @@ def archive_name(index: int, job: Job, result: Result, several: bool) -> str:
 
 @require_GET
 @login_required
-def batch_zip(request: HttpRequest, batch_id: uuid.UUID) -> FileResponse:
+def batch_zip(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> FileResponse:
     """Every finished result of the batch in one ZIP, as stored (no re-encoding) but without
     EXIF and GPS (editor.metadata.strip_metadata), built in a temporary file."""
-    batch = get_batch_for_user(request, batch_id)
+    batch = access.get_batch_for_user(request.user, batch_id)
     # Handed to the response, which closes it when sent.
     spool = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115
     # Photos are compressed already: storing them is as small and much faster.

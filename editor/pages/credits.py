@@ -13,15 +13,14 @@ import uuid
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
 
-from accounts.models import User
-from editor import credits
-from editor.models import VendorKey
-from editor.views import HtmxHttpRequest
+from accounts.http import HtmxHttpRequest
+from editor import access, credits
 
 TEMPLATE = "editor/_key_credits.html"
 POLL_SECONDS = 2
@@ -31,18 +30,12 @@ STALLED = "stalled"  # asked, but no answer came in credits.WAIT_SECONDS
 JUST_NOW = dt.timedelta(minutes=1)
 
 
-def get_checkable_key_for_user(request: HtmxHttpRequest, key_id: uuid.UUID) -> VendorKey:
-    """The person's own key of a vendor with a credit query; anything else is a 404."""
-    assert isinstance(request.user, User)
-    return get_object_or_404(
-        VendorKey, pk=key_id, owner=request.user, vendor__in=credits.CHECKABLE_VENDORS
-    )
-
-
 @require_http_methods(["GET", "POST"])
 @login_required
+@vary_on_headers("HX-Request")
 def key_credits(request: HtmxHttpRequest, key_id: uuid.UUID) -> HttpResponse:
-    key = get_checkable_key_for_user(request, key_id)
+    # Only a key of a vendor with a credit query; any other is a 404.
+    key = access.get_key_for_user(request.user, key_id, vendors=credits.CHECKABLE_VENDORS)
     vault_row = f"{reverse('editor:vault')}#key-{key.pk}"
     if not request.htmx and request.method == "GET":
         # The line lives in the vault's key row; a plain request goes there.

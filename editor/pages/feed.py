@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from editor import operations
 from editor.models import ACTIVE_STATUSES, Job, JobStatus
@@ -67,19 +68,11 @@ def _message(label: str, status: str) -> str:
     return _("%(operation)s was canceled.") % {"operation": label}
 
 
-def _label(slug: str) -> str:
-    try:
-        return str(operations.get(slug).label)
-    except KeyError:
-        return slug
-
-
 @require_GET
 @login_required
-def job_feed(request: HttpRequest) -> HttpResponse:
+def job_feed(request: AuthenticatedHttpRequest) -> HttpResponse:
     """``GET /jobs/feed/?since=<epoch ms>``: the person's jobs that ended at or after ``since``
     and how many are still under way, in one query on the person's own jobs."""
-    assert isinstance(request.user, User)
     now = timezone.now()
     since = _parse_since(request.GET.get("since", ""), now)
     if since is None:
@@ -95,7 +88,7 @@ def job_feed(request: HttpRequest) -> HttpResponse:
     ended = [row for row in rows if row[2] not in ACTIVE_STATUSES][:MAX_JOBS]
     jobs = []
     for job_id, slug, status, finished_at in ended:
-        label = _label(slug)
+        label = operations.label_of(slug)
         jobs.append(
             {
                 "id": str(job_id),

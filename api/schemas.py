@@ -1,0 +1,262 @@
+"""The API's request and answer schemas (django-ninja), by noun. The OpenAPI document at
+/api/v1/openapi.json is made from these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from django.urls import reverse
+from ninja import Field, Schema
+
+from editor import images, keys
+from editor.models import Job, JobStatus, Result, Vendor
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+class Error(Schema):
+    """Every error answer: the schema endpoints name for their error statuses."""
+
+    code: str
+    message: str
+
+
+class InvalidError(Error):
+    errors: dict[str, list[str]] | None = None
+
+
+class QuotaError(Error):
+    limit: str | None = None
+    resets_at: dt.datetime | None = None
+
+
+# --- Operations ------------------------------------------------------------------------------
+
+
+class ParamOut(Schema):
+    name: str
+    label: str
+    type: str  # "choice", "int", "float", "text", "colors"
+    required: bool
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    choices: list[str] | None = None
+    max_items: int | None = None
+    max_words: int | None = None
+    providers: list[str] | None = None  # only for these providers; absent: every one
+    when: dict[str, str] | None = None  # only when another parameter has this value
+    help: str = ""
+
+
+class FileOut(Schema):
+    role: str
+    label: str
+    required: bool
+    when: dict[str, str] | None = None
+    providers: list[str] | None = None
+    help: str = ""
+
+
+class ProviderOut(Schema):
+    name: str
+    label: str
+    vendor: str | None
+    credits: int
+
+
+class OperationOut(Schema):
+    slug: str
+    label: str
+    summary: str
+    default_provider: str
+    providers: list[ProviderOut]
+    params: list[ParamOut]
+    files: list[FileOut]
+
+
+# --- Jobs ------------------------------------------------------------------------------------
+
+
+class JobError(Schema):
+    code: str
+    message: str
+
+
+class ResultOut(Schema):
+    width: int
+    height: int
+    bytes: int
+    format: str  # "jpeg", "png" or "webp"
+    url: str
+
+
+class JobOut(Schema):
+    id: uuid.UUID
+    operation: str
+    provider: str
+    status: str
+    progress: int
+    error: JobError | None
+    params: dict[str, Any]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    result: ResultOut | None = Field(
+        description="The first result once the job succeeded; null until then."
+    )
+    results: list[ResultOut] = Field(
+        description="Every result (an operation may make several); the first is `result`."
+    )
+
+
+def _format_name(mime: str) -> str:
+    media = images.BY_MIME.get(mime)
+    return media.format.lower() if media else mime
+
+
+def _result_out(job: Job, result: Result, base: str) -> ResultOut:
+    path = reverse("api-v1:job_result", args=[job.pk])
+    query = f"?position={result.position}" if result.position else ""
+    return ResultOut(
+        width=result.width,
+        height=result.height,
+        bytes=result.bytes,
+        format=_format_name(result.media_type),
+        url=f"{base}{path}{query}",
+    )
+
+
+def job_out(job: Job, base: str) -> JobOut:
+    """A job as the API (and its webhooks) show it. ``base``: scheme and host for URLs."""
+    done = job.status == JobStatus.SUCCEEDED
+    results = [_result_out(job, r, base) for r in job.results.all()] if done else []
+    failed = job.status == JobStatus.FAILED
+    return JobOut(
+        id=job.pk,
+        operation=job.operation,
+        provider=job.provider,
+        status=job.status,
+        progress=job.progress,
+        error=JobError(code=job.error_code or "failed", message=job.error_message)
+        if failed
+        else None,
+        params=job.params,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        result=results[0] if results else None,
+        results=results,
+    )
+
+
+class JobPage(Schema):
+    items: list[JobOut]
+    next: str | None = Field(description="The URL of the next page; null on the last one.")
+
+
+class JobFilters(Schema):
+    limit: int = Field(20, ge=1, le=100)
+    # Bounded: a database takes no offset past a 64-bit integer (and none this far is real).
+    offset: int = Field(0, ge=0, le=1_000_000_000)
+    operation: str | None = None
+    status: JobStatus | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+
+# --- Keys ------------------------------------------------------------------------------------
+
+
+class KeyOut(Schema):
+    id: uuid.UUID
+    vendor: str
+    label: str
+    masked: str
+    last_four: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    last_error: str
+    monthly_credit_cap: int | None
+
+
+class KeyIn(Schema):
+    vendor: Vendor
+    secret: str = Field(..., max_length=keys.SECRET_MAX, json_schema_extra={"writeOnly": True})
+    label: str = Field("", max_length=100, description="Optional; like “PicWish key 2” if empty.")
+    monthly_credit_cap: int | None = Field(None, ge=1, le=keys.CAP_MAX)
+
+
+# --- Shares ----------------------------------------------------------------------------------
+
+Lifetime = Literal["1h", "1d", "7d", "30d", "never"]
+
+
+class ShareIn(Schema):
+    expires_in: Lifetime = Field(
+        "7d",
+        description="How long the link opens: a key of 1h, 1d, 7d, 30d, or never (until revoked).",
+    )
+    password: str = Field(
+        "", max_length=128, description="Optional: whoever opens the link must type it."
+    )
+    include_original: bool = Field(False, description="Show the original photo too.")
+    result: int | uuid.UUID | None = Field(
+        None,
+        description="Which result, by position (0 first) or id, for a job with several; "
+        "the first by default.",
+    )
+
+
+class ShareOut(Schema):
+    id: uuid.UUID
+    job: uuid.UUID
+    result: uuid.UUID
+    url: str | None = Field(
+        description="The public address; null once the link no longer opens (or its address "
+        "can no longer be decrypted)."
+    )
+    expires_at: dt.datetime | None
+    has_password: bool
+    include_original: bool
+    views: int
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+Page = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class SharePage(Schema):
+    items: list[ShareOut]
+    count: int = Field(description="How many links you have in all.")
+
+
+# --- Usage -----------------------------------------------------------------------------------
+
+
+class LimitsOut(Schema):
+    jobs_per_day: int
+    credits_per_month: int
+    storage_bytes: int
+    concurrent_jobs: int
+    operations: list[str] = Field(description="Operation slugs you may run; empty: every one.")
+    providers: list[str] = Field(description="Providers you may use; empty: every one.")
+    house_keys: bool = Field(description="Whether jobs may run on the studio's own keys.")
+
+
+class UsedOut(Schema):
+    jobs_today: int
+    jobs_today_resets_at: dt.datetime
+    credits_this_month: int
+    credits_resets_at: dt.datetime
+    stored_bytes: int
+    running_jobs: int
+
+
+class UsageOut(Schema):
+    plan: str
+    limits: LimitsOut
+    usage: UsedOut

@@ -1,0 +1,354 @@
+"""What a worker does with a job: claim a step, do it, hand the job to its next step; and the
+sweeper that re-sends lost steps and ends jobs past their deadline.
+
+The database is the source of truth; the broker is only a doorbell. A job's status says which
+step comes next (queued: fit the inputs; running/waiting: call or poll the vendor; storing:
+thumbnails and metadata). Every message carries ``(job id, dispatch number)``; a worker claims a
+step with a conditional UPDATE that matches that dispatch number and sets a lease, and every
+transition bumps the dispatch number (``Job.objects.transition``), so duplicate or stale
+messages do nothing. The sweeper re-sends the step of any job whose lease expired or whose
+message never arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from editor import images, jobs, operations, storage, vault
+from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, VendorKey
+from editor.vendors.base import (
+    Done,
+    InputImage,
+    Pending,
+    VendorAdapter,
+    VendorError,
+    VendorRequest,
+    adapter_for,
+)
+
+logger = logging.getLogger(__name__)
+
+# Raised by an adapter's own rate limiter before anything is sent (editor.vendors.picwish).
+LOCAL_RATE_LIMIT = "rate_limited_local"
+# Vendor error codes that mean the key itself is wrong: shown on the key in the vault.
+BAD_KEY_CODES = frozenset(
+    {"unauthorized", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_NOT_EXISTS"}
+)
+
+
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
+# --- Claiming and moving on ------------------------------------------------------------------
+
+
+def _claim(job_id: str, number: int) -> Job | None:
+    now = timezone.now()
+    claimed = (
+        Job.objects.filter(pk=job_id, dispatch=number, status__in=ACTIVE_STATUSES)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + _lease(), started_at=Coalesce("started_at", Value(now)))
+    )
+    if not claimed:
+        return None
+    return Job.objects.select_related("key").get(pk=job_id)
+
+
+def _move(job: Job, status: str, *, countdown: float = 0.0, **fields: Any) -> bool:
+    """Hand the job to its next step: one conditional UPDATE (it loses if the job was canceled
+    or another worker took over), then the message, after commit."""
+    with transaction.atomic():
+        moved = Job.objects.transition(
+            job,
+            status=status,
+            due_at=timezone.now() + dt.timedelta(seconds=countdown),
+            **fields,
+        )
+        if moved:
+            job.refresh_from_db()
+            jobs.ring(job, countdown)
+    return moved
+
+
+def advance(job_id: str, number: int) -> None:
+    """Do the next step of a job, if this message is still the current one."""
+    job = _claim(job_id, number)
+    if job is None:
+        return
+    if job.deadline < timezone.now() and _not_paid_for(job):
+        # A step that waited past the deadline (busy workers) starts no vendor work the job
+        # has no time left for; it ends as the sweeper would end it. Work already paid for (a
+        # vendor task to poll, a result to finish) is still collected.
+        _expire(job)
+        return
+    try:
+        if job.status == JobStatus.QUEUED:
+            _prepare(job)
+        elif job.status in (JobStatus.RUNNING, JobStatus.WAITING):
+            _call_vendor(job)
+        elif job.status == JobStatus.STORING:
+            _finish(job)
+    except VendorError as error:
+        _handle_vendor_error(job, error)
+    except images.ImageRejected as error:
+        _fail(job, "invalid_image", str(error))
+    except vault.VaultError as error:
+        _fail(job, "vault", str(error))
+    except Exception:
+        logger.exception("job %s: unexpected error in step %s", job.pk, job.status)
+        _handle_vendor_error(
+            job,
+            VendorError(
+                _("Something went wrong on our side."),
+                retryable=True,
+                code="internal",
+            ),
+        )
+
+
+def _not_paid_for(job: Job) -> bool:
+    return job.status == JobStatus.QUEUED or (
+        job.status == JobStatus.RUNNING and not job.vendor_ref
+    )
+
+
+# --- The steps -------------------------------------------------------------------------------
+
+
+def _prepare(job: Job) -> None:
+    """Fit every input to the provider's limits and keep the fitted copies."""
+    operation = operations.get(job.operation)
+    provider = operation.provider(job.provider)
+    adapter = provider.adapter
+    prepared: dict[str, str] = {}
+    notes: list[str] = []
+    photo_size: tuple[int, int] | None = None
+    for role in sorted(job.inputs, key=lambda name: name == "mask"):
+        with default_storage.open(job.inputs[role], "rb") as handle:
+            data = handle.read()
+        if role == "mask":
+            if photo_size is None:
+                raise images.ImageRejected(_("A mask needs a photo."))
+            fitted_image = images.fit_mask(data, photo_size)
+        else:
+            fitted = images.fit(
+                data, adapter.limits(provider.vendor_operation, role), vendor_label=adapter.label
+            )
+            fitted_image = fitted.image
+            notes.extend(fitted.notes)
+            if role == "image":
+                photo_size = (fitted.width, fitted.height)
+        extension = images.extension_for(fitted_image.media_type)
+        name = f"{jobs.folder_of(job)}prepared-{role}.{extension}"
+        if default_storage.exists(name):
+            # Left by a run of this step that died before its move (a killed worker): no row
+            # names it, and the storage would keep the new copy beside it under another name.
+            storage.discard(job.owner_id, [name])
+        prepared[role] = storage.save(job.owner_id, name, ContentFile(fitted_image.data))
+    earlier = set(job.prepared.values()) - set(prepared.values())
+    if _move(job, JobStatus.RUNNING, prepared=prepared, notes=notes, progress=10):
+        # A step run again (a retried job) replaces the fitted copies of the run before.
+        storage.discard(job.owner_id, earlier)
+    else:
+        # The job was canceled, deleted or taken over meanwhile: these copies are nobody's.
+        storage.discard(job.owner_id, prepared.values())
+
+
+def _adapter(job: Job, provider: operations.Provider) -> VendorAdapter:
+    if provider.vendor is None:
+        return provider.adapter(api_key="")
+    if job.key is None:
+        raise VendorError(
+            _("The API key for this job was deleted. Add a key and retry the job."),
+            retryable=False,
+            code="no_key",
+        )
+    # Decrypted in the worker, right before the vendor call.
+    return adapter_for(provider.adapter, vault.decrypt(job.key.ciphertext))
+
+
+def _load_prepared(job: Job) -> dict[str, InputImage]:
+    loaded: dict[str, InputImage] = {}
+    for role, name in job.prepared.items():
+        with default_storage.open(name, "rb") as handle:
+            data = handle.read()
+        media = images.sniff(data)
+        if media is None:
+            raise images.damaged()
+        loaded[role] = InputImage(data, media.mime, PurePosixPath(name).name)
+    return loaded
+
+
+def _call_vendor(job: Job) -> None:
+    operation = operations.get(job.operation)
+    provider = operation.provider(job.provider)
+    adapter = _adapter(job, provider)
+    if job.vendor_ref:
+        # A restarted worker resumes polling; it never pays for a second submit.
+        outcome = adapter.poll(job.vendor_ref)
+    else:
+        request = VendorRequest(
+            operation=provider.vendor_operation,
+            files=_load_prepared(job),
+            params=operation.vendor_params(provider, job.params),
+        )
+        outcome = adapter.submit(request)
+    if isinstance(outcome, Pending):
+        # The task ref first, before anything else: until it is in the database, a worker
+        # that dies would make the job submit (and pay for) a second task.
+        progress = 10 + int(0.8 * (outcome.progress or 0))
+        _move(
+            job,
+            JobStatus.WAITING,
+            countdown=outcome.poll_after,
+            vendor_ref=outcome.task_ref,
+            progress=max(job.progress, min(progress, 90)),
+        )
+        _key_worked(job)
+        return
+    _key_worked(job)
+    _store_results(job, outcome)
+
+
+def _key_worked(job: Job) -> None:
+    if job.key is not None:
+        VendorKey.objects.filter(pk=job.key.pk).update(last_used_at=timezone.now(), last_error="")
+
+
+def _store_results(job: Job, done: Done) -> None:
+    """The vendor's bytes, unchanged, into our storage: before any vendor URL can expire."""
+    stored: list[tuple[int, str, int, str]] = []
+    for position, image in enumerate(done.images):
+        extension = images.extension_for(image.media_type)
+        name = f"{jobs.folder_of(job)}result-{position}.{extension}"
+        if default_storage.exists(name):
+            storage.discard(job.owner_id, [name])
+        saved = storage.save(job.owner_id, name, ContentFile(image.data))
+        stored.append((position, image.media_type, len(image.data), saved))
+    new_names = {name for _position, _type, _size, name in stored}
+    with transaction.atomic():
+        if not Job.objects.still_current(job):
+            storage.discard(job.owner_id, new_names)
+            return
+        # Results of an earlier run of this step (a retried job) are replaced, files included.
+        replaced = _result_files(Result.objects.filter(job=job)) - new_names
+        Result.objects.filter(job=job).delete()
+        Result.objects.bulk_create(
+            Result(job=job, position=position, file=name, media_type=media_type, bytes=size)
+            for position, media_type, size, name in stored
+        )
+        owner_id = job.owner_id
+        # Registered before the next step's message, so it runs first: the next step writes
+        # new thumbnails under the names of the old ones.
+        transaction.on_commit(lambda: storage.discard(owner_id, replaced))
+        _move(job, JobStatus.STORING, progress=95)
+
+
+def _result_files(results: Iterable[Result]) -> set[str]:
+    return {
+        name for result in results for name in (result.file.name, result.thumbnail.name) if name
+    }
+
+
+def _finish(job: Job) -> None:
+    for result in job.results.all():
+        with default_storage.open(result.file.name, "rb") as handle:
+            info = images.thumbnail(handle.read())
+        thumb = f"{jobs.folder_of(job)}thumb-{result.position}.jpg"
+        earlier = result.thumbnail.name
+        if default_storage.exists(thumb):
+            storage.discard(job.owner_id, [thumb])
+        result.thumbnail.name = storage.save(job.owner_id, thumb, ContentFile(info.thumbnail))
+        result.width, result.height = info.width, info.height
+        result.save(update_fields=["thumbnail", "width", "height"])
+        if earlier and earlier != result.thumbnail.name:
+            storage.discard(job.owner_id, [earlier])
+    jobs.end(job, JobStatus.SUCCEEDED, progress=100)
+
+
+# --- Errors and deadlines --------------------------------------------------------------------
+
+
+def _fail(job: Job, code: str, message: str) -> None:
+    jobs.end(job, JobStatus.FAILED, error_code=code[:80], error_message=message)
+
+
+def _backoff(attempts: int) -> float:
+    base = min(settings.JOB_RETRY_MAX_SECONDS, settings.JOB_RETRY_BASE_SECONDS * 2**attempts)
+    return float(base * random.uniform(0.5, 1.5))
+
+
+def _handle_vendor_error(job: Job, error: VendorError) -> None:
+    # Our own limiter kept the request from being sent: the job simply waits its turn; it is
+    # not a failed attempt and nothing went wrong.
+    wait = error.retry_after if error.code == LOCAL_RATE_LIMIT else None
+    if wait is not None and timezone.now() + dt.timedelta(seconds=wait) < job.deadline:
+        _move(job, job.status, countdown=wait)
+        return
+    if job.key is not None and error.code in BAD_KEY_CODES:
+        VendorKey.objects.filter(pk=job.key.pk).update(last_error=error.message[:500])
+    if error.retryable:
+        delay = error.retry_after if error.retry_after is not None else _backoff(job.attempts)
+        if timezone.now() + dt.timedelta(seconds=delay) < job.deadline:
+            _move(
+                job,
+                job.status,
+                countdown=delay,
+                attempts=F("attempts") + 1,
+                error_code=error.code[:80],
+                error_message=error.message,
+            )
+            return
+    _fail(job, error.code or "vendor_error", error.message)
+
+
+def _expire(job: Job) -> bool:
+    """End a job past its deadline. One that was retrying a vendor's error ends with that
+    error, which says more than the deadline would."""
+    if job.error_code:
+        return jobs.end(job, JobStatus.FAILED)
+    return jobs.end(
+        job,
+        JobStatus.FAILED,
+        error_code="deadline",
+        error_message=_("The job did not finish in time. Your credits were refunded."),
+    )
+
+
+def sweep(now: dt.datetime | None = None) -> dict[str, int]:
+    """Fail jobs past their deadline; re-send the step of jobs whose worker died (lease
+    expired) or whose message was lost (due long ago, never claimed)."""
+    now = now or timezone.now()
+    expired = 0
+    for job in Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__lt=now):
+        if _expire(job):
+            expired += 1
+    grace = dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS)
+    stuck = Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__gte=now).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, due_at__lt=now - grace)
+    )
+    resent = 0
+    for job in stuck:
+        with transaction.atomic():
+            if Job.objects.transition(job, due_at=now):
+                job.refresh_from_db()
+                jobs.ring(job)
+                resent += 1
+    if expired or resent:
+        logger.info("sweeper: %d jobs past deadline, %d re-sent", expired, resent)
+    return {"expired": expired, "resent": resent}
