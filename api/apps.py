@@ -8,7 +8,8 @@ class ApiConfig(AppConfig):
     verbose_name = "JSON API"
 
     def ready(self) -> None:
-        # editor never imports api: it sends job_ended, and the API's webhooks listen.
+        # editor never imports api: it sends job_ended, and the API's webhooks listen. Imported
+        # here, not at the top: webhooks imports models, which need the app registry ready.
         from api import webhooks
         from editor.signals import job_ended
 

@@ -224,8 +224,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Internationalisation --------------------------------------------------------------------
 
 LANGUAGE_CODE = "en"
+# Every string is marked for translation; a catalog (and LOCALE_PATHS) comes with the first
+# language beyond English.
 LANGUAGES = [("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

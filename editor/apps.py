@@ -8,4 +8,5 @@ class EditorConfig(AppConfig):
     verbose_name = "Studio"
 
     def ready(self) -> None:
-        from editor import checks  # noqa: F401  (registers the system checks)
+        # Registers the system checks; imported once the app registry is ready, as Django asks.
+        from editor import checks  # noqa: F401
