@@ -283,6 +283,7 @@ class OperationForm(forms.Form):
                 values=self.data,
                 photos=photos,
                 key=self.data.get("key") or None,
+                limits=self.limits,
             )
         except SubmissionInvalid as invalid:
             self.passed = invalid.passed

@@ -382,12 +382,13 @@ def validate(
     values: Mapping[str, Any],
     photos: Mapping[str, Sequence[Photo]],
     key: object = None,
+    limits: quotas.Limits | None = None,
 ) -> Submission:
     """Check a submission of ``owner``'s. ``provider``: a provider's name, or None for the
     first one the plan offers. ``values``: the parameters as sent (text, as a form posts
     them). ``photos``: by file role. ``key``: the id of one of the owner's keys, or None.
-    Raises SubmissionInvalid."""
-    limits = quotas.limits_for(owner)
+    ``limits``: the owner's, when the caller has them already. Raises SubmissionInvalid."""
+    limits = limits or quotas.limits_for(owner)
     errors: dict[str, list[str]] = {}
     offered = offered_providers(operation, limits)
     if provider and provider not in {p.name for p in offered}:
