@@ -22,10 +22,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from editor import jobs, vault
+from editor import vault
 from editor.models import Vendor, VendorKey
-from editor.vendors.ailabtools import AILabToolsAdapter
-from editor.vendors.base import VendorError
+from editor.vendors.ailabtools.adapter import AILabToolsAdapter
+from editor.vendors.base import VendorError, adapter_for
 
 # PicWish documents no credit query (vendor-contracts.md §6): its keys show nothing.
 CHECKABLE_VENDORS = frozenset({Vendor.AILABTOOLS})
@@ -121,7 +121,7 @@ def check(key_id: str) -> Figure | None:
     keep = settings.CREDITS_CACHE_SECONDS
     try:
         # The only place this module decrypts a key: in the worker, right before the call.
-        balance = jobs.adapter_for(AILabToolsAdapter, vault.decrypt(key.ciphertext)).query_credits()
+        balance = adapter_for(AILabToolsAdapter, vault.decrypt(key.ciphertext)).query_credits()
     except vault.VaultError:
         figure = Figure(UNREADABLE, now)
     except VendorError as error:
