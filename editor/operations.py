@@ -17,7 +17,7 @@ from editor.models import Vendor
 from editor.vendors.ailabtools.adapter import AILabToolsAdapter
 from editor.vendors.ailabtools.expressions import ADVANCED_EXPRESSIONS, CLASSIC_EXPRESSIONS
 from editor.vendors.base import VendorAdapter
-from editor.vendors.local import LocalAdapter
+from editor.vendors.local.adapter import LocalAdapter
 from editor.vendors.picwish import PicWishAdapter
 
 if TYPE_CHECKING:
