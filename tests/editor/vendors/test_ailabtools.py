@@ -1077,6 +1077,7 @@ def test_an_html_error_page_falls_back_on_the_http_status(
     [
         ("retouch", RETOUCH, httpx.Response(200, text="<html>ok</html>")),
         ("retouch", RETOUCH, httpx.Response(200, content=b"\xff\xfe\x00garbage")),
+        ("retouch", RETOUCH, httpx.Response(200, content=b"[" * 100_000)),  # too deep to parse
         ("retouch", RETOUCH, reply([1, 2])),  # type: ignore[arg-type]
         ("retouch", RETOUCH, reply(legacy_ok())),
         ("retouch", RETOUCH, reply(legacy_ok(data="https://x"))),
