@@ -8,5 +8,5 @@ package follows the written contract exactly and tolerates both envelope generat
 
 ``adapter`` speaks to the vendor; ``contract`` holds its endpoints, limits and result origins;
 ``errors`` what each of its error codes means; ``expressions`` the values its expression editors
-take.
+take; ``credits`` an account's credit balance.
 """
