@@ -1,6 +1,6 @@
 """PicWish photo colorization: an asynchronous task created by upload, then polled.
 
-Contract: /work/shared/vendor-contracts.md section 6 and vendor-docs/picwish-photo-colorization.txt.
+Contract: vendor-contracts.md section 6 and vendor-docs/picwish-photo-colorization.txt.
 Create ``POST {base}/api/tasks/visual/colorization`` (multipart ``image_file``, ``sync=0``,
 ``return_type=1``), then ``GET {base}/api/tasks/visual/colorization/{task_id}`` about once a
 second until ``data.state`` is 1 (done) or below 0 (failed). Success needs HTTP 200, a body
