@@ -104,7 +104,7 @@ def run_case(params: dict[str, Any], photo_path: str, ref_path: str) -> tuple[fl
     from PIL import Image
 
     from editor.vendors.base import InputImage, VendorRequest
-    from editor.vendors.local import LocalAdapter
+    from editor.vendors.local.adapter import LocalAdapter
 
     photo = Path(photo_path).read_bytes()
     ref = Path(ref_path).read_bytes()
@@ -132,13 +132,13 @@ def naive_ref_pic(photo: bytes, ref: bytes, degree: float) -> bytes:
     import numpy as np
     from PIL import Image
 
-    from editor.vendors import local
+    from editor.vendors.local import color
 
     def to_lab(image: Image.Image) -> npt.NDArray[np.float32]:
         rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
         linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-        lms = np.cbrt(linear @ local._RGB_TO_LMS_T.astype(np.float32))
-        result: npt.NDArray[np.float32] = lms @ local._LMS_TO_LAB_T.astype(np.float32)
+        lms = np.cbrt(linear @ color._RGB_TO_LMS_T.astype(np.float32))
+        result: npt.NDArray[np.float32] = lms @ color._LMS_TO_LAB_T.astype(np.float32)
         return result
 
     source = to_lab(Image.open(io.BytesIO(photo)))
@@ -147,7 +147,7 @@ def naive_ref_pic(photo: bytes, ref: bytes, degree: float) -> bytes:
     target_mean, target_std = target.mean(axis=(0, 1)), target.std(axis=(0, 1))
     moved = (source - source_mean) / np.maximum(source_std, 1e-6) * target_std + target_mean
     lab = source + degree * (moved - source)
-    linear = (lab @ local._LAB_TO_LMS_T.astype(np.float32)) ** 3 @ local._LMS_TO_RGB_T.astype(
+    linear = (lab @ color._LAB_TO_LMS_T.astype(np.float32)) ** 3 @ color._LMS_TO_RGB_T.astype(
         np.float32
     )
     linear = np.clip(linear, 0, 1)

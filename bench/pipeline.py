@@ -687,7 +687,7 @@ def bench_one_job(world: World) -> None:
 def bench_many_jobs(world: World) -> None:
     from django.conf import settings
 
-    from editor.vendors.ailabtools import POLL_SECONDS
+    from editor.vendors.ailabtools.contract import POLL_SECONDS
 
     settings.SANDBOX_TASK_MS = MANY_JOBS_TASK_MS
     task = MANY_JOBS_TASK_MS / 1000

@@ -423,8 +423,9 @@ DEFAULT_PLAN = env_str("DEFAULT_PLAN", "")
 
 # --- Vendors ---------------------------------------------------------------------------------
 
-# The vendors' real API hosts; point them at any stand-in that speaks the same contracts (the
-# sandbox, a recording proxy).
+# The vendors' real API hosts (AILabTools: vendor-contracts.md §1.1; PicWish's global region,
+# techsz.aoscdn.com serves China); point them at any stand-in that speaks the same contracts
+# (the sandbox, a recording proxy).
 AILABTOOLS_BASE_URL = env_str("AILABTOOLS_BASE_URL", "https://www.ailabapi.com").rstrip("/")
 PICWISH_BASE_URL = env_str("PICWISH_BASE_URL", "https://techhk.aoscdn.com").rstrip("/")
 # Extra origins result images may be downloaded from, beyond each vendor's own (https only;

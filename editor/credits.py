@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from editor import vault
 from editor.models import Vendor, VendorKey
-from editor.vendors.ailabtools import AILabToolsAdapter
+from editor.vendors.ailabtools.adapter import AILabToolsAdapter
 from editor.vendors.base import VendorError, adapter_for
 
 CHECK_TASK = "editor.tasks.check_credits"

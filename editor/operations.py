@@ -14,12 +14,10 @@ from typing import TYPE_CHECKING, Any
 from django.utils.translation import gettext_lazy as _
 
 from editor.models import Vendor
-from editor.vendors.ailabtools import (
-    ADVANCED_EXPRESSIONS,
-    AILabToolsAdapter,
-)
+from editor.vendors.ailabtools.adapter import AILabToolsAdapter
+from editor.vendors.ailabtools.expressions import ADVANCED_EXPRESSIONS, CLASSIC_EXPRESSIONS
 from editor.vendors.base import VendorAdapter
-from editor.vendors.local import LocalAdapter
+from editor.vendors.local.adapter import LocalAdapter
 from editor.vendors.picwish import PicWishAdapter
 
 if TYPE_CHECKING:
@@ -140,21 +138,23 @@ AILAB_EXPRESSION_ADVANCED = Provider(
 
 RATIO_HELP = _("How far to extend this side, as a share of the photo (0 to 1).")
 
-# The classic emotion editor's values (vendor-contracts.md §5; CLASSIC_EXPRESSIONS in the
-# adapter): the vendor gives names only, the one-line descriptions are our reading of them.
-CLASSIC_EXPRESSION_CARDS: tuple[tuple[str, Label, Label], ...] = (
-    ("10", _("Dimple smile"), _("A gentle smile that shows dimples in the cheeks.")),
-    (
-        "11",
-        _("Pear dimple smile"),
-        _("A soft smile with small dimples by the corners of the mouth."),
-    ),
-    ("12", _("Big grin"), _("A wide, open smile that shows the teeth.")),
-    ("13", _("Standard grin"), _("A natural, friendly smile.")),
-    ("14", _("Cool pose"), _("A calm, confident look.")),
-    ("15", _("Sad"), _("Lowered mouth corners and a downcast look.")),
-    ("16", _("Forced smile"), _("A polite, slightly stiff smile.")),
-    ("100", _("Opening eyes"), _("Opens closed or half-closed eyes.")),
+# The studio's words for the classic emotion editor's expressions, one pair per value of
+# CLASSIC_EXPRESSIONS (vendor-contracts.md §5) and in its order: the vendor's name as a label we
+# can translate, and our one-line reading of it (the vendor gives names only). The values come
+# from the vendor's table alone; zip(strict=True) fails at import if the two lists drift apart.
+CLASSIC_EXPRESSION_WORDS: tuple[tuple[Label, Label], ...] = (
+    (_("Dimple smile"), _("A gentle smile that shows dimples in the cheeks.")),
+    (_("Pear dimple smile"), _("A soft smile with small dimples by the corners of the mouth.")),
+    (_("Big grin"), _("A wide, open smile that shows the teeth.")),
+    (_("Standard grin"), _("A natural, friendly smile.")),
+    (_("Cool pose"), _("A calm, confident look.")),
+    (_("Sad"), _("Lowered mouth corners and a downcast look.")),
+    (_("Forced smile"), _("A polite, slightly stiff smile.")),
+    (_("Opening eyes"), _("Opens closed or half-closed eyes.")),
+)
+CLASSIC_EXPRESSION_CARDS: tuple[tuple[str, Label, Label], ...] = tuple(
+    (str(value), label, about)
+    for value, (label, about) in zip(CLASSIC_EXPRESSIONS, CLASSIC_EXPRESSION_WORDS, strict=True)
 )
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -313,7 +313,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "service_choice",
                 _("Expression"),
                 "choice",
-                default="10",
+                default=CLASSIC_EXPRESSION_CARDS[0][0],
                 choices=tuple((value, name) for value, name, _ in CLASSIC_EXPRESSION_CARDS),
                 descriptions=tuple((value, about) for value, _n, about in CLASSIC_EXPRESSION_CARDS),
                 providers=frozenset({"ailabtools"}),

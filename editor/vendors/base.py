@@ -1,4 +1,4 @@
-"""The one contract every vendor adapter speaks.
+"""The one contract every vendor adapter speaks, and the readers of vendor answers they share.
 
 Adapters take plain dataclasses and bytes and return plain dataclasses; they import nothing from
 ``editor.models`` and never sleep or loop waiting: an asynchronous vendor answers ``Pending`` and
@@ -7,15 +7,20 @@ the job pipeline schedules the next ``poll``.
 
 from __future__ import annotations
 
+import base64
+import json
+import math
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from django.conf import settings
 
 from editor.images import ImageLimits
+from editor.outbound import shared_client
 
 ParamValue = str | int | float | bool | tuple[str, ...]
 
@@ -131,6 +136,9 @@ class VendorAdapter(ABC):
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(api_key='••••')"
 
+    def _http(self) -> httpx.Client:
+        return self._client or shared_client()
+
     @classmethod
     @abstractmethod
     def limits(cls, operation: str, role: str) -> ImageLimits:
@@ -146,9 +154,79 @@ class VendorAdapter(ABC):
 AdapterT = TypeVar("AdapterT", bound=VendorAdapter)
 
 
-def adapter_for(adapter: Callable[..., AdapterT], secret: str) -> AdapterT:
+def adapter_for(adapter_class: type[AdapterT], secret: str) -> AdapterT:
     """The adapter for a decrypted key: sandbox keys go to the sandbox (when it is enabled),
     real keys to the vendor, side by side."""
     if settings.SANDBOX_ENABLED and secret.startswith(settings.SANDBOX_KEY_PREFIX):
-        return adapter(api_key=secret, base_url=settings.SANDBOX_URL)
-    return adapter(api_key=secret)
+        return adapter_class(api_key=secret, base_url=settings.SANDBOX_URL)
+    return adapter_class(api_key=secret)
+
+
+# --- Reading answers -------------------------------------------------------------------------
+# JSON gives numbers as numbers or as strings depending on the vendor's serializer, and a field
+# of the wrong type is the vendor's glitch, not ours: each reader answers None (or "") instead of
+# raising, and the adapter says what was missing in its own words.
+
+_DATA_URI_PREFIX = re.compile(r"^data:[^,]*;base64,", re.IGNORECASE)
+
+
+def read_json_object(body: bytes) -> dict[str, Any] | None:
+    """A body that is a JSON object; None for anything else (not JSON, not UTF-8, too deep)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return read_object(parsed)
+
+
+def read_object(value: object) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def read_text(value: object) -> str:
+    """A string without its surrounding whitespace; "" for anything that is not a string."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def read_int(value: object) -> int | None:
+    """A whole number sent as a number or as text; never a bool or a fractional float."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value.strip()):
+        return int(value.strip())
+    return None
+
+
+def read_number(value: object) -> float | None:
+    """A finite number sent as a number or as text; never a bool, NaN or an infinity."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def decode_base64(text: str, *, url_safe: bool = False) -> bytes | None:
+    """Base64 image text, with or without a ``data:image/...;base64,`` prefix, line breaks and
+    missing padding; None when it is not base64. Empty text gives empty bytes.
+
+    ``url_safe`` also takes the URL-safe alphabet (``-`` and ``_``) when the text uses it.
+    """
+    payload = "".join(_DATA_URI_PREFIX.sub("", text.strip()).split())
+    payload += "=" * (-len(payload) % 4)
+    altchars = b"-_" if url_safe and ("-" in payload or "_" in payload) else None
+    try:
+        return base64.b64decode(payload, altchars=altchars, validate=True)
+    except ValueError:  # binascii.Error, or text that is not ASCII
+        return None

@@ -1,6 +1,6 @@
 """PicWish photo colorization: an asynchronous task created by upload, then polled.
 
-Contract: /work/shared/vendor-contracts.md section 6 and vendor-docs/picwish-photo-colorization.txt.
+Contract: vendor-contracts.md section 6 and vendor-docs/picwish-photo-colorization.txt.
 Create ``POST {base}/api/tasks/visual/colorization`` (multipart ``image_file``, ``sync=0``,
 ``return_type=1``), then ``GET {base}/api/tasks/visual/colorization/{task_id}`` about once a
 second until ``data.state`` is 1 (done) or below 0 (failed). Success needs HTTP 200, a body
@@ -9,21 +9,16 @@ second until ``data.state`` is 1 (done) or below 0 (failed). Success needs HTTP 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import re
 import time
 from collections.abc import Mapping
 from urllib.parse import quote
 
-import httpx
 from django.conf import settings
 from django.core.cache import cache
 
 from editor.images import ImageLimits
-from editor.outbound import shared_client
 from editor.vendors.base import (
     Done,
     Pending,
@@ -31,6 +26,12 @@ from editor.vendors.base import (
     VendorAdapter,
     VendorError,
     VendorRequest,
+    decode_base64,
+    read_int,
+    read_json_object,
+    read_number,
+    read_object,
+    read_text,
 )
 from editor.vendors.http import (
     Answer,
@@ -42,7 +43,6 @@ from editor.vendors.http import (
 )
 
 LABEL = "PicWish"
-DEFAULT_BASE_URL = "https://techhk.aoscdn.com"  # global region; techsz.aoscdn.com serves China
 TASKS_PATH = "/api/tasks/visual/colorization"
 
 # PicWish does not document where result images live. Its API hosts are *.aoscdn.com and its
@@ -73,8 +73,6 @@ LIMITS = ImageLimits(
     rgb_only=True,
 )
 
-PENDING_STATES = frozenset({0, 2, 3, 4})  # queued, preparing, waiting, processing
-
 # What a failed task (state < 0) tells the person, and whether a fresh submission may succeed.
 # A failed task is final: polling it again never changes its state ("terminate polling when
 # state == 1 or state < 0", picwish.com/qa), and the pipeline retries a poll by polling the same
@@ -95,7 +93,6 @@ STATE_FAILURES: dict[int, tuple[str, bool]] = {
 
 _ESCAPED_CHARACTER = re.compile(r"\\u([0-9a-fA-F]{4})")
 _LINK = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)\S*", re.IGNORECASE)
-_DATA_URI_PREFIX = re.compile(r"^data:[^,]*;base64,", re.IGNORECASE)
 
 
 class PicWishAdapter(VendorAdapter):
@@ -142,7 +139,7 @@ class PicWishAdapter(VendorAdapter):
         data = self._payload(answer, polling=False)
         # The documented answer holds only data.task_id (the task is queued); a state in it
         # means PicWish already knows more.
-        state = _as_int(data.get("state"))
+        state = read_int(data.get("state"))
         return self._outcome(data, 0 if state is None else state, task_ref=None)
 
     def poll(self, task_ref: str) -> Done | Pending:
@@ -160,7 +157,7 @@ class PicWishAdapter(VendorAdapter):
             headers={"X-API-KEY": self._api_key},
         )
         data = self._payload(answer, polling=True)
-        state = _as_int(data.get("state"))
+        state = read_int(data.get("state"))
         if state is None:
             raise _bad_response("PicWish sent a task status we could not read.")
         return self._outcome(data, state, task_ref=task_ref.strip())
@@ -178,11 +175,11 @@ class PicWishAdapter(VendorAdapter):
         # "greater than 1 means processing" (the colorization page): a state newer than the
         # documented 2, 3 and 4 is still work in progress, not a failure.
         if task_ref is None:
-            task_id = data.get("task_id")
-            if not isinstance(task_id, str) or not task_id.strip():
+            task_id = read_text(data.get("task_id"))
+            if not task_id:
                 raise _bad_response("PicWish accepted the photo but sent no task id.")
             return Pending(
-                task_ref=task_id.strip(),
+                task_ref=task_id,
                 progress=_progress(data.get("progress")) or 0,
                 poll_after=POLL_AFTER,
             )
@@ -191,9 +188,9 @@ class PicWishAdapter(VendorAdapter):
         )
 
     def _result(self, image: object) -> ResultImage:
-        if not isinstance(image, str) or not image.strip():
+        text = read_text(image)
+        if not text:
             raise _bad_response("PicWish reported the photo as done but sent no result.")
-        text = image.strip()
         if text.lower().startswith(("https://", "http://")):
             # Some JSON serializers escape "&" twice, leaving the six characters \u0026 in the
             # signed URL; sent as is, the signature fails with a 403 (picwish.com/qa). A real
@@ -202,24 +199,31 @@ class PicWishAdapter(VendorAdapter):
             return download_result(
                 self._http(), url, vendor_origins=RESULT_ORIGINS, vendor_label=LABEL
             )
-        return image_from_bytes(_decode_base64(text), LABEL)
+        data = decode_base64(text, url_safe=True)
+        if data is None:
+            raise VendorError(
+                "PicWish returned a result that is neither a link nor an image.",
+                retryable=False,
+                code="bad_result",
+            )
+        return image_from_bytes(data, LABEL)
 
     def _payload(self, answer: Answer, *, polling: bool) -> Mapping[str, object]:
         """The ``data`` object of a successful answer; any failure as a VendorError."""
-        body = _json_object(answer.body)
+        body = read_json_object(answer.body)
         detail = self._vendor_message(body)
         # The skills client checks both the HTTP status and the body's status (contracts §6.5).
         if answer.status != 200:
             raise _status_error(answer.status, detail, polling=polling)
         if body is None:
             raise _bad_response("PicWish sent an answer we could not read.")
-        status = _as_int(body.get("status"))
+        status = read_int(body.get("status"))
         if status is None:
             raise _bad_response("PicWish sent an answer without a status.")
         if status != 200:
             raise _status_error(status, detail, polling=polling)
-        data = body.get("data")
-        if not isinstance(data, Mapping):
+        data = read_object(body.get("data"))
+        if data is None:
             raise _bad_response("PicWish sent an answer without its data.")
         return data
 
@@ -236,12 +240,8 @@ class PicWishAdapter(VendorAdapter):
 
     # --- Plumbing --------------------------------------------------------------------------
 
-    def _http(self) -> httpx.Client:
-        return self._client or shared_client()
-
     def _base(self) -> str:
-        base = self._base_url or getattr(settings, "PICWISH_BASE_URL", DEFAULT_BASE_URL)
-        return str(base).rstrip("/")
+        return (self._base_url or settings.PICWISH_BASE_URL).rstrip("/")
 
     def _take_rate_slot(self) -> None:
         """Keep within PicWish's QPS for this key across every worker and process.
@@ -249,7 +249,7 @@ class PicWishAdapter(VendorAdapter):
         A fixed one-second window counted in the shared cache (atomic on Redis): a burst of
         jobs waits for the next window instead of collecting 429s. Nothing here sleeps.
         """
-        qps = int(getattr(settings, "PICWISH_QPS", 2))
+        qps = settings.PICWISH_QPS
         if qps <= 0:  # 0 turns the limiter off (for example against a local sandbox)
             return
         now = _wall_clock()
@@ -276,51 +276,9 @@ def _wall_clock() -> float:
     return time.time()
 
 
-def _json_object(body: bytes) -> Mapping[str, object] | None:
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _as_int(value: object) -> int | None:
-    """A whole number sent as a number or a string; anything else (bool included) is None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", value):
-        return int(value)
-    return None
-
-
 def _progress(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if number != number:  # NaN
-        return None
-    return max(0, min(100, int(number)))
-
-
-def _decode_base64(text: str) -> bytes:
-    payload = "".join(_DATA_URI_PREFIX.sub("", text).split())
-    payload += "=" * (-len(payload) % 4)
-    altchars = b"-_" if ("-" in payload or "_" in payload) else None
-    try:
-        return base64.b64decode(payload, altchars=altchars, validate=True)
-    except (binascii.Error, ValueError):
-        raise VendorError(
-            "PicWish returned a result that is neither a link nor an image.",
-            retryable=False,
-            code="bad_result",
-        ) from None
+    number = read_number(value)
+    return None if number is None else max(0, min(100, int(number)))
 
 
 def _bad_response(message: str) -> VendorError:

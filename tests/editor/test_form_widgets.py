@@ -21,7 +21,7 @@ from editor import images, operations
 from editor.forms import OperationForm, file_limits
 from editor.models import Job, Vendor, VendorKey
 from editor.operations import CLASSIC_EXPRESSION_CARDS
-from editor.vendors.ailabtools import CLASSIC_EXPRESSIONS
+from editor.vendors.ailabtools.expressions import CLASSIC_EXPRESSIONS
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
@@ -198,6 +198,10 @@ def test_the_classic_expression_cards_cover_every_value_the_vendor_takes(
         CLASSIC_EXPRESSIONS
     )
     assert all(str(about) for _value, _name, about in CLASSIC_EXPRESSION_CARDS)
+    # Paired by position: each label must still translate the vendor's name for its value.
+    assert [str(name) for _value, name, _about in CLASSIC_EXPRESSION_CARDS] == list(
+        CLASSIC_EXPRESSIONS.values()
+    )
     client.force_login(alice)
     page = client.get(reverse("editor:operation", args=["expression"])).content.decode()
     assert "A wide, open smile that shows the teeth." in page

@@ -12,7 +12,7 @@ from editor import outbound
 from editor.sandbox import server
 from editor.sandbox.state import STATE
 from editor.vendors import http
-from editor.vendors.ailabtools import AILabToolsAdapter
+from editor.vendors.ailabtools.adapter import AILabToolsAdapter
 from editor.vendors.base import Done, InputImage, Pending, VendorAdapter, VendorError, VendorRequest
 from editor.vendors.picwish import PicWishAdapter
 from tests.images import make_image

@@ -27,7 +27,8 @@ from editor import jobs, operations, pipeline
 from editor.models import ACTIVE_STATUSES, Job, JobStatus, Vendor, VendorKey
 from editor.sandbox import faults
 from editor.sandbox.state import STATE, Task
-from editor.vendors import ailabtools, picwish
+from editor.vendors import picwish
+from editor.vendors.ailabtools import errors as ailabtools_errors
 from tests.images import make_image
 from tests.integration.conftest import SpawnWorker, Worker
 
@@ -107,7 +108,7 @@ def ok(run: Run, markers: str, attempts: int) -> Case:
 
 
 def ailab_code(code: str) -> Case:
-    info = ailabtools.ERRORS[code]
+    info = ailabtools_errors.ERRORS[code]
     return Case(RETOUCH, f"fault-error-{code}", code, info.message, info.retryable)
 
 
@@ -153,17 +154,17 @@ def transport_faults(run: Run, label: str) -> list[Case]:
 
 
 AILAB_BUSY = "AILabTools had a temporary problem"
-RATE_LIMITED = ailabtools.ERRORS["EXCEEDING_LIMITS"].message
+RATE_LIMITED = ailabtools_errors.ERRORS["EXCEEDING_LIMITS"].message
 
 CASES: list[Case] = [
     # Every code of the adapter's table, as the sandbox answers it (status from the contract).
-    *(ailab_code(code) for code in ailabtools.ERRORS),
+    *(ailab_code(code) for code in ailabtools_errors.ERRORS),
     # The account really runs dry: 2 credits left, a retouch costs 3.
     Case(
         RETOUCH,
         "credits-2",
         "ERROR_NOT_ENOUGH_CREDITS",
-        ailabtools.ERRORS["ERROR_NOT_ENOUGH_CREDITS"].message,
+        ailabtools_errors.ERRORS["ERROR_NOT_ENOUGH_CREDITS"].message,
     ),
     # Synchronous AILabTools: retouch.
     ok(RETOUCH, "fault-flaky-2", 2),
@@ -234,7 +235,7 @@ CASES: list[Case] = [
         ADVANCED,
         "fault-error-ERROR_NO_FACE_IN_FILE",
         "ERROR_NO_FACE_IN_FILE",
-        ailabtools.ERRORS["ERROR_NO_FACE_IN_FILE"].message,
+        ailabtools_errors.ERRORS["ERROR_NO_FACE_IN_FILE"].message,
     ),
     Case(
         ADVANCED,

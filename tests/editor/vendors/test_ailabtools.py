@@ -15,17 +15,16 @@ import httpx
 import pytest
 from pytest_django import Settings as SettingsWrapper
 
+from editor import operations
 from editor.outbound import make_client
 from editor.vendors import http
-from editor.vendors.ailabtools import (
+from editor.vendors.ailabtools.adapter import AILabToolsAdapter
+from editor.vendors.ailabtools.credits import CreditBalance, CreditPool
+from editor.vendors.ailabtools.errors import ERRORS, RETIRED_COLOR_MIGRATION
+from editor.vendors.ailabtools.expressions import (
     ADVANCED_EXPRESSIONS,
     CLASSIC_EXPRESSIONS,
-    ERRORS,
     EXPRESSION_PATTERN,
-    RETIRED_COLOR_MIGRATION,
-    AILabToolsAdapter,
-    CreditBalance,
-    CreditPool,
 )
 from editor.vendors.base import (
     Done,
@@ -1078,6 +1077,7 @@ def test_an_html_error_page_falls_back_on_the_http_status(
     [
         ("retouch", RETOUCH, httpx.Response(200, text="<html>ok</html>")),
         ("retouch", RETOUCH, httpx.Response(200, content=b"\xff\xfe\x00garbage")),
+        ("retouch", RETOUCH, httpx.Response(200, content=b"[" * 100_000)),  # too deep to parse
         ("retouch", RETOUCH, reply([1, 2])),  # type: ignore[arg-type]
         ("retouch", RETOUCH, reply(legacy_ok())),
         ("retouch", RETOUCH, reply(legacy_ok(data="https://x"))),
@@ -1301,7 +1301,14 @@ def test_declarations() -> None:
     ],
 )
 def test_credits_per_call(operation: str, credits: int) -> None:
-    assert AILabToolsAdapter.credits(operation) == credits
+    # §1.5's creditsPerRequest, as the one price table (each provider in editor.operations) has it.
+    (provider,) = (
+        provider
+        for declared in operations.OPERATIONS
+        for provider in declared.providers
+        if provider.adapter is AILabToolsAdapter and provider.vendor_operation == operation
+    )
+    assert provider.credits == credits
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageCms, ImageDraw, ImageFilter
 
-from editor.vendors import local
 from editor.vendors.base import Done, InputImage, ParamValue, VendorError, VendorRequest
-from editor.vendors.local import LocalAdapter
+from editor.vendors.local import adapter as local
+from editor.vendors.local.adapter import LocalAdapter
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 

@@ -270,7 +270,17 @@ def test_unfinished_states_ask_to_poll_again_in_a_second(state: int) -> None:
 
 @pytest.mark.parametrize(
     ("progress", "expected"),
-    [(None, None), (57.9, 57), ("45", 45), (150, 100), (-3, 0), ("soon", None), (True, None)],
+    [
+        (None, None),
+        (57.9, 57),
+        ("45", 45),
+        (150, 100),
+        (-3, 0),
+        ("soon", None),
+        (True, None),
+        ("1e999", None),  # infinite: no progress, rather than an error
+        ("-inf", None),
+    ],
 )
 def test_progress_is_read_leniently(progress: object, expected: int | None) -> None:
     outcome = adapter_for(vendor(task(2, progress=progress))).poll("t-1")

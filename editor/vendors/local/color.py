@@ -1,72 +1,22 @@
-"""The built-in color migration engine: AILabTools' retired endpoint, run on our own workers.
-
-The parameters are the vendor's (vendor-contracts.md §2.2, which mirror Alibaba's
-``RecolorHDImage``): ``mode`` AUTO | TEMPLATE | REF_PIC, ``degree`` in [0, 1], ``color_count``
-1-8 (AUTO: one result per color family) and ``color_template`` of 1-7 hex colors (TEMPLATE).
-
-How it stays fast and light on 48-megapixel photos: every statistic comes from a copy of at most
-512 px (libjpeg decodes JPEGs straight at 1/2-1/8 scale through ``Image.draft``); the color
-transform is worked out in OKLab on the 33³ points of a lookup table only; and the full-resolution
-photo is touched once per result, by Pillow's C ``Color3DLUT`` filter, in strips spread over a few
-threads (the filter releases the GIL). No full-resolution float array ever exists.
-"""
+"""The color science of the built-in engine: OKLab, the photo's dominant colors (k-means), how
+they move in each mode, and the lookup tables that carry the moves to every pixel."""
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
-import os
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageCms, ImageFilter, JpegImagePlugin
-
-from editor.images import ImageLimits
-from editor.vendors.base import (
-    Done,
-    InputImage,
-    ParamValue,
-    ResultImage,
-    VendorAdapter,
-    VendorError,
-    VendorRequest,
-)
+from PIL import ImageFilter
 
 Floats = npt.NDArray[np.float64]
 
-OPERATION = "color_migration"
-MODES = ("AUTO", "TEMPLATE", "REF_PIC")
-MAX_COLOR_COUNT = 8
-MAX_TEMPLATE_COLORS = 7
-
-# Our own limits: the work below is bounded by the lookup table, not by the photo, so we accept
-# far more than the vendor's 3 MB / 10000 px. The pipeline hands us RGB (rgb_only).
-LIMITS = ImageLimits(
-    formats=frozenset({"JPEG", "PNG", "WEBP"}),
-    max_bytes=100 * 1024 * 1024,
-    max_width=12000,
-    max_height=12000,
-    min_width=16,
-    min_height=16,
-    rgb_only=True,
-)
-
-STATS_SIZE = 512  # longest side of the copy every statistic is taken from
 LUT_SIZE = 33  # the usual .cube resolution: smooth enough for trilinear interpolation
-STATS_SAMPLE = 65_536  # pixels of the reduced copy that statistics are taken from
-KMEANS_SAMPLE = 20_000  # of which the k-means sees this many
+KMEANS_SAMPLE = 20_000  # pixels of a photo's statistics that the k-means sees
 KMEANS_ROUNDS = 25
-STRIP_PIXELS = 1 << 20  # pixels per strip handed to one thread
-# Threads only speed up the C filter (it releases the GIL). Kept small because image work
-# already runs in one Celery worker process per core (ARCHITECTURE.md).
-WORKERS = max(1, min(4, os.cpu_count() or 1))
-JPEG_QUALITY = 95
-# zlib level 3 writes a 48 MP PNG several times faster than the default 6, for a few % more bytes.
-PNG_COMPRESS_LEVEL = 3
 
 # OKLab (Björn Ottosson, https://bottosson.github.io/posts/oklab/): linear sRGB -> LMS -> Lab.
 # Hue rotations in OKLab keep perceived lightness and saturation, which CIELab does not for blues.
@@ -113,330 +63,46 @@ _REF_SKIN_KEEP = 0.3  # faces take a reference's cast, but keep a little of thei
 _REF_LIGHTNESS_SHARE = 0.5  # REF_PIC transfers color fully but lightness only halfway
 
 
-class LocalAdapter(VendorAdapter):
-    vendor = "local"
-    label = "Built-in engine"
-    operations = frozenset({OPERATION})
-
-    @classmethod
-    def limits(cls, operation: str, role: str) -> ImageLimits:
-        if operation != OPERATION or role not in ("image", "ref"):
-            raise ValueError(f"The built-in engine has no input {role!r} for {operation!r}")
-        return LIMITS
-
-    def submit(self, request: VendorRequest) -> Done:
-        if request.operation not in self.operations:
-            raise VendorError(
-                f"The built-in engine cannot run the operation {request.operation!r}.",
-                retryable=False,
-                code="unsupported_operation",
-            )
-        recipe = Recipe.from_params(request.params)
-        image = request.files.get("image")
-        if image is None:
-            raise VendorError(
-                "Color migration needs a photo.", retryable=False, code="missing_image"
-            )
-        ref = request.files.get("ref")
-        if recipe.mode == "REF_PIC" and ref is None:
-            raise VendorError(
-                "The reference-photo mode needs a reference photo.",
-                retryable=False,
-                code="invalid_parameter",
-            )
-
-        photo = Photo.open(image, "photo")
-        luts = [_to_lut(target) for target in recipe.targets(photo.statistics, ref)]
-        photo.load()
-        results = []
-        for index, lut in enumerate(luts):
-            # The last result may overwrite the decoded photo: one full-size image fewer in memory.
-            recolored = photo.recolor(lut, in_place=index == len(luts) - 1)
-            results.append(photo.encode(recolored))
-            del recolored
-        return Done(images=tuple(results))
-
-    def poll(self, task_ref: str) -> Done:
-        raise VendorError(
-            "The built-in engine finishes while it is asked; there is nothing to poll.",
-            retryable=False,
-            code="not_pollable",
-        )
+# --- One lookup table per result ----------------------------------------------------------------
 
 
-def _bad(message: str) -> VendorError:
-    return VendorError(message, retryable=False, code="invalid_parameter")
+def reference_target(photo: Floats, reference: Floats, degree: float) -> Floats:
+    """REF_PIC: the photo's colors (OKLab statistics) take on the reference photo's."""
+    lab = _lut_lab()
+    # Neutrals do take the reference's cast: that is the point of a reference.
+    strength = degree * _protection(lab, _REF_SKIN_KEEP, neutral_floor=1.0)
+    return _blend(lab, _transfer(lab, photo, reference), strength)
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """The validated parameters of one call."""
-
-    mode: str
-    degree: float
-    color_count: int = 1
-    palette: tuple[tuple[int, int, int], ...] = ()
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, ParamValue]) -> Recipe:
-        mode = params.get("mode")
-        if not isinstance(mode, str) or mode.strip().upper() not in MODES:
-            raise _bad("Mode must be AUTO, TEMPLATE or REF_PIC.")
-        mode = mode.strip().upper()
-        degree = _number(params.get("degree"), "Strength (degree)")
-        if not 0.0 <= degree <= 1.0:
-            raise _bad("Strength (degree) must be between 0 and 1.")
-        if mode == "AUTO":
-            count = params.get("color_count", 1)
-            if isinstance(count, str) and count.strip().isdigit():
-                count = int(count)
-            if isinstance(count, bool) or not isinstance(count, int):
-                raise _bad("The number of color families must be a whole number.")
-            if not 1 <= count <= MAX_COLOR_COUNT:
-                raise _bad(f"The number of color families must be 1 to {MAX_COLOR_COUNT}.")
-            return cls(mode, degree, color_count=count)
-        if mode == "TEMPLATE":
-            return cls(mode, degree, palette=_palette(params.get("color_template")))
-        return cls(mode, degree)
-
-    def targets(self, photo: Floats, ref: InputImage | None) -> list[Floats]:
-        """One lookup table's worth of sRGB colors (LUT_SIZE³ rows of 3, in 0-1) per result."""
-        grid = _lut_grid()
-        lab = _srgb_to_oklab(grid)
-        if self.mode == "REF_PIC":
-            assert ref is not None  # submit() refused a REF_PIC call without one
-            reference = Photo.open(ref, "reference photo").statistics
-            # Neutrals do take the reference's cast: that is the point of a reference.
-            strength = self.degree * _protection(lab, _REF_SKIN_KEEP, neutral_floor=1.0)
-            return [_blend(lab, _transfer(lab, photo, reference), strength)]
-        centers, shares = _dominant_colors(photo, max(6, len(self.palette)))
-        if self.mode == "TEMPLATE":
-            families = [_template_moves(centers, shares, _palette_lab(self.palette))]
-            skin_keep = _TEMPLATE_SKIN_KEEP
-        else:
-            families = _auto_moves(centers, shares, self.color_count)
-            skin_keep = _AUTO_SKIN_KEEP
-        strength = self.degree * _protection(lab, skin_keep)
-        return [_blend(lab, _move(lab, centers, moves), strength) for moves in families]
+def palette_target(photo: Floats, palette: Sequence[tuple[int, int, int]], degree: float) -> Floats:
+    """TEMPLATE: the photo's top color families move onto the palette's colors."""
+    lab = _lut_lab()
+    centers, shares = _dominant_colors(photo, max(6, len(palette)))
+    moves = _template_moves(centers, shares, _palette_lab(palette))
+    strength = degree * _protection(lab, _TEMPLATE_SKIN_KEEP)
+    return _blend(lab, _move(lab, centers, moves), strength)
 
 
-def _number(value: ParamValue | None, label: str) -> float:
-    # The vendor takes degree as a form string ("0.4"); our forms store a float.
-    if isinstance(value, bool) or value is None or isinstance(value, tuple):
-        raise _bad(f"{label} must be a number between 0 and 1.")
-    try:
-        number = float(value)
-    except ValueError:
-        raise _bad(f"{label} must be a number between 0 and 1.") from None
-    if not math.isfinite(number):
-        raise _bad(f"{label} must be a number between 0 and 1.")
-    return number
+def auto_targets(photo: Floats, count: int, degree: float) -> list[Floats]:
+    """AUTO: ``count`` color families, one table each."""
+    lab = _lut_lab()
+    centers, shares = _dominant_colors(photo, 6)
+    strength = degree * _protection(lab, _AUTO_SKIN_KEEP)
+    return [
+        _blend(lab, _move(lab, centers, moves), strength)
+        for moves in _auto_moves(centers, shares, count)
+    ]
 
 
-def _palette(value: ParamValue | None) -> tuple[tuple[int, int, int], ...]:
-    # The vendor takes one comma-separated string; our forms store a tuple of strings.
-    if isinstance(value, str):
-        entries: Sequence[str] = [part for part in value.split(",") if part.strip()]
-    elif isinstance(value, tuple | list):  # a list when parameters come back from JSON
-        entries = [str(entry) for entry in value]
-    else:
-        raise _bad("The palette must be a list of hex colors such as DB0D0D.")
-    if not 1 <= len(entries) <= MAX_TEMPLATE_COLORS:
-        raise _bad(f"The palette must have 1 to {MAX_TEMPLATE_COLORS} colors.")
-    colors = []
-    for entry in entries:
-        text = str(entry).strip().removeprefix("#")
-        # The vendor documents "ARGB" colors but shows six digits: take RRGGBB or AARRGGBB.
-        if len(text) == 8:
-            text = text[2:]
-        if len(text) != 6 or any(char not in "0123456789abcdefABCDEF" for char in text):
-            raise _bad(f"{str(entry).strip()!r} is not a hex color such as DB0D0D.")
-        colors.append((int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)))
-    return tuple(colors)
-
-
-# --- Images -------------------------------------------------------------------------------------
-
-
-def _invalid(what: str, reason: str) -> VendorError:
-    return VendorError(f"The {what} {reason}", retryable=False, code="invalid_image")
-
-
-class Photo:
-    """One input: its header now, reduced-copy statistics on demand, full pixels when loaded."""
-
-    def __init__(self, file: InputImage, image: Image.Image, what: str) -> None:
-        self._file = file
-        self._image = image
-        self._what = what
-        self.format = image.format or ""
-        # An embedded profile stays valid only while the pixels stay in the same RGB space.
-        self.icc_profile: bytes | None = (
-            image.info.get("icc_profile") if image.mode in ("RGB", "RGBA", "P", "PA") else None
-        )
-        # The pixels keep their stored orientation, so the result must keep the EXIF tag that
-        # says how to show them; the rest of EXIF (camera, GPS) is not copied into results.
-        try:
-            orientation = int(image.getexif().get(0x0112, 1))
-        except (OSError, SyntaxError, ValueError, TypeError):  # a damaged EXIF block
-            orientation = 1
-        self.orientation = orientation if 1 <= orientation <= 8 else 1
-        self.subsampling = (
-            JpegImagePlugin.get_sampling(image)
-            if isinstance(image, JpegImagePlugin.JpegImageFile)
-            else -1
-        )
-        self._statistics: Floats | None = None
-        self._loaded: Image.Image | None = None
-
-    @classmethod
-    def open(cls, file: InputImage, what: str) -> Photo:
-        return cls(file, _open(file, what), what)
-
-    @property
-    def statistics(self) -> Floats:
-        """The OKLab colors of a ≤512 px copy, one row per opaque pixel."""
-        if self._statistics is None:
-            if self._loaded is None and self.format == "JPEG":
-                # A second header: draft() makes libjpeg decode at 1/2-1/8 scale, and it only
-                # works before the first decode, which the full-size image still needs.
-                source = _open(self._file, self._what)
-            else:
-                self.load()
-                assert self._loaded is not None
-                source = self._loaded
-            try:
-                self._statistics = _pixels(_as_rgb(_reduce(source), self._what))
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-                raise _invalid(self._what, "could not be decoded; it may be damaged.") from error
-        return self._statistics
-
-    def load(self) -> None:
-        if self._loaded is not None:
-            return
-        try:
-            self._image.load()
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            raise _invalid(self._what, "could not be decoded; it may be damaged.") from error
-        self._loaded = _as_rgb(self._image, self._what)
-
-    def recolor(self, lut: ImageFilter.Color3DLUT, *, in_place: bool) -> Image.Image:
-        assert self._loaded is not None
-        source = self._loaded
-        target = source if in_place else Image.new(source.mode, source.size)
-        rows = max(16, STRIP_PIXELS // source.width)
-        boxes = [
-            (0, top, source.width, min(source.height, top + rows))
-            for top in range(0, source.height, rows)
-        ]
-        # Only the filter runs in the pool: cropping and pasting stay on this thread, so no two
-        # threads ever touch one Image object. A batch is cropped before it is pasted back, which
-        # makes writing into the source safe.
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            for start in range(0, len(boxes), WORKERS):
-                batch = boxes[start : start + WORKERS]
-                pieces = [source.crop(box) for box in batch]
-                for box, done in zip(
-                    batch, pool.map(lambda piece: piece.filter(lut), pieces), strict=True
-                ):
-                    target.paste(done, box)
-        if in_place:
-            self._loaded = None
-        return target
-
-    def encode(self, image: Image.Image) -> ResultImage:
-        buffer = io.BytesIO()
-        options: dict[str, object] = {}
-        if self.icc_profile:
-            options["icc_profile"] = self.icc_profile
-        if self.orientation != 1:
-            exif = Image.Exif()
-            exif[0x0112] = self.orientation
-            options["exif"] = exif.tobytes()
-        if self.format == "JPEG" and image.mode == "RGB":
-            if self.subsampling >= 0:
-                options["subsampling"] = self.subsampling
-            image.save(buffer, "JPEG", quality=JPEG_QUALITY, **options)
-            return ResultImage(buffer.getvalue(), "image/jpeg")
-        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, **options)
-        return ResultImage(buffer.getvalue(), "image/png")
-
-
-def _open(file: InputImage, what: str) -> Image.Image:
-    """Read the header only, refusing anything outside our limits before pixels are decoded."""
-    if len(file.data) > LIMITS.max_bytes:
-        raise _invalid(what, f"is larger than {LIMITS.max_bytes // (1024 * 1024)} MB.")
-    try:
-        image = Image.open(io.BytesIO(file.data), formats=sorted(LIMITS.formats))
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise _invalid(what, "is not a JPEG, PNG or WebP image we can read.") from error
-    width, height = image.size
-    if width > LIMITS.max_width or height > LIMITS.max_height:
-        raise _invalid(what, f"is larger than {LIMITS.max_width} x {LIMITS.max_height} pixels.")
-    if width < LIMITS.min_width or height < LIMITS.min_height:
-        raise _invalid(what, f"is smaller than {LIMITS.min_width} x {LIMITS.min_height} pixels.")
-    return image
-
-
-def _as_rgb(image: Image.Image, what: str) -> Image.Image:
-    """RGB, or RGBA when the input has transparency (the filter keeps the alpha channel)."""
-    if image.mode in ("RGB", "RGBA"):
-        return image
-    if image.mode in ("1", "L", "I", "I;16", "I;16B", "I;16L"):
-        # 16-bit grays (PNG) would clip in a direct conversion; scale them to 8 bits first.
-        if image.mode.startswith("I"):
-            image = image.point(lambda value: value / 257).convert("L")
-        return image.convert("RGB")
-    if image.mode in ("LA", "La", "PA", "RGBa"):
-        return image.convert("RGBA")
-    if image.mode == "P":
-        return image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode == "CMYK":
-        profile = image.info.get("icc_profile")
-        if profile:
-            try:
-                converted = ImageCms.profileToProfile(
-                    image,
-                    ImageCms.ImageCmsProfile(io.BytesIO(profile)),
-                    ImageCms.createProfile("sRGB"),
-                    outputMode="RGB",
-                )
-            except ImageCms.PyCMSError:
-                converted = None
-            if converted is not None:
-                return converted
-        return image.convert("RGB")
-    raise _invalid(what, f"uses the {image.mode} color mode; save it as an RGB JPEG or PNG.")
-
-
-def _reduce(image: Image.Image) -> Image.Image:
-    scale = STATS_SIZE / max(image.size)
-    if scale < 1:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        if image.format == "JPEG":
-            image.draft("RGB", size)  # no-op once decoded
-        image = image.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
-    return image
-
-
-def _pixels(rgb: Image.Image) -> Floats:
-    array = np.asarray(rgb, dtype=np.uint8)
-    colors = array[..., :3].reshape(-1, 3)
-    if rgb.mode == "RGBA":
-        # Fully transparent pixels often hold garbage colors; they say nothing about the photo.
-        opaque = array[..., 3].reshape(-1) > 0
-        if opaque.any():
-            colors = colors[opaque]
-    if len(colors) > STATS_SAMPLE:
-        # A fixed seed: the same photo must always give the same results.
-        colors = colors[np.random.default_rng(0).choice(len(colors), STATS_SAMPLE, replace=False)]
-    return _srgb_to_oklab(colors / 255.0)
+def _lut_lab() -> Floats:
+    """Every table point in OKLab."""
+    return srgb_to_oklab(_lut_grid())
 
 
 # --- Color science ------------------------------------------------------------------------------
 
 
-def _srgb_to_oklab(rgb: Floats) -> Floats:
+def srgb_to_oklab(rgb: Floats) -> Floats:
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
     result: Floats = np.cbrt(linear @ _RGB_TO_LMS_T) @ _LMS_TO_LAB_T
     return result
@@ -484,7 +150,7 @@ def _lut_grid() -> Floats:
     return np.stack([red, green, blue], axis=-1).reshape(-1, 3)
 
 
-def _to_lut(target: Floats) -> ImageFilter.Color3DLUT:
+def to_lut(target: Floats) -> ImageFilter.Color3DLUT:
     return ImageFilter.Color3DLUT(LUT_SIZE, target.astype(np.float32))
 
 
@@ -611,7 +277,7 @@ def _prominence(centers: Floats, shares: Floats) -> Floats:
 
 
 def _palette_lab(palette: Sequence[tuple[int, int, int]]) -> Floats:
-    return _srgb_to_oklab(np.array(palette, dtype=np.float64) / 255.0)
+    return srgb_to_oklab(np.array(palette, dtype=np.float64) / 255.0)
 
 
 def _families(centers: Floats, shares: Floats) -> list[list[int]]:
