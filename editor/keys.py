@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -135,14 +134,6 @@ def add(
     return key
 
 
-@dataclass
-class Change:
-    """What an edit of a key did, for its notice."""
-
-    replaced_secret: bool = False
-    changed: dict[str, list[Any]] = field(default_factory=dict)
-
-
 def change(
     key: VendorKey,
     *,
@@ -150,15 +141,15 @@ def change(
     monthly_credit_cap: int | None,
     secret: str = "",
     request: HttpRequest,
-) -> Change:
+) -> None:
     """Relabel, re-cap and (with ``secret``) replace a key, recording each in the audit log:
     the secret replaced, and the label or cap changed (old and new values), one event each.
     Raises KeyRefused (and changes nothing) when the label is taken meanwhile."""
-    done = Change(replaced_secret=bool(secret))
+    changed: dict[str, list[Any]] = {}
     for name, after in (("label", label), ("monthly_credit_cap", monthly_credit_cap)):
         before = getattr(key, name)
         if before != after:
-            done.changed[name] = [before, after]
+            changed[name] = [before, after]
     previous_last_four = key.last_four
     key.label = label
     key.monthly_credit_cap = monthly_credit_cap
@@ -171,24 +162,23 @@ def change(
     try:
         with transaction.atomic():
             key.save(update_fields=fields)
-            if done.replaced_secret:
+            if secret:
                 audit.record(
                     AuditAction.KEY_REPLACED,
                     key,
                     request=request,
                     details=details(key, previous_last_four=previous_last_four),
                 )
-            if done.changed:
+            if changed:
                 audit.record(
                     AuditAction.KEY_CHANGED,
                     key,
                     request=request,
-                    details=details(key, changes=done.changed),
+                    details=details(key, changes=changed),
                 )
     except IntegrityError:
         key.refresh_from_db()
         raise KeyRefused("label", duplicate_label(key.vendor)) from None
-    return done
 
 
 def delete(key: VendorKey, *, request: HttpRequest) -> None:
