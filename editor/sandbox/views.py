@@ -806,7 +806,7 @@ def _picwish(
         if not isinstance(caller, Caller):
             return _finish(caller)
         # Default QPS 2 per key, polls included (contracts 6.6).
-        if not STATE.admit(key, int(getattr(settings, "SANDBOX_PICWISH_QPS", 2))):
+        if not STATE.admit(key, int(settings.SANDBOX_PICWISH_QPS)):
             return _finish(_picwish_error(429, "Too Many Requests"))
         response = _picwish_injected(caller)
         if response is None:
