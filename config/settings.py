@@ -450,6 +450,14 @@ SANDBOX_KEY_PREFIX = "sandbox-"  # only keys starting with this are accepted by 
 SANDBOX_RESULT_TTL = env_int("SANDBOX_RESULT_TTL", 3600)
 SANDBOX_URL = env_str("SANDBOX_URL", "http://127.0.0.1:9000").rstrip("/")  # builds result URLs
 SANDBOX_TASK_MS = env_int("SANDBOX_TASK_MS", 1500)  # an async task's time from queued to done
+# Requests per second per key the fake PicWish admits, polls included (its documented default).
+SANDBOX_PICWISH_QPS = 2
+# Seconds the `timeout` fault marker holds an answer: longer than a client's read timeout.
+SANDBOX_FAULT_TIMEOUT_S = 40.0
+# Bytes the `drip` fault marker sends at a time, so only a client's total deadline stops it.
+SANDBOX_FAULT_DRIP_BYTES = 16
+# Seconds the `drip` fault marker waits between two of those pieces.
+SANDBOX_FAULT_DRIP_INTERVAL_S = 1.0
 
 # --- Logging ---------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ classical processing and carry a "SANDBOX" mark. ``manage.py runsandbox`` serves
 ``editor.sandbox.server.start()`` runs it in a background thread for tests. Markers in the key
 select the legacy envelope, the retired color migration and injected faults (see ``faults``).
 
-Settings: SANDBOX_ENABLED, SANDBOX_KEY_PREFIX, SANDBOX_RESULT_TTL, SANDBOX_URL and SANDBOX_TASK_MS
-in config/settings.py; tests may also set SANDBOX_PICWISH_QPS (default 2),
-SANDBOX_FAULT_TIMEOUT_S (40), SANDBOX_FAULT_DRIP_BYTES (16) and SANDBOX_FAULT_DRIP_INTERVAL_S (1.0).
+Settings (config/settings.py): SANDBOX_ENABLED, SANDBOX_KEY_PREFIX, SANDBOX_RESULT_TTL,
+SANDBOX_URL, SANDBOX_TASK_MS, SANDBOX_PICWISH_QPS and the fault markers' SANDBOX_FAULT_TIMEOUT_S,
+SANDBOX_FAULT_DRIP_BYTES and SANDBOX_FAULT_DRIP_INTERVAL_S (tests shorten them).
 """

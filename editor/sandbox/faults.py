@@ -184,19 +184,19 @@ def rate_limited(faults: Faults, request_number: int) -> bool:
     return not limited.arg or request_number <= limited.number
 
 
-# --- Settings (tests shorten them; none of them is needed in config/settings.py) ------------
+# --- Settings (read per request: tests shorten them) -----------------------------------------
 
 
 def timeout_seconds() -> float:
-    return float(getattr(settings, "SANDBOX_FAULT_TIMEOUT_S", 40.0))
+    return float(settings.SANDBOX_FAULT_TIMEOUT_S)
 
 
 def drip_bytes() -> int:
-    return max(1, int(getattr(settings, "SANDBOX_FAULT_DRIP_BYTES", 16)))
+    return max(1, int(settings.SANDBOX_FAULT_DRIP_BYTES))
 
 
 def drip_interval() -> float:
-    return float(getattr(settings, "SANDBOX_FAULT_DRIP_INTERVAL_S", 1.0))
+    return float(settings.SANDBOX_FAULT_DRIP_INTERVAL_S)
 
 
 # --- Behaviour -------------------------------------------------------------------------------

@@ -44,6 +44,11 @@ def open_image(data: bytes) -> Image.Image:
     return image
 
 
+def format_of(image: Image.Image) -> str:
+    """The file format as a vendor's check sees it: a camera's MPO file is a JPEG."""
+    return "JPEG" if image.format == "MPO" else image.format or ""
+
+
 def decode(image: Image.Image) -> None:
     """Load the pixels (a truncated or corrupt file fails here, not at open)."""
     try:

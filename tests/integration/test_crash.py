@@ -45,7 +45,7 @@ CRASH_APP = "tests.integration.crash_worker"
 # The crash worker's leases are short so that "later" (when the sweeper takes a killed
 # worker's steps for lost) stays well inside every job's deadline.
 CRASH_LEASE_SECONDS = 30
-# What the sandbox's AILabTools endpoints charge a call (editor/sandbox/views.py CREDITS).
+# What the sandbox's AILabTools endpoints charge a call (editor/sandbox/ailabtools.py CREDITS).
 AILAB_CREDITS = {"retouch": 3, "expression": 15}
 
 
