@@ -1,10 +1,12 @@
-"""Small images made by the tests themselves."""
+"""Small images made by the tests themselves: plain ones, a camera photo with GPS EXIF, an ICC
+profile and XMP (what must never leave the studio), and uploads for forms."""
 
 from __future__ import annotations
 
 import io
 
-from PIL import Image
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, ImageCms, ImageDraw
 
 
 def make_image(
@@ -24,3 +26,72 @@ def open_image(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+# --- A camera photo ----------------------------------------------------------------------------
+
+GPS_IFD = 0x8825
+MAKE = 0x010F
+ORIENTATION = 0x0112
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>Secret place</rdf:RDF></x:xmpmeta>'
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def exif(orientation: int | None = None) -> Image.Exif:
+    """Camera EXIF with a GPS position, as a phone writes it."""
+    data = Image.Exif()
+    data[MAKE] = "PhoneCorp"
+    if orientation is not None:
+        data[ORIENTATION] = orientation
+    gps = data.get_ifd(GPS_IFD)
+    gps[1] = "N"
+    gps[2] = (48.0, 51.0, 29.0)
+    gps[3] = "E"
+    gps[4] = (2.0, 17.0, 40.0)
+    return data
+
+
+def picture(size: tuple[int, int] = (96, 64), mode: str = "RGB") -> Image.Image:
+    """Not flat: a gradient and a shape, so re-encoding would show in the bytes."""
+    gradient = Image.linear_gradient("L").resize(size)
+    image = Image.merge("RGB", (gradient, gradient.rotate(90), gradient.point(lambda v: 255 - v)))
+    ImageDraw.Draw(image).ellipse((10, 10, size[0] // 2, size[1] // 2), fill=(250, 200, 40))
+    return image.convert(mode)
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def camera_jpeg(orientation: int | None = 6, **options: object) -> bytes:
+    return encode(
+        picture(),
+        "JPEG",
+        quality=90,
+        exif=exif(orientation),
+        icc_profile=SRGB,
+        comment=b"shot at home",
+        xmp=XMP,
+        **options,
+    )
+
+
+def has_gps(data: bytes) -> bool:
+    image = Image.open(io.BytesIO(data))
+    found = image.getexif()
+    return bool(found.get_ifd(GPS_IFD)) or GPS_IFD in found
+
+
+# --- Uploads -----------------------------------------------------------------------------------
+
+
+def photo(
+    size: tuple[int, int] = (200, 150), fmt: str = "JPEG", name: str = "p.jpg"
+) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, make_image(size, fmt), content_type="image/jpeg")
+
+
+def photos(count: int) -> list[SimpleUploadedFile]:
+    return [photo(size=(200 + index, 150), name=f"holiday {index}.jpg") for index in range(count)]

@@ -40,8 +40,7 @@ from django.urls.resolvers import RoutePattern
 from accounts.models import AuditAction, AuditEvent, Plan, User
 from api.models import ApiToken
 from editor.models import Batch, Draft, Job, Preset, ShareLink, VendorKey
-from tests.editor.test_job_views import make_job
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_job
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db

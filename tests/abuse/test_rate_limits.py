@@ -20,8 +20,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
 from editor.models import ShareLink
-from tests.editor.test_job_views import make_job
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_job, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from editor.models import Job, Vendor
 from editor.vendors.picwish import LABEL, PicWishAdapter
 from tests.abuse.corpus import CASES, Case
 from tests.api.conftest import ApiClient, token_for
-from tests.editor.test_operation_views import add_key
+from tests.factories import make_key
 
 # What a person may be told about a file refused at upload: each is a plain sentence.
 HUMAN_MESSAGES = (
@@ -85,7 +85,7 @@ def test_the_corpus_is_large_and_varied() -> None:
 @BY_NAME
 @pytest.mark.django_db
 def test_the_operation_form(client: Client, alice: User, case: Case) -> None:
-    add_key(alice, Vendor.PICWISH, "sandbox-corpus-0001")
+    make_key(alice, Vendor.PICWISH, "sandbox-corpus-0001")
     client.force_login(alice)
     body, content_type = multipart({"provider": "picwish", "format": "jpg"}, "file_image", case)
     response = client.post(
@@ -117,7 +117,7 @@ def test_the_operation_form(client: Client, alice: User, case: Case) -> None:
 @BY_NAME
 @pytest.mark.django_db
 def test_the_api(alice: User, case: Case) -> None:
-    add_key(alice, Vendor.PICWISH, "sandbox-corpus-0001")
+    make_key(alice, Vendor.PICWISH, "sandbox-corpus-0001")
     api = ApiClient(token_for(alice))
     body, content_type = multipart({"operation": "colorize", "format": "jpg"}, "image", case)
     response: Any = api.client.post(

@@ -3,10 +3,6 @@ the audit event every change writes."""
 
 from __future__ import annotations
 
-import json
-from html.parser import HTMLParser
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -22,7 +18,8 @@ from accounts.models import (
     QuotaOverride,
     User,
 )
-from tests.factories import make_user
+from tests.factories import make_admin, make_plan, make_user
+from tests.pages import form_fields, rows
 
 pytestmark = pytest.mark.django_db
 
@@ -30,89 +27,6 @@ MB = 1024 * 1024
 
 
 # --- Helpers --------------------------------------------------------------------------------
-
-
-class _FormFields(HTMLParser):
-    """What a browser would send from the page's first POST form after the admin's logout
-    form: its inputs, checked boxes, selected options and text areas."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data: dict[str, list[str]] = {}
-        self._in_form = False
-        self._done = False
-        self._select: str | None = None
-        self._textarea: str | None = None
-
-    def _add(self, name: str | None, value: str | None) -> None:
-        if name:
-            self.data.setdefault(name, []).append(value or "")
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attr = dict(attrs)
-        if (
-            tag == "form"
-            and not self._done
-            and (attr.get("method") or "").lower() == "post"
-            and attr.get("id") != "logout-form"
-        ):
-            self._in_form = True
-        if not self._in_form:
-            return
-        if tag == "input":
-            kind = (attr.get("type") or "text").lower()
-            if kind in ("submit", "button", "image", "file", "reset"):
-                return
-            if kind in ("checkbox", "radio") and "checked" not in attr:
-                return
-            self._add(attr.get("name"), attr.get("value", "on" if kind == "checkbox" else ""))
-        elif tag == "select":
-            self._select = attr.get("name")
-        elif tag == "option" and self._select and "selected" in attr:
-            self._add(self._select, attr.get("value"))
-        elif tag == "textarea":
-            self._textarea = attr.get("name")
-            self._add(self._textarea, "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._in_form:
-            self._in_form, self._done = False, True
-        elif tag == "select":
-            self._select = None
-        elif tag == "textarea":
-            self._textarea = None
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea:
-            self.data[self._textarea][-1] += data
-
-
-def form_fields(response: Any, **changes: Any) -> dict[str, Any]:
-    """The admin page's form as it was rendered, with ``changes`` applied: ready to post."""
-    parser = _FormFields()
-    parser.feed(response.content.decode())
-    data: dict[str, Any] = {
-        name: values if len(values) > 1 else values[0] for name, values in parser.data.items()
-    }
-    for name, value in changes.items():
-        if value is None:
-            data.pop(name, None)
-        else:
-            data[name] = value
-    return data
-
-
-def rows(response: Any) -> str:
-    """The rows of an admin list, without its filters."""
-    content: str = response.content.decode()
-    return content.split('id="result_list"', 1)[1].split("</table>", 1)[0]
-
-
-def make_admin(username: str = "root") -> User:
-    admin = make_user(username)
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
-    return admin
 
 
 @pytest.fixture
@@ -126,27 +40,8 @@ def admin_client(client: Client, root: User) -> Client:
     return client
 
 
-def make_plan(name: str = "Basic", **limits: Any) -> Plan:
-    values: dict[str, Any] = {
-        "jobs_per_day": 10,
-        "credits_per_month": 100,
-        "storage_bytes": 50 * MB,
-        "concurrent_jobs": 2,
-    }
-    return Plan.objects.create(name=name, **(values | limits))
-
-
 def events(action: AuditAction) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(action=action).order_by("created_at"))
-
-
-def every_field(event: AuditEvent) -> str:
-    """All an event holds, as text, to look for what must never be there."""
-    return " ".join(
-        json.dumps(value, default=str) if field.name == "details" else str(value)
-        for field in AuditEvent._meta.concrete_fields
-        for value in [getattr(event, field.attname)]
-    )
 
 
 # --- Who may open it --------------------------------------------------------------------------
@@ -180,7 +75,7 @@ def test_people_who_are_not_staff_are_sent_to_the_admin_login(
 
 
 def test_plan_list_shows_limits_and_how_many_use_it(admin_client: Client, alice: User) -> None:
-    plan = make_plan(storage_bytes=2 * 1024 * MB, operations=["colorize"])
+    plan = make_plan(storage_bytes=2 * 1024 * MB, concurrent_jobs=2, operations=["colorize"])
     for person in (alice, make_user("carol")):
         person.plan = plan
         person.save()
@@ -239,7 +134,7 @@ def test_a_plan_form_shows_storage_in_mb_and_refuses_unknown_operations(
 
 
 def test_changing_a_plan_records_old_and_new_values(admin_client: Client) -> None:
-    plan = make_plan()
+    plan = make_plan(storage_bytes=50 * MB)
     url = reverse("admin:accounts_plan_change", args=[plan.pk])
     page = admin_client.get(url)
     response = admin_client.post(url, form_fields(page, jobs_per_day="3", storage_bytes="60"))

@@ -4,28 +4,17 @@ time."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import Group
 from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
 from accounts.models import GroupPlan, Plan, Quota, QuotaOverride, User
+from tests.factories import make_plan
 
 pytestmark = pytest.mark.django_db
 
 MB = 1024 * 1024
-
-
-def make_plan(name: str, jobs: int, **extra: Any) -> Plan:
-    values: dict[str, Any] = {
-        "credits_per_month": jobs * 10,
-        "storage_bytes": jobs * MB,
-        "concurrent_jobs": jobs,
-        **extra,
-    }
-    return Plan.objects.create(name=name, jobs_per_day=jobs, **values)
 
 
 def join(user: User, group_name: str, plan: Plan, priority: int) -> Group:

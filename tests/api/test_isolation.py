@@ -19,8 +19,8 @@ from api.api import api
 from api.models import ApiToken
 from editor.models import Job, JobStatus, ShareLink, Vendor, VendorKey
 from tests.api.conftest import ApiClient, token_for
-from tests.editor.test_job_views import make_job
-from tests.editor.test_operation_views import photo
+from tests.factories import make_job
+from tests.images import photo
 
 pytestmark = pytest.mark.django_db
 

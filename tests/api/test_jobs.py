@@ -19,19 +19,12 @@ from accounts.models import User
 from api import jobs as api_jobs
 from api.models import ApiToken
 from editor.models import Job, JobStatus, Vendor
+from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient
-from tests.editor.test_download_views import camera_job
-from tests.editor.test_images_metadata import has_gps
-from tests.editor.test_job_views import make_job
-from tests.editor.test_operation_views import add_key, photo
+from tests.factories import camera_job, make_job, make_key
+from tests.images import has_gps, photo
 
 pytestmark = pytest.mark.django_db
-
-JOBS = "/api/v1/jobs"
-
-
-def colorize(**extra: Any) -> dict[str, Any]:
-    return {"operation": "colorize", "format": "png", "image": photo(), **extra}
 
 
 def job_paths(job: Job) -> list[tuple[str, str]]:
@@ -91,7 +84,7 @@ def test_the_list_shows_only_the_callers_jobs(alice: User, bob_api: ApiClient) -
 
 
 def test_submitting_a_colorization(alice: User, alice_api: ApiClient) -> None:
-    key = add_key(alice, Vendor.PICWISH)
+    key = make_key(alice, Vendor.PICWISH)
     response = alice_api.post(JOBS, colorize())
     assert response.status_code == 202, response.content
     job = Job.objects.get()
@@ -110,7 +103,7 @@ def test_submitting_a_colorization(alice: User, alice_api: ApiClient) -> None:
 
 
 def test_submitting_a_two_file_operation(alice: User, alice_api: ApiClient) -> None:
-    add_key(alice, Vendor.AILABTOOLS)
+    make_key(alice, Vendor.AILABTOOLS)
     response = alice_api.post(
         JOBS, {"operation": "retouch", "image": photo(), "style": photo(name="s.jpg")}
     )
@@ -124,7 +117,7 @@ def test_submitting_a_two_file_operation(alice: User, alice_api: ApiClient) -> N
 
 
 def test_a_photo_sent_as_a_plain_field_is_named(alice: User, alice_api: ApiClient) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     response = alice_api.post(JOBS, {"operation": "colorize", "image": "not a file"})
     assert response.status_code == 422
     assert response.json()["message"] == (
@@ -134,7 +127,7 @@ def test_a_photo_sent_as_a_plain_field_is_named(alice: User, alice_api: ApiClien
 
 
 def test_a_missing_second_file_names_it(alice: User, alice_api: ApiClient) -> None:
-    add_key(alice, Vendor.AILABTOOLS)
+    make_key(alice, Vendor.AILABTOOLS)
     response = alice_api.post(JOBS, {"operation": "retouch", "image": photo()})
     assert response.status_code == 422
     assert response.json()["code"] == "invalid"
@@ -160,7 +153,7 @@ def test_palettes_as_commas_or_repeated_fields(alice: User, alice_api: ApiClient
 
 
 def test_a_bad_parameter_is_422_naming_it(alice: User, alice_api: ApiClient) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     response = alice_api.post(JOBS, colorize(format="gif"))
     assert response.status_code == 422
     body = response.json()
@@ -171,7 +164,7 @@ def test_a_bad_parameter_is_422_naming_it(alice: User, alice_api: ApiClient) -> 
 
 
 def test_an_unknown_operation_or_field_is_422(alice: User, alice_api: ApiClient) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     response = alice_api.post(JOBS, colorize(operation="nope"))
     assert response.status_code == 422
     assert list(response.json()["errors"]) == ["operation"]
@@ -182,7 +175,7 @@ def test_an_unknown_operation_or_field_is_422(alice: User, alice_api: ApiClient)
 
 
 def test_a_file_that_is_no_image_is_422(alice: User, alice_api: ApiClient) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     text = SimpleUploadedFile("p.jpg", b"not an image at all", content_type="image/jpeg")
     response = alice_api.post(JOBS, colorize(image=text))
     assert response.status_code == 422
@@ -193,7 +186,7 @@ def test_a_file_that_is_no_image_is_422(alice: User, alice_api: ApiClient) -> No
 def test_a_file_over_the_limit_is_413(
     alice: User, alice_api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     monkeypatch.setattr(api_jobs, "MAX_FILE_BYTES", 100)
     response = alice_api.post(JOBS, colorize())
     assert response.status_code == 413
@@ -202,7 +195,7 @@ def test_a_file_over_the_limit_is_413(
 
 
 def test_several_photos_are_refused(alice: User, alice_api: ApiClient) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     response = alice_api.post(JOBS, colorize(image=[photo(), photo(name="q.jpg")]))
     assert response.status_code == 422
     assert list(response.json()["errors"]) == ["image"]
@@ -217,7 +210,7 @@ def test_without_a_key_it_is_422_no_key(alice_api: ApiClient) -> None:
 
 
 def test_another_users_key_is_never_used(alice: User, bob: User, alice_api: ApiClient) -> None:
-    bobs = add_key(bob, Vendor.PICWISH)
+    bobs = make_key(bob, Vendor.PICWISH)
     response = alice_api.post(JOBS, colorize(key=str(bobs.pk)))
     assert response.status_code == 422
     assert list(response.json()["errors"]) == ["key"]
@@ -228,7 +221,7 @@ def test_the_quota_is_429_with_limit_and_reset(
     alice: User, alice_api: ApiClient, settings: SettingsWrapper
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 1
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     assert alice_api.post(JOBS, colorize()).status_code == 202
     response = alice_api.post(JOBS, colorize())
     assert response.status_code == 429

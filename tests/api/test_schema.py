@@ -30,7 +30,7 @@ from accounts.models import User
 from config.wsgi import application
 from editor.models import ShareLink, VendorKey
 from tests.api.conftest import token_for
-from tests.editor.test_job_views import make_job
+from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from accounts.models import AuditAction, AuditEvent, User
 from api.models import ApiToken
 from editor.models import JobStatus, Result, ShareLink
 from tests.api.conftest import ApiClient, token_for
-from tests.editor.test_job_views import RESULT, make_job
+from tests.factories import RESULT, make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from accounts.models import Plan, User
 from api.models import ApiToken
 from editor.usage import usage_for
 from tests.api.conftest import ApiClient, token_for
-from tests.editor.test_job_views import make_job
+from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -22,9 +22,9 @@ from api import tasks, webhooks
 from api.models import Webhook
 from editor import jobs, pipeline
 from editor.models import Job, JobStatus, Vendor
+from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient, token_for
-from tests.api.test_jobs import JOBS, colorize
-from tests.editor.test_operation_views import add_key
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def scheduled(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...], in
 
 
 def submit_with_hook(alice: User, url: str) -> tuple[Job, str]:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     token = token_for(alice)
     response = ApiClient(token).post(JOBS, colorize(webhook_url=url))
     assert response.status_code == 202, response.content
@@ -196,7 +196,7 @@ def test_a_job_without_a_webhook_sends_nothing(
     scheduled: list[tuple[tuple[Any, ...], int]],
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     assert alice_api.post(JOBS, colorize()).status_code == 202
     with django_capture_on_commit_callbacks(execute=True):
         jobs.cancel(Job.objects.get())
@@ -217,7 +217,7 @@ def test_a_job_without_a_webhook_sends_nothing(
     ],
 )
 def test_refused_webhook_urls(alice: User, alice_api: ApiClient, url: str) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     response = alice_api.post(JOBS, colorize(webhook_url=url))
     assert response.status_code == 422
     assert list(response.json()["errors"]) == ["webhook_url"]
@@ -227,7 +227,7 @@ def test_refused_webhook_urls(alice: User, alice_api: ApiClient, url: str) -> No
 def test_plain_http_to_loopback_only_in_development(
     alice: User, alice_api: ApiClient, settings: SettingsWrapper
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
     response = alice_api.post(JOBS, colorize(webhook_url="http://127.0.0.1:8000/hook"))

@@ -17,8 +17,7 @@ from pytest_django.live_server_helper import LiveServer
 from editor import operations
 from editor.models import ShareLink
 from tests.browser.steps import add_key, assert_loaded, log_in, photo
-from tests.editor.test_job_views import make_job
-from tests.factories import make_user
+from tests.factories import make_job, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,9 +21,8 @@ from pytest_django.live_server_helper import LiveServer
 from accounts.models import User
 from editor.models import Job, Result
 from tests.browser.steps import screenshot
-from tests.editor.test_images_metadata import GPS_IFD, SRGB, camera_jpeg, has_gps
-from tests.editor.test_job_views import make_job
-from tests.factories import make_user
+from tests.factories import make_job, make_user
+from tests.images import GPS_IFD, SRGB, camera_jpeg, has_gps
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

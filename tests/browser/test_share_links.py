@@ -18,7 +18,7 @@ from tests.browser.steps import (
     screenshot,
     signed_in_with_keys,
 )
-from tests.editor.test_job_views import make_job
+from tests.factories import make_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), EVERY_DEVICE]
 

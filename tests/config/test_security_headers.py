@@ -19,7 +19,7 @@ from storages.backends.s3 import S3Storage
 
 from accounts.models import AuditAction, AuditEvent, User
 from editor.models import ShareLink
-from tests.editor.test_job_views import make_job
+from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,10 +13,8 @@ from pytest_django import Settings as SettingsWrapper
 from accounts.models import AuditAction, AuditEvent, Quota, User
 from editor import vault
 from editor.models import Job, JobStatus, ShareLink, Vendor, VendorKey
-from tests.accounts.test_admin import every_field, form_fields, make_admin, rows
-from tests.editor.test_job_views import make_job
-from tests.editor.test_share_views import made_link, new_url
-from tests.factories import make_user
+from tests.factories import made_link, make_admin, make_job, make_user
+from tests.pages import every_field, form_fields, new_url, rows
 
 pytestmark = pytest.mark.django_db
 

@@ -19,16 +19,12 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota, User
 from editor.models import Batch, Draft, Job, JobStatus, Result, Vendor
-from tests.editor.test_operation_views import add_key, photo
-from tests.images import make_image
+from tests.factories import make_key
+from tests.images import make_image, photos
 
 pytestmark = pytest.mark.django_db
 
 COLORIZE = reverse("editor:operation", args=["colorize"])
-
-
-def photos(count: int) -> list[SimpleUploadedFile]:
-    return [photo(size=(200 + index, 150), name=f"holiday {index}.jpg") for index in range(count)]
 
 
 def send_batch(client: Client, count: int = 3, **extra: object) -> Batch:
@@ -68,7 +64,7 @@ def finish(job: Job, *, exif_gps: bool = True) -> Result:
 def test_several_photos_make_one_job_each_with_the_same_settings(
     client: Client, alice: User
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     batch = send_batch(client, 3)
     jobs = list(batch.jobs.order_by("photo_name"))
@@ -87,7 +83,7 @@ def test_several_photos_make_one_job_each_with_the_same_settings(
 
 
 def test_a_single_photo_is_still_a_plain_job(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
         COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(1)}
@@ -102,7 +98,7 @@ def test_a_batch_past_a_limit_starts_nothing_and_keeps_the_photos(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 2
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
         COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(3)}
@@ -129,7 +125,7 @@ def test_the_kept_batch_is_sent_again_without_new_uploads(
     django_capture_on_commit_callbacks: object,
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 2
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     page = client.post(
         COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(3)}
@@ -152,7 +148,7 @@ def test_the_kept_batch_is_sent_again_without_new_uploads(
 
 
 def test_one_bad_photo_names_itself_and_nothing_starts(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     bad = SimpleUploadedFile("notes.jpg", b"not a photo at all", content_type="image/jpeg")
     response = client.post(
@@ -168,7 +164,7 @@ def test_one_bad_photo_names_itself_and_nothing_starts(client: Client, alice: Us
 
 def test_too_many_photos_at_once(client: Client, alice: User, settings: SettingsWrapper) -> None:
     settings.BATCH_MAX_PHOTOS = 2
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     page = client.post(
         COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(3)}
@@ -178,7 +174,7 @@ def test_too_many_photos_at_once(client: Client, alice: User, settings: Settings
 
 
 def test_a_mask_does_not_go_with_a_batch(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.AILABTOOLS)
+    make_key(alice, Vendor.AILABTOOLS)
     client.force_login(alice)
     mask = SimpleUploadedFile("mask.png", make_image((200, 150), "PNG"), content_type="image/png")
     page = client.post(
@@ -190,7 +186,7 @@ def test_a_mask_does_not_go_with_a_batch(client: Client, alice: User) -> None:
 
 
 def test_the_batch_page_shows_overall_progress(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     batch = send_batch(client, 3)
     first, second, _third = batch.jobs.order_by("photo_name")
@@ -213,7 +209,7 @@ def test_the_batch_page_shows_overall_progress(client: Client, alice: User) -> N
 
 
 def test_a_finished_batch_stops_polling(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     batch = send_batch(client, 2)
     for job in batch.jobs.all():
@@ -224,7 +220,7 @@ def test_a_finished_batch_stops_polling(client: Client, alice: User) -> None:
 
 
 def test_the_zip_holds_every_finished_result_without_gps(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     batch = send_batch(client, 3)
     jobs = list(batch.jobs.order_by("created_at", "pk"))
@@ -248,7 +244,7 @@ def test_the_zip_holds_every_finished_result_without_gps(client: Client, alice: 
 def test_a_damaged_result_is_left_out_of_the_zip_not_a_server_error(
     client: Client, alice: User
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     batch = send_batch(client, 2)
     first, second = batch.jobs.order_by("created_at", "pk")
@@ -265,7 +261,7 @@ def test_a_damaged_result_is_left_out_of_the_zip_not_a_server_error(
 
 @pytest.mark.parametrize("name", ["batch", "batch_zip"])
 def test_batch_urls_are_private(client: Client, alice: User, bob: User, name: str) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     batch = send_batch(client, 2)
     url = reverse(f"editor:{name}", args=[batch.pk])
@@ -280,7 +276,7 @@ def test_batch_urls_are_private(client: Client, alice: User, bob: User, name: st
 
 
 def test_the_job_page_links_back_to_its_batch(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     batch = send_batch(client, 2)
     job = batch.jobs.first()

@@ -20,6 +20,7 @@ from editor.models import Vendor, VendorKey
 from editor.sandbox import server
 from editor.sandbox.state import STATE
 from tests.broker import SentTasks
+from tests.factories import make_key
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
@@ -59,13 +60,6 @@ def cache_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, Any]]:
     return writes
 
 
-def make_key(owner: User | None, secret: str, vendor: str = Vendor.AILABTOOLS) -> VendorKey:
-    key = VendorKey(owner=owner, vendor=vendor, label=secret[-12:])
-    key.set_secret(secret)
-    key.save()
-    return key
-
-
 def spend_retouch(sandbox: server.RunningSandbox, secret: str) -> None:
     files = {
         "image": ("a.jpg", make_image((120, 90)), "image/jpeg"),
@@ -80,7 +74,7 @@ def spend_retouch(sandbox: server.RunningSandbox, secret: str) -> None:
 
 
 def test_the_task_stores_the_balance_in_the_cache(alice: User) -> None:
-    key = make_key(alice, "sandbox-alice-credits-5000-a")
+    key = make_key(alice, Vendor.AILABTOOLS, "sandbox-alice-credits-5000-a")
     assert credits.cached(key) is None
     before = timezone.now()
 
@@ -94,7 +88,7 @@ def test_the_task_stores_the_balance_in_the_cache(alice: User) -> None:
 
 def test_the_figure_follows_what_the_key_spent(alice: User, sandbox: server.RunningSandbox) -> None:
     secret = "sandbox-alice-b"
-    key = make_key(alice, secret)
+    key = make_key(alice, Vendor.AILABTOOLS, secret)
     spend_retouch(sandbox, secret)
     tasks.check_credits(str(key.pk))
     figure = credits.cached(key)
@@ -114,7 +108,7 @@ def test_the_figure_is_kept_for_credits_cache_seconds(
     alice: User, settings: SettingsWrapper, cache_writes: list[tuple[str, Any, Any]]
 ) -> None:
     settings.CREDITS_CACHE_SECONDS = 42
-    key = make_key(alice, "sandbox-alice-c")
+    key = make_key(alice, Vendor.AILABTOOLS, "sandbox-alice-c")
     tasks.check_credits(str(key.pk))
     ((name, value, timeout),) = cache_writes
     assert timeout == 42
@@ -139,7 +133,7 @@ def test_errors_are_cached_with_what_went_wrong(
     outcome: str,
     retry_soon: bool,
 ) -> None:
-    key = make_key(alice, secret)
+    key = make_key(alice, Vendor.AILABTOOLS, secret)
     tasks.check_credits(str(key.pk))
     figure = credits.cached(key)
     assert figure is not None
@@ -153,7 +147,7 @@ def test_errors_are_cached_with_what_went_wrong(
 
 
 def test_a_key_the_vault_cannot_decrypt(alice: User) -> None:
-    key = make_key(alice, "sandbox-alice-e")
+    key = make_key(alice, Vendor.AILABTOOLS, "sandbox-alice-e")
     VendorKey.objects.filter(pk=key.pk).update(ciphertext="gAAAAA-not-a-token")
     key.refresh_from_db()
     tasks.check_credits(str(key.pk))
@@ -163,10 +157,10 @@ def test_a_key_the_vault_cannot_decrypt(alice: User) -> None:
 
 
 def test_picwish_keys_and_deleted_keys_are_not_checked(alice: User) -> None:
-    picwish = make_key(alice, "sandbox-alice-f", Vendor.PICWISH)
+    picwish = make_key(alice, Vendor.PICWISH, "sandbox-alice-f")
     assert credits.check(str(picwish.pk)) is None
     assert credits.cached(picwish) is None
-    gone = make_key(alice, "sandbox-alice-g")
+    gone = make_key(alice, Vendor.AILABTOOLS, "sandbox-alice-g")
     gone_id = str(gone.pk)
     gone.delete()
     assert credits.check(gone_id) is None
@@ -175,7 +169,7 @@ def test_picwish_keys_and_deleted_keys_are_not_checked(alice: User) -> None:
 def test_a_check_is_requested_once_until_it_answers(
     alice: User, sent: list[tuple[Any, ...]]
 ) -> None:
-    key = make_key(alice, "sandbox-alice-h")
+    key = make_key(alice, Vendor.AILABTOOLS, "sandbox-alice-h")
     assert credits.request_check(key)
     assert not credits.request_check(key)
     assert sent == [(str(key.pk),)]  # the id only: never the key
@@ -185,7 +179,7 @@ def test_a_check_is_requested_once_until_it_answers(
 
 
 def test_replacing_the_secret_starts_a_fresh_figure(alice: User) -> None:
-    key = make_key(alice, "sandbox-alice-credits-10-i")
+    key = make_key(alice, Vendor.AILABTOOLS, "sandbox-alice-credits-10-i")
     tasks.check_credits(str(key.pk))
     assert credits.cached(key) is not None
     key.set_secret("sandbox-alice-credits-20-i")
@@ -203,7 +197,7 @@ def test_the_task_runs_on_the_io_queue() -> None:
 
 
 def test_an_old_cache_entry_is_ignored(alice: User) -> None:
-    key = make_key(alice, "sandbox-alice-j")
+    key = make_key(alice, Vendor.AILABTOOLS, "sandbox-alice-j")
     cache.set(credits._name(key, "figure"), {"balance": 3, "when": dt.datetime.now(dt.UTC)})
     assert credits.cached(key) is None
     cache.set(credits._name(key, "figure"), "garbage")

@@ -18,20 +18,11 @@ from accounts.models import User
 from editor import credits
 from editor.models import Vendor, VendorKey
 from tests.broker import SentTasks
+from tests.factories import SECRET, make_key
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "sk-alice-7f3a9c2e51d4b8a6"
 HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
-
-
-def make_key(
-    owner: User | None, vendor: str = Vendor.AILABTOOLS, secret: str = SECRET
-) -> VendorKey:
-    key = VendorKey(owner=owner, vendor=vendor, label=f"Work {vendor}")
-    key.set_secret(secret)
-    key.save()
-    return key
 
 
 def url(key: VendorKey) -> str:
@@ -56,7 +47,7 @@ def alice_client(client: Client, alice: User) -> Client:
 
 @pytest.fixture
 def key(alice: User) -> VendorKey:
-    return make_key(alice)
+    return make_key(alice, Vendor.AILABTOOLS, SECRET)
 
 
 # --- Access ------------------------------------------------------------------------------------
@@ -83,7 +74,7 @@ def test_someone_else_s_key_is_a_404(
 def test_picwish_and_house_keys_have_no_fragment(
     alice_client: Client, alice: User, sent: list[Any]
 ) -> None:
-    picwish = make_key(alice, Vendor.PICWISH)
+    picwish = make_key(alice, Vendor.PICWISH, SECRET)
     house = make_key(None, Vendor.AILABTOOLS, "sandbox-house-key")
     for other in (picwish, house):
         assert alice_client.get(url(other), **HTMX).status_code == 404

@@ -17,8 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Quota, User
 from editor.models import Job, JobStatus
-from tests.accounts.test_admin import make_admin
-from tests.factories import make_user
+from tests.factories import make_admin, make_user
 
 pytestmark = pytest.mark.django_db
 

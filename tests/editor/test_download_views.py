@@ -16,29 +16,13 @@ from django.urls import reverse
 from PIL import Image
 
 from accounts.models import User
-from editor.models import Job, Result
-from tests.editor.test_images_metadata import GPS_IFD, SRGB, camera_jpeg, encode, has_gps, picture
-from tests.editor.test_job_views import make_job
-from tests.images import open_image
+from editor.models import Result
+from tests.factories import camera_job, make_job
+from tests.images import GPS_IFD, SRGB, camera_jpeg, encode, has_gps, open_image, picture
 
 pytestmark = pytest.mark.django_db
 
 STARTED = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
-
-
-def camera_job(owner: User) -> tuple[Job, Result]:
-    """A finished job whose result is a JPEG with GPS EXIF, an ICC profile and an orientation
-    tag (90° clockwise: stored 96×64, shown 64×96)."""
-    job = make_job(owner)
-    job.created_at = STARTED
-    job.save()
-    result = job.results.get()
-    data = camera_jpeg(orientation=6)
-    result.file = default_storage.save(f"jobs/{owner.pk}/{job.pk}/result-0.jpg", ContentFile(data))
-    result.media_type = "image/jpeg"
-    result.bytes = len(data)
-    result.save()
-    return job, result
 
 
 def download_url(result: Result) -> str:

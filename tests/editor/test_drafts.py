@@ -17,8 +17,8 @@ from pytest_django import Settings as SettingsWrapper
 from accounts.models import User
 from editor.models import Draft, Job, Vendor
 from editor.tasks import sweep
-from tests.editor.test_job_views import make_job
-from tests.editor.test_operation_views import add_key, photo
+from tests.factories import make_job, make_key
+from tests.images import photo
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_the_next_try_uses_the_kept_photo_and_the_draft_is_used_up(
         COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": upload}
     ).content.decode()
     kept = Draft.objects.get(pk=draft_id(page))
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         response = client.post(
             COLORIZE,
@@ -97,7 +97,7 @@ def test_the_next_try_uses_the_kept_photo_and_the_draft_is_used_up(
 def test_a_field_error_keeps_the_photo_and_htmx_gets_the_form_with_it(
     client: Client, alice: User
 ) -> None:
-    add_key(alice, Vendor.AILABTOOLS)
+    make_key(alice, Vendor.AILABTOOLS)
     client.force_login(alice)
     response = client.post(
         EXTEND,
@@ -114,7 +114,7 @@ def test_the_quota_message_keeps_the_photo(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 0
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     page = client.post(
         COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photo()}
@@ -136,7 +136,7 @@ def test_a_rejected_file_is_not_kept(client: Client, alice: User) -> None:
 
 
 def test_unticking_the_kept_photo_asks_for_a_file(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     kept = Draft.keep(alice, "image", photo())
     page = client.post(
@@ -150,7 +150,7 @@ def test_unticking_the_kept_photo_asks_for_a_file(client: Client, alice: User) -
 
 
 def test_a_new_file_wins_over_the_kept_one(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     kept = Draft.keep(alice, "image", photo())
     fresh = photo(size=(300, 200))
@@ -176,7 +176,7 @@ def test_someone_elses_draft_is_neither_shown_nor_used(
     client: Client, alice: User, bob: User
 ) -> None:
     bobs = Draft.keep(bob, "image", photo())
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     assert client.get(reverse("editor:draft_file", args=[bobs.pk])).status_code == 404
     page = client.post(
@@ -189,7 +189,7 @@ def test_someone_elses_draft_is_neither_shown_nor_used(
 
 
 def test_a_draft_whose_file_is_gone_asks_for_the_file_again(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     kept = Draft.keep(alice, "image", photo())
     default_storage.delete(kept.file.name)
@@ -204,7 +204,7 @@ def test_a_draft_whose_file_is_gone_asks_for_the_file_again(client: Client, alic
 
 @pytest.mark.parametrize("value", ["not-a-uuid", "", "00000000-0000-0000-0000-000000000000"])
 def test_a_malformed_draft_id_is_no_error_page(client: Client, alice: User, value: str) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
         COLORIZE, {"provider": "picwish", "format": "jpg", "draft_image": value, "reuse_image": "1"}

@@ -14,31 +14,13 @@ from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 
 from accounts.models import User
-from editor.models import Job, JobStatus
+from editor.models import JobStatus
 from editor.pages.feed import MAX_JOBS, MAX_LOOKBACK
+from tests.factories import make_job_row
 
 pytestmark = pytest.mark.django_db
 
 FEED = "/jobs/feed/"
-
-
-def make_job(
-    owner: User,
-    status: str,
-    *,
-    finished: dt.datetime | None = None,
-    operation: str = "colorize",
-) -> Job:
-    now = timezone.now()
-    return Job.objects.create(
-        owner=owner,
-        operation=operation,
-        provider="picwish",
-        status=status,
-        deadline=now + dt.timedelta(minutes=10),
-        charged_on=now.date(),
-        finished_at=finished,
-    )
 
 
 def ms(moment: dt.datetime) -> str:
@@ -72,14 +54,14 @@ def test_jobs_that_ended_since_then_with_their_label_status_and_url(
     client: Client, alice: User
 ) -> None:
     now = timezone.now()
-    before = make_job(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(minutes=2))
-    done = make_job(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(seconds=5))
-    failed = make_job(
+    before = make_job_row(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(minutes=2))
+    done = make_job_row(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(seconds=5))
+    failed = make_job_row(
         alice, JobStatus.FAILED, finished=now - dt.timedelta(seconds=1), operation="retouch"
     )
-    canceled = make_job(alice, JobStatus.CANCELED, finished=now - dt.timedelta(seconds=3))
-    make_job(alice, JobStatus.RUNNING)
-    make_job(alice, JobStatus.WAITING)
+    canceled = make_job_row(alice, JobStatus.CANCELED, finished=now - dt.timedelta(seconds=3))
+    make_job_row(alice, JobStatus.RUNNING)
+    make_job_row(alice, JobStatus.WAITING)
     client.force_login(alice)
 
     data = feed(client, ms(now - dt.timedelta(minutes=1)))
@@ -107,8 +89,8 @@ def test_jobs_that_ended_since_then_with_their_label_status_and_url(
 
 def test_since_is_inclusive_and_later_jobs_only(client: Client, alice: User) -> None:
     moment = timezone.now().replace(microsecond=0) - dt.timedelta(seconds=30)
-    at = make_job(alice, JobStatus.SUCCEEDED, finished=moment)
-    make_job(alice, JobStatus.SUCCEEDED, finished=moment - dt.timedelta(milliseconds=1))
+    at = make_job_row(alice, JobStatus.SUCCEEDED, finished=moment)
+    make_job_row(alice, JobStatus.SUCCEEDED, finished=moment - dt.timedelta(milliseconds=1))
     client.force_login(alice)
     assert [job["id"] for job in feed(client, ms(moment))["jobs"]] == [str(at.pk)]
     assert feed(client, ms(moment + dt.timedelta(milliseconds=1)))["jobs"] == []
@@ -116,7 +98,7 @@ def test_since_is_inclusive_and_later_jobs_only(client: Client, alice: User) -> 
 
 def test_since_may_be_iso_8601(client: Client, alice: User) -> None:
     moment = timezone.now() - dt.timedelta(seconds=30)
-    job = make_job(alice, JobStatus.SUCCEEDED, finished=moment + dt.timedelta(seconds=1))
+    job = make_job_row(alice, JobStatus.SUCCEEDED, finished=moment + dt.timedelta(seconds=1))
     client.force_login(alice)
     for since in (
         moment.isoformat(),  # "+00:00", which a query string would turn into a space
@@ -127,8 +109,8 @@ def test_since_may_be_iso_8601(client: Client, alice: User) -> None:
 
 
 def test_without_since_only_the_active_count(client: Client, alice: User) -> None:
-    make_job(alice, JobStatus.SUCCEEDED, finished=timezone.now() - dt.timedelta(seconds=1))
-    make_job(alice, JobStatus.QUEUED)
+    make_job_row(alice, JobStatus.SUCCEEDED, finished=timezone.now() - dt.timedelta(seconds=1))
+    make_job_row(alice, JobStatus.QUEUED)
     client.force_login(alice)
     assert feed(client) | {"now": 0} == {"now": 0, "active": 1, "jobs": []}
 
@@ -143,8 +125,8 @@ def test_a_bad_since_is_a_400(client: Client, alice: User, since: str) -> None:
 
 def test_since_reaches_back_an_hour_at_most(client: Client, alice: User) -> None:
     now = timezone.now()
-    make_job(alice, JobStatus.SUCCEEDED, finished=now - MAX_LOOKBACK - dt.timedelta(minutes=1))
-    recent = make_job(
+    make_job_row(alice, JobStatus.SUCCEEDED, finished=now - MAX_LOOKBACK - dt.timedelta(minutes=1))
+    recent = make_job_row(
         alice, JobStatus.FAILED, finished=now - MAX_LOOKBACK + dt.timedelta(minutes=1)
     )
     client.force_login(alice)
@@ -154,15 +136,15 @@ def test_since_reaches_back_an_hour_at_most(client: Client, alice: User) -> None
 def test_at_most_a_page_of_ended_jobs(client: Client, alice: User) -> None:
     now = timezone.now()
     for second in range(MAX_JOBS + 5):
-        make_job(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(seconds=second + 1))
+        make_job_row(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(seconds=second + 1))
     client.force_login(alice)
     assert len(feed(client, ms(now - dt.timedelta(minutes=5)))["jobs"]) == MAX_JOBS
 
 
 def test_only_the_users_own_jobs(client: Client, alice: User, bob: User) -> None:
     now = timezone.now()
-    make_job(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(seconds=1))
-    make_job(alice, JobStatus.RUNNING)
+    make_job_row(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(seconds=1))
+    make_job_row(alice, JobStatus.RUNNING)
     client.force_login(bob)
     assert feed(client, ms(now - dt.timedelta(minutes=1)))["jobs"] == []
     assert feed(client)["active"] == 0
@@ -185,8 +167,8 @@ def test_one_query_for_jobs_however_many(
     with django_assert_num_queries(3):
         feed(client, since)
     for second in range(8):
-        make_job(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(seconds=second + 1))
-        make_job(alice, JobStatus.RUNNING)
+        make_job_row(alice, JobStatus.SUCCEEDED, finished=now - dt.timedelta(seconds=second + 1))
+        make_job_row(alice, JobStatus.RUNNING)
     with django_assert_num_queries(3):
         data = feed(client, since)
     assert len(data["jobs"]) == 8
@@ -197,9 +179,9 @@ def test_one_query_for_jobs_however_many(
 
 
 def test_pages_carry_the_feed_and_the_active_job_count(client: Client, alice: User) -> None:
-    make_job(alice, JobStatus.RUNNING)
-    make_job(alice, JobStatus.STORING)
-    make_job(alice, JobStatus.SUCCEEDED, finished=timezone.now())
+    make_job_row(alice, JobStatus.RUNNING)
+    make_job_row(alice, JobStatus.STORING)
+    make_job_row(alice, JobStatus.SUCCEEDED, finished=timezone.now())
     client.force_login(alice)
     page = client.get(reverse("editor:studio")).content.decode()
     assert f'data-job-feed="{FEED}"' in page
@@ -213,7 +195,7 @@ def test_pages_carry_the_feed_and_the_active_job_count(client: Client, alice: Us
 
 
 def test_the_active_count_is_only_the_users_own(client: Client, alice: User, bob: User) -> None:
-    make_job(alice, JobStatus.RUNNING)
+    make_job_row(alice, JobStatus.RUNNING)
     client.force_login(bob)
     page = client.get(reverse("editor:studio")).content.decode()
     assert 'data-active-jobs="0"' in page
@@ -228,7 +210,7 @@ def test_signed_out_pages_have_no_feed(client: Client) -> None:
 
 def test_fragments_do_not_count_active_jobs(client: Client, alice: User) -> None:
     """The count is lazy: a status fragment polled every second pays no query for it."""
-    job = make_job(alice, JobStatus.RUNNING)
+    job = make_job_row(alice, JobStatus.RUNNING)
     client.force_login(alice)
     url = reverse("editor:job", args=[job.pk])
     with CaptureQueriesContext(connection) as full:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from editor.models import Job, JobStatus, Result
 from editor.pages.gallery import PAGE_SIZE
-from tests.editor.test_job_views import make_job
+from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Plan, Quota, User
 from editor.models import Job, Vendor, VendorKey
-from tests.editor.test_operation_views import add_key, photo
-from tests.factories import make_user
+from tests.factories import make_key, make_user
+from tests.images import photo
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +76,7 @@ def test_alice_runs_on_the_house_key_and_only_her_quota_moves(
 
 
 def test_a_persons_own_key_always_wins(client: Client, alice: User, house_key: VendorKey) -> None:
-    own = add_key(alice, Vendor.PICWISH)
+    own = make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     page = client.get(COLORIZE).content.decode()
     assert STUDIO_KEY_NOTE not in page
@@ -88,7 +88,7 @@ def test_a_persons_own_key_always_wins(client: Client, alice: User, house_key: V
 def test_the_house_key_cannot_be_chosen_by_id(
     client: Client, alice: User, house_key: VendorKey
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
         COLORIZE,
@@ -143,8 +143,8 @@ def test_no_house_key_for_the_vendor_means_add_a_key(
 def test_the_key_list_holds_only_your_own_keys(
     client: Client, alice: User, bob: User, house_key: VendorKey
 ) -> None:
-    mine = add_key(alice, Vendor.PICWISH, secret="sandbox-alice-1111")
-    bobs = add_key(bob, Vendor.PICWISH, secret="sandbox-bob-2222")
+    mine = make_key(alice, Vendor.PICWISH, secret="sandbox-alice-1111")
+    bobs = make_key(bob, Vendor.PICWISH, secret="sandbox-bob-2222")
     client.force_login(alice)
     page = client.get(COLORIZE).content.decode()
     options = re.findall(r'<option value="([0-9a-f-]{36})"', page)

@@ -13,7 +13,7 @@ from django.test import Client
 
 from accounts.models import User
 from editor.models import JobStatus
-from tests.editor.test_job_views import make_job
+from tests.factories import make_job
 
 ROOT = Path(__file__).resolve().parents[2]
 EDGES = [*sorted((ROOT / "editor" / "pages").glob("*.py")), ROOT / "api" / "views.py"]

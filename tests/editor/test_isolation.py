@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import User
 from api.models import ApiToken
 from editor.models import Batch, Draft, Preset, ShareLink, Vendor, VendorKey
-from tests.editor.test_job_views import make_job
+from tests.factories import make_job
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from accounts.models import Quota, User
 from editor import jobs
 from editor.models import Job, JobStatus, Result
-from tests.editor.test_job_views import make_job
-from tests.images import make_image
+from tests.factories import files_of, make_job, with_prepared
 
 pytestmark = pytest.mark.django_db
 
@@ -24,24 +23,6 @@ CONFIRMED = {"confirmed": "1"}
 
 def delete_url(job: Job) -> str:
     return reverse("editor:job_delete", args=[job.pk])
-
-
-def files_of(job: Job) -> list[str]:
-    """Every stored file of a job: inputs, fitted inputs, results and thumbnails."""
-    names = [*job.inputs.values(), *job.prepared.values()]
-    for result in job.results.all():
-        names += [result.file.name, result.thumbnail.name]
-    return names
-
-
-def with_prepared(job: Job) -> Job:
-    job.prepared = {
-        "image": default_storage.save(
-            f"jobs/{job.owner_id}/{job.pk}/prepared-image.jpg", ContentFile(make_image())
-        )
-    }
-    job.save()
-    return job
 
 
 def test_deleting_removes_the_rows_and_every_file(

@@ -1,59 +1,15 @@
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts import quotas
 from accounts.models import Quota, User
-from editor.models import Job, JobStatus, Result
-from tests.images import make_image
+from editor.models import Job, JobStatus
+from tests.factories import RESULT, make_job
 
 pytestmark = pytest.mark.django_db
-
-RESULT = make_image((80, 60), "PNG", color=(1, 2, 3))
-
-
-def make_job(owner: User, status: str = JobStatus.SUCCEEDED) -> Job:
-    now = timezone.now()
-    charged_on = quotas.charge(owner, 1)
-    job = Job.objects.create(
-        owner=owner,
-        operation="colorize",
-        provider="picwish",
-        params={"format": "png"},
-        status=status,
-        credits=1,
-        charged_on=charged_on,
-        deadline=now + dt.timedelta(minutes=5),
-        error_message="PicWish could not read this image." if status == JobStatus.FAILED else "",
-    )
-    job.inputs = {
-        "image": default_storage.save(
-            f"jobs/{owner.pk}/{job.pk}/input-image.jpg", ContentFile(make_image())
-        )
-    }
-    job.save()
-    if status == JobStatus.SUCCEEDED:
-        Result.objects.create(
-            job=job,
-            file=default_storage.save(
-                f"jobs/{owner.pk}/{job.pk}/result-0.png", ContentFile(RESULT)
-            ),
-            thumbnail=default_storage.save(
-                f"jobs/{owner.pk}/{job.pk}/thumb-0.jpg", ContentFile(make_image())
-            ),
-            media_type="image/png",
-            width=80,
-            height=60,
-            bytes=len(RESULT),
-        )
-    return job
 
 
 def urls_of(job: Job) -> list[str]:

@@ -33,6 +33,7 @@ from editor.vendors.base import (
     VendorError,
     VendorRequest,
 )
+from tests.factories import disk_bytes, stored
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
@@ -492,22 +493,6 @@ def test_our_own_rate_limit_waits_without_counting_an_attempt(
 
 
 # --- Stored bytes, house keys and key caps along the pipeline --------------------------------
-
-
-def disk_bytes(user: User) -> int:
-    """What storage really holds for the person: every file under their folders."""
-    root = Path(settings.MEDIA_ROOT)
-    return sum(
-        path.stat().st_size
-        for folder in (root / "jobs" / str(user.pk), root / "drafts" / str(user.pk))
-        if folder.exists()
-        for path in folder.rglob("*")
-        if path.is_file()
-    )
-
-
-def stored(user: User) -> int:
-    return Quota.objects.get(user=user).stored_bytes
 
 
 def test_stored_bytes_follow_every_file_and_a_delete_gives_back_exactly_its_own(

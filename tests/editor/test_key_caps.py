@@ -17,8 +17,9 @@ from accounts.models import Quota, User
 from accounts.quotas import QuotaExceeded
 from editor import jobs, operations
 from editor.models import Job, JobStatus, Vendor, VendorKey
-from tests.editor.test_operation_views import add_key, photo
-from tests.editor.test_vault_views import HTMX, SECRET, make_key
+from tests.factories import SECRET, make_key
+from tests.images import photo
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def local(
 @pytest.fixture
 def capped(alice: User) -> VendorKey:
     """Alice's PicWish key with a cap of 2 credits (colorize costs 1)."""
-    key = add_key(alice, Vendor.PICWISH)
+    key = make_key(alice, Vendor.PICWISH)
     key.monthly_credit_cap = 2
     key.save()
     return key
@@ -91,7 +92,7 @@ def test_a_bad_cap_is_a_field_error(client: Client, alice: User, value: str) -> 
     assert response.status_code == 200
     assert 'id="vault-add-monthly_credit_cap_error"' in response.content.decode()
     assert not VendorKey.objects.exists()
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     response = client.post(
         reverse("editor:vault_edit", args=[key.pk]),
         {"label": "Work", "monthly_credit_cap": value},
@@ -104,7 +105,7 @@ def test_a_bad_cap_is_a_field_error(client: Client, alice: User, value: str) -> 
 
 
 def test_the_cap_is_changed_and_removed_by_the_edit_form(client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     client.force_login(alice)
     form = client.get(reverse("editor:vault_edit", args=[key.pk]), **HTMX).content.decode()
     assert 'name="monthly_credit_cap"' in form
@@ -182,7 +183,7 @@ def test_the_form_shows_the_cap_message(client: Client, alice: User, capped: Ven
 
 
 def test_a_key_without_a_cap_still_counts_its_credits(alice: User) -> None:
-    key = add_key(alice, Vendor.PICWISH)
+    key = make_key(alice, Vendor.PICWISH)
     for _ in range(3):
         colorize(alice, key)
     assert credits_of(key) == 3

@@ -9,23 +9,11 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
 from editor import operations
-from editor.models import Job, JobStatus, Vendor, VendorKey
-from tests.images import make_image
+from editor.models import Job, JobStatus, Vendor
+from tests.factories import make_key
+from tests.images import make_image, photo
 
 pytestmark = pytest.mark.django_db
-
-
-def photo(
-    size: tuple[int, int] = (200, 150), fmt: str = "JPEG", name: str = "p.jpg"
-) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, make_image(size, fmt), content_type="image/jpeg")
-
-
-def add_key(user: User, vendor: Vendor, secret: str = "sandbox-key-0001") -> VendorKey:
-    key = VendorKey(owner=user, vendor=vendor, label=f"{vendor.label} key")
-    key.set_secret(secret)
-    key.save()
-    return key
 
 
 @pytest.mark.parametrize("operation", operations.OPERATIONS, ids=lambda o: o.slug)
@@ -67,7 +55,7 @@ def test_without_a_key_the_form_links_to_the_vault(client: Client, alice: User) 
 
 
 def test_submitting_creates_a_job_and_redirects_to_it(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
         reverse("editor:operation", args=["colorize"]),
@@ -88,7 +76,7 @@ def test_submitting_creates_a_job_and_redirects_to_it(client: Client, alice: Use
 
 
 def test_htmx_submit_answers_with_a_client_redirect(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
         reverse("editor:operation", args=["colorize"]),
@@ -124,7 +112,7 @@ def test_htmx_validation_errors_return_only_the_form(client: Client, alice: User
 def test_bad_uploads_get_field_errors(
     client: Client, alice: User, data: bytes, message: str
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
         reverse("editor:operation", args=["colorize"]),
@@ -136,7 +124,7 @@ def test_bad_uploads_get_field_errors(
 
 
 def test_a_too_large_photo_is_accepted_with_a_note(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.AILABTOOLS)
+    make_key(alice, Vendor.AILABTOOLS)
     client.force_login(alice)
     response = client.post(
         reverse("editor:operation", args=["retouch"]),
@@ -184,7 +172,7 @@ def test_the_quota_message_names_the_limit(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 1
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     url = reverse("editor:operation", args=["colorize"])
     for expected in (302, 200):
@@ -195,8 +183,8 @@ def test_the_quota_message_names_the_limit(
 
 
 def test_keys_of_another_user_are_never_used(client: Client, alice: User, bob: User) -> None:
-    bobs = add_key(bob, Vendor.PICWISH)
-    add_key(alice, Vendor.PICWISH)
+    bobs = make_key(bob, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
         reverse("editor:operation", args=["colorize"]),
@@ -207,7 +195,7 @@ def test_keys_of_another_user_are_never_used(client: Client, alice: User, bob: U
 
 
 def test_the_secret_never_reaches_the_page(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH, secret="sandbox-very-secret-value-9876")
+    make_key(alice, Vendor.PICWISH, secret="sandbox-very-secret-value-9876")
     client.force_login(alice)
     page = client.get(reverse("editor:operation", args=["colorize"])).content.decode()
     assert "very-secret" not in page
@@ -215,7 +203,7 @@ def test_the_secret_never_reaches_the_page(client: Client, alice: User) -> None:
 
 
 def test_stored_inputs_are_the_uploaded_bytes(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     upload = photo()
     data = upload.read()
@@ -232,7 +220,7 @@ def test_stored_inputs_are_the_uploaded_bytes(client: Client, alice: User) -> No
 def test_fields_say_when_they_apply_so_the_page_can_hide_the_rest(
     client: Client, alice: User
 ) -> None:
-    add_key(alice, Vendor.AILABTOOLS)
+    make_key(alice, Vendor.AILABTOOLS)
     client.force_login(alice)
     page = client.get(reverse("editor:operation", args=["color_migration"])).content.decode()
     assert 'data-when="mode=AUTO"' in page

@@ -15,8 +15,8 @@ from accounts import quotas
 from accounts.models import Plan, Quota, User
 from editor import jobs, operations
 from editor.models import Job, JobStatus, Vendor
-from tests.editor.test_job_views import make_job
-from tests.editor.test_operation_views import add_key, photo
+from tests.factories import make_job, make_key
+from tests.images import photo
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +101,7 @@ def test_a_crafted_post_for_an_excluded_provider_is_a_form_error_without_a_charg
     client: Client, alice: User
 ) -> None:
     give_plan(alice, providers=["local"])
-    add_key(alice, Vendor.AILABTOOLS)
+    make_key(alice, Vendor.AILABTOOLS)
     client.force_login(alice)
     response = client.post(
         reverse("editor:operation", args=["color_migration"]),
@@ -117,7 +117,7 @@ def test_a_crafted_post_for_an_operation_not_in_the_plan_is_a_form_error(
     client: Client, alice: User
 ) -> None:
     give_plan(alice, operations=["color_migration"])
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     url = reverse("editor:operation", args=["colorize"])
     page = client.get(url).content.decode()
@@ -163,7 +163,7 @@ def test_an_allowed_provider_runs(client: Client, alice: User) -> None:
 
 def test_submit_itself_refuses_what_the_plan_does_not_allow(alice: User) -> None:
     give_plan(alice, operations=["color_migration"])
-    key = add_key(alice, Vendor.PICWISH)
+    key = make_key(alice, Vendor.PICWISH)
     operation = operations.get("colorize")
     with pytest.raises(quotas.QuotaExceeded) as caught:
         jobs.submit(

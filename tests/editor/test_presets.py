@@ -15,8 +15,8 @@ from django.urls import reverse
 from accounts.models import User
 from editor.admin import PresetAdminForm
 from editor.models import Job, Preset, Vendor
-from tests.editor.test_job_views import make_job
-from tests.editor.test_operation_views import add_key, photo
+from tests.factories import make_job, make_key
+from tests.images import photo
 
 pytestmark = pytest.mark.django_db
 
@@ -229,7 +229,7 @@ def test_preset_urls_need_login_and_post(client: Client, alice: User) -> None:
 
 
 def test_a_preset_run_uses_its_settings(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     saved = Preset.objects.create(
         owner=alice, operation="colorize", provider="picwish", name="Web", params={"format": "webp"}
     )

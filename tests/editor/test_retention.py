@@ -20,8 +20,7 @@ from accounts.models import Quota, User
 from config.celery import app
 from editor import jobs, tasks
 from editor.models import Job, JobStatus, Result
-from tests.editor.test_job_delete import files_of, with_prepared
-from tests.editor.test_job_views import make_job
+from tests.factories import files_of, make_job, with_prepared
 
 pytestmark = pytest.mark.django_db
 

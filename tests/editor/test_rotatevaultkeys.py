@@ -10,7 +10,7 @@ from pytest_django import Settings as SettingsWrapper
 from accounts.models import User
 from editor import vault
 from editor.models import ShareLink, Vendor, VendorKey
-from tests.editor.test_job_views import make_job
+from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,7 @@ from django.urls import reverse
 from accounts.models import User
 from editor import jobs, operations
 from editor.models import Job, JobStatus, Vendor
-from tests.editor.test_job_views import make_job
-from tests.editor.test_operation_views import add_key
+from tests.factories import make_job, make_key
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +41,7 @@ def test_the_job_page_links_to_run_again_with_changes(client: Client, alice: Use
 
 
 def test_the_form_is_prefilled_from_the_earlier_job(client: Client, alice: User) -> None:
-    key = add_key(alice, Vendor.PICWISH)
+    key = make_key(alice, Vendor.PICWISH)
     job = make_job(alice)
     job.key = key
     job.save()
@@ -87,7 +86,7 @@ def test_a_query_parameter_still_wins_over_the_earlier_job(client: Client, alice
 
 
 def test_rerun_with_one_change_reuses_the_photo_without_upload(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     source = make_job(alice)
     original = stored(source.inputs["image"])
     client.force_login(alice)
@@ -106,7 +105,7 @@ def test_rerun_with_one_change_reuses_the_photo_without_upload(client: Client, a
 
 
 def test_htmx_rerun_answers_with_a_client_redirect(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     source = make_job(alice)
     client.force_login(alice)
     response = client.post(
@@ -117,7 +116,7 @@ def test_htmx_rerun_answers_with_a_client_redirect(client: Client, alice: User) 
 
 
 def test_a_new_file_replaces_the_earlier_photo(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     source = make_job(alice)
     new = make_image((90, 70), "PNG", color=(9, 9, 9))
     client.force_login(alice)
@@ -132,7 +131,7 @@ def test_a_new_file_replaces_the_earlier_photo(client: Client, alice: User) -> N
 
 
 def test_unticking_reuse_asks_for_a_photo(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     source = make_job(alice)
     client.force_login(alice)
     data = rerun_data(source, format="jpg")
@@ -148,7 +147,7 @@ def test_unticking_reuse_asks_for_a_photo(client: Client, alice: User) -> None:
 
 
 def test_a_photo_no_longer_stored_is_a_field_error(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     source = make_job(alice)
     default_storage.delete(source.inputs["image"])
     client.force_login(alice)
@@ -158,7 +157,7 @@ def test_a_photo_no_longer_stored_is_a_field_error(client: Client, alice: User) 
 
 
 def test_another_users_job_is_404_as_a_source(client: Client, alice: User, bob: User) -> None:
-    add_key(bob, Vendor.PICWISH)
+    make_key(bob, Vendor.PICWISH)
     alices = make_job(alice)
     client.force_login(bob)
     assert client.get(COLORIZE, {"from": str(alices.pk)}).status_code == 404

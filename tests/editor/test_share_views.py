@@ -18,18 +18,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from editor import jobs
-from editor.models import Job, Result, ShareLink, share_token_hash
-from tests.editor.test_images_metadata import camera_jpeg, has_gps
-from tests.editor.test_job_views import make_job
-from tests.factories import make_user
+from editor.models import Job, ShareLink, share_token_hash
+from tests.factories import made_link, make_job, make_user
+from tests.images import camera_jpeg, has_gps
+from tests.pages import new_url
 
 pytestmark = pytest.mark.django_db
-
-
-def made_link(owner: User, **options: Any) -> tuple[ShareLink, str]:
-    result = make_job(owner).results.get()
-    options.setdefault("lifetime", dt.timedelta(days=1))
-    return ShareLink.create(result, **options)
 
 
 def page_url(token: str) -> str:
@@ -38,10 +32,6 @@ def page_url(token: str) -> str:
 
 def file_url(token: str, kind: str = "result") -> str:
     return reverse("editor:shared_file", args=[token, kind])
-
-
-def new_url(result: Result) -> str:
-    return reverse("editor:share_new", args=[result.job_id, result.pk])
 
 
 def without_csrf(response: Any) -> str:

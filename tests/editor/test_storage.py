@@ -18,9 +18,8 @@ from pytest_django import Settings as SettingsWrapper
 from accounts import quotas
 from accounts.models import Quota, User
 from editor.models import Batch, Draft, Job, Vendor
-from tests.editor.test_batches import photos
-from tests.editor.test_jobs import disk_bytes
-from tests.editor.test_operation_views import add_key, photo
+from tests.factories import disk_bytes, make_key
+from tests.images import photo, photos
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +52,7 @@ def test_a_draft_counts_until_its_job_takes_the_photo_over(
     assert "You have no PicWish key yet" in page
     assert stored(alice) == disk_bytes(alice) == size
 
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             COLORIZE,
@@ -92,7 +91,7 @@ def test_swept_and_discarded_drafts_give_their_bytes_back(
 def test_a_job_that_would_pass_the_storage_limit_is_refused_with_how_to_free_space(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     settings.QUOTA_STORAGE_BYTES = 10 * MB
     quotas.add_storage(alice.pk, 10 * MB - 100)
     client.force_login(alice)
@@ -113,7 +112,7 @@ def test_a_job_that_would_pass_the_storage_limit_is_refused_with_how_to_free_spa
 def test_a_batch_is_charged_as_a_whole(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     sent = photos(3)
     sizes = [len(upload.read()) for upload in sent]
     for upload in sent:
@@ -133,7 +132,7 @@ def test_a_batch_is_charged_as_a_whole(
 
 
 def test_a_batch_within_the_limit_counts_every_copy(client: Client, alice: User) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     sent = photos(3)
     sizes = sum(upload.size or 0 for upload in sent)
@@ -148,7 +147,7 @@ def test_deleting_in_the_gallery_gives_back_exactly_what_the_job_took(
     alice: User,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
-    add_key(alice, Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     quotas.add_storage(alice.pk, 4321)
     before = stored(alice)

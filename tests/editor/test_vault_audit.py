@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from accounts.models import AuditAction, AuditEvent, User
 from editor.models import Vendor, VendorKey
-from tests.editor.test_vault_views import HTMX, OTHER_SECRET, SECRET, make_key
+from tests.factories import OTHER_SECRET, SECRET, make_key
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +73,7 @@ def test_a_refused_add_records_nothing(alice_client: Client) -> None:
 def test_replacing_the_secret_is_recorded_without_either_secret(
     alice_client: Client, alice: User
 ) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     old_ciphertext = key.ciphertext
     alice_client.post(
         reverse("editor:vault_edit", args=[key.pk]), {"label": "Work", "secret": OTHER_SECRET}
@@ -88,7 +89,7 @@ def test_replacing_the_secret_is_recorded_without_either_secret(
 def test_changing_label_and_cap_is_recorded_with_old_and_new_values(
     alice_client: Client, alice: User
 ) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     alice_client.post(
         reverse("editor:vault_edit", args=[key.pk]),
         {"label": "Personal", "monthly_credit_cap": "40"},
@@ -105,7 +106,7 @@ def test_changing_label_and_cap_is_recorded_with_old_and_new_values(
 
 
 def test_replacing_and_relabelling_at_once_records_both(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     alice_client.post(
         reverse("editor:vault_edit", args=[key.pk]), {"label": "New", "secret": OTHER_SECRET}
     )
@@ -118,13 +119,13 @@ def test_replacing_and_relabelling_at_once_records_both(alice_client: Client, al
 
 
 def test_saving_an_unchanged_key_records_nothing(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     alice_client.post(reverse("editor:vault_edit", args=[key.pk]), {"label": "Work"})
     assert not AuditEvent.objects.exists()
 
 
 def test_deleting_a_key_is_recorded_and_outlives_it(alice_client: Client, alice: User) -> None:
-    key = make_key(alice, label="Old")
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Old")
     key_id, ciphertext = key.pk, key.ciphertext
     alice_client.post(reverse("editor:vault_delete", args=[key.pk]), **HTMX)
     assert not VendorKey.objects.filter(pk=key_id).exists()
@@ -142,7 +143,7 @@ def test_deleting_a_key_is_recorded_and_outlives_it(alice_client: Client, alice:
 
 
 def test_someone_elses_key_records_nothing(client: Client, alice: User, bob: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     client.force_login(bob)
     client.post(reverse("editor:vault_delete", args=[key.pk]))
     client.post(reverse("editor:vault_edit", args=[key.pk]), {"label": "Mine now"})

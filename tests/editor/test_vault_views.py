@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -13,22 +12,10 @@ from django.urls import reverse
 from accounts.models import User
 from editor import vault
 from editor.models import Vendor, VendorKey
+from tests.factories import OTHER_SECRET, SECRET, make_key
+from tests.pages import HTMX
 
 pytestmark = pytest.mark.django_db
-
-SECRET = "sk-alice-7f3a9c2e51d4b8a6"
-OTHER_SECRET = "sk-alice-new-0b1c2d3e4f5a9876"
-# Any: the test client takes extra headers as loosely typed **kwargs.
-HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
-
-
-def make_key(
-    owner: User, label: str = "Work", secret: str = SECRET, vendor: str = Vendor.AILABTOOLS
-) -> VendorKey:
-    key = VendorKey(owner=owner, vendor=vendor, label=label)
-    key.set_secret(secret)
-    key.save()
-    return key
 
 
 def key_urls(key: VendorKey) -> list[tuple[str, str]]:
@@ -50,7 +37,7 @@ def alice_client(client: Client, alice: User) -> Client:
 
 
 def test_every_vault_url_needs_login(client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     urls = [
         ("get", reverse("editor:vault")),
         ("post", reverse("editor:vault_add")),
@@ -64,7 +51,7 @@ def test_every_vault_url_needs_login(client: Client, alice: User) -> None:
 
 
 def test_someone_elses_key_is_a_404_for_every_url(client: Client, alice: User, bob: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     client.force_login(bob)
     for method, url in key_urls(key):
         for extra in ({}, HTMX):
@@ -83,7 +70,7 @@ def test_an_unknown_key_is_a_404(alice_client: Client) -> None:
 
 
 def test_methods_are_restricted(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     assert alice_client.post(reverse("editor:vault")).status_code == 405
     assert alice_client.get(reverse("editor:vault_add")).status_code == 405
     assert alice_client.get(reverse("editor:vault_delete", args=[key.pk])).status_code == 405
@@ -106,10 +93,10 @@ def test_the_empty_vault_explains_what_a_key_is(alice_client: Client) -> None:
 
 
 def test_the_page_lists_only_your_keys(alice_client: Client, alice: User, bob: User) -> None:
-    key = make_key(alice, "Studio account", vendor=Vendor.PICWISH)
+    key = make_key(alice, Vendor.PICWISH, SECRET, label="Studio account")
     key.last_error = "The vendor says this key has no credits left."
     key.save()
-    make_key(bob, "Bob's key", secret="sk-bob-0000000011112222")
+    make_key(bob, Vendor.AILABTOOLS, "sk-bob-0000000011112222", label="Bob's key")
     content = alice_client.get(reverse("editor:vault")).content.decode()
     assert "Studio account" in content
     assert "PicWish" in content
@@ -240,7 +227,7 @@ def test_add_rejects_a_bad_vendor_and_a_long_label(alice_client: Client) -> None
 
 
 def test_add_with_a_taken_label_is_a_friendly_error(alice_client: Client, alice: User) -> None:
-    make_key(alice, "Work", vendor=Vendor.PICWISH)
+    make_key(alice, Vendor.PICWISH, SECRET, label="Work")
     response = alice_client.post(
         reverse("editor:vault_add"),
         {"vendor": "picwish", "label": "Work", "secret": OTHER_SECRET},
@@ -259,7 +246,7 @@ def test_add_with_a_taken_label_is_a_friendly_error(alice_client: Client, alice:
 
 
 def test_labels_are_per_owner(alice_client: Client, bob: User) -> None:
-    make_key(bob, "Work")
+    make_key(bob, Vendor.AILABTOOLS, SECRET, label="Work")
     alice_client.post(
         reverse("editor:vault_add"), {"vendor": "ailabtools", "label": "Work", "secret": SECRET}
     )
@@ -285,7 +272,7 @@ def test_the_secret_never_reaches_the_logs(
 
 
 def test_error_reports_hide_the_secret(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     for url in (reverse("editor:vault_add"), reverse("editor:vault_edit", args=[key.pk])):
         response = alice_client.post(url, {"vendor": "picwish", "label": "X", "secret": SECRET})
         assert response.wsgi_request.sensitive_post_parameters == ("secret",)  # type: ignore[attr-defined]
@@ -295,7 +282,7 @@ def test_error_reports_hide_the_secret(alice_client: Client, alice: User) -> Non
 
 
 def test_the_row_fragment(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     url = reverse("editor:vault_key", args=[key.pk])
     response = alice_client.get(url, **HTMX)
     content = response.content.decode()
@@ -311,7 +298,7 @@ def test_the_row_fragment(alice_client: Client, alice: User) -> None:
 
 
 def test_the_edit_form_never_holds_the_secret(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     url = reverse("editor:vault_edit", args=[key.pk])
     fragment = alice_client.get(url, **HTMX).content.decode()
     assert "<html" not in fragment
@@ -328,7 +315,7 @@ def test_the_edit_form_never_holds_the_secret(alice_client: Client, alice: User)
 
 
 def test_relabel_by_htmx_returns_the_row(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     before = key.ciphertext
     response = alice_client.post(
         reverse("editor:vault_edit", args=[key.pk]), {"label": "Renamed", "secret": ""}, **HTMX
@@ -344,7 +331,7 @@ def test_relabel_by_htmx_returns_the_row(alice_client: Client, alice: User) -> N
 
 
 def test_relabel_by_plain_post_redirects(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     response = alice_client.post(reverse("editor:vault_edit", args=[key.pk]), {"label": "Renamed"})
     assert response.status_code == 302
     assert response["Location"] == reverse("editor:vault")
@@ -355,7 +342,7 @@ def test_relabel_by_plain_post_redirects(alice_client: Client, alice: User) -> N
 
 
 def test_replace_the_secret(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     key.last_error = "Invalid API key."
     key.save()
     response = alice_client.post(
@@ -388,8 +375,8 @@ def test_replace_the_secret(alice_client: Client, alice: User) -> None:
 def test_edit_errors_keep_the_row_in_edit_mode(
     alice_client: Client, alice: User, data: dict[str, str], error: str
 ) -> None:
-    key = make_key(alice)
-    make_key(alice, "Taken", secret=OTHER_SECRET)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
+    make_key(alice, Vendor.AILABTOOLS, OTHER_SECRET, label="Taken")
     url = reverse("editor:vault_edit", args=[key.pk])
     fragment = alice_client.post(url, data, **HTMX).content.decode()
     assert "<html" not in fragment
@@ -404,7 +391,7 @@ def test_edit_errors_keep_the_row_in_edit_mode(
 
 
 def test_the_same_label_for_the_same_key_is_fine(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     response = alice_client.post(reverse("editor:vault_edit", args=[key.pk]), {"label": "Work"})
     assert response.status_code == 302
 
@@ -413,8 +400,8 @@ def test_the_same_label_for_the_same_key_is_fine(alice_client: Client, alice: Us
 
 
 def test_delete_by_htmx_returns_the_list(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
-    other = make_key(alice, "Other", secret=OTHER_SECRET)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
+    other = make_key(alice, Vendor.AILABTOOLS, OTHER_SECRET, label="Other")
     response = alice_client.post(reverse("editor:vault_delete", args=[key.pk]), **HTMX)
     content = response.content.decode()
     assert response.status_code == 200
@@ -430,7 +417,7 @@ def test_delete_by_htmx_returns_the_list(alice_client: Client, alice: User) -> N
 
 
 def test_delete_by_plain_post_redirects(alice_client: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     response = alice_client.post(reverse("editor:vault_delete", args=[key.pk]))
     assert response.status_code == 302
     assert response["Location"] == reverse("editor:vault")
@@ -440,7 +427,7 @@ def test_delete_by_plain_post_redirects(alice_client: Client, alice: User) -> No
 
 
 def test_delete_buttons_ask_first(alice_client: Client, alice: User) -> None:
-    make_key(alice)
+    make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     assert "hx-confirm=" in alice_client.get(reverse("editor:vault")).content.decode()
 
 
@@ -499,7 +486,7 @@ def admin_client_(client: Client) -> Client:
 
 
 def test_admin_lists_keys_masked(admin_client_: Client, alice: User) -> None:
-    make_key(alice)
+    make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     changelist = admin_client_.get(reverse("admin:editor_vendorkey_changelist"))
     content = changelist.content.decode()
     assert "••••b8a6" in content
@@ -509,7 +496,7 @@ def test_admin_lists_keys_masked(admin_client_: Client, alice: User) -> None:
 
 
 def test_admin_can_relabel_but_not_touch_the_secret(admin_client_: Client, alice: User) -> None:
-    key = make_key(alice)
+    key = make_key(alice, Vendor.AILABTOOLS, SECRET, label="Work")
     url = reverse("admin:editor_vendorkey_change", args=[key.pk])
     page = admin_client_.get(url).content.decode()
     assert 'name="label"' in page

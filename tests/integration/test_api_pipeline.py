@@ -10,17 +10,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from editor.models import Vendor
 from tests.api.conftest import ApiClient, token_for
-from tests.factories import make_user
+from tests.factories import make_key, make_user
 from tests.images import make_image, open_image
 from tests.integration.conftest import Worker
-from tests.integration.test_pipeline import key_for
 
 pytestmark = [pytest.mark.integration]
 
 
 def test_a_colorization_through_the_api(worker: Worker) -> None:
     user = make_user("scripter")
-    key_for(user, Vendor.PICWISH, "sandbox-api-colorize")
+    make_key(user, Vendor.PICWISH, "sandbox-api-colorize", label="sandbox-api-colorize")
     client = ApiClient(token_for(user))
     photo = SimpleUploadedFile("old.jpg", make_image((320, 240), color=(90, 90, 90)))
     response = client.post(

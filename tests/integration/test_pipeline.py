@@ -12,18 +12,11 @@ from django.utils import timezone
 from accounts.models import Quota, User
 from editor import jobs, operations
 from editor.models import Job, JobStatus, Vendor, VendorKey
-from tests.factories import make_user
+from tests.factories import make_key, make_user
 from tests.images import make_image, open_image
 from tests.integration.conftest import WaitFor, Worker
 
 pytestmark = [pytest.mark.integration]
-
-
-def key_for(user: User, vendor: Vendor, secret: str) -> VendorKey:
-    key = VendorKey(owner=user, vendor=vendor, label=secret[-20:])
-    key.set_secret(secret)
-    key.save()
-    return key
 
 
 def submit(
@@ -95,7 +88,7 @@ def test_each_vendor_operation_runs_end_to_end(
 ) -> None:
     user = make_user("runner")
     secret = f"sandbox-{slug}-{provider}"
-    key = key_for(user, vendor, secret)
+    key = make_key(user, vendor, secret, label=secret[-20:])
     job = wait_for_end(submit(user, slug, provider, params, files, key))
     assert job.status == JobStatus.SUCCEEDED, job.error_message
     result = job.results.get()
@@ -134,7 +127,7 @@ def test_retired_vendor_color_migration_points_to_the_built_in_engine(
     worker: Worker, wait_for_end: WaitFor
 ) -> None:
     user = make_user("legacy")
-    key = key_for(user, Vendor.AILABTOOLS, "sandbox-migration")
+    key = make_key(user, Vendor.AILABTOOLS, "sandbox-migration", label="sandbox-migration")
     job = submit(
         user,
         "color_migration",
@@ -169,7 +162,7 @@ def test_vendor_faults_end_in_a_clear_state(
     words: str,
 ) -> None:
     user = make_user("faulty")
-    key = key_for(user, Vendor.AILABTOOLS, secret)
+    key = make_key(user, Vendor.AILABTOOLS, secret, label=secret[-20:])
     job = submit(user, "retouch", "ailabtools", {}, {"image": PHOTO, "style": FACE}, key)
     # Faults that stay retryable end at the deadline: keep it short for the test.
     Job.objects.filter(pk=job.pk).update(deadline=timezone.now() + dt.timedelta(seconds=8))

@@ -35,8 +35,8 @@ from django.urls import reverse
 from accounts.models import User
 from editor.models import ENDED_STATUSES, Job, JobStatus, VendorKey
 from tests.api.conftest import ApiClient, token_for
-from tests.editor.test_operation_views import photo
 from tests.factories import PASSWORD, make_user
+from tests.images import photo
 from tests.integration.conftest import Worker
 
 pytestmark = [pytest.mark.integration]

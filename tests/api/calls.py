@@ -1,0 +1,13 @@
+"""What API tests send: the jobs endpoint and a colorization's multipart body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.images import photo
+
+JOBS = "/api/v1/jobs"
+
+
+def colorize(**extra: Any) -> dict[str, Any]:
+    return {"operation": "colorize", "format": "png", "image": photo(), **extra}
