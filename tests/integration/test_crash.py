@@ -267,6 +267,19 @@ class PrivateRedis:
         finally:
             client.close()
 
+    def wait_for_bindings(self, *queues: str, timeout: float = 30.0) -> None:
+        """Until a consumer has declared these queues again: kombu keeps a queue's binding in
+        Redis itself, so a fresh Redis drops every message sent before a worker is back (the
+        sweeper sends them again on its next round; the test runs one round by hand)."""
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + timeout
+        try:
+            while not all(client.exists(f"_kombu.binding.{queue}") for queue in queues):
+                assert time.monotonic() < deadline, "no worker came back to the broker"
+                time.sleep(0.05)
+        finally:
+            client.close()
+
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
@@ -340,6 +353,7 @@ def test_a_broker_restart_loses_messages_and_the_sweeper_brings_every_job_to_its
 
         private_redis.kill()  # every queued and scheduled message is gone
         private_redis.start()
+        private_redis.wait_for_bindings("io", "cpu")  # the worker is connected again
         # The worker's own steps hold a lease of JOB_LEASE_SECONDS (600 s) while they run, so
         # only the lost messages are re-sent: no step runs twice at once.
         pipeline.sweep(
