@@ -3,7 +3,8 @@
 interactive docs at /api/v1/docs.
 
 Every endpoint works through the same code as the pages: operations from
-editor/operations.py, jobs through editor.jobs.submit(), the same quotas and the same checks.
+editor/operations.py, submissions through editor.submissions and editor.jobs.start, the same
+quotas and the same checks.
 """
 
 from __future__ import annotations

@@ -441,7 +441,7 @@ def run(var_dir: Path, stores: str, cleanup: contextlib.ExitStack) -> None:
     from django.db import connections
 
     django.setup()
-    for name in ("django.server", "django.request", "kombu.connection", "editor.jobs"):
+    for name in ("django.server", "django.request", "kombu.connection", "editor.pipeline"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     call_command("migrate", verbosity=0)

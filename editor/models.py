@@ -190,7 +190,7 @@ class Batch(models.Model):
 class Job(models.Model):
     """One run of one operation. The database is the source of truth for its progress: the
     status says which step comes next, and ``dispatch``/``lease_until`` make sure exactly one
-    worker does it (see editor.jobs)."""
+    worker does it (see editor.pipeline)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(

@@ -147,7 +147,7 @@ ACCEPTED = [case for case in CASES if case.expected == "accepted"]
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=lambda case: case.name)
 def test_the_worker_image_steps(case: Case) -> None:
-    """What editor.jobs._prepare and _finish do with the photo: fit it to PicWish's colorize
+    """What editor.pipeline._prepare and _finish do with the photo: fit it to PicWish's colorize
     limits, then thumbnail a JPEG/PNG made from it (and the file itself, as a vendor could
     answer with anything). Each returns or says why not."""
     limits = PicWishAdapter.limits("colorize", "image")
