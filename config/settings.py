@@ -46,6 +46,16 @@ def env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -86,6 +96,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "ninja",
     "csp",
+    "limiter",
     "accounts",
     "editor",
     "api",
@@ -174,6 +185,19 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+
+# --- Rate limits -----------------------------------------------------------------------------
+
+# Where every rate budget is kept (limiter/core.py): a Redis URL, or "" for the database (one
+# short locking transaction a call, so the budgets hold on the embedded defaults too). A Redis
+# cache is used for them unless told otherwise.
+RATE_LIMIT_URL = env_str(
+    "RATE_LIMIT_URL", CACHE_URL if CACHE_URL.startswith(("redis://", "rediss://")) else ""
+)
+# Each window is lengthened by this fraction: half of it lets a re-scheduled job call a little
+# after its slot, the other half absorbs network jitter (rate-limits.md: keep ~10 %, less on a
+# loopback or a LAN).
+RATE_LIMIT_MARGIN = env_float("RATE_LIMIT_MARGIN", 0.04)
 
 # --- Accounts --------------------------------------------------------------------------------
 

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from editor.models import ENDED_STATUSES, Job
 from editor.sandbox import server
 from editor.sandbox.state import STATE
+from tests.processes import database_url
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -45,14 +45,6 @@ def sandbox() -> Iterator[server.RunningSandbox]:
 @pytest.fixture(scope="session")
 def shared_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @dataclass
@@ -148,7 +140,7 @@ def worker_env(
     STATE.reset()
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "MEDIA_ROOT": str(shared_media),
         "VAR_DIR": str(django_settings.VAR_DIR),

@@ -1,0 +1,316 @@
+"""At most N calls in any sliding window of W seconds, across every process, thread and host.
+
+Every budget goes through ``take``: the vendors' per-key limits, webhooks per endpoint and the
+studio's own inbound limits. ``take`` is one atomic step on the store:
+
+- Redis, when ``RATE_LIMIT_URL`` names one: a short Lua script, on Redis's own clock;
+- otherwise the database: one short transaction that serializes takers (``BEGIN IMMEDIATE`` on
+  SQLite, ``SELECT … FOR UPDATE`` on PostgreSQL, on PostgreSQL's clock). Never the cache: its
+  ``add``/``incr`` are a read and a write, not atomic across processes on the file cache.
+
+The scheme is a moving window: the store keeps the times of a budget's last N calls, and the
+next call may go once the N-th newest is one window old. That holds for any sliding window,
+unlike a fixed window (up to 2N at a boundary) or a weighted counter (N+1 by rounding).
+
+A caller that would have to wait may reserve the slot it would get (``reserve=True``): the slot's
+future time is recorded at once, so many waiters get different, ordered slots instead of racing
+each other whenever one opens, and a job is re-scheduled for exactly its slot. A reserved call
+must go out within ``slack`` of its time; the window is lengthened by the margin
+(``RATE_LIMIT_MARGIN``, twice the slack) so the guarantee still holds for a call that goes out
+up to ``slack`` late, with the rest of the margin for network jitter. A caller that comes back
+later than that takes again (its old slot stays counted, which only errs on the safe side).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from limiter.models import Window
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``calls`` per ``seconds``; ``calls == 0`` means no budget (only a vendor's hold)."""
+
+    calls: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """``"2/1s"``, ``"5/300s"``, ``"60/60s"``; ``""`` or ``"0"`` for no budget."""
+        text = text.strip()
+        if text in ("", "0"):
+            return NO_BUDGET
+        calls, _, period = text.partition("/")
+        seconds = float(period.removesuffix("s") or "1")
+        if int(calls) < 0 or seconds <= 0:
+            raise ValueError(f"not a rate: {text!r}")
+        return cls(int(calls), seconds)
+
+    def __str__(self) -> str:
+        return f"{self.calls}/{self.seconds:g}s" if self.calls else "no budget"
+
+
+NO_BUDGET = Rate(0, 1.0)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What the store decided. ``wait``: seconds from now until the call may go (0: now).
+    ``at``: the slot's time on the store's clock, to hand back as ``reserved_at``.
+    ``taken``: the slot is recorded (always when reserving; otherwise only when ``wait`` is 0)."""
+
+    wait: float
+    at: float
+    taken: bool
+
+    @property
+    def go(self) -> bool:
+        return self.taken and self.wait <= 0
+
+
+class StoreDown(Exception):
+    """The budget's store cannot be reached: the caller must not go ahead without a budget."""
+
+
+def budget_name(*parts: str) -> str:
+    """A budget's name from its parts; a part that is a secret is passed through ``secret``."""
+    return ":".join(parts)[:200]
+
+
+def secret(value: str) -> str:
+    """A stable, one-way name for a secret (an API key): never the key itself in a store."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def take(name: str, rate: Rate, *, reserve: bool = False, reserved_at: float | None = None) -> Slot:
+    """Take a slot of ``rate`` in the budget ``name`` (see the module's text).
+
+    ``reserved_at``: the ``at`` of a slot this caller reserved earlier; it is the caller's if
+    it comes back in time and no hold came in between. Raises StoreDown."""
+    window = rate.seconds * (1 + settings.RATE_LIMIT_MARGIN)
+    slack = rate.seconds * settings.RATE_LIMIT_MARGIN / 2
+    return _store().take(name, rate.calls, window, slack, reserve, reserved_at)
+
+
+def hold(name: str, seconds: float) -> None:
+    """No call in budget ``name`` for ``seconds`` from now (a vendor's 429 or Retry-After),
+    slots already reserved included. Raises StoreDown."""
+    _store().hold(name, max(0.0, seconds))
+
+
+def forget_expired() -> int:
+    """Delete budgets whose window and hold have passed (the database store; Redis expires its
+    keys itself). Returns how many were deleted."""
+    deleted, _ = Window.objects.filter(expires_at__lt=time.time()).delete()
+    return deleted
+
+
+# --- The decision, once -------------------------------------------------------------------------
+
+
+def decide(
+    stamps: list[float],
+    held: float,
+    now: float,
+    calls: int,
+    window: float,
+    slack: float,
+    reserve: bool,
+    reserved_at: float | None,
+) -> tuple[Slot, list[float] | None]:
+    """The database store's decision; the Redis script below is the same, line for line.
+    Returns the slot and the stamps to store (None: nothing changes)."""
+    if reserved_at is not None and held <= now <= reserved_at + slack:
+        return Slot(max(0.0, reserved_at - now), reserved_at, True), None
+    opens = max(now, held)
+    if calls and len(stamps) >= calls:
+        opens = max(opens, stamps[-calls] + window)
+    if opens > now and not reserve:
+        return Slot(opens - now, opens, False), None
+    # Slots are handed out in time order, so the list stays sorted.
+    kept = [*stamps, opens][-calls:] if calls else []
+    return Slot(opens - now, opens, True), kept
+
+
+# --- Stores -------------------------------------------------------------------------------------
+
+
+class Store(Protocol):
+    def take(
+        self,
+        name: str,
+        calls: int,
+        window: float,
+        slack: float,
+        reserve: bool,
+        reserved_at: float | None,
+    ) -> Slot: ...
+
+    def hold(self, name: str, seconds: float) -> None: ...
+
+
+class DatabaseStore:
+    """One short transaction per call. On SQLite the settings make every transaction
+    ``BEGIN IMMEDIATE``, so takers queue for the write lock; on PostgreSQL the row is locked
+    with ``SELECT … FOR UPDATE`` and the time is the server's."""
+
+    def take(
+        self,
+        name: str,
+        calls: int,
+        window: float,
+        slack: float,
+        reserve: bool,
+        reserved_at: float | None,
+    ) -> Slot:
+        try:
+            with transaction.atomic():
+                row = self._locked(name)
+                now = self._now()
+                slot, stamps = decide(
+                    list(row.stamps),
+                    row.held_until,
+                    now,
+                    calls,
+                    window,
+                    slack,
+                    reserve,
+                    reserved_at,
+                )
+                if stamps is not None:
+                    row.stamps = stamps
+                    row.expires_at = max(row.held_until, slot.at + window)
+                    row.save(update_fields=["stamps", "expires_at"])
+                return slot
+        except DatabaseError as error:
+            raise StoreDown(f"the rate-limit table could not be used ({error})") from error
+
+    def hold(self, name: str, seconds: float) -> None:
+        try:
+            with transaction.atomic():
+                row = self._locked(name)
+                until = self._now() + seconds
+                if until > row.held_until:
+                    row.held_until = until
+                    row.expires_at = max(row.expires_at, until)
+                    row.save(update_fields=["held_until", "expires_at"])
+        except DatabaseError as error:
+            raise StoreDown(f"the rate-limit table could not be used ({error})") from error
+
+    @staticmethod
+    def _locked(name: str) -> Window:
+        Window.objects.bulk_create([Window(name=name)], ignore_conflicts=True)
+        return Window.objects.select_for_update().get(name=name)
+
+    @staticmethod
+    def _now() -> float:
+        if connection.vendor == "postgresql":
+            # One clock for every host; clock_timestamp() moves within a transaction too.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())")
+                return float(cursor.fetchone()[0])
+        # SQLite is a file on this machine: every process that shares it shares this clock.
+        return time.time()
+
+
+# Times are whole microseconds on Redis's clock. Numbers are written with %.0f: Lua's own
+# tostring keeps 14 digits, which would round a time in microseconds.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local calls, window, slack = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local reserve, reserved = ARGV[4] == '1', tonumber(ARGV[5])
+local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+if reserved >= 0 and held <= now and now <= reserved + slack then
+  return {math.max(0, reserved - now), reserved, 1}
+end
+local opens = math.max(now, held)
+if calls > 0 and redis.call('LLEN', KEYS[1]) >= calls then
+  opens = math.max(opens, tonumber(redis.call('LINDEX', KEYS[1], calls - 1)) + window)
+end
+if opens > now and not reserve then
+  return {opens - now, opens, 0}
+end
+if calls > 0 then
+  redis.call('LPUSH', KEYS[1], string.format('%.0f', opens))
+  redis.call('LTRIM', KEYS[1], 0, calls - 1)
+  redis.call('PEXPIRE', KEYS[1], math.ceil((opens - now + window) / 1000) + 1000)
+end
+return {opens - now, opens, 1}
+"""
+
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local till = now + tonumber(ARGV[1])
+local held = tonumber(redis.call('GET', KEYS[1]) or '0')
+if till > held then
+  local ttl = math.ceil((till - now) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', till), 'PX', ttl)
+end
+return 1
+"""
+
+_MICRO = 1_000_000
+
+
+class RedisStore:
+    """One Lua script per call: Redis runs it whole, so takers never interleave."""
+
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._take = self._client.register_script(_TAKE)
+        self._hold = self._client.register_script(_HOLD)
+
+    def take(
+        self,
+        name: str,
+        calls: int,
+        window: float,
+        slack: float,
+        reserve: bool,
+        reserved_at: float | None,
+    ) -> Slot:
+        arguments = [
+            calls,
+            round(window * _MICRO),
+            round(slack * _MICRO),
+            int(reserve),
+            -1 if reserved_at is None else round(reserved_at * _MICRO),
+        ]
+        try:
+            wait, at, taken = self._take(
+                keys=[f"limiter:{name}", f"limiter:{name}:hold"], args=arguments
+            )
+        except redis.RedisError as error:
+            raise StoreDown(f"Redis could not be reached ({type(error).__name__})") from error
+        return Slot(int(wait) / _MICRO, int(at) / _MICRO, bool(taken))
+
+    def hold(self, name: str, seconds: float) -> None:
+        try:
+            self._hold(keys=[f"limiter:{name}:hold"], args=[round(seconds * _MICRO)])
+        except redis.RedisError as error:
+            raise StoreDown(f"Redis could not be reached ({type(error).__name__})") from error
+
+
+def _store() -> Store:
+    return store_for(settings.RATE_LIMIT_URL)
+
+
+@functools.cache
+def store_for(url: str) -> Store:
+    """The store ``RATE_LIMIT_URL`` names: a Redis URL, or "" for the database."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(url)
+    return DatabaseStore()
