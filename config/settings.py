@@ -455,8 +455,16 @@ PICWISH_BASE_URL = env_str("PICWISH_BASE_URL", "https://techhk.aoscdn.com").rstr
 # Extra origins result images may be downloaded from, beyond each vendor's own (https only;
 # plain http only for loopback, e.g. the sandbox at http://127.0.0.1:9000).
 VENDOR_RESULT_HOSTS = env_list("VENDOR_RESULT_HOSTS", [])
-# PicWish's default limit is 2 requests per second per key; every worker shares this budget.
+# PicWish's default limit is 2 requests per second per key, polls included; every worker shares
+# this budget (limiter/). 0 turns our side of it off.
 PICWISH_QPS = env_int("PICWISH_QPS", 2)
+# PicWish's blocking mode (sync=1): one request a job instead of a submit and its polls, so a
+# key finishes about twice as many jobs within its budget (measured in bench/pipeline.py).
+PICWISH_SYNC = env_bool("PICWISH_SYNC", True)
+# AILabTools documents no request rate (vendor-contracts.md §1.1): "" sends as fast as the
+# workers go, and its 429s hold the key for the time it asks. Set one (e.g. "10/1s") if the
+# account has a known limit.
+AILABTOOLS_RATE = env_str("AILABTOOLS_RATE", "")
 # An upper bound in seconds on every vendor call's timeouts and total time; 0 keeps the
 # budgets of editor.vendors.http (minutes, for a slow diffusion call). The integration tests set
 # it in their worker so that a vendor that never answers shows within seconds.

@@ -230,6 +230,18 @@ class Job(models.Model):
     )
     progress = models.PositiveSmallIntegerField(default=0)
     vendor_ref = models.CharField(max_length=200, blank=True)
+    # Set just before a submit goes to the vendor, cleared once its outcome is recorded: a worker
+    # that finds it set with no vendor_ref knows the last submit may have reached the vendor.
+    submit_started_at = models.DateTimeField(null=True, blank=True)
+    # Submits that went out again after such a crash (the vendor may have two tasks; the person
+    # is charged once all the same).
+    double_submits = models.PositiveSmallIntegerField(default=0)
+    # When the vendor took the task (its answer to the submit), and how long it then took to be
+    # seen done: what the first poll of later jobs is timed by (editor.polling).
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    vendor_seconds = models.FloatField(null=True, blank=True)
+    # The slot this job reserved in its key's rate budget (limiter clock), while it waits for it.
+    rate_slot_at = models.FloatField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     dispatch = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -251,6 +263,8 @@ class Job(models.Model):
             models.Index(fields=["owner", "-created_at"]),
             # The job feed asks for a person's jobs that ended since a moment.
             models.Index(fields=["owner", "finished_at"]),
+            # The first poll is timed by the recent jobs of one provider and operation.
+            models.Index(fields=["provider", "operation", "-finished_at"]),
         )
 
     def __str__(self) -> str:

@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from editor import images, jobs, operations, storage, vault
+from editor import images, jobs, operations, polling, storage, vault
 from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, VendorKey
 from editor.vendors.base import (
     Done,
@@ -39,11 +39,9 @@ from editor.vendors.base import (
     VendorRequest,
     adapter_for,
 )
+from limiter import core as limiter
 
 logger = logging.getLogger(__name__)
-
-# Raised by an adapter's own rate limiter before anything is sent (editor.vendors.picwish).
-LOCAL_RATE_LIMIT = "rate_limited_local"
 # Vendor error codes that mean the key itself is wrong: shown on the key in the vault.
 BAD_KEY_CODES = frozenset(
     {"unauthorized", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_NOT_EXISTS"}
@@ -169,9 +167,7 @@ def _prepare(job: Job) -> None:
         storage.discard(job.owner_id, prepared.values())
 
 
-def _adapter(job: Job, provider: operations.Provider) -> VendorAdapter:
-    if provider.vendor is None:
-        return provider.adapter(api_key="")
+def _secret(job: Job) -> str:
     if job.key is None:
         raise VendorError(
             _("The API key for this job was deleted. Add a key and retry the job."),
@@ -179,7 +175,25 @@ def _adapter(job: Job, provider: operations.Provider) -> VendorAdapter:
             code="no_key",
         )
     # Decrypted in the worker, right before the vendor call.
-    return adapter_for(provider.adapter, vault.decrypt(job.key.ciphertext))
+    return vault.decrypt(job.key.ciphertext)
+
+
+def _adapter(provider: operations.Provider, secret: str) -> VendorAdapter:
+    if provider.vendor is None:
+        return provider.adapter(api_key="")
+    return adapter_for(provider.adapter, secret)
+
+
+def _rate(vendor: str) -> limiter.Rate:
+    """A vendor's budget per key: PicWish documents 2 requests a second, polls included;
+    AILabTools documents none (settings)."""
+    if vendor == "picwish":
+        return limiter.Rate(settings.PICWISH_QPS, 1.0)
+    return limiter.Rate.parse(settings.AILABTOOLS_RATE)
+
+
+def _budget(vendor: str, secret: str) -> str:
+    return limiter.budget_name("vendor", vendor, limiter.secret(secret))
 
 
 def _load_prepared(job: Job) -> dict[str, InputImage]:
@@ -197,32 +211,128 @@ def _load_prepared(job: Job) -> dict[str, InputImage]:
 def _call_vendor(job: Job) -> None:
     operation = operations.get(job.operation)
     provider = operation.provider(job.provider)
-    adapter = _adapter(job, provider)
-    if job.vendor_ref:
-        # A restarted worker resumes polling; it never pays for a second submit.
-        outcome = adapter.poll(job.vendor_ref)
+    if provider.vendor is None:  # the built-in engine: no key, no budget
+        outcome = _outcome_of(job, provider, _adapter(provider, ""))
     else:
-        request = VendorRequest(
-            operation=provider.vendor_operation,
-            files=_load_prepared(job),
-            params=operation.vendor_params(provider, job.params),
-        )
-        outcome = adapter.submit(request)
+        secret = _secret(job)
+        budget = _budget(provider.vendor, secret)
+        if not _slot(job, budget, _rate(provider.vendor)):
+            return
+        try:
+            outcome = _outcome_of(job, provider, _adapter(provider, secret))
+        except VendorError as error:
+            if error.throttled:
+                # The vendor says this key is going too fast: no call on it for a while,
+                # whichever worker or job would make it.
+                _hold(budget, error.retry_after or 1.0)
+            raise
+    _key_worked(job)
     if isinstance(outcome, Pending):
         # The task ref first, before anything else: until it is in the database, a worker
         # that dies would make the job submit (and pay for) a second task.
         progress = 10 + int(0.8 * (outcome.progress or 0))
+        fields: dict[str, Any] = {}
+        countdown = outcome.poll_after
+        if not job.vendor_ref:
+            countdown = polling.first_poll_after(job, outcome.poll_after)
+            fields = {
+                "submitted_at": timezone.now(),
+                "submit_started_at": None,
+                "vendor_seconds": countdown,
+            }
         _move(
             job,
             JobStatus.WAITING,
-            countdown=outcome.poll_after,
+            countdown=countdown,
             vendor_ref=outcome.task_ref,
             progress=max(job.progress, min(progress, 90)),
+            **fields,
         )
-        _key_worked(job)
         return
-    _key_worked(job)
+    if job.vendor_ref:
+        job.vendor_seconds = polling.seconds_taken(job, timezone.now(), provider.adapter.poll_every)
+    elif job.submit_started_at is not None:
+        job.vendor_seconds = (timezone.now() - job.submit_started_at).total_seconds()
     _store_results(job, outcome)
+
+
+def _outcome_of(job: Job, provider: operations.Provider, adapter: VendorAdapter) -> Done | Pending:
+    if job.vendor_ref:
+        # A restarted worker resumes polling; it never pays for a second submit.
+        return adapter.poll(job.vendor_ref)
+    request = VendorRequest(
+        operation=provider.vendor_operation,
+        files=_load_prepared(job),
+        params=operations.get(job.operation).vendor_params(provider, job.params),
+    )
+    if provider.vendor is not None:
+        _intend_submit(job)
+    return adapter.submit(request)
+
+
+def _intend_submit(job: Job) -> None:
+    """Record that a submit is about to go, committed before it goes. Found still set (and no
+    task ref) by the next run of this step, it means the last submit was cut off after it left:
+    the vendor may hold a task we will never hear of. Neither vendor offers a way to look a task
+    up by anything of ours, so it is submitted again, counted and logged; the person was charged
+    once, when the job was accepted, and is not charged again."""
+    again = job.submit_started_at is not None
+    if again:
+        job.double_submits += 1
+        logger.warning(
+            "job %s: a submit to %s was cut off after it left; submitting again (%d so far)",
+            job.pk,
+            job.provider,
+            job.double_submits,
+        )
+    job.submit_started_at = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        submit_started_at=job.submit_started_at, double_submits=job.double_submits
+    )
+
+
+def _slot(job: Job, budget: str, rate: limiter.Rate) -> bool:
+    """Take this job's slot in its key's budget. False: the job was re-scheduled for the moment
+    its slot opens (reserved for it meanwhile), or ended for lack of time before its deadline."""
+    try:
+        slot = limiter.take(budget, rate, reserve=True, reserved_at=job.rate_slot_at)
+    except limiter.StoreDown as error:
+        logger.warning("job %s: rate-limit store down: %s", job.pk, error)
+        raise VendorError(
+            _(
+                "The studio could not check this key's rate limit, so nothing was sent to the "
+                "vendor. The job will try again shortly."
+            ),
+            retryable=True,
+            code="limiter_down",
+        ) from error
+    if slot.go:
+        if job.rate_slot_at is not None:
+            job.rate_slot_at = None
+            Job.objects.filter(pk=job.pk).update(rate_slot_at=None)
+        return True
+    if timezone.now() + dt.timedelta(seconds=slot.wait) >= job.deadline:
+        _fail(
+            job,
+            "rate_limited_local",
+            _(
+                "The vendor's rate limit for this key left no time to finish before the job's "
+                "deadline (too many jobs on one key at once). Your credits were refunded; try "
+                "again later or spread the jobs over more keys."
+            ),
+        )
+        return False
+    _move(job, job.status, countdown=slot.wait, rate_slot_at=slot.at)
+    return False
+
+
+def _hold(budget: str, seconds: float) -> None:
+    try:
+        limiter.hold(budget, seconds)
+    except limiter.StoreDown as error:
+        # The vendor's own answer already slows this job (its retry waits); others may run
+        # into the vendor's limit too until the store is back.
+        logger.warning("could not hold a rate budget after a vendor 429: %s", error)
 
 
 def _key_worked(job: Job) -> None:
@@ -256,7 +366,13 @@ def _store_results(job: Job, done: Done) -> None:
         # Registered before the next step's message, so it runs first: the next step writes
         # new thumbnails under the names of the old ones.
         transaction.on_commit(lambda: storage.discard(owner_id, replaced))
-        _move(job, JobStatus.STORING, progress=95)
+        _move(
+            job,
+            JobStatus.STORING,
+            progress=95,
+            submit_started_at=None,
+            vendor_seconds=job.vendor_seconds,
+        )
 
 
 def _result_files(results: Iterable[Result]) -> set[str]:
@@ -294,12 +410,6 @@ def _backoff(attempts: int) -> float:
 
 
 def _handle_vendor_error(job: Job, error: VendorError) -> None:
-    # Our own limiter kept the request from being sent: the job simply waits its turn; it is
-    # not a failed attempt and nothing went wrong.
-    wait = error.retry_after if error.code == LOCAL_RATE_LIMIT else None
-    if wait is not None and timezone.now() + dt.timedelta(seconds=wait) < job.deadline:
-        _move(job, job.status, countdown=wait)
-        return
     if job.key is not None and error.code in BAD_KEY_CODES:
         VendorKey.objects.filter(pk=job.key.pk).update(last_error=error.message[:500])
     if error.retryable:
@@ -312,6 +422,8 @@ def _handle_vendor_error(job: Job, error: VendorError) -> None:
                 attempts=F("attempts") + 1,
                 error_code=error.code[:80],
                 error_message=error.message,
+                # The vendor answered the submit with an error: no task was made.
+                submit_started_at=None,
             )
             return
     _fail(job, error.code or "vendor_error", error.message)

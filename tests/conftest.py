@@ -11,6 +11,7 @@ from django.core.cache import cache
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
+from editor import polling
 from tests.broker import SentTasks, capture_tasks
 from tests.factories import make_user
 
@@ -47,6 +48,7 @@ def _block_network() -> Iterator[None]:
 def _isolated_state(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()
+    polling._known.clear()
     yield
     cache.clear()
 

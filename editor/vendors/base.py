@@ -31,7 +31,8 @@ class VendorError(Exception):
     ``message`` is written for the person who ran the job (never contains a key or a signed
     URL); ``code`` is the vendor's error code string (or one of ours, lower-case, such as
     ``timeout``); ``retryable`` says whether the same call may succeed later; ``retry_after``
-    is a hint in seconds when the vendor or our rate limiter knows better than a backoff.
+    is a hint in seconds when the vendor knows better than a backoff; ``throttled`` says the
+    vendor is limiting this key's request rate (the caller holds the key's budget for a while).
     """
 
     def __init__(
@@ -41,17 +42,19 @@ class VendorError(Exception):
         retryable: bool,
         code: str = "",
         retry_after: float | None = None,
+        throttled: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.code = code
         self.retry_after = retry_after
+        self.throttled = throttled
 
     def __repr__(self) -> str:
         return (
             f"VendorError({self.message!r}, retryable={self.retryable}, code={self.code!r}, "
-            f"retry_after={self.retry_after!r})"
+            f"retry_after={self.retry_after!r}, throttled={self.throttled!r})"
         )
 
 
@@ -124,6 +127,8 @@ class VendorAdapter(ABC):
     vendor: ClassVar[str]
     label: ClassVar[str]
     operations: ClassVar[frozenset[str]]
+    # The documented time between two polls of one task: never asked more often.
+    poll_every: ClassVar[float] = 5.0
 
     def __init__(
         self, api_key: str, *, client: httpx.Client | None = None, base_url: str | None = None

@@ -1,22 +1,25 @@
-"""PicWish photo colorization: an asynchronous task created by upload, then polled.
+"""PicWish photo colorization: one blocking call, or an asynchronous task created by upload,
+then polled.
 
 Contract: vendor-contracts.md section 6 and vendor-docs/picwish-photo-colorization.txt.
-Create ``POST {base}/api/tasks/visual/colorization`` (multipart ``image_file``, ``sync=0``,
-``return_type=1``), then ``GET {base}/api/tasks/visual/colorization/{task_id}`` about once a
-second until ``data.state`` is 1 (done) or below 0 (failed). Success needs HTTP 200, a body
-``status`` of 200 and ``state`` 1 (https://picwish.com/states).
+Create ``POST {base}/api/tasks/visual/colorization`` (multipart ``image_file``, ``sync``,
+``return_type=1``). With ``sync=1`` (``PICWISH_SYNC``, the default) PicWish answers when the
+photo is done: one request a job. With ``sync=0`` it answers with a task id, then
+``GET {base}/api/tasks/visual/colorization/{task_id}`` about once a second until ``data.state``
+is 1 (done) or below 0 (failed). PicWish counts polls against the key's requests per second,
+so the blocking call finishes about twice as many jobs per key (bench/pipeline.py measures
+both). Success needs HTTP 200, a body ``status`` of 200 and ``state`` 1
+(https://picwish.com/states). The key's requests per second are kept by the caller
+(editor.pipeline, through the limiter), never here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import time
 from collections.abc import Mapping
 from urllib.parse import quote
 
 from django.conf import settings
-from django.core.cache import cache
 
 from editor.images import ImageLimits
 from editor.vendors.base import (
@@ -99,6 +102,7 @@ class PicWishAdapter(VendorAdapter):
     vendor = "picwish"
     label = LABEL
     operations = frozenset({"colorize"})
+    poll_every = POLL_AFTER
 
     @classmethod
     def limits(cls, operation: str, role: str) -> ImageLimits:
@@ -125,15 +129,16 @@ class PicWishAdapter(VendorAdapter):
                 retryable=False,
                 code="bad_format",
             )
-        self._take_rate_slot()
+        sync = "1" if settings.PICWISH_SYNC else "0"
         answer = call(
             self._http(),
             "POST",
             self._base() + TASKS_PATH,
-            kind=CallKind.SUBMIT,
+            # A blocking call holds the answer until the photo is done (at most 30 s, §6.7).
+            kind=CallKind.PROCESS if settings.PICWISH_SYNC else CallKind.SUBMIT,
             vendor_label=LABEL,
             headers={"X-API-KEY": self._api_key},
-            data={"sync": "0", "format": result_format.lower(), "return_type": "1"},
+            data={"sync": sync, "format": result_format.lower(), "return_type": "1"},
             files=[("image_file", (image.filename, image.data, image.media_type))],
         )
         data = self._payload(answer, polling=False)
@@ -147,7 +152,6 @@ class PicWishAdapter(VendorAdapter):
             raise VendorError(
                 "This job has no PicWish task to check.", retryable=False, code="no_task"
             )
-        self._take_rate_slot()
         answer = call(
             self._http(),
             "GET",
@@ -243,38 +247,6 @@ class PicWishAdapter(VendorAdapter):
     def _base(self) -> str:
         return (self._base_url or settings.PICWISH_BASE_URL).rstrip("/")
 
-    def _take_rate_slot(self) -> None:
-        """Keep within PicWish's QPS for this key across every worker and process.
-
-        A fixed one-second window counted in the shared cache (atomic on Redis): a burst of
-        jobs waits for the next window instead of collecting 429s. Nothing here sleeps.
-        """
-        qps = settings.PICWISH_QPS
-        if qps <= 0:  # 0 turns the limiter off (for example against a local sandbox)
-            return
-        now = _wall_clock()
-        window = int(now)
-        digest = hashlib.sha256(self._api_key.encode()).hexdigest()
-        key = f"picwish:qps:{digest}:{window}"
-        cache.add(key, 0, timeout=5)
-        try:
-            used = cache.incr(key)
-        except ValueError:  # the window's counter expired between add and incr
-            cache.set(key, 1, timeout=5)
-            used = 1
-        if used > qps:
-            raise VendorError(
-                f"Waiting for PicWish's rate limit ({qps} requests per second per key). "
-                "The job will continue in a moment.",
-                retryable=True,
-                code="rate_limited_local",
-                retry_after=max(0.05, window + 1 - now),
-            )
-
-
-def _wall_clock() -> float:
-    return time.time()
-
 
 def _progress(value: object) -> int | None:
     number = read_number(value)
@@ -337,6 +309,7 @@ def _status_error(status: int, detail: str, *, polling: bool) -> VendorError:
             retryable=True,
             code="rate_limited",
             retry_after=1.0,
+            throttled=True,
         )
     if 500 <= status <= 599:
         return VendorError(

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import quotas
 from accounts.models import Quota, User
@@ -44,6 +48,31 @@ def test_an_active_job_polls_its_status_fragment(client: Client, alice: User) ->
     content = fragment.content.decode()
     assert "<html" not in content
     assert 'id="job-status"' in content
+
+
+def test_a_waiting_job_says_when_it_should_be_done(client: Client, alice: User) -> None:
+    job = make_job(alice, JobStatus.WAITING)
+    Job.objects.filter(pk=job.pk).update(
+        provider="picwish",
+        operation="colorize",
+        submitted_at=timezone.now() - dt.timedelta(seconds=2),
+        vendor_seconds=30.0,
+    )
+    client.force_login(alice)
+    fragment = client.get(reverse("editor:job", args=[job.pk]), headers={"HX-Request": "true"})
+    assert re.search(r"about (2[789]|28) seconds left", fragment.content.decode())
+
+    Job.objects.filter(pk=job.pk).update(vendor_seconds=1.0)
+    fragment = client.get(reverse("editor:job", args=[job.pk]), headers={"HX-Request": "true"})
+    assert "done any moment now" in fragment.content.decode()
+
+
+def test_with_nothing_to_go_by_no_estimate_is_shown(client: Client, alice: User) -> None:
+    job = make_job(alice, JobStatus.WAITING)
+    client.force_login(alice)
+    fragment = client.get(reverse("editor:job", args=[job.pk]), headers={"HX-Request": "true"})
+    assert "left" not in fragment.content.decode()
+    assert "any moment" not in fragment.content.decode()
 
 
 def test_result_bytes_are_served_unchanged_and_safely(client: Client, alice: User) -> None:

@@ -22,7 +22,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota, User
-from editor import jobs, operations, pipeline, storage
+from editor import jobs, operations, pipeline, polling, storage
 from editor.images import ImageLimits
 from editor.models import Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
@@ -33,6 +33,7 @@ from editor.vendors.base import (
     VendorError,
     VendorRequest,
 )
+from limiter import core as limiter_core
 from tests.factories import disk_bytes, stored
 from tests.images import make_image
 
@@ -92,13 +93,15 @@ class Sent:
 
 
 @pytest.fixture
-def script(monkeypatch: pytest.MonkeyPatch) -> Script:
+def script(monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper) -> Script:
     script = Script()
     adapter = fake_adapter(script)
     original = pipeline._adapter
+    # No rate budget unless a test sets one: steps here follow each other within milliseconds.
+    settings.PICWISH_QPS = 0
 
-    def swapped(job: Job, provider: operations.Provider) -> VendorAdapter:
-        real = original(job, provider)  # decrypts exactly as in production
+    def swapped(provider: operations.Provider, secret: str) -> VendorAdapter:
+        real = original(provider, secret)  # the key as decrypted in production
         return adapter(api_key=real._api_key)
 
     monkeypatch.setattr(pipeline, "_adapter", swapped)
@@ -475,21 +478,210 @@ def test_local_engine_jobs_run_on_the_cpu_queue(
     assert script.submits[0].params == {"mode": "AUTO", "degree": 0.5, "color_count": 1}
 
 
-def test_our_own_rate_limit_waits_without_counting_an_attempt(
-    submit: Run, step: Callable[[], Job], sent: Sent, script: Script
+# --- The key's rate budget, vendor 429s, cut-off submits and the first poll -------------------
+
+
+class Clock(limiter_core.DatabaseStore):
+    """The database store on a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def _now(self) -> float:  # type: ignore[override]
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper) -> Clock:
+    store = Clock()
+    monkeypatch.setattr(limiter_core, "_store", lambda: store)
+    settings.PICWISH_QPS = 1
+    settings.RATE_LIMIT_MARGIN = 0.0
+    return store
+
+
+@pytest.fixture
+def both_at_the_vendor_step(
+    submit: Run, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> Callable[[], list[Job]]:
+    """Two jobs on one key, fitted, then their vendor steps run one after the other."""
+
+    def run() -> list[Job]:
+        started = [submit(), submit()]
+        for stage in range(2):
+            for job in started:
+                job.refresh_from_db()
+                with django_capture_on_commit_callbacks(execute=True):
+                    pipeline.advance(str(job.pk), job.dispatch)
+            assert stage or all(job.status == JobStatus.QUEUED for job in started)
+        return [Job.objects.get(pk=job.pk) for job in started]
+
+    return run
+
+
+def test_a_full_key_budget_reserves_the_next_slot_and_waits_for_exactly_it(
+    both_at_the_vendor_step: Callable[[], list[Job]],
+    step: Callable[[], Job],
+    sent: Sent,
+    script: Script,
+    clock: Clock,
+) -> None:
+    script.outcomes = [DONE, DONE]
+    first, second = both_at_the_vendor_step()
+    assert first.status == JobStatus.STORING
+    assert len(script.submits) == 1  # the second never reached the vendor
+    assert second.status == JobStatus.RUNNING
+    assert (second.attempts, second.error_message) == (0, "")  # waiting is no failed attempt
+    assert second.rate_slot_at == 1_001.0
+    assert sent.messages[-1][0] == str(second.pk)
+    assert sent.messages[-1][3] == pytest.approx(1.0)  # re-scheduled for its slot, no sooner
+
+    clock.now = 1_001.0
+    job = step()
+    assert job.status == JobStatus.STORING
+    assert job.rate_slot_at is None
+    assert len(script.submits) == 2
+
+
+def test_a_job_back_too_late_for_its_slot_takes_a_new_one(
+    both_at_the_vendor_step: Callable[[], list[Job]],
+    step: Callable[[], Job],
+    script: Script,
+    clock: Clock,
+) -> None:
+    script.outcomes = [DONE, DONE]
+    both_at_the_vendor_step()
+    clock.now = 1_003.5  # its slot was at 1001 and it is late; a slot is open now all the same
+    job = step()
+    assert job.status == JobStatus.STORING
+    assert len(script.submits) == 2
+
+
+def test_a_vendor_429_holds_the_key_for_every_job(
+    submit: Run, step: Callable[[], Job], sent: Sent, script: Script, clock: Clock
 ) -> None:
     script.outcomes = [
-        VendorError("wait", retryable=True, code="rate_limited_local", retry_after=0.3),
-        DONE,
+        VendorError(
+            "slow down", retryable=True, code="rate_limited", retry_after=30, throttled=True
+        )
     ]
+    first = submit()
+    step()
+    step()
+    first.refresh_from_db()
+    assert first.attempts == 1
+    other = submit()
+    step()
+    clock.now = 1_010.0
+    other = step()
+    assert other.status == JobStatus.RUNNING
+    assert other.rate_slot_at == 1_030.0  # after the vendor's 30 seconds, not the usual second
+    assert len(script.submits) == 1
+
+
+def test_a_rate_limit_store_that_is_down_sends_nothing_and_retries(
+    submit: Run, step: Callable[[], Job], script: Script, settings: SettingsWrapper
+) -> None:
+    settings.PICWISH_QPS = 2
+    settings.RATE_LIMIT_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    script.outcomes = [DONE]
     submit()
     step()
     job = step()
     assert job.status == JobStatus.RUNNING
-    assert (job.attempts, job.error_message) == (0, "")
-    assert sent.messages[-1][3] == 0.3
+    assert job.error_code == "limiter_down"
+    assert "nothing was sent to the vendor" in job.error_message
+    assert job.attempts == 1
+    assert script.submits == []
+
+
+def test_a_wait_past_the_deadline_ends_the_job_saying_why(
+    submit: Run, step: Callable[[], Job], script: Script, clock: Clock
+) -> None:
+    limiter_core.hold(pipeline._budget("picwish", "sandbox-secret-1234"), 10 * 24 * 3600)
+    submit()
     step()
-    assert step().status == JobStatus.SUCCEEDED
+    job = step()
+    assert job.status == JobStatus.FAILED
+    assert "rate limit for this key left no time" in job.error_message
+    assert "continue in a moment" not in job.error_message
+    assert script.submits == []
+
+
+def test_a_submit_cut_off_after_it_left_is_sent_again_and_counted(
+    submit: Run, step: Callable[[], Job], script: Script
+) -> None:
+    script.outcomes = [DONE]
+    job = submit()
+    step()
+    # A worker recorded its intent, sent the submit and died before the answer was recorded.
+    Job.objects.filter(pk=job.pk).update(submit_started_at=timezone.now())
+    job = step()
+    assert job.status == JobStatus.STORING
+    assert job.double_submits == 1
+    assert job.submit_started_at is None  # the outcome is recorded: no submit in flight
+    quota = Quota.objects.get(user=job.owner)
+    assert (quota.jobs_today, quota.credits_this_month) == (1, job.credits)  # charged once
+
+
+def test_a_vendor_error_on_submit_is_no_double_submit(
+    submit: Run, step: Callable[[], Job], script: Script
+) -> None:
+    script.outcomes = [VendorError("busy", retryable=True, code="http_503"), DONE]
+    submit()
+    step()
+    job = step()
+    assert job.submit_started_at is None
+    step()
+    assert step().double_submits == 0
+
+
+def _finished(alice: User, seconds: float) -> None:
+    job = Job.objects.create(
+        owner=alice,
+        operation="colorize",
+        provider="picwish",
+        status=JobStatus.SUCCEEDED,
+        deadline=timezone.now(),
+        charged_on=timezone.localdate(),
+        finished_at=timezone.now(),
+        vendor_seconds=seconds,
+    )
+    assert job.pk
+
+
+def test_the_first_poll_comes_when_recent_tasks_were_usually_done(
+    alice: User, submit: Run, step: Callable[[], Job], sent: Sent, script: Script
+) -> None:
+    for seconds in (2.0, 3.0, 9.0):
+        _finished(alice, seconds)
+    polling._known.clear()
+    script.outcomes = [Pending("task-1", 0, 1.0), Pending("task-1", 0, 1.0), DONE]
+    submit()
+    step()
+    job = step()
+    assert sent.messages[-1][3] == 3.0  # the median, not the documented second
+    assert job.vendor_seconds == 3.0
+    job = step()
+    assert sent.messages[-1][3] == 1.0  # later polls keep to the documented cadence
+    # Seen done at the second poll, one cadence after the first: the time it really took.
+    Job.objects.filter(pk=job.pk).update(submitted_at=timezone.now() - dt.timedelta(seconds=4.5))
+    step()
+    assert Job.objects.get(pk=job.pk).vendor_seconds == pytest.approx(4.5, abs=0.5)
+
+
+def test_without_history_the_first_poll_keeps_to_the_documented_cadence(
+    submit: Run, step: Callable[[], Job], sent: Sent, script: Script
+) -> None:
+    polling._known.clear()
+    script.outcomes = [Pending("task-1", 0, 5.0), DONE]
+    submit()
+    step()
+    step()
+    assert sent.messages[-1][3] == 5.0
+    job = step()
+    # Done at the first poll: recorded as the planned time, so the estimate does not creep.
+    assert job.vendor_seconds == 5.0
 
 
 # --- Stored bytes, house keys and key caps along the pipeline --------------------------------

@@ -147,6 +147,9 @@ def worker_env(
         "SANDBOX_ENABLED": "true",
         "SANDBOX_URL": sandbox.url,
         "JOB_RETRY_BASE_SECONDS": "1",
+        # PicWish as an asynchronous task, so colorize jobs have a poll stage to test; its
+        # blocking mode has a test of its own (test_pipeline.py).
+        "PICWISH_SYNC": "false",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

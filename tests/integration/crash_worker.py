@@ -85,8 +85,8 @@ def claim(job_id: str, number: int) -> Job | None:
     return job
 
 
-def adapter(job: Job, provider: operations.Provider) -> VendorAdapter:
-    made = _adapter(job, provider)
+def adapter(provider: operations.Provider, secret: str) -> VendorAdapter:
+    made = _adapter(provider, secret)
     submit, poll = made.submit, made.poll
 
     def submit_pausing(request: VendorRequest) -> Done | Pending:

@@ -14,7 +14,7 @@ from editor import jobs, operations
 from editor.models import Job, JobStatus, Vendor, VendorKey
 from tests.factories import make_key, make_user
 from tests.images import make_image, open_image
-from tests.integration.conftest import WaitFor, Worker
+from tests.integration.conftest import SpawnWorker, VendorCalls, WaitFor, Worker
 
 pytestmark = [pytest.mark.integration]
 
@@ -105,6 +105,23 @@ def test_each_vendor_operation_runs_end_to_end(
     key.refresh_from_db()
     assert key.last_used_at is not None
     assert secret not in worker.log.read_text(errors="replace")
+
+
+def test_picwish_in_its_blocking_mode_is_one_request_and_no_poll(
+    spawn_worker: SpawnWorker, wait_for_end: WaitFor, vendor_calls: VendorCalls
+) -> None:
+    spawn_worker("blocking", PICWISH_SYNC="true")
+    user = make_user("blocking")
+    secret = "sandbox-colorize-blocking"
+    key = make_key(user, Vendor.PICWISH, secret)
+    job = wait_for_end(
+        submit(user, "colorize", "picwish", {"format": "png"}, {"image": PHOTO}, key)
+    )
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert job.vendor_ref == ""  # PicWish answered with the photo: no task to poll
+    assert vendor_calls.submits(secret) == 1
+    assert job.vendor_seconds is not None
+    assert job.results.get().media_type == "image/png"
 
 
 def test_built_in_color_migration_runs_in_the_worker(worker: Worker, wait_for_end: WaitFor) -> None:

@@ -132,6 +132,7 @@ class AILabToolsAdapter(VendorAdapter):
     operations: ClassVar[frozenset[str]] = frozenset(
         {"retouch", "extend", "expression", "expression_advanced", "color_migration"}
     )
+    poll_every: ClassVar[float] = POLL_SECONDS
 
     # --- Declarations -----------------------------------------------------------------------
 
@@ -515,6 +516,7 @@ class AILabToolsAdapter(VendorAdapter):
                 retryable=known.retryable,
                 code=code,
                 retry_after=retry_after,
+                throttled=known.throttled,
             )
         # A code we do not know (or none): the HTTP status is the only hint left.
         retryable = status == 429 or status >= 500
@@ -528,6 +530,7 @@ class AILabToolsAdapter(VendorAdapter):
             retryable=retryable,
             code=code or f"http_{status}",
             retry_after=self._retry_after(answer) if retryable else None,
+            throttled=status == 429,
         )
 
     def _vendor_detail(self, text: str, code: str) -> str:

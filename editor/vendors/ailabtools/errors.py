@@ -20,6 +20,7 @@ class ErrorInfo:
     message: str
     retryable: bool
     retry_after: float | None = None
+    throttled: bool = False  # the vendor limits this key's request rate
 
 
 def _same(info: ErrorInfo, *codes: str) -> dict[str, ErrorInfo]:
@@ -62,6 +63,7 @@ _RATE_LIMITED = ErrorInfo(
     "AILabTools is limiting how many requests arrive at once.",
     retryable=True,
     retry_after=5.0,
+    throttled=True,
 )
 _BUSY = ErrorInfo("AILabTools is having a temporary problem.", retryable=True)
 _SLOW = ErrorInfo(

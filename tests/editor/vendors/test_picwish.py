@@ -3,18 +3,15 @@ from __future__ import annotations
 import base64
 import email.parser
 import email.policy
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from django.core.cache import cache
 from pytest_django import Settings as SettingsWrapper
 
 from editor.outbound import make_client
-from editor.vendors import picwish
 from editor.vendors.base import Done, InputImage, Pending, VendorError, VendorRequest
 from editor.vendors.picwish import PicWishAdapter
 from tests.images import make_image
@@ -36,6 +33,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 def _picwish_settings(settings: SettingsWrapper) -> None:
     settings.PICWISH_BASE_URL = BASE
     settings.VENDOR_RESULT_HOSTS = []
+    settings.PICWISH_SYNC = False  # the tests below that need the blocking mode say so
 
 
 @dataclass
@@ -575,78 +573,33 @@ def test_a_malformed_answer_is_a_retryable_bad_response(body: bytes, operation: 
     assert error.retryable
 
 
-# --- Rate limit ------------------------------------------------------------------------------
+# --- The blocking mode (sync=1) ------------------------------------------------------------
 
 
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    def set_time(now: float) -> None:
-        monkeypatch.setattr(picwish, "_wall_clock", lambda: now)
+def test_the_blocking_mode_asks_once_and_is_done(settings: SettingsWrapper) -> None:
+    settings.PICWISH_SYNC = True
+    fake = vendor(task(1, image=RESULT_URL, progress=100), image_answer())
 
-    set_time(1000.25)
-    return set_time
+    outcome = adapter_for(fake).submit(colorize())
+
+    assert isinstance(outcome, Done)
+    assert outcome.data == JPEG
+    submit, download = fake.seen
+    assert multipart_fields(submit)["sync"][2] == b"1"
+    assert download.url == RESULT_URL  # one request to PicWish's API, then the result file
 
 
-@pytest.mark.usefixtures("clock")
-def test_a_third_call_in_the_same_second_waits_without_sending() -> None:
-    fake = vendor(envelope({"task_id": "t-1"}), task(2))
+def test_the_blocking_mode_still_polls_a_task_that_is_not_done(settings: SettingsWrapper) -> None:
+    settings.PICWISH_SYNC = True
+    fake = vendor(task(2, task_id="t-9", progress=40))
+    assert adapter_for(fake).submit(colorize()) == Pending("t-9", progress=40, poll_after=1.0)
+
+
+def test_the_adapter_keeps_no_rate_budget_of_its_own() -> None:
+    # The key's requests per second are kept by the pipeline through the limiter, for every
+    # process at once; the adapter sends what it is asked to.
+    fake = vendor(task(2), task(2), task(2), task(2))
     adapter = adapter_for(fake)
-    adapter.submit(colorize())
-    adapter.poll("t-1")  # submit and poll share the budget
-
-    error = fail(lambda: adapter.poll("t-1"))
-
-    assert error.code == "rate_limited_local"
-    assert error.retryable
-    assert error.retry_after == pytest.approx(0.75)
-    assert len(fake.seen) == 2
-
-
-def test_the_next_second_has_a_fresh_budget(clock: Callable[[float], None]) -> None:
-    fake = vendor(task(2), task(2), task(2))
-    adapter = adapter_for(fake)
-    adapter.poll("t-1")
-    adapter.poll("t-1")
-    clock(1001.0)
-    assert isinstance(adapter.poll("t-1"), Pending)
-
-
-def test_the_wait_is_never_shorter_than_fifty_milliseconds(
-    clock: Callable[[float], None],
-) -> None:
-    clock(1000.999)
-    adapter = adapter_for(vendor(task(2), task(2)))
-    adapter.poll("t-1")
-    adapter.poll("t-1")
-    assert fail(lambda: adapter.poll("t-1")).retry_after == pytest.approx(0.05)
-
-
-@pytest.mark.usefixtures("clock")
-def test_each_key_has_its_own_budget_counted_under_a_hash() -> None:
-    first = adapter_for(vendor(task(2), task(2)))
-    first.poll("t-1")
-    first.poll("t-1")
-    other = adapter_for(vendor(task(2)), api_key="another-key")
-    assert isinstance(other.poll("t-1"), Pending)
-
-    digest = hashlib.sha256(KEY.encode()).hexdigest()
-    assert cache.get(f"picwish:qps:{digest}:1000") == 2
-    assert cache.get(f"picwish:qps:{KEY}:1000") is None
-
-
-@pytest.mark.usefixtures("clock")
-def test_the_budget_is_a_setting(settings: SettingsWrapper) -> None:
-    settings.PICWISH_QPS = 1
-    fake = vendor(task(2))
-    adapter = adapter_for(fake)
-    adapter.poll("t-1")
-    assert fail(lambda: adapter.submit(colorize())).code == "rate_limited_local"
-    assert len(fake.seen) == 1
-
-
-@pytest.mark.usefixtures("clock")
-def test_a_budget_of_zero_turns_the_limiter_off(settings: SettingsWrapper) -> None:
-    settings.PICWISH_QPS = 0
-    adapter = adapter_for(vendor(task(2), task(2), task(2)))
-    for _ in range(3):
+    for _ in range(4):
         adapter.poll("t-1")
+    assert len(fake.seen) == 4
