@@ -221,11 +221,10 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "optional")
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PRESERVE_USERNAME_CASING = False
-# Failed logins: 5 per 5 minutes per account, 10 per minute per address (allauth's cache-based
-# rate limits; they need a cache shared by every web process in production).
-ACCOUNT_RATE_LIMITS = {
-    "login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key"),
-}
+# Failed sign-ins: 10 per minute per address, 5 per 5 minutes per account (whichever identifier
+# was typed), counted by accounts.adapter in the limiter, not by allauth's cache-based counter.
+LOGIN_FAILED_RATE_LIMIT = env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key")
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
 ACCOUNT_ALLOW_REGISTRATION = env_bool("ACCOUNT_ALLOW_REGISTRATION", True)
 # Requests per personal access token on the JSON API (same limiter and syntax as above).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/m/key")
@@ -426,11 +425,13 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "editor.tasks.delete_expired_jobs": {"queue": "cpu"},
     "editor.tasks.check_credits": {"queue": "io"},
     "api.tasks.deliver_webhook": {"queue": "io"},
+    "limiter.tasks.forget_expired": {"queue": "cpu"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
     "delete-expired-jobs": {"task": "editor.tasks.delete_expired_jobs", "schedule": 3600.0},
+    "forget-rate-budgets": {"task": "limiter.tasks.forget_expired", "schedule": 3600.0},
 }
 
 # --- Quotas: the limits when no plan applies (plans are made in the admin) ------------------

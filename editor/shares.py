@@ -7,12 +7,14 @@ encrypted with ``VAULT_KEYS`` for the owner's list (editor.models.ShareLink).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts import audit
 from accounts.models import AuditAction
 from editor.models import SHARE_LIFETIMES, Result, ShareLink
+from limiter import core as limiter
 
 # A person's links are listed newest first, this many a page (the page and the API alike).
 PAGE_SIZE = 25
@@ -58,3 +60,16 @@ def revoke(request: HttpRequest, link: ShareLink) -> None:
     if link.revoked_at is None:
         link.revoke()
         audit.record(AuditAction.SHARE_REVOKED, link, request=request, details=_audited(link))
+
+
+def password_attempt(address: str, link: ShareLink) -> limiter.Attempt:
+    """Count one password try on a link: per address and per link, with the numbers of failed
+    sign-ins (``LOGIN_FAILED_RATE_LIMIT``) but budgets of their own, so guessing at links never
+    locks anyone out of signing in. A right password is given back. Raises StoreDown."""
+    rates = limiter.rates_by(settings.LOGIN_FAILED_RATE_LIMIT)
+    budgets = []
+    if "ip" in rates:
+        budgets.append((limiter.budget_name("share-password", "ip", address), rates["ip"]))
+    if "key" in rates:
+        budgets.append((limiter.budget_name("share-password", "link", str(link.pk)), rates["key"]))
+    return limiter.attempt(*budgets)

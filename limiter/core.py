@@ -46,12 +46,14 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str) -> Rate:
-        """``"2/1s"``, ``"5/300s"``, ``"60/60s"``; ``""`` or ``"0"`` for no budget."""
+        """``"2/1s"``, ``"5/300s"``, ``"10/m"``, ``"5/5m"``, ``"100/h"``, ``"1000/d"``; ``""`` or
+        ``"0"`` for no budget."""
         text = text.strip()
         if text in ("", "0"):
             return NO_BUDGET
         calls, _, period = text.partition("/")
-        seconds = float(period.removesuffix("s") or "1")
+        unit = period[-1:] if period[-1:] in _UNITS else "s"
+        seconds = float(period.removesuffix(unit) or "1") * _UNITS[unit]
         if int(calls) < 0 or seconds <= 0:
             raise ValueError(f"not a rate: {text!r}")
         return cls(int(calls), seconds)
@@ -61,6 +63,18 @@ class Rate:
 
 
 NO_BUDGET = Rate(0, 1.0)
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def rates_by(spec: str) -> dict[str, Rate]:
+    """``"10/m/ip,5/5m/key"`` (allauth's syntax, kept for the settings people already have)
+    as ``{"ip": 10/60s, "key": 5/300s}``."""
+    rates: dict[str, Rate] = {}
+    for part in spec.split(","):
+        amount, _, per = part.strip().rpartition("/")
+        if amount:
+            rates[per] = Rate.parse(amount)
+    return rates
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,43 @@ def hold(name: str, seconds: float) -> None:
     """No call in budget ``name`` for ``seconds`` from now (a vendor's 429 or Retry-After),
     slots already reserved included. Raises StoreDown."""
     _store().hold(name, max(0.0, seconds))
+
+
+def give_back(name: str, slot: Slot) -> None:
+    """Return a slot that was taken for an attempt that turned out not to count (a right
+    password). Raises StoreDown."""
+    _store().give_back(name, slot.at)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One slot in each of several budgets (say per address and per account), all or none."""
+
+    taken: tuple[tuple[str, Slot], ...]
+    wait: float  # 0 when allowed; else seconds until the first refusing budget has room
+
+    @property
+    def allowed(self) -> bool:
+        return self.wait <= 0
+
+    def give_back(self) -> None:
+        """The attempt does not count after all (the password was right). Raises StoreDown."""
+        for name, slot in self.taken:
+            give_back(name, slot)
+
+
+def attempt(*budgets: tuple[str, Rate]) -> Attempt:
+    """Count one attempt against every budget, or against none when one of them is full.
+    Attempts are counted before they are tried, so many at once can never overshoot a budget;
+    one that succeeds is given back. Raises StoreDown."""
+    taken: list[tuple[str, Slot]] = []
+    for name, rate in budgets:
+        slot = take(name, rate)
+        if not slot.go:
+            Attempt(tuple(taken), 0.0).give_back()
+            return Attempt((), slot.wait)
+        taken.append((name, slot))
+    return Attempt(tuple(taken), 0.0)
 
 
 def forget_expired() -> int:
@@ -159,6 +210,8 @@ class Store(Protocol):
 
     def hold(self, name: str, seconds: float) -> None: ...
 
+    def give_back(self, name: str, at: float) -> None: ...
+
 
 class DatabaseStore:
     """One short transaction per call. On SQLite the settings make every transaction
@@ -205,6 +258,16 @@ class DatabaseStore:
                     row.held_until = until
                     row.expires_at = max(row.expires_at, until)
                     row.save(update_fields=["held_until", "expires_at"])
+        except DatabaseError as error:
+            raise StoreDown(f"the rate-limit table could not be used ({error})") from error
+
+    def give_back(self, name: str, at: float) -> None:
+        try:
+            with transaction.atomic():
+                row = self._locked(name)
+                if at in row.stamps:
+                    row.stamps = [stamp for stamp in row.stamps if stamp != at]
+                    row.save(update_fields=["stamps"])
         except DatabaseError as error:
             raise StoreDown(f"the rate-limit table could not be used ({error})") from error
 
@@ -300,6 +363,12 @@ class RedisStore:
     def hold(self, name: str, seconds: float) -> None:
         try:
             self._hold(keys=[f"limiter:{name}:hold"], args=[round(seconds * _MICRO)])
+        except redis.RedisError as error:
+            raise StoreDown(f"Redis could not be reached ({type(error).__name__})") from error
+
+    def give_back(self, name: str, at: float) -> None:
+        try:
+            self._client.lrem(f"limiter:{name}", 1, f"{round(at * _MICRO)}")
         except redis.RedisError as error:
             raise StoreDown(f"Redis could not be reached ({type(error).__name__})") from error
 

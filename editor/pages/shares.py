@@ -14,9 +14,10 @@ revoking links is editor.shares', shared with the API.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
-from allauth.core import ratelimit
+from allauth.account.adapter import get_adapter
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -33,6 +34,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from editor import access, images, metadata, operations, shares
 from editor.models import JobStatus, ShareLink
+from limiter.core import StoreDown
 
 # Session key: the ids of password-protected links this browser has unlocked.
 UNLOCKED = "unlocked_share_links"
@@ -214,19 +216,21 @@ def _password_page(request: HttpRequest, link: ShareLink, token: str) -> HttpRes
     form = UnlockForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        # The same limits as failed logins: per address, and per link as the "key". Only a
-        # wrong password counts against them.
-        limit = {"action": "login_failed", "key": f"share:{link.pk}"}
-        if not ratelimit.consume(request, dry_run=True, **limit):
+        try:
+            attempt = shares.password_attempt(get_adapter(request).get_client_ip(request), link)
+        except StoreDown:
+            attempt = None
+        if attempt is None or not attempt.allowed:
             form.add_error(
                 "password", _("Too many wrong passwords. Wait a few minutes and try again.")
             )
             status = 429
         elif link.check_password(form.cleaned_data["password"]):
+            with contextlib.suppress(StoreDown):
+                attempt.give_back()  # a right password does not count
             request.session[UNLOCKED] = [*request.session.get(UNLOCKED, []), str(link.pk)][-50:]
             return _public(redirect("editor:shared", token=token))
         else:
-            ratelimit.consume(request, **limit)
             form.add_error("password", _("That password is not right."))
             status = 403
     return _public(render(request, "editor/shared_password.html", {"form": form}, status=status))

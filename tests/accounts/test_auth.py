@@ -65,6 +65,24 @@ def test_repeated_wrong_passwords_are_throttled(client: Client, alice: User) -> 
     assert not response.wsgi_request.user.is_authenticated
 
 
+def test_the_failure_budget_is_the_accounts_whatever_identifier_is_typed(
+    client: Client, alice: User
+) -> None:
+    # Username or email, in any case: five wrong passwords in all, not five for each spelling.
+    for login in ["alice", "ALICE", alice.email, alice.email.upper(), "Alice"]:
+        client.post(reverse("account_login"), {"login": login, "password": "wrong"})
+    response = client.post(reverse("account_login"), {"login": alice.email, "password": PASSWORD})
+    assert b"Too many failed login attempts" in response.content
+    assert not response.wsgi_request.user.is_authenticated
+
+
+def test_right_passwords_do_not_use_up_the_budget(client: Client, alice: User) -> None:
+    for _ in range(8):
+        response = client.post(reverse("account_login"), {"login": "alice", "password": PASSWORD})
+        assert response.status_code == 302
+        client.post(reverse("account_logout"))
+
+
 def test_logout_needs_post_and_ends_the_session(client: Client, alice: User) -> None:
     client.force_login(alice)
     response = client.post(reverse("account_logout"))

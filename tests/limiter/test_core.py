@@ -6,9 +6,11 @@ import uuid
 
 import pytest
 import redis
+from django.conf import settings
 from pytest_django import Settings as SettingsWrapper
 
-from limiter import core
+from config.celery import app
+from limiter import core, tasks
 from limiter.core import Rate, Slot, StoreDown, decide
 from limiter.models import Window
 
@@ -157,3 +159,30 @@ def test_a_store_that_is_down_says_so(settings: SettingsWrapper) -> None:
         core.take("x", Rate(1, 1.0))
     with pytest.raises(StoreDown):
         core.hold("x", 1.0)
+
+
+def test_beat_forgets_old_budgets_every_hour(db: None) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["forget-rate-budgets"]
+    assert entry == {"task": "limiter.tasks.forget_expired", "schedule": 3600.0}
+    assert "limiter.tasks.forget_expired" in app.tasks
+    Window.objects.create(name="stale", expires_at=1.0)
+    assert tasks.forget_expired.apply().get() == 1
+
+
+def test_attempts_count_in_every_budget_or_none(db: None, settings: SettingsWrapper) -> None:
+    settings.RATE_LIMIT_URL = ""
+    wide, narrow = ("wide", Rate(10, 60.0)), ("narrow", Rate(1, 60.0))
+    first = core.attempt(wide, narrow)
+    assert first.allowed
+    refused = core.attempt(wide, narrow)
+    assert not refused.allowed
+    assert refused.wait > 59
+    # The refused attempt took nothing from the wide budget: one stamp there, not two.
+    assert len(Window.objects.get(name="wide").stamps) == 1
+    first.give_back()
+    assert core.attempt(wide, narrow).allowed  # a given-back attempt frees its place
+
+
+def test_rates_in_allauths_syntax() -> None:
+    assert core.rates_by("10/m/ip,5/5m/key") == {"ip": Rate(10, 60.0), "key": Rate(5, 300.0)}
+    assert Rate.parse("100/h") == Rate(100, 3600.0)
