@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -441,9 +442,14 @@ def test_every_fault_ends_right_in_time_with_the_books_right(fault_worker: Worke
     assert not [secret for secret in secrets if secret in log]
 
 
-def test_a_429_storm_on_one_picwish_key_ends_with_every_job_done_once(
-    fault_worker: Worker, settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
+def test_a_storm_of_jobs_on_one_picwish_key_gets_no_429_and_every_job_done_once(
+    spawn_worker: SpawnWorker, settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    settings.SANDBOX_PICWISH_QPS = PICWISH_QPS
+    # The sandbox answers from a thread of this busy test process, so the times it counts
+    # requests at lag theirs by up to ~150 ms; a wide margin covers that, as an operator would
+    # set one for a jittery link (the bench measures the default margin on a quiet sandbox).
+    spawn_worker(PICWISH_QPS=str(PICWISH_QPS), RATE_LIMIT_MARGIN="0.4")
     jobs_at_once = 20
     settings.QUOTA_CONCURRENT_JOBS = jobs_at_once
     secret = "sandbox-storm-k"
@@ -467,6 +473,9 @@ def test_a_429_storm_on_one_picwish_key_ends_with_every_job_done_once(
 
     owner = person("stormy")
     key = vault_key(owner, Vendor.PICWISH, secret)
+    # A first request to the sandbox (it counts by key: another one) imports its views and
+    # starts its threads: a cold vendor would count the storm's first requests late.
+    httpx.get(f"{settings.SANDBOX_URL}/api/tasks/visual/colorization/warm-up", timeout=10)
     started = time.monotonic()
     storm = submit_all([(owner, key, COLORIZE, 120.0)] * jobs_at_once)
     wait_for_all(storm, timeout=90)
@@ -482,8 +491,8 @@ def test_a_429_storm_on_one_picwish_key_ends_with_every_job_done_once(
     assert key.credits_this_month == credits
     assert key.last_error == ""
     assert len(created) == jobs_at_once  # one paid PicWish task per job, never a second
-    # Our limiter counts fixed one-second windows, the sandbox (like a vendor) a sliding one:
-    # bursts at each window's edge are refused, so the jobs above came through real 429s.
-    assert refused
-    # Shown with -s: how hard the storm was and how long the jobs took to get through it.
-    print(f"\n429 storm: {len(refused)} refusals, {jobs_at_once} jobs in {took:.1f} s")
+    # The limiter keeps the key under the sandbox's sliding window (like a vendor's), counting
+    # polls too, across every worker thread: the vendor never had to refuse a request.
+    assert refused == []
+    # Shown with -s: how long the jobs took to get through the key's budget.
+    print(f"\nstorm: {len(refused)} refusals, {jobs_at_once} jobs in {took:.1f} s")
