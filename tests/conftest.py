@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.core.cache import cache
 from pytest_django import Settings as SettingsWrapper
 
@@ -49,8 +50,19 @@ def _isolated_state(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]
     settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()
     polling._known.clear()
+    _forget_rate_budgets(settings.RATE_LIMIT_URL)
     yield
     cache.clear()
+
+
+def _forget_rate_budgets(url: str) -> None:
+    """Budgets on Redis outlive a test's rolled-back transaction (on the database they do not):
+    each test starts with none, as it starts with an empty cache."""
+    if url.startswith(("redis://", "rediss://")):
+        client = redis.Redis.from_url(url)
+        names = list(client.scan_iter("limiter:*", count=1000))
+        if names:
+            client.delete(*names)
 
 
 @pytest.fixture
