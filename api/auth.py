@@ -1,20 +1,22 @@
 """Bearer-token authentication for the API, with a rate limit per token.
 
 A request names its token in ``Authorization: Bearer <token>``; an unknown or revoked token is
-a 401. Each token may make ``API_RATE_LIMIT`` requests a window, every method counted
-(django-ratelimit, counted in the shared cache so every web process shares the count).
+a 401. Each token may make ``API_RATE_LIMIT`` requests in any window of its length, every
+method counted, in the limiter (limiter/: atomic on Redis or the database, shared by every web
+process); the 429 says in ``Retry-After`` exactly when the next request is allowed.
 """
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.http import HttpRequest
-from django_ratelimit import ALL
-from django_ratelimit.core import get_usage
 from ninja.security import HttpBearer
 
 from api.errors import ApiError
 from api.models import ApiToken
+from limiter import core as limiter
 
 
 class TokenAuth(HttpBearer):
@@ -22,20 +24,20 @@ class TokenAuth(HttpBearer):
         found = ApiToken.find(token)
         if found is None:
             return None
-        usage = get_usage(
-            request,
-            group="api.token",
-            key=lambda group, request: str(found.pk),
-            rate=settings.API_RATE_LIMIT,
-            method=ALL,
-            increment=True,
-        )
-        if usage is not None and usage["should_limit"]:
+        rate = limiter.rates_by(settings.API_RATE_LIMIT).get("key", limiter.NO_BUDGET)
+        try:
+            slot = limiter.take(limiter.budget_name("api-token", str(found.pk)), rate)
+        except limiter.StoreDown:
+            raise ApiError(
+                503, "unavailable", "The API cannot take requests for a moment. Try again soon."
+            ) from None
+        if not slot.go:
+            wait = math.ceil(slot.wait)
             raise ApiError(
                 429,
                 "rate_limited",
-                "Too many requests with this token. Slow down and try again in a minute.",
-                retry_after=60,
+                f"Too many requests with this token. Try again in {wait} seconds.",
+                retry_after=wait,
             )
         found.touch()
         request.user = found.owner

@@ -20,6 +20,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import socket
 import time
 import uuid
@@ -36,11 +37,14 @@ from api.models import Webhook
 from api.schemas import job_out
 from editor import outbound
 from editor.models import ENDED_STATUSES, Job
+from limiter import core as limiter
 
 logger = logging.getLogger(__name__)
 
 EVENT = "job.ended"
 DELIVER_TASK = "api.tasks.deliver_webhook"
+# Seconds a delivery waits when the limiter's store cannot be reached.
+STORE_DOWN_WAIT = 10
 # Seconds to wait before each retry; the first try is at once.
 BACKOFF = (10, 60, 300, 1800, 7200)
 MAX_ATTEMPTS = 1 + len(BACKOFF)
@@ -149,6 +153,19 @@ def _schedule(webhook_id: str, delivery: str, attempt: int, countdown: int) -> N
     current_app.send_task(DELIVER_TASK, (webhook_id, delivery, attempt), countdown=countdown)
 
 
+def _receiver_wait(url: str) -> int:
+    """Seconds until this receiver may get another delivery (``WEBHOOK_RATE`` per receiver URL,
+    across every worker); 0 to send now. With the limiter's store down, a short wait: nothing
+    is sent without a budget."""
+    rate = limiter.Rate.parse(settings.WEBHOOK_RATE)
+    try:
+        slot = limiter.take(limiter.budget_name("webhook", limiter.secret(url)), rate)
+    except limiter.StoreDown as error:
+        logger.warning("webhook delivery waits: %s", error)
+        return STORE_DOWN_WAIT
+    return 0 if slot.go else math.ceil(slot.wait)
+
+
 def body_of(job: Job) -> bytes:
     payload = job_out(job, settings.SITE_URL).model_dump(mode="json")
     return json.dumps(payload, separators=(",", ":")).encode()
@@ -168,6 +185,11 @@ def deliver(webhook_id: str, delivery: str | None = None, attempt: int | None = 
     number = webhook.attempts if attempt is None else attempt
     current = str(webhook.delivery)
     if (delivery is not None and delivery != current) or number >= MAX_ATTEMPTS:
+        return False
+    wait = _receiver_wait(webhook.url)
+    if wait:
+        # The receiver's budget is spent: this same try, when its slot opens (not an attempt).
+        _schedule(str(webhook.pk), current, number, countdown=wait)
         return False
     claimed = Webhook.objects.filter(
         pk=webhook.pk, delivery=webhook.delivery, attempts=number, delivered_at__isnull=True

@@ -228,6 +228,9 @@ ACCOUNT_RATE_LIMITS = {"login_failed": False}
 ACCOUNT_ALLOW_REGISTRATION = env_bool("ACCOUNT_ALLOW_REGISTRATION", True)
 # Requests per personal access token on the JSON API (same limiter and syntax as above).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/m/key")
+# Webhook deliveries per receiver URL, across every worker (a burst of ended jobs must not flood
+# someone's endpoint).
+WEBHOOK_RATE = env_str("WEBHOOK_RATE", "10/1s")
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 
 # --- Email -----------------------------------------------------------------------------------

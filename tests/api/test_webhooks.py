@@ -151,6 +151,31 @@ def test_a_failed_try_is_retried_then_succeeds(
     assert len(scheduled) == 2  # nothing more after success
 
 
+def test_a_receiver_gets_no_more_than_its_budget_and_the_rest_wait_their_turn(
+    alice: User,
+    receiver: Receiver,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    settings: SettingsWrapper,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    settings.WEBHOOK_RATE = "1/60s"
+    settings.QUOTA_CONCURRENT_JOBS = 5
+    submit_with_hook(alice, receiver.url)
+    token = token_for(alice, "second")
+    ApiClient(token).post(JOBS, colorize(webhook_url=receiver.url))
+    with django_capture_on_commit_callbacks(execute=True):
+        for each in Job.objects.all():
+            jobs.cancel(each)
+    first, second = (args for args, _countdown in scheduled[:2])
+    assert webhooks.deliver(*first)
+    assert not webhooks.deliver(*second)  # the receiver's minute is spent
+    assert len(receiver.received) == 1
+    waiting, countdown = scheduled[2]
+    assert waiting == second  # the same try again, not counted as one
+    assert 60 <= countdown <= 63
+    assert sorted(Webhook.objects.values_list("attempts", flat=True)) == [0, 1]
+
+
 def test_an_unreachable_receiver_is_retried_until_the_tries_run_out(
     alice: User,
     scheduled: list[tuple[tuple[Any, ...], int]],
