@@ -245,7 +245,6 @@ def _call_vendor(job: Job) -> None:
                 # whichever worker or job would make it.
                 _hold(budget, error.retry_after or 1.0)
             raise
-    _key_worked(job)
     if isinstance(outcome, Pending):
         # The task ref first, before anything else: until it is in the database, a worker
         # that dies would make the job submit (and pay for) a second task.
@@ -267,7 +266,9 @@ def _call_vendor(job: Job) -> None:
             progress=max(job.progress, min(progress, 90)),
             **fields,
         )
+        _key_worked(job)
         return
+    _key_worked(job)
     if job.vendor_ref:
         job.vendor_seconds = polling.seconds_taken(job, timezone.now(), provider.adapter.poll_every)
     elif job.submit_started_at is not None:
