@@ -93,7 +93,13 @@ class LocalAdapter(VendorAdapter):
             )
 
         photo = Photo.open(image, "photo")
-        luts = [to_lut(target) for target in recipe.targets(photo.statistics, ref)]
+        # A JPEG's statistics come from a reduced decode of their own, so the full-size decode
+        # (libjpeg, which releases the GIL) runs on a second core meanwhile, instead of after.
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            loading = loader.submit(photo.load) if photo.reduced_apart else None
+            luts = [to_lut(target) for target in recipe.targets(photo.statistics, ref)]
+            if loading is not None:
+                loading.result()
         photo.load()
         results = []
         for index, lut in enumerate(luts):
