@@ -93,7 +93,13 @@ class LocalAdapter(VendorAdapter):
             )
 
         photo = Photo.open(image, "photo")
-        luts = [to_lut(target) for target in recipe.targets(photo.statistics, ref)]
+        # A JPEG's statistics come from a reduced decode of their own, so the full-size decode
+        # (libjpeg, which releases the GIL) runs on a second core meanwhile, instead of after.
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            loading = loader.submit(photo.load) if photo.reduced_apart else None
+            luts = [to_lut(target) for target in recipe.targets(photo.statistics, ref)]
+            if loading is not None:
+                loading.result()
         photo.load()
         results = []
         for index, lut in enumerate(luts):
@@ -218,6 +224,10 @@ class Photo:
             if isinstance(image, JpegImagePlugin.JpegImageFile)
             else -1
         )
+        # A JPEG's reduced copy is decoded apart, from a header of its own: draft() makes libjpeg
+        # decode at 1/2-1/8 scale, and it only works before the first decode, which the
+        # full-size image still needs. Other formats are reduced from the full-size pixels.
+        self.reduced_apart = self.format == "JPEG"
         self._statistics: Floats | None = None
         self._loaded: Image.Image | None = None
 
@@ -229,9 +239,9 @@ class Photo:
     def statistics(self) -> Floats:
         """The OKLab colors of a ≤512 px copy, one row per opaque pixel."""
         if self._statistics is None:
-            if self._loaded is None and self.format == "JPEG":
-                # A second header: draft() makes libjpeg decode at 1/2-1/8 scale, and it only
-                # works before the first decode, which the full-size image still needs.
+            # Never the full-size pixels of a JPEG, even when they are already loaded: the same
+            # photo must always give the same statistics, whichever decode finished first.
+            if self.reduced_apart:
                 source = _open(self._file, self._what)
             else:
                 self.load()
@@ -255,23 +265,25 @@ class Photo:
     def recolor(self, lut: ImageFilter.Color3DLUT, *, in_place: bool) -> Image.Image:
         assert self._loaded is not None
         source = self._loaded
+        # A read-only image (memory-mapped) would be copied by the first paste of each thread.
+        in_place = in_place and not source.readonly
         target = source if in_place else Image.new(source.mode, source.size)
         rows = max(16, STRIP_PIXELS // source.width)
         boxes = [
             (0, top, source.width, min(source.height, top + rows))
             for top in range(0, source.height, rows)
         ]
-        # Only the filter runs in the pool: cropping and pasting stay on this thread, so no two
-        # threads ever touch one Image object. A batch is cropped before it is pasted back, which
-        # makes writing into the source safe.
+
+        def strip(box: tuple[int, int, int, int]) -> None:
+            # Each thread copies its strip out, filters it and writes it back: crop, filter and
+            # paste all release the GIL, and no thread waits for another's strip. The threads
+            # share the two Image objects but never a row: a strip is cropped before the same
+            # rows are pasted back, which makes writing into the source safe.
+            target.paste(source.crop(box).filter(lut), box)
+
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            for start in range(0, len(boxes), WORKERS):
-                batch = boxes[start : start + WORKERS]
-                pieces = [source.crop(box) for box in batch]
-                for box, done in zip(
-                    batch, pool.map(lambda piece: piece.filter(lut), pieces), strict=True
-                ):
-                    target.paste(done, box)
+            for _ in pool.map(strip, boxes):  # re-raises a thread's error here
+                pass
         if in_place:
             self._loaded = None
         return target

@@ -12,6 +12,7 @@ from PIL import Image, ImageCms, ImageDraw, ImageFilter
 from editor.vendors.base import Done, InputImage, ParamValue, VendorError, VendorRequest
 from editor.vendors.local import adapter as local
 from editor.vendors.local.adapter import LocalAdapter
+from editor.vendors.local.color import to_lut
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -229,12 +230,60 @@ def test_results_are_deterministic() -> None:
     assert [image.data for image in first.images] == [image.data for image in second.images]
 
 
-def test_strips_give_the_same_pixels_as_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    photo = encode(scene((150, 100)))
-    whole = run(photo, mode="AUTO", degree=0.7, color_count=2)[0]
-    monkeypatch.setattr(local, "STRIP_PIXELS", 150 * 7)  # 15 strips, the last one short
-    striped = run(photo, mode="AUTO", degree=0.7, color_count=2)[0]
-    assert [image.data for image in striped.images] == [image.data for image in whole.images]
+def reference_results(
+    image: InputImage, ref: InputImage | None, params: dict[str, ParamValue]
+) -> list[bytes]:
+    """The engine the slow way: statistics first, then each table applied to the whole decoded
+    photo in one call on this thread, no strips, no threads, no decode overlapped."""
+    photo = local.Photo.open(image, "photo")
+    targets = local.Recipe.from_params(params).targets(photo.statistics, ref)
+    whole = Image.open(io.BytesIO(image.data))
+    whole.load()
+    return [photo.encode(whole.filter(to_lut(target))).data for target in targets]
+
+
+@pytest.mark.parametrize("size", [(150, 16), (150, 17), (97, 101), (1100, 701)])
+@pytest.mark.parametrize(
+    "params",
+    [
+        # Two results: the first is written into a new image, the last over the decoded photo.
+        {"mode": "AUTO", "degree": 0.7, "color_count": 2},
+        {"mode": "TEMPLATE", "degree": 0.8, "color_template": ("DB0D0D", "0E0CBB")},
+        {"mode": "REF_PIC", "degree": 0.9},
+    ],
+)
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_strips_threads_and_overlapped_decode_change_no_byte(
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], params: dict[str, ParamValue], fmt: str
+) -> None:
+    # 16-row strips (the least): heights of exactly one strip, one strip and a row, an odd
+    # count with a short last strip, and a photo above the 512 px of the statistics, whose JPEG
+    # statistics come from a reduced decode beside the full-size one.
+    monkeypatch.setattr(local, "STRIP_PIXELS", 1)
+    photo = encode(scene(size), fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    ref = encode(Image.new("RGB", (40, 30), (200, 60, 40)), "JPEG")
+    done, _ = run(photo, ref, **params)
+    assert [image.data for image in done.images] == reference_results(photo, ref, params)
+
+
+def test_jpeg_statistics_do_not_depend_on_whether_the_photo_is_loaded() -> None:
+    # The full-size decode runs beside the statistics: whichever ends first, same statistics.
+    image = encode(scene((1100, 701)), "JPEG", quality=90)
+    before = local.Photo.open(image, "photo")
+    after = local.Photo.open(image, "photo")
+    after.load()
+    assert np.array_equal(before.statistics, after.statistics)
+
+
+def test_a_photo_that_fails_to_decode_in_full_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The full-size decode runs on another thread; its error must still reach the caller.
+    def broken(photo: local.Photo) -> None:
+        raise local._invalid("photo", "could not be decoded; it may be damaged.")
+
+    monkeypatch.setattr(local.Photo, "load", broken)
+    with pytest.raises(VendorError) as caught:
+        run(encode(scene((200, 150)), "JPEG"), mode="AUTO", degree=0.5)
+    assert (caught.value.code, caught.value.retryable) == ("invalid_image", False)
 
 
 @pytest.mark.parametrize(
