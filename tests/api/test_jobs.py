@@ -16,7 +16,7 @@ from PIL import Image
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
-from api import jobs as api_jobs
+from api import multipart
 from api.models import ApiToken
 from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
@@ -187,7 +187,7 @@ def test_a_file_over_the_limit_is_413(
     alice: User, alice_api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_key(alice, Vendor.PICWISH)
-    monkeypatch.setattr(api_jobs, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(multipart, "MAX_FILE_BYTES", 100)
     response = alice_api.post(JOBS, colorize())
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
