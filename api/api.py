@@ -14,7 +14,7 @@ from typing import Any
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
-from api import catalog, errors, jobs, keys, shares, usage
+from api import batches, catalog, errors, jobs, keys, shares, usage
 from api.auth import TokenAuth
 
 # Answers any endpoint behind a token can give, whatever it does.
@@ -59,6 +59,7 @@ api = StudioAPI(
 errors.install(api)
 api.add_router("", catalog.router)
 api.add_router("", jobs.router)
+api.add_router("", batches.router)
 api.add_router("", keys.router)
 api.add_router("", shares.router)
 api.add_router("", usage.router)

@@ -358,6 +358,9 @@ JOB_LOST_MESSAGE_SECONDS = env_int("JOB_LOST_MESSAGE_SECONDS", 60)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
 # A batch: several photos sent at once with the same settings, one job each.
 BATCH_MAX_PHOTOS = env_int("BATCH_MAX_PHOTOS", 20)
+# Django refuses a request with more files than this (a 400): a batch's photos, and its style
+# or reference photo, must fit in one request.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, BATCH_MAX_PHOTOS + 10)
 # Photos kept from a form sent back with an error wait this long for the next try.
 DRAFT_MAX_AGE_SECONDS = env_int("DRAFT_MAX_AGE_SECONDS", 24 * 3600)
 # Jobs older than this many days are deleted with their photos and results by an hourly task

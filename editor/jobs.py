@@ -96,16 +96,7 @@ def start(submission: Submission, *, source_job: Job | None = None) -> Job | Bat
     several photos. ``source_job``: the earlier job whose photo it reuses, if any. Raises
     quotas.QuotaExceeded with nothing started."""
     if submission.batch:
-        shared = {role: photo for role, photo in submission.single.items() if role != "image"}
-        return submit_batch(
-            owner=submission.owner,
-            operation=submission.operation,
-            provider=submission.provider,
-            params=submission.params,
-            photos=[(photo.content, photo.name) for photo in submission.batch],
-            files={role: photo.content for role, photo in shared.items()},
-            key=submission.key,
-        )
+        return start_batch(submission)
     return submit(
         owner=submission.owner,
         operation=submission.operation,
@@ -115,6 +106,22 @@ def start(submission: Submission, *, source_job: Job | None = None) -> Job | Bat
         key=submission.key,
         source_job=source_job,
         photo_name=submission.photo_name,
+    )
+
+
+def start_batch(submission: Submission) -> Batch:
+    """Start a validated submission as a batch, whatever the number of its photos (the API's
+    batch endpoint makes a batch of one photo too): one job per ``image``, the other inputs
+    shared. Raises quotas.QuotaExceeded with nothing started."""
+    shared = {role: photo for role, photo in submission.single.items() if role != "image"}
+    return submit_batch(
+        owner=submission.owner,
+        operation=submission.operation,
+        provider=submission.provider,
+        params=submission.params,
+        photos=[(photo.content, photo.name) for photo in submission.photos.get("image", [])],
+        files={role: photo.content for role, photo in shared.items()},
+        key=submission.key,
     )
 
 
