@@ -13,6 +13,7 @@ from ninja import Router, Status
 from accounts.http import AuthenticatedHttpRequest
 from api import multipart, webhooks
 from api.auth import token_of
+from api.idempotency import idempotent
 from api.models import Webhook
 from api.schemas import BatchOut, Error, InvalidError, QuotaError, batch_out
 from editor import jobs, submissions
@@ -43,6 +44,7 @@ router = Router(tags=["batches"])
     ),
     openapi_extra=multipart.body_schema(many="image"),
 )
+@idempotent
 def submit_batch(request: AuthenticatedHttpRequest) -> Status[BatchOut]:
     operation = multipart.operation_of(request.POST)
     webhook_url = request.POST.get("webhook_url", "").strip()

@@ -24,6 +24,7 @@ from accounts.http import AuthenticatedHttpRequest
 from api import multipart, webhooks
 from api.auth import token_of
 from api.errors import ApiError, not_found
+from api.idempotency import idempotent
 from api.models import Webhook
 from api.schemas import Error, InvalidError, JobFilters, JobOut, JobPage, QuotaError, job_out
 from editor import access, downloads, images, jobs, submissions
@@ -65,6 +66,7 @@ def _base(request: HttpRequest) -> str:
     ),
     openapi_extra=multipart.body_schema(),
 )
+@idempotent
 def submit_job(request: AuthenticatedHttpRequest, response: HttpResponse) -> Status[JobOut]:
     operation = multipart.operation_of(request.POST)
     webhook_url = request.POST.get("webhook_url", "").strip()
@@ -213,6 +215,7 @@ def job_result(
     summary="Cancel a job",
     description="Stops a job under way and refunds its credits. A job that ended is a 409.",
 )
+@idempotent
 def cancel_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
     job = access.get_job_for_user(request.user, job_id)
     if not jobs.cancel(job):
@@ -229,6 +232,7 @@ def cancel_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
         "and was not canceled is a 409 `not_retryable`."
     ),
 )
+@idempotent
 def retry_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
     job = access.get_job_for_user(request.user, job_id)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):

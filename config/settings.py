@@ -205,6 +205,10 @@ ACCOUNT_RATE_LIMITS = {
 ACCOUNT_ALLOW_REGISTRATION = env_bool("ACCOUNT_ALLOW_REGISTRATION", True)
 # Requests per personal access token on the JSON API (same limiter and syntax as above).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/m/key")
+# How long the API keeps the answer to a POST sent with an Idempotency-Key (api.idempotency): the
+# same request with the same key gets it again instead of a second job. Older ones are deleted
+# every hour.
+API_IDEMPOTENCY_SECONDS = env_int("API_IDEMPOTENCY_SECONDS", 24 * 3600)
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 
 # --- Email -----------------------------------------------------------------------------------
@@ -410,6 +414,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
     "delete-expired-jobs": {"task": "editor.tasks.delete_expired_jobs", "schedule": 3600.0},
+    "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 
 # --- Quotas: the limits when no plan applies (plans are made in the admin) ------------------
