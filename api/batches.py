@@ -62,8 +62,7 @@ def submit_batch(request: AuthenticatedHttpRequest) -> Status[BatchOut]:
     except SubmissionInvalid as refused:
         raise multipart.refusal(refused) from None
     with transaction.atomic():
-        batch = jobs.start_batch(submission)
-        started = list(batch.jobs.order_by("created_at", "pk"))
+        batch, started = jobs.start_batch(submission)
         if webhook_url:
             token_hash = token_of(request).token_hash
             Webhook.objects.bulk_create(
