@@ -148,8 +148,7 @@ def charge(
             _("Your plan does not include the studio's keys. Add a key of your own in your vault."),
             None,
         )
-    _roll_periods(user, today, month)
-    charged = Quota.objects.filter(
+    fits = Quota.objects.filter(
         user=user,
         day=today,
         month=month,
@@ -157,12 +156,19 @@ def charge(
         credits_this_month__lte=limits.credits_per_month - credits * jobs,
         active_jobs__lte=limits.concurrent_jobs - jobs,
         stored_bytes__lte=limits.storage_bytes - storage_bytes,
-    ).update(
-        jobs_today=F("jobs_today") + jobs,
-        credits_this_month=F("credits_this_month") + credits * jobs,
-        active_jobs=F("active_jobs") + jobs,
-        stored_bytes=F("stored_bytes") + storage_bytes,
     )
+    counted = {
+        "jobs_today": F("jobs_today") + jobs,
+        "credits_this_month": F("credits_this_month") + credits * jobs,
+        "active_jobs": F("active_jobs") + jobs,
+        "stored_bytes": F("stored_bytes") + storage_bytes,
+    }
+    # The row usually exists and is in today's periods: one UPDATE. When it does not match, the
+    # day or month may have turned (or there is no row yet): start them, then try once more.
+    charged = fits.update(**counted)
+    if not charged:
+        _roll_periods(user, today, month)
+        charged = fits.update(**counted)
     if charged:
         return today
     quota = Quota.objects.get(user=user)

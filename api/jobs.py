@@ -8,6 +8,7 @@ same quotas. Downloads go through editor.downloads like the page's.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from typing import Any
@@ -83,7 +84,8 @@ def submit_job(request: AuthenticatedHttpRequest, response: HttpResponse) -> Sta
         )
     except SubmissionInvalid as invalid:
         raise multipart.refusal(invalid) from None
-    with transaction.atomic():
+    # The job and its webhook commit together; without one, jobs.start's transaction is all.
+    with transaction.atomic() if webhook_url else contextlib.nullcontext():
         job = jobs.start(submission)
         assert isinstance(job, Job)  # one photo per role: never a batch
         if webhook_url:
