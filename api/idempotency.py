@@ -73,11 +73,12 @@ PARAMETER: dict[str, Any] = {
     "required": False,
     "description": (
         "Optional. A key of your own for this request (1 to 255 printable ASCII characters, a "
-        "UUID for example): sending the same request again with the same key within 24 hours "
-        "gives the first answer again (with `Idempotent-Replayed: true`) instead of doing the "
-        "work twice. The same key with a different request is a 422 "
-        "`idempotency_key_reused`; while the first request is still running, a 409 "
-        "`idempotency_key_in_flight`. An answer that is an error is not kept."
+        "UUID for example): sending the same request again with the same key within a day "
+        "(the studio's API_IDEMPOTENCY_SECONDS) gives the first answer again (with "
+        "`Idempotent-Replayed: true`) instead of doing the work twice. The same key with a "
+        "different request is a 422 `idempotency_key_reused`; while the first request is "
+        "still running, a 409 `idempotency_key_in_flight`. An answer that is an error is not "
+        "kept."
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH, "pattern": "^[ -~]+$"},
 }
@@ -187,7 +188,7 @@ def _in_flight() -> ApiError:
     )
 
 
-def _claim(owner_id: int, key: str, line: str, print_: str) -> IdempotencyKey | HttpResponse:
+def _claim(owner_id: int, key: str, line: str, digest: str) -> IdempotencyKey | HttpResponse:
     """The record of this key for this request, ours to do the work under; or the kept answer
     to send again. Raises ApiError 409 (in flight) or 422 (a different request)."""
     found: IdempotencyKey | None = None
@@ -196,7 +197,7 @@ def _claim(owner_id: int, key: str, line: str, print_: str) -> IdempotencyKey | 
         try:
             with transaction.atomic():
                 return IdempotencyKey.objects.create(
-                    owner_id=owner_id, key=key, request=line, fingerprint=print_, created_at=now
+                    owner_id=owner_id, key=key, request=line, fingerprint=digest, created_at=now
                 )
         except IntegrityError:
             found = IdempotencyKey.objects.filter(owner_id=owner_id, key=key).first()
@@ -210,22 +211,22 @@ def _claim(owner_id: int, key: str, line: str, print_: str) -> IdempotencyKey | 
         seconds=IN_FLIGHT_SECONDS
     )
     if expired or abandoned:
-        return _take_over(found, line, print_, now)
-    if found.fingerprint != print_:
+        return _take_over(found, line, digest, now)
+    if found.fingerprint != digest:
         raise _reused(found)
     if found.in_flight:
         raise _in_flight()
     return _replay(found)
 
 
-def _take_over(found: IdempotencyKey, line: str, print_: str, now: dt.datetime) -> IdempotencyKey:
+def _take_over(found: IdempotencyKey, line: str, digest: str, now: dt.datetime) -> IdempotencyKey:
     """Start afresh on a record that expired or whose request died: a compare-and-set on its
     ``attempt``, so that of two requests taking it over one wins and the other is in flight."""
     attempt = uuid.uuid4()
     fresh = {
         "attempt": attempt,
         "request": line,
-        "fingerprint": print_,
+        "fingerprint": digest,
         "status": None,
         "body": b"",
         "headers": {},
