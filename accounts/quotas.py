@@ -122,17 +122,22 @@ def charge(
     operation: str = "",
     provider: str = "",
     house_key: bool = False,
+    jobs: int = 1,
+    limits: Limits | None = None,
 ) -> dt.date:
     """Count one job, its credits and the bytes of the photos it is about to store, or raise
     QuotaExceeded naming the limit.
 
     ``operation`` and ``provider`` (slugs), when given, must be allowed by the person's plan;
-    ``house_key``: the job runs on the studio's key, which the plan must allow. Call inside
+    ``house_key``: the job runs on the studio's key, which the plan must allow. ``jobs``: how
+    many jobs of ``credits`` each to count at once (a batch), all or none; a refusal names the
+    limit that the first job that does not fit meets, as if they were counted one by one.
+    ``limits``: the person's, when the caller has just read them (``limits_for``). Call inside
     the transaction that creates the job. Returns the day charged, which the refund needs.
     """
     now = now or timezone.now()
     today, month = _periods(now)
-    limits = limits_for(user)
+    limits = limits or limits_for(user)
     if operation and not limits.allows(operation, provider):
         raise QuotaExceeded(
             "plan", _("Your plan does not include this operation with this provider."), None
@@ -143,24 +148,42 @@ def charge(
             _("Your plan does not include the studio's keys. Add a key of your own in your vault."),
             None,
         )
-    _roll_periods(user, today, month)
-    charged = Quota.objects.filter(
+    fits = Quota.objects.filter(
         user=user,
         day=today,
         month=month,
-        jobs_today__lt=limits.jobs_per_day,
-        credits_this_month__lte=limits.credits_per_month - credits,
-        active_jobs__lt=limits.concurrent_jobs,
+        jobs_today__lte=limits.jobs_per_day - jobs,
+        credits_this_month__lte=limits.credits_per_month - credits * jobs,
+        active_jobs__lte=limits.concurrent_jobs - jobs,
         stored_bytes__lte=limits.storage_bytes - storage_bytes,
-    ).update(
-        jobs_today=F("jobs_today") + 1,
-        credits_this_month=F("credits_this_month") + credits,
-        active_jobs=F("active_jobs") + 1,
-        stored_bytes=F("stored_bytes") + storage_bytes,
     )
+    counted = {
+        "jobs_today": F("jobs_today") + jobs,
+        "credits_this_month": F("credits_this_month") + credits * jobs,
+        "active_jobs": F("active_jobs") + jobs,
+        "stored_bytes": F("stored_bytes") + storage_bytes,
+    }
+    # The row usually exists and is in today's periods: one UPDATE. When it does not match, the
+    # day or month may have turned (or there is no row yet): start them, then try once more.
+    charged = fits.update(**counted)
+    if not charged:
+        _roll_periods(user, today, month)
+        charged = fits.update(**counted)
     if charged:
         return today
     quota = Quota.objects.get(user=user)
+    if jobs > 1:
+        # As if the jobs that fit had been counted: the first one that does not fit speaks.
+        fit = min(
+            jobs - 1,
+            limits.concurrent_jobs - quota.active_jobs,
+            limits.jobs_per_day - quota.jobs_today,
+            (limits.credits_per_month - quota.credits_this_month) // credits if credits else jobs,
+        )
+        fit = max(fit, 0)
+        quota.active_jobs += fit
+        quota.jobs_today += fit
+        quota.credits_this_month += credits * fit
     if quota.active_jobs >= limits.concurrent_jobs:
         raise QuotaExceeded(
             "concurrent_jobs",

@@ -14,7 +14,7 @@ from typing import Any
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
-from api import catalog, errors, jobs, keys, shares, usage
+from api import batches, catalog, errors, idempotency, jobs, keys, shares, usage
 from api.auth import TokenAuth
 
 # Answers any endpoint behind a token can give, whatever it does.
@@ -26,7 +26,8 @@ TOKEN_ANSWERS = {
 
 class StudioAPI(NinjaAPI):
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
-        """The document, with the token answers on every operation that needs a token."""
+        """The document, with the token answers on every operation that needs a token, and the
+        Idempotency-Key answers on every operation that takes the header."""
         schema = super().get_openapi_schema(**kwargs)
         error = {"$ref": "#/components/schemas/Error"}
         for operations in schema["paths"].values():
@@ -34,7 +35,13 @@ class StudioAPI(NinjaAPI):
                 if not operation.get("security"):
                     continue
                 responses = operation.setdefault("responses", {})
-                for status, description in TOKEN_ANSWERS.items():
+                answers = dict(TOKEN_ANSWERS)
+                if any(
+                    parameter.get("name") == idempotency.HEADER
+                    for parameter in operation.get("parameters", ())
+                ):
+                    answers.update(idempotency.ANSWERS)
+                for status, description in answers.items():
                     responses.setdefault(
                         status,
                         {
@@ -59,6 +66,7 @@ api = StudioAPI(
 errors.install(api)
 api.add_router("", catalog.router)
 api.add_router("", jobs.router)
+api.add_router("", batches.router)
 api.add_router("", keys.router)
 api.add_router("", shares.router)
 api.add_router("", usage.router)

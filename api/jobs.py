@@ -8,6 +8,7 @@ same quotas. Downloads go through editor.downloads like the page's.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from typing import Any
@@ -15,28 +16,23 @@ from urllib.parse import urlencode
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from ninja import Query, Router, Status
 
 from accounts.http import AuthenticatedHttpRequest
-from api import webhooks
+from api import multipart, webhooks
 from api.auth import token_of
 from api.errors import ApiError, not_found
+from api.idempotency import idempotent
 from api.models import Webhook
 from api.schemas import Error, InvalidError, JobFilters, JobOut, JobPage, QuotaError, job_out
-from editor import access, downloads, images, jobs, operations, submissions
-from editor.models import Job, JobStatus, display_name
-from editor.submissions import Photo, SubmissionInvalid
+from editor import access, downloads, images, jobs, submissions
+from editor.models import Job, JobStatus
+from editor.submissions import SubmissionInvalid
 
 router = Router(tags=["jobs"])
-
-# One uploaded file may be at most this big (413 "too_large" above it). Photos bigger than a
-# vendor takes are scaled down, as on the page; this only bounds what a request may store.
-MAX_FILE_BYTES = 64 * 1024 * 1024
-# Request fields that are not parameters of the operation.
-FIXED_FIELDS = frozenset({"operation", "provider", "key", "webhook_url"})
 
 
 def _base(request: HttpRequest) -> str:
@@ -44,127 +40,6 @@ def _base(request: HttpRequest) -> str:
 
 
 # --- Submitting ----------------------------------------------------------------------------
-
-
-def _invalid(errors: dict[str, list[str]]) -> ApiError:
-    field, messages = next(iter(errors.items()))
-    return ApiError(422, "invalid", f"{field}: {messages[0]}", errors=errors)
-
-
-def _operation(data: QueryDict) -> operations.Operation:
-    slug = data.get("operation", "")
-    if not slug:
-        raise _invalid({"operation": ["This field is required."]})
-    try:
-        return operations.get(slug)
-    except KeyError:
-        known = ", ".join(o.slug for o in operations.OPERATIONS)
-        raise _invalid({"operation": [f"Unknown operation {slug!r}. Known: {known}."]}) from None
-
-
-def _values(request: HttpRequest, operation: operations.Operation) -> dict[str, Any]:
-    """The operation's parameters as sent. Anything the operation does not declare is refused,
-    so a typo is an error rather than a default silently used; a parameter not sent takes its
-    declared default (the page sends every field filled with it, a script what it changes)."""
-    params = {param.name: param for param in operation.params}
-    roles = {spec.role for spec in operation.files}
-    # A file part without a file name arrives as a plain field: say what to send instead.
-    as_text = sorted(role for role in roles if role in request.POST)
-    if as_text:
-        raise _invalid(
-            {
-                role: ["Send the photo as a file (a multipart part with a file name)."]
-                for role in as_text
-            }
-        )
-    unknown = sorted(
-        {name for name in request.POST if name not in FIXED_FIELDS and name not in params}
-        | {name for name in request.FILES if name not in roles}
-    )
-    if unknown:
-        raise _invalid({name: [f"{operation.slug} takes no field {name!r}."] for name in unknown})
-    values: dict[str, Any] = {}
-    for name, param in params.items():
-        sent = request.POST.getlist(name)
-        if sent and param.kind == "colors":
-            # Comma-separated, or the field repeated: both read as the page's "A, B" text.
-            values[name] = ",".join(sent)
-        elif sent:
-            values[name] = sent[-1]
-        elif param.default not in (None, ""):
-            default = param.default
-            values[name] = ",".join(default) if isinstance(default, tuple) else str(default)
-    return values
-
-
-def _photos(request: HttpRequest, operation: operations.Operation) -> dict[str, list[Photo]]:
-    """The photos sent, one per file role, as the validator takes them."""
-    photos: dict[str, list[Photo]] = {}
-    for spec in operation.files:
-        uploads = request.FILES.getlist(spec.role)
-        for upload in uploads:
-            if (upload.size or 0) > MAX_FILE_BYTES:
-                raise ApiError(
-                    413,
-                    "too_large",
-                    f"{spec.role}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.",
-                    max_bytes=MAX_FILE_BYTES,
-                )
-        if len(uploads) > 1:
-            raise _invalid({spec.role: ["Send one photo per job."]})
-        if uploads:
-            photos[spec.role] = [Photo(uploads[0], display_name(uploads[0].name))]
-    return photos
-
-
-def _refusal(invalid: SubmissionInvalid) -> ApiError:
-    """A field's error first (a bad ``key`` explains a missing key), then the submission's."""
-    if invalid.errors:
-        return _invalid(invalid.errors)
-    if invalid.code in ("no_key", "not_in_plan"):
-        return ApiError(422, invalid.code, invalid.message)
-    return _invalid({"request": [invalid.message]})
-
-
-SUBMIT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["operation", "image"],
-                    "properties": {
-                        "operation": {"type": "string", "description": "An operation's slug."},
-                        "provider": {
-                            "type": "string",
-                            "description": "One of the operation's providers; default: the "
-                            "first one your plan allows.",
-                        },
-                        "key": {
-                            "type": "string",
-                            "format": "uuid",
-                            "description": "The id of one of your vault keys; default: your "
-                            "most recently used key for the vendor, else the studio's house "
-                            "key if your plan includes it.",
-                        },
-                        "webhook_url": {
-                            "type": "string",
-                            "format": "uri",
-                            "description": "https URL called when the job ends (see the "
-                            "API description).",
-                        },
-                        "image": {"type": "string", "format": "binary"},
-                        "style": {"type": "string", "format": "binary"},
-                        "ref": {"type": "string", "format": "binary"},
-                        "mask": {"type": "string", "format": "binary"},
-                    },
-                    "additionalProperties": {"type": "string"},
-                }
-            }
-        },
-    }
-}
 
 
 @router.post(
@@ -190,10 +65,11 @@ SUBMIT_BODY: dict[str, Any] = {
         "`too_large`; a quota: 429 `quota_exceeded` with `limit` and `resets_at`. Answers 202 "
         "with the job and its URL in `Location`."
     ),
-    openapi_extra=SUBMIT_BODY,
+    openapi_extra=multipart.body_schema(),
 )
+@idempotent
 def submit_job(request: AuthenticatedHttpRequest, response: HttpResponse) -> Status[JobOut]:
-    operation = _operation(request.POST)
+    operation = multipart.operation_of(request.POST)
     webhook_url = request.POST.get("webhook_url", "").strip()
     if webhook_url:
         webhooks.check_url(webhook_url)
@@ -202,13 +78,14 @@ def submit_job(request: AuthenticatedHttpRequest, response: HttpResponse) -> Sta
             operation,
             request.user,
             provider=request.POST.get("provider") or None,
-            values=_values(request, operation),
-            photos=_photos(request, operation),
+            values=multipart.values(request, operation),
+            photos=multipart.photos(request, operation),
             key=request.POST.get("key") or None,
         )
     except SubmissionInvalid as invalid:
-        raise _refusal(invalid) from None
-    with transaction.atomic():
+        raise multipart.refusal(invalid) from None
+    # The job and its webhook commit together; without one, jobs.start's transaction is all.
+    with transaction.atomic() if webhook_url else contextlib.nullcontext():
         job = jobs.start(submission)
         assert isinstance(job, Job)  # one photo per role: never a batch
         if webhook_url:
@@ -230,7 +107,9 @@ def _instant(name: str, value: dt.datetime) -> dt.datetime:
             value = timezone.make_aware(value)
         return value.astimezone(dt.UTC)
     except (OverflowError, ValueError):
-        raise _invalid({name: ["Give a date and time between the years 1 and 9999."]}) from None
+        raise multipart.invalid(
+            {name: ["Give a date and time between the years 1 and 9999."]}
+        ) from None
 
 
 @router.get(
@@ -321,7 +200,7 @@ def job_result(
     )
     if not form.is_valid():
         errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
-        raise _invalid(errors)
+        raise multipart.invalid(errors)
     try:
         body, fmt = downloads.encode(downloads.read(result), form.cleaned_data)
     except images.ImageRejected as rejected:
@@ -338,6 +217,7 @@ def job_result(
     summary="Cancel a job",
     description="Stops a job under way and refunds its credits. A job that ended is a 409.",
 )
+@idempotent
 def cancel_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
     job = access.get_job_for_user(request.user, job_id)
     if not jobs.cancel(job):
@@ -354,6 +234,7 @@ def cancel_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
         "and was not canceled is a 409 `not_retryable`."
     ),
 )
+@idempotent
 def retry_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
     job = access.get_job_for_user(request.user, job_id)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):

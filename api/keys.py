@@ -14,6 +14,7 @@ from ninja import Router, Status
 
 from accounts.http import AuthenticatedHttpRequest
 from api.errors import ApiError
+from api.idempotency import idempotent
 from api.schemas import Error, KeyIn, KeyOut
 from editor import access, keys
 from editor.models import VendorKey
@@ -47,6 +48,7 @@ def list_keys(request: AuthenticatedHttpRequest) -> list[KeyOut]:
     description="The secret is stored encrypted and never returned; answers show its last four "
     "characters. A label another of your keys for the vendor has is a 422.",
 )
+@idempotent
 def add_key(request: AuthenticatedHttpRequest, body: KeyIn) -> Status[KeyOut]:
     try:
         key = keys.add(

@@ -115,3 +115,42 @@ class Webhook(models.Model):
 
     def __repr__(self) -> str:
         return f"<Webhook {self.pk}>"
+
+
+class IdempotencyKey(models.Model):
+    """A POST sent with an ``Idempotency-Key`` header (api.idempotency): the request it named
+    (its line and fingerprint) and, once the work is done, the answer it got, kept for
+    ``API_IDEMPOTENCY_SECONDS`` so that the same request sent again gets that answer instead of
+    doing the work twice. Keys are per person: nobody reaches another person's answers.
+
+    The row is inserted before the work starts, with no ``status`` (in flight), and the
+    unique constraint lets exactly one of two racing requests with the same key in; the answer
+    is written in the transaction that does the work. ``attempt`` names the request that holds
+    the row: a row left in flight by a request that died is taken over by changing it.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # "POST /api/v1/jobs", to say which request a key was used for.
+    request = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=64)
+    attempt = models.UUIDField(default=uuid.uuid4)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    body = models.BinaryField(default=b"", blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=["owner", "key"], name="unique_idempotency_key"),
+        )
+
+    def __str__(self) -> str:
+        return f"idempotency key of {self.owner_id} for {self.request}"
+
+    def __repr__(self) -> str:
+        return f"<IdempotencyKey {self.pk}>"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status is None

@@ -12,7 +12,7 @@ from django.urls import reverse
 from ninja import Field, Schema
 
 from editor import images, keys
-from editor.models import Job, JobStatus, Result, Vendor
+from editor.models import Batch, Job, JobStatus, Result, Vendor
 
 # --- Errors ----------------------------------------------------------------------------------
 
@@ -165,6 +165,29 @@ class JobFilters(Schema):
     status: JobStatus | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+
+
+# --- Batches ---------------------------------------------------------------------------------
+
+
+class BatchOut(Schema):
+    id: uuid.UUID
+    operation: str
+    created_at: dt.datetime
+    jobs: list[JobOut] = Field(
+        description="One job per photo, in the order the photos were sent; each one is also "
+        "at GET /api/v1/jobs/{id}."
+    )
+
+
+def batch_out(batch: Batch, jobs: list[Job], base: str) -> BatchOut:
+    """A batch as the API shows it: its jobs (oldest first, the photos' order) in full."""
+    return BatchOut(
+        id=batch.pk,
+        operation=batch.operation,
+        created_at=batch.created_at,
+        jobs=[job_out(job, base) for job in jobs],
+    )
 
 
 # --- Keys ------------------------------------------------------------------------------------

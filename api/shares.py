@@ -15,6 +15,7 @@ from ninja import Router, Status
 
 from accounts.http import AuthenticatedHttpRequest
 from api.errors import ApiError
+from api.idempotency import idempotent
 from api.schemas import Error, Page, ShareIn, ShareOut, SharePage
 from editor import access, shares
 from editor.models import Job, JobStatus, Result, ShareLink
@@ -59,6 +60,7 @@ def _result(job: Job, wanted: int | uuid.UUID | None) -> Result:
     description="Only for a job that succeeded (409 otherwise). The answer's `url` holds the "
     "link's secret token: send it to whoever should see the result.",
 )
+@idempotent
 def create_share(
     request: AuthenticatedHttpRequest, job_id: uuid.UUID, body: ShareIn
 ) -> Status[ShareOut]:

@@ -231,6 +231,10 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/m/key")
 # Webhook deliveries per receiver URL, across every worker (a burst of ended jobs must not flood
 # someone's endpoint).
 WEBHOOK_RATE = env_str("WEBHOOK_RATE", "10/1s")
+# How long the API keeps the answer to a POST sent with an Idempotency-Key (api.idempotency): the
+# same request with the same key gets it again instead of a second job. Older ones are deleted
+# every hour.
+API_IDEMPOTENCY_SECONDS = env_int("API_IDEMPOTENCY_SECONDS", 24 * 3600)
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 
 # --- Email -----------------------------------------------------------------------------------
@@ -384,6 +388,9 @@ JOB_LOST_MESSAGE_SECONDS = env_int("JOB_LOST_MESSAGE_SECONDS", 60)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
 # A batch: several photos sent at once with the same settings, one job each.
 BATCH_MAX_PHOTOS = env_int("BATCH_MAX_PHOTOS", 20)
+# Django refuses a request with more files than this (a 400): a batch's photos, and its style
+# or reference photo, must fit in one request.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, BATCH_MAX_PHOTOS + 10)
 # Photos kept from a form sent back with an error wait this long for the next try.
 DRAFT_MAX_AGE_SECONDS = env_int("DRAFT_MAX_AGE_SECONDS", 24 * 3600)
 # Jobs older than this many days are deleted with their photos and results by an hourly task
@@ -435,6 +442,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
     "delete-expired-jobs": {"task": "editor.tasks.delete_expired_jobs", "schedule": 3600.0},
     "forget-rate-budgets": {"task": "limiter.tasks.forget_expired", "schedule": 3600.0},
+    "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 
 # --- Quotas: the limits when no plan applies (plans are made in the admin) ------------------

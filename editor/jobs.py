@@ -11,6 +11,7 @@ retries in two tabs, settle on one outcome.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,13 +57,26 @@ def ring(job: Job, countdown: float = 0.0) -> None:
     """Queue the job's next step, ``(job id, dispatch number)``, once the transaction that
     decided it has committed. Image work (fitting, the built-in engine, thumbnails) runs on the
     prefork ``cpu`` queue; vendor I/O on the threaded ``io`` queue."""
-    io = job.status in (JobStatus.RUNNING, JobStatus.WAITING) and job.provider != "local"
-    args = (str(job.pk), job.dispatch)
-    transaction.on_commit(
-        lambda: current_app.send_task(
-            ADVANCE_TASK, args, countdown=countdown, queue="io" if io else "cpu"
+    _ring_all([job], countdown)
+
+
+def _ring_all(rung: Sequence[Job], countdown: float = 0.0) -> None:
+    """``ring`` for several jobs: one callback after commit sends every message."""
+    messages = [
+        (
+            (str(job.pk), job.dispatch),
+            "io"
+            if job.status in (JobStatus.RUNNING, JobStatus.WAITING) and job.provider != "local"
+            else "cpu",
         )
-    )
+        for job in rung
+    ]
+
+    def send() -> None:
+        for args, queue in messages:
+            current_app.send_task(ADVANCE_TASK, args, countdown=countdown, queue=queue)
+
+    transaction.on_commit(send)
 
 
 # --- Submitting --------------------------------------------------------------------------------
@@ -75,7 +89,8 @@ def _size_of(upload: UploadedFile | bytes) -> int:
 
 
 def _store_input(job: Job, role: str, upload: UploadedFile | bytes) -> str:
-    """Inputs go to storage under names we make: never a user-controlled file name."""
+    """Inputs go to storage under names we make: never a user-controlled file name. The bytes
+    are stored as sent, so they take the upload's size (which the quota counted)."""
     if isinstance(upload, bytes):
         content: Any = ContentFile(upload)
         head = upload[:64]
@@ -96,16 +111,8 @@ def start(submission: Submission, *, source_job: Job | None = None) -> Job | Bat
     several photos. ``source_job``: the earlier job whose photo it reuses, if any. Raises
     quotas.QuotaExceeded with nothing started."""
     if submission.batch:
-        shared = {role: photo for role, photo in submission.single.items() if role != "image"}
-        return submit_batch(
-            owner=submission.owner,
-            operation=submission.operation,
-            provider=submission.provider,
-            params=submission.params,
-            photos=[(photo.content, photo.name) for photo in submission.batch],
-            files={role: photo.content for role, photo in shared.items()},
-            key=submission.key,
-        )
+        batch, _jobs = start_batch(submission)
+        return batch
     return submit(
         owner=submission.owner,
         operation=submission.operation,
@@ -115,82 +122,105 @@ def start(submission: Submission, *, source_job: Job | None = None) -> Job | Bat
         key=submission.key,
         source_job=source_job,
         photo_name=submission.photo_name,
+        limits=submission.limits,
     )
 
 
-def submit(
-    *,
+def start_batch(submission: Submission) -> tuple[Batch, list[Job]]:
+    """Start a validated submission as a batch, whatever the number of its photos (the API's
+    batch endpoint makes a batch of one photo too): one job per ``image``, the other inputs
+    shared. Returns the batch and its jobs in the photos' order. Raises
+    quotas.QuotaExceeded with nothing started."""
+    shared = {role: photo for role, photo in submission.single.items() if role != "image"}
+    return submit_batch(
+        owner=submission.owner,
+        operation=submission.operation,
+        provider=submission.provider,
+        params=submission.params,
+        photos=[(photo.content, photo.name) for photo in submission.photos.get("image", [])],
+        files={role: photo.content for role, photo in shared.items()},
+        key=submission.key,
+        limits=submission.limits,
+    )
+
+
+def _charge_once(
     owner: User,
     operation: operations.Operation,
     provider: operations.Provider,
-    params: Mapping[str, Any],
-    files: Mapping[str, UploadedFile | bytes],
     key: VendorKey | None,
-    source_job: Job | None = None,
-    batch: Batch | None = None,
-    photo_name: str = "",
-) -> Job:
-    """Charge the quota (and the key's monthly cap), create the job with its inputs, and ring
-    the doorbell on commit.
-
-    ``key``: the owner's own key, or the studio's house key for the vendor (the job is then
-    marked ``house_key`` and charged to the owner like any other). ``source_job``: the earlier
-    job of the same owner whose photo this one reuses ("run again with changes"); the reused
-    bytes come in ``files`` and are stored under this job's names. ``batch``: the batch this
-    job is one photo of. ``photo_name``: the name the person's photo had, for display (storage
-    names are ours).
-
-    Raises quotas.QuotaExceeded (nothing is created) when a limit would be passed, the plan
-    does not allow the operation, provider or house key, or the key's cap would be passed.
-    """
-    with transaction.atomic():
-        return _create(
-            owner=owner,
-            operation=operation,
-            provider=provider,
-            params=params,
-            files=files,
-            key=key,
-            source_job=source_job,
-            batch=batch,
-            photo_name=photo_name,
-            storage_reserved=False,
-        )
-
-
-def _create(
     *,
-    owner: User,
-    operation: operations.Operation,
-    provider: operations.Provider,
-    params: Mapping[str, Any],
-    files: Mapping[str, UploadedFile | bytes],
-    key: VendorKey | None,
-    source_job: Job | None,
-    batch: Batch | None,
-    photo_name: str,
-    storage_reserved: bool,
-) -> Job:
-    """submit(), inside its transaction. ``storage_reserved``: the inputs' bytes were counted
-    already (a batch counts all its photos at once)."""
-    if source_job is not None and source_job.owner_id != owner.pk:
-        raise ValueError("a job can only reuse the photo of its owner's own job")
-    if key is not None and key.owner_id not in (owner.pk, None):
-        raise ValueError("a job runs on its owner's own key or on a house key")
-    now = timezone.now()
-    expected = sum(_size_of(upload) for upload in files.values())
+    now: dt.datetime,
+    count: int,
+    storage_bytes: int,
+    limits: quotas.Limits | None,
+) -> dt.date:
     charged_on = quotas.charge(
         owner,
         provider.credits,
         now=now,
-        storage_bytes=0 if storage_reserved else expected,
+        storage_bytes=storage_bytes,
         operation=operation.slug,
         provider=provider.name,
         house_key=key is not None and key.is_house_key,
+        jobs=count,
+        limits=limits,
     )
     if key is not None:
-        keys.charge(key, provider.credits, now)
-    job = Job(
+        keys.charge(key, provider.credits * count, now)
+    return charged_on
+
+
+def _charge(
+    owner: User,
+    operation: operations.Operation,
+    provider: operations.Provider,
+    key: VendorKey | None,
+    *,
+    now: dt.datetime,
+    count: int = 1,
+    storage_bytes: int = 0,
+    limits: quotas.Limits | None = None,
+) -> dt.date:
+    """Count ``count`` jobs on the owner's quota and their credits on the key's monthly cap:
+    one conditional UPDATE each, all or none. A batch that is refused is counted again one job
+    at a time (the caller rolls it all back), so that the refusal is the one the first job that
+    does not fit meets, quota or key cap, as the studio has always said it. Call inside the
+    transaction that creates the jobs."""
+    charge = functools.partial(
+        _charge_once, owner, operation, provider, key, now=now, limits=limits
+    )
+    if count > 1:
+        try:
+            with transaction.atomic():
+                return charge(count=count, storage_bytes=storage_bytes)
+        except quotas.QuotaExceeded:
+            pass
+    charged_on = charge(count=1, storage_bytes=storage_bytes)
+    for _job in range(count - 1):
+        charge(count=1, storage_bytes=0)
+    return charged_on
+
+
+def _new_job(
+    owner: User,
+    operation: operations.Operation,
+    provider: operations.Provider,
+    key: VendorKey | None,
+    *,
+    params: Mapping[str, Any],
+    now: dt.datetime,
+    charged_on: dt.date,
+    source_job: Job | None = None,
+    batch: Batch | None = None,
+    photo_name: str = "",
+) -> Job:
+    """A job's row, not saved yet."""
+    if source_job is not None and source_job.owner_id != owner.pk:
+        raise ValueError("a job can only reuse the photo of its owner's own job")
+    if key is not None and key.owner_id not in (owner.pk, None):
+        raise ValueError("a job runs on its owner's own key or on a house key")
+    return Job(
         owner=owner,
         operation=operation.slug,
         provider=provider.name,
@@ -206,11 +236,60 @@ def _create(
         created_at=now,
         due_at=now,
     )
-    job.inputs = {role: _store_input(job, role, upload) for role, upload in files.items()}
-    # The charge counted the uploads' sizes; the quota keeps what storage actually holds.
-    quotas.add_storage(owner.pk, storage.size_of(job.inputs.values()) - expected)
-    job.save()
-    ring(job)
+
+
+def submit(
+    *,
+    owner: User,
+    operation: operations.Operation,
+    provider: operations.Provider,
+    params: Mapping[str, Any],
+    files: Mapping[str, UploadedFile | bytes],
+    key: VendorKey | None,
+    source_job: Job | None = None,
+    batch: Batch | None = None,
+    photo_name: str = "",
+    limits: quotas.Limits | None = None,
+) -> Job:
+    """Charge the quota (and the key's monthly cap), create the job with its inputs, and ring
+    the doorbell on commit.
+
+    ``key``: the owner's own key, or the studio's house key for the vendor (the job is then
+    marked ``house_key`` and charged to the owner like any other). ``source_job``: the earlier
+    job of the same owner whose photo this one reuses ("run again with changes"); the reused
+    bytes come in ``files`` and are stored under this job's names. ``batch``: the batch this
+    job is one photo of. ``photo_name``: the name the person's photo had, for display (storage
+    names are ours). ``limits``: the owner's, when the caller has just read them.
+
+    Raises quotas.QuotaExceeded (nothing is created) when a limit would be passed, the plan
+    does not allow the operation, provider or house key, or the key's cap would be passed.
+    """
+    with transaction.atomic():
+        now = timezone.now()
+        charged_on = _charge(
+            owner,
+            operation,
+            provider,
+            key,
+            now=now,
+            storage_bytes=sum(_size_of(upload) for upload in files.values()),
+            limits=limits,
+        )
+        job = _new_job(
+            owner,
+            operation,
+            provider,
+            key,
+            params=params,
+            now=now,
+            charged_on=charged_on,
+            source_job=source_job,
+            batch=batch,
+            photo_name=photo_name,
+        )
+        job.inputs = {role: _store_input(job, role, upload) for role, upload in files.items()}
+        job.save()
+        ring(job)
     return job
 
 
@@ -223,35 +302,52 @@ def submit_batch(
     photos: Sequence[tuple[UploadedFile | bytes, str]],
     files: Mapping[str, UploadedFile | bytes],
     key: VendorKey | None,
-) -> Batch:
+    limits: quotas.Limits | None = None,
+) -> tuple[Batch, list[Job]]:
     """Several photos with the same settings: one job each, all or none. ``photos`` are the
     ``image`` inputs with their names; ``files`` the other inputs, shared by every job (each
-    job stores its own copy). The storage the whole batch needs is counted at once.
+    job stores its own copy). The storage the whole batch needs is counted at once, then its
+    jobs and their credits; the jobs are inserted together and their messages sent after
+    commit. Returns the batch and its jobs, in the order of ``photos``.
 
     Raises quotas.QuotaExceeded when the whole batch would pass a limit: nothing is created
     and nothing is kept in storage.
     """
+    if not photos:
+        raise ValueError("a batch has at least one photo")
     stored: list[str] = []
     shared = sum(_size_of(upload) for upload in files.values())
     needed = sum(_size_of(photo) for photo, _name in photos) + shared * len(photos)
+    now = timezone.now()
     try:
         with transaction.atomic():
             quotas.reserve_storage(owner, needed)
-            batch = Batch.objects.create(owner=owner, operation=operation.slug)
-            for photo, name in photos:
-                job = _create(
-                    owner=owner,
-                    operation=operation,
-                    provider=provider,
+            charged_on = _charge(
+                owner, operation, provider, key, now=now, count=len(photos), limits=limits
+            )
+            batch = Batch.objects.create(owner=owner, operation=operation.slug, created_at=now)
+            made: list[Job] = []
+            for position, (photo, name) in enumerate(photos):
+                job = _new_job(
+                    owner,
+                    operation,
+                    provider,
+                    key,
                     params=params,
-                    files={**files, "image": photo},
-                    key=key,
-                    source_job=None,
+                    # A microsecond apart: the batch page and its ZIP list the jobs by when
+                    # they were created, which is the order of the photos.
+                    now=now + dt.timedelta(microseconds=position),
+                    charged_on=charged_on,
                     batch=batch,
                     photo_name=name,
-                    storage_reserved=True,
                 )
-                stored += job.inputs.values()
+                job.inputs = {}
+                for role, upload in {**files, "image": photo}.items():
+                    job.inputs[role] = _store_input(job, role, upload)
+                    stored.append(job.inputs[role])
+                made.append(job)
+            Job.objects.bulk_create(made)
+            _ring_all(made)
     except quotas.QuotaExceeded as exceeded:
         for name in stored:
             default_storage.delete(name)
@@ -264,7 +360,7 @@ def submit_batch(
         for name in stored:
             default_storage.delete(name)
         raise
-    return batch
+    return batch, made
 
 
 # --- Ending ------------------------------------------------------------------------------------

@@ -56,6 +56,8 @@ class Submission:
     key: VendorKey | None
     # What will be done to fit the photos (for example scaled down), to tell the person.
     notes: tuple[str, ...] = ()
+    # The owner's limits as the validator read them: the charge that follows needs them again.
+    limits: quotas.Limits | None = None
 
     @property
     def batch(self) -> list[Photo]:
@@ -437,4 +439,5 @@ def validate(
         photos=found.passed,
         key=to_use,
         notes=tuple(found.notes),
+        limits=limits,
     )

@@ -118,3 +118,59 @@ def test_racing_charges_never_pass_the_limit(settings: SettingsWrapper) -> None:
         thread.join()
     assert outcomes.count(True) == 10
     assert Quota.objects.get(user=racer).jobs_today == 10
+
+
+# --- Several jobs at once (a batch) ------------------------------------------------------------
+
+
+def one_by_one(user: User, credits: int, count: int) -> quotas.QuotaExceeded:
+    """The refusal counting ``count`` jobs one at a time meets (rolled back afterwards)."""
+    try:
+        with transaction.atomic():
+            for _ in range(count):
+                quotas.charge(user, credits)
+    except quotas.QuotaExceeded as refused:
+        return refused
+    raise AssertionError("every job fitted")
+
+
+@pytest.mark.parametrize(
+    ("limits", "credits", "count", "limit"),
+    [
+        ({"QUOTA_CONCURRENT_JOBS": 2}, 1, 3, "concurrent_jobs"),
+        ({"QUOTA_JOBS_PER_DAY": 2}, 1, 5, "jobs_per_day"),
+        ({"QUOTA_CREDITS_PER_MONTH": 50}, 20, 3, "credits_per_month"),
+        ({"QUOTA_CREDITS_PER_MONTH": 50, "QUOTA_CONCURRENT_JOBS": 1}, 20, 3, "concurrent_jobs"),
+    ],
+)
+def test_jobs_counted_at_once_are_refused_as_one_by_one(
+    alice: User,
+    settings: SettingsWrapper,
+    limits: dict[str, int],
+    credits: int,
+    count: int,
+    limit: str,
+) -> None:
+    for name, value in limits.items():
+        setattr(settings, name, value)
+    quotas.charge(alice, 0)  # one job running already
+    expected = one_by_one(alice, credits, count)
+    with pytest.raises(quotas.QuotaExceeded) as caught:
+        quotas.charge(alice, credits, jobs=count)
+    assert (caught.value.limit, caught.value.message) == (expected.limit, expected.message)
+    assert caught.value.limit == limit
+    quota = Quota.objects.get(user=alice)
+    assert (quota.jobs_today, quota.credits_this_month, quota.active_jobs) == (1, 0, 1)
+
+
+def test_jobs_that_fit_are_counted_at_once(alice: User, tight: SettingsWrapper) -> None:
+    quotas.charge(alice, 10, jobs=2)
+    quota = Quota.objects.get(user=alice)
+    assert (quota.jobs_today, quota.credits_this_month, quota.active_jobs) == (2, 20, 2)
+
+
+def test_limits_read_by_the_caller_are_used(alice: User, tight: SettingsWrapper) -> None:
+    wider = quotas.limits_for(alice)
+    tight.QUOTA_CONCURRENT_JOBS = 0
+    quotas.charge(alice, 0, limits=wider)
+    assert Quota.objects.get(user=alice).active_jobs == 1

@@ -1,4 +1,4 @@
-"""What API tests send: the jobs endpoint and a colorization's multipart body."""
+"""What API tests send: the jobs and batches endpoints and a colorization's multipart body."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from tests.images import photo
 
 JOBS = "/api/v1/jobs"
+BATCHES = "/api/v1/batches"
 
 
 def colorize(**extra: Any) -> dict[str, Any]:

@@ -65,7 +65,7 @@ OWNED = {
 # Lists and figures: another person sees only their own (checked against Alice's ids).
 LISTS = {"GET /api/v1/jobs", "GET /api/v1/keys", "GET /api/v1/shares", "GET /api/v1/usage"}
 # Operations that make something of the caller's own: another person's call makes theirs.
-MAKERS = {"POST /api/v1/jobs", "POST /api/v1/keys"}
+MAKERS = {"POST /api/v1/jobs", "POST /api/v1/batches", "POST /api/v1/keys"}
 # The same for everyone with a token.
 CATALOG = {"GET /api/v1/operations"}
 
@@ -85,6 +85,10 @@ def call(client: ApiClient, method: str, path: str, things: Alices) -> Any:
         )
     if filled == "/api/v1/jobs" and method == "POST":
         return client.post(filled, {"operation": "colorize", "format": "png", "image": photo()})
+    if filled == "/api/v1/batches" and method == "POST":
+        return client.post(
+            filled, {"operation": "colorize", "format": "png", "image": [photo(), photo()]}
+        )
     if filled == "/api/v1/keys" and method == "POST":
         body = {"vendor": "picwish", "secret": "bob-picwish-secret-22", "label": "bob's"}
         return client.post(filled, json.dumps(body), content_type="application/json")

@@ -15,8 +15,9 @@ from django.utils import timezone
 from PIL import Image
 from pytest_django import Settings as SettingsWrapper
 
+from accounts import quotas
 from accounts.models import User
-from api import jobs as api_jobs
+from api import multipart
 from api.models import ApiToken
 from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
@@ -100,6 +101,22 @@ def test_submitting_a_colorization(alice: User, alice_api: ApiClient) -> None:
     assert (body["result"], body["results"], body["error"]) == (None, [], None)
     assert (job.owner, job.key, job.params) == (alice, key, {"format": "png"})
     assert set(job.inputs) == {"image"}
+
+
+def test_a_submit_reads_the_persons_limits_once(
+    alice: User, alice_api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_key(alice, Vendor.PICWISH)
+    read: list[User] = []
+    limits_for = quotas.limits_for
+
+    def counted(user: User) -> quotas.Limits:
+        read.append(user)
+        return limits_for(user)
+
+    monkeypatch.setattr(quotas, "limits_for", counted)
+    assert alice_api.post(JOBS, colorize()).status_code == 202
+    assert read == [alice]
 
 
 def test_submitting_a_two_file_operation(alice: User, alice_api: ApiClient) -> None:
@@ -187,7 +204,7 @@ def test_a_file_over_the_limit_is_413(
     alice: User, alice_api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_key(alice, Vendor.PICWISH)
-    monkeypatch.setattr(api_jobs, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(multipart, "MAX_FILE_BYTES", 100)
     response = alice_api.post(JOBS, colorize())
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"

@@ -107,6 +107,7 @@ def test_every_operation_answers_as_documented(
     # The document has every router's operations (and this test saw them all).
     for expected in (
         "GET /api/v1/operations",
+        "POST /api/v1/batches",
         "GET /api/v1/keys",
         "POST /api/v1/keys",
         "DELETE /api/v1/keys/{key_id}",

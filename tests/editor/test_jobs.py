@@ -17,10 +17,13 @@ import pytest
 from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
+from accounts import quotas
 from accounts.models import Quota, User
 from editor import jobs, operations, pipeline, polling, storage
 from editor.images import ImageLimits
@@ -876,3 +879,87 @@ def test_a_job_never_runs_on_another_persons_key(alice: User, bob: User) -> None
             key=bobs,
         )
     assert not Job.objects.exists()
+
+
+# --- Submitting a batch: a fixed number of queries, one message per job ------------------------
+
+
+def submit_batch(owner: User, key: VendorKey | None, count: int) -> tuple[Any, list[Job]]:
+    operation = operations.get("colorize")
+    return jobs.submit_batch(
+        owner=owner,
+        operation=operation,
+        provider=operation.default_provider,
+        params={"format": "jpg"},
+        photos=[(make_image((64 + index, 48)), f"photo {index}.jpg") for index in range(count)],
+        files={},
+        key=key,
+    )
+
+
+def test_a_batch_takes_the_same_queries_whatever_its_size(
+    alice: User, picwish_key: VendorKey, settings: SettingsWrapper
+) -> None:
+    settings.QUOTA_CONCURRENT_JOBS = 100
+    submit_batch(alice, picwish_key, 2)  # the quota row and the key's month exist from now on
+    with CaptureQueriesContext(connection) as two:
+        submit_batch(alice, picwish_key, 2)
+    with CaptureQueriesContext(connection) as twelve:
+        submit_batch(alice, picwish_key, 12)
+    assert len(twelve) == len(two)
+
+
+def test_a_batch_rings_once_per_job_after_commit(
+    alice: User,
+    picwish_key: VendorKey,
+    sent: Sent,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        _batch, made = submit_batch(alice, picwish_key, 3)
+    assert sent.messages == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert sent.messages == [(str(job.pk), 0, "cpu", 0) for job in made]
+
+
+def test_a_batchs_jobs_keep_the_photos_order(alice: User, picwish_key: VendorKey) -> None:
+    batch, made = submit_batch(alice, picwish_key, 4)
+    assert [job.photo_name for job in made] == [f"photo {index}.jpg" for index in range(4)]
+    stored_order = list(batch.jobs.order_by("created_at", "pk").values_list("pk", flat=True))
+    assert stored_order == [job.pk for job in made]
+    quota = Quota.objects.get(user=alice)
+    assert (quota.jobs_today, quota.credits_this_month, quota.active_jobs) == (4, 4, 4)
+    assert quota.stored_bytes == disk_bytes(alice)
+
+
+def test_a_batch_past_the_keys_cap_says_what_one_job_at_a_time_meets(
+    alice: User, picwish_key: VendorKey, settings: SettingsWrapper
+) -> None:
+    picwish_key.monthly_credit_cap = 2
+    picwish_key.save()
+    with pytest.raises(quotas.QuotaExceeded) as caught:
+        submit_batch(alice, picwish_key, 3)
+    assert caught.value.limit == "key_cap"
+    assert caught.value.message.startswith(
+        "A batch of 3 photos is a job each, which would pass a limit: This job needs 1 "
+        "credits and your key “Mine” has 0 of its monthly cap of 2 left. The cap resets on "
+    )
+    picwish_key.refresh_from_db()
+    assert picwish_key.credits_this_month == 0
+    assert not Job.objects.exists()
+    assert not Quota.objects.filter(user=alice, jobs_today__gt=0).exists()
+    assert disk_bytes(alice) == 0
+
+
+def test_a_batch_charges_the_quota_before_the_keys_cap_as_one_by_one(
+    alice: User, picwish_key: VendorKey, settings: SettingsWrapper
+) -> None:
+    """The second job passes the concurrency limit before the third passes the key's cap: the
+    refusal is the concurrency limit's, as when the jobs were counted one at a time."""
+    settings.QUOTA_CONCURRENT_JOBS = 1
+    picwish_key.monthly_credit_cap = 2
+    picwish_key.save()
+    with pytest.raises(quotas.QuotaExceeded) as caught:
+        submit_batch(alice, picwish_key, 3)
+    assert caught.value.limit == "concurrent_jobs"
