@@ -71,6 +71,7 @@ def write(figures: Mapping[str, float], path: Path) -> None:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(dict(figures), handle, indent=2)
             handle.write("\n")
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; figures are not secret
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
