@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -91,12 +92,13 @@ def starting_credits(key: str) -> int:
 
 
 class SandboxState:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock``: the rate limit's (tests bring their own)."""
         self._lock = threading.Lock()
         self._results: OrderedDict[str, StoredResult] = OrderedDict()
         self._result_bytes = 0
         self._tasks: OrderedDict[str, Task] = OrderedDict()
-        self._rates = RateLimit()
+        self._rates = RateLimit(clock)
         self._credits: dict[str, int] = {}
         self._counters: dict[str, int] = {}
 
@@ -189,9 +191,11 @@ class SandboxState:
 
     # --- Rate limits, credits, counters -------------------------------------------------
 
-    def admit(self, key: str, per_second: int, window: str = "sliding") -> bool:
+    def admit(self, key: str, per_second: int, window: str | None = None) -> bool:
         """At most ``per_second`` admitted requests per key, counted in ``window`` (see
-        ``editor.sandbox.rates``); every answer is logged."""
+        ``editor.sandbox.rates``; by default ``settings.SANDBOX_PICWISH_WINDOW``, PicWish's
+        being the one QPS limit); every answer is logged."""
+        window = window or str(settings.SANDBOX_PICWISH_WINDOW)
         return self._rates.admit(key, per_second, window)
 
     def rate_log(self, key: str) -> RateLog:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from pytest_django import Settings as SettingsWrapper
 
 from editor.sandbox.rates import RateLimit, RateLog, max_in_any_second
+from editor.sandbox.state import SandboxState
 
 
 class Clock:
@@ -102,6 +104,20 @@ def test_the_log_is_bounded_per_key_and_in_keys() -> None:
     limit.admit("c", 1)
     assert limit.log("b") == RateLog()
     assert limit.log("a").refused == 1
+
+
+@pytest.mark.parametrize(("window", "admitted"), [("sliding", 2), ("fixed", 4)])
+def test_the_sandbox_counts_in_the_window_its_setting_names(
+    settings: SettingsWrapper, window: str, admitted: int
+) -> None:
+    settings.SANDBOX_PICWISH_WINDOW = window
+    clock = Clock()
+    state = SandboxState(clock)
+    for moment in (1000.75, 1000.875, 1001.0, 1001.125):
+        clock.now = moment
+        state.admit("k", 2)
+    assert len(state.rate_log("k").admitted) == admitted
+    assert state.rate_log("k").refused == 4 - admitted
 
 
 def test_an_unknown_window_is_an_error() -> None:
