@@ -157,6 +157,10 @@ def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
             "VENDOR_CALL_MAX_SECONDS": str(CALL_CAP_S),
             "JOB_LOST_MESSAGE_SECONDS": str(LOST_MESSAGE_S),
             "JOB_RETRY_BASE_SECONDS": "1",
+            # Colorization is the asynchronous PicWish kind here (as in tests/integration): in
+            # the blocking mode a call lasts the whole task (TASK_MS), past CALL_CAP_S, and
+            # every try would be cut off and paid again.
+            "PICWISH_SYNC": "0",
             "DATABASE_CONN_MAX_AGE": "0",
         }
     )

@@ -639,6 +639,13 @@ def _pipeline_once(
     )
 
 
+def label(world: World, case: OneJobCase) -> str:
+    """The case's name; PicWish's colorization says which mode the workers run it in."""
+    if case.provider != "picwish":
+        return case.label
+    return f"{case.slug} ({'sync' if world.picwish_sync else 'async'})"
+
+
 @dataclass(frozen=True)
 class OneJobCase:
     label: str
@@ -659,7 +666,7 @@ ONE_JOB_CASES = (
         {"image": PHOTO, "style": STYLE},
     ),
     OneJobCase(
-        "colorize (async)",
+        "colorize",
         "colorize",
         "picwish",
         "picwish",
@@ -711,7 +718,7 @@ def bench_one_job(world: World) -> None:
         spread = f"({min(t for t, _ in timed):.0f}-{max(t for t, _ in timed):.0f})"
         alone = statistics.median(direct)
         print(
-            f"{case.label:<18}{through:>9.0f}{spread:>12}{claim:>7.0f}{alone:>8.0f}"
+            f"{label(world, case):<18}{through:>9.0f}{spread:>12}{claim:>7.0f}{alone:>8.0f}"
             f"{through - alone:>+10.0f}{through / alone:>7.1f}x"
         )
         keep(f"one_{case.slug}_ms", round(through, 1))
