@@ -41,8 +41,10 @@ test: lint typecheck
 	mkdir -p var; dir=$$(mktemp -d $(CURDIR)/var/test-XXXXXX); VAR_DIR=$$dir $(BIN)/pytest $(PYTEST_ARGS); \
 		status=$$?; rm -rf $$dir; exit $$status
 
+# `make bench ONLY=pipeline,crash` runs some sections (bench/run.py lists them; ONLY=vendor:
+# engine, pipeline and crash). The figures are also written to var/bench/latest.json.
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(if $(ONLY),--only '$(ONLY)')
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache test-artifacts

@@ -5,8 +5,12 @@ nothing.
 What it prints: jobs, kills, how the jobs ended (succeeded, failed, still active = stuck),
 duplicate results, orphan files (in a job's folder, named by no row), storage counts that
 differ from the bytes on disk, asynchronous jobs submitted more than once, synchronous extra
-submits against kills (a kill costs a synchronous job at most one more submit), and the time
-from the first submit until every job ended.
+submits against kills (a kill costs a synchronous job at most one more submit), the jobs the
+sandbox saw submitted more than once (by id) beside the studio's own count of them
+(``Job.double_submits``, where the model has it), jobs whose owner was charged more than once
+for them (every job has an owner of its own, so the owner's quota row is the job's), and the
+time from the first submit until every job ended. The same figures go to ``make bench``'s JSON
+(``chaos_*``, bench/figures.py).
 
 Like bench/pipeline.py it builds a throwaway world and takes it down again, even on errors and
 Ctrl-C: a temporary VAR_DIR (SQLite, kombu's filesystem broker, the file cache, media), or
@@ -38,6 +42,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import figures
 import pipeline
 
 if TYPE_CHECKING:
@@ -152,6 +157,10 @@ def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
             "VENDOR_CALL_MAX_SECONDS": str(CALL_CAP_S),
             "JOB_LOST_MESSAGE_SECONDS": str(LOST_MESSAGE_S),
             "JOB_RETRY_BASE_SECONDS": "1",
+            # Colorization is the asynchronous PicWish kind here (as in tests/integration): in
+            # the blocking mode a call lasts the whole task (TASK_MS), past CALL_CAP_S, and
+            # every try would be cut off and paid again.
+            "PICWISH_SYNC": "0",
             "DATABASE_CONN_MAX_AGE": "0",
         }
     )
@@ -371,6 +380,38 @@ def killed_in_flight(spans: list[tuple[float, float]], killed_at: list[float]) -
     return any(arrived <= kill <= answered + RECORDED_WITHIN_S for kill in killed_at)
 
 
+@dataclass(frozen=True)
+class Charges:
+    """What a job's owner was charged for it, against what one charge would leave."""
+
+    charged_twice: bool  # more kept than one charge of the job: credits or jobs counted twice
+    off: bool  # any other difference: a refund missing, or given twice (or a second charge
+    # that a refund then halved: the row keeps the sum, not the history)
+
+
+def charges(job: Job) -> Charges:
+    """The owner's quota row against the job: one charge of ``job.credits`` and one job, kept
+    if it succeeded or is still active, given back if it failed or was canceled."""
+    from accounts.models import Quota
+    from editor.models import ACTIVE_STATUSES, JobStatus
+
+    quota = Quota.objects.get(user_id=job.owner_id)
+    same_day = quota.day == job.charged_on  # else the day's count started again meanwhile
+    kept = job.status == JobStatus.SUCCEEDED or job.status in ACTIVE_STATUSES
+    twice = quota.credits_this_month > job.credits or (same_day and quota.jobs_today > 1)
+    expected = (job.credits, 1) if kept else (0, 0)
+    found = (quota.credits_this_month, quota.jobs_today if same_day else expected[1])
+    return Charges(charged_twice=twice, off=not twice and found != expected)
+
+
+def studio_double_submits(job: Job) -> int | None:
+    """The studio's own count of the job's extra vendor submits (``Job.double_submits``), or
+    None while the model has no such field."""
+    if "double_submits" not in {field.name for field in job._meta.get_fields()}:
+        return None
+    return int(getattr(job, "double_submits", 0) or 0)
+
+
 def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, drain: float) -> None:
     from editor.models import ACTIVE_STATUSES, JobStatus
 
@@ -378,6 +419,12 @@ def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, dra
     statuses: Counter[str] = Counter()
     duplicates = orphans = off_count = async_double = in_flight = sync_extra = 0
     failures: Counter[str] = Counter()
+    vendor_twice: list[str] = []  # jobs the sandbox saw submitted more than once
+    studio_twice: list[str] = []  # jobs the studio counts double submits for
+    studio_total = 0
+    studio_counts = True
+    charged_twice: list[str] = []
+    charges_off = 0
     for item in submitted:
         job = item.job
         job.refresh_from_db()
@@ -396,6 +443,18 @@ def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, dra
             in_flight += killed_in_flight(counter.spans[item.secret], chaos.killed_at)
         if not item.kind.asynchronous:
             sync_extra += max(0, submits - 1)
+        if submits > 1:
+            vendor_twice.append(f"{job.pk} ({item.kind.slug}, {submits} submits)")
+        own = studio_double_submits(job)
+        if own is None:
+            studio_counts = False
+        elif own:
+            studio_twice.append(str(job.pk))
+            studio_total += own
+        charged = charges(job)
+        if charged.charged_twice:
+            charged_twice.append(str(job.pk))
+        charges_off += charged.off
     stuck = sum(n for status, n in statuses.items() if status in ACTIVE_STATUSES)
     failed = ", ".join(f"{code} x{n}" for code, n in failures.most_common()) or "none"
     print(f"    jobs {len(submitted)} ({JOBS // 2} sync, {JOBS - JOBS // 2} async); kills {kills}")
@@ -412,7 +471,45 @@ def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, dra
         f"submit was in flight); sync extra submits {sync_extra} for {kills} kills (bound: one "
         "per kill)"
     )
+    print(
+        f"    jobs the sandbox saw submitted more than once: {len(vendor_twice)}"
+        + (f": {', '.join(vendor_twice)}" if vendor_twice else "")
+    )
+    if studio_counts:
+        print(
+            f"    the studio's own count (Job.double_submits): {len(studio_twice)} jobs, "
+            f"{studio_total} extra submits"
+            + (f": {', '.join(studio_twice)}" if studio_twice else "")
+        )
+    else:
+        print("    the studio's own count: none kept (the Job model has no double_submits field)")
+    print(
+        f"    jobs whose owner was charged more than once for them: {len(charged_twice)}"
+        + (f": {', '.join(charged_twice)}" if charged_twice else "")
+        + f"; other quota rows off the job's charge: {charges_off}"
+    )
     print(f"    time to drain (first submit -> last job ended) {drain:.1f} s")
+    for key, value in (
+        ("chaos_jobs", len(submitted)),
+        ("chaos_kills", kills),
+        ("chaos_succeeded", statuses[JobStatus.SUCCEEDED]),
+        ("chaos_failed", statuses[JobStatus.FAILED]),
+        ("chaos_stuck", stuck),
+        ("chaos_duplicate_results", duplicates),
+        ("chaos_orphan_files", orphans),
+        ("chaos_storage_counts_off", off_count),
+        ("chaos_async_double_submits", async_double),
+        ("chaos_async_double_in_flight", in_flight),
+        ("chaos_sync_extra_submits", sync_extra),
+        ("chaos_vendor_double_submits", len(vendor_twice)),
+        ("chaos_charged_twice", len(charged_twice)),
+        ("chaos_quota_rows_off", charges_off),
+        ("chaos_drain_s", round(drain, 2)),
+    ):
+        figures.record(key, value)
+    if studio_counts:
+        figures.record("chaos_studio_double_submits", len(studio_twice))
+        figures.record("chaos_studio_double_submits_total", studio_total)
 
 
 def main() -> None:

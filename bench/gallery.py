@@ -8,7 +8,8 @@ statuses; then the first page, a filtered page, the next page appended by HTMX a
 are each requested ``RUNS`` times.
 
 It configures Django itself, so it needs a fresh process: ``.venv/bin/python bench/gallery.py``
-(bench/run.py runs it so).
+(bench/run.py runs it so). The figures also go to ``make bench``'s JSON as ``gallery_<case>_*``
+(bench/figures.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import figures
+
 if TYPE_CHECKING:
     from django.http.response import HttpResponseBase
 
@@ -33,6 +36,13 @@ if str(ROOT) not in sys.path:
 
 JOBS = 1000
 RUNS = 200
+# Each case's name in the JSON figures.
+FIGURE_NAMES = {
+    "first page": "first_page",
+    "filtered (op + status + date)": "filtered",
+    "next page, HTMX fragment": "next_page",
+    "deep page (last 29 jobs)": "deep_page",
+}
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -156,6 +166,15 @@ def main() -> None:
                 f"{percentile(samples, 0.95):>8.2f}{percentile(samples, 0.99):>8.2f}"
                 f"{statistics.fmean(samples):>8.2f}"
             )
+            prefix = f"gallery_{FIGURE_NAMES[name]}"
+            figures.record(f"{prefix}_queries", queries)
+            for label, value in (
+                ("p50", percentile(samples, 0.50)),
+                ("p95", percentile(samples, 0.95)),
+                ("p99", percentile(samples, 0.99)),
+                ("mean", statistics.fmean(samples)),
+            ):
+                figures.record(f"{prefix}_{label}_ms", round(value, 2))
 
 
 if __name__ == "__main__":

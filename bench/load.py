@@ -19,7 +19,8 @@ max latency (ms) and failures (any unexpected status or body), then the jobs sta
 finished during the run.
 
 It configures Django itself, so it needs a fresh process: ``.venv/bin/python bench/load.py``
-(``--users``, ``--seconds``, ``--json PATH`` for the figures as JSON).
+(``--users``, ``--seconds``, ``--json PATH`` for the whole report as JSON). The totals also go to
+``make bench``'s JSON as ``load_<users>u_*`` (bench/figures.py).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
+import figures
 import pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -549,6 +551,20 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(report.table(), flush=True)
+    prefix = f"load_{report.users}u"
+    for key, value in (
+        ("requests", report.total.requests),
+        ("rps", round(report.total.rps, 2)),
+        ("p50_ms", round(report.total.p50, 1)),
+        ("p95_ms", round(report.total.p95, 1)),
+        ("p99_ms", round(report.total.p99, 1)),
+        ("max_ms", round(report.total.max, 1)),
+        ("failures", report.total.failures),
+        ("jobs_started", report.jobs_started),
+        ("jobs_finished", report.jobs_finished),
+        ("jobs_failed", report.jobs_failed),
+    ):
+        figures.record(f"{prefix}_{key}", value)
     if arguments.json is not None:
         arguments.json.write_text(json.dumps(dataclasses.asdict(report), indent=2))
 

@@ -8,7 +8,9 @@ JPEG-to-JPEG edit of this photo costs) and a naive REF_PIC that converts the who
 float32 OKLab and back with NumPy, for comparison.
 
 Run from the project root: ``.venv/bin/python bench/local_engine.py``. Prints figures; passes or
-fails nothing.
+fails nothing. The figures also go to ``make bench``'s JSON (bench/figures.py): ``engine_<case>_*``
+for each case, and ``engine_48mp_s`` / ``engine_48mp_peak_mb`` for the engine's default mode
+(AUTO, one color family), the one a person gets without choosing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import figures
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -42,6 +46,15 @@ CASES: dict[str, dict[str, Any]] = {
     "engine REF_PIC": {"mode": "REF_PIC"},
     "naive REF_PIC, float32": {"mode": "NAIVE"},
 }
+# Each case's name in the JSON figures; the headline engine_48mp_* figures are AUTO's.
+FIGURE_NAMES = {
+    "JPEG decode + encode only": "jpeg_floor",
+    "engine AUTO, 1 family": "auto",
+    "engine TEMPLATE, 3 colors": "template",
+    "engine REF_PIC": "ref_pic",
+    "naive REF_PIC, float32": "naive_ref_pic",
+}
+HEADLINE = "engine AUTO, 1 family"
 
 
 def make_photo(path: Path) -> None:
@@ -178,6 +191,11 @@ def main() -> None:
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
                 seconds, peak, size = pool.submit(run_case, params, str(photo), str(ref)).result()
             print(f"{name:<30}{seconds:>9.2f}{peak:>10.0f}{size / 1e6:>11.1f}")
+            figures.record(f"engine_{FIGURE_NAMES[name]}_48mp_s", round(seconds, 3))
+            figures.record(f"engine_{FIGURE_NAMES[name]}_48mp_peak_mb", round(peak, 1))
+            if name == HEADLINE:
+                figures.record("engine_48mp_s", round(seconds, 3))
+                figures.record("engine_48mp_peak_mb", round(peak, 1))
         print("peak MB: highest resident memory above the same process after imports and reading")
 
 

@@ -7,10 +7,23 @@ result (bench/thumbnails.py), the built-in engine (bench/local_engine.py), the j
 against gunicorn (bench/load.py) each run in a process of their own: the gallery fills a
 database of its own, the image benches measure peak memory, which a big parent would skew, and
 the last three set Django up with their own database, broker and workers.
+
+Every figure is also written as JSON, one flat object of numbers, to var/bench/latest.json (and
+a copy named for the run's start, var/bench/<UTC time>.json), so runs can be compared: each
+script records its figures with bench/figures.py into a file named by ``BENCH_FIGURES``, which
+this script sets and reads back at the end, also when a section failed or the run was stopped.
+
+``--only`` (``make bench ONLY=...``) runs some sections: a comma list of pages, gallery,
+thumbnails, engine, pipeline, crash and load, or ``vendor`` for what issue 16 measures (engine,
+pipeline, crash) or ``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
+burst a second time on the embedded defaults (SQLite, kombu's filesystem broker, the file cache)
+when the environment names other stores, for the ``_default`` figures.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import os
 import signal
 import statistics
@@ -18,16 +31,26 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
+
+import figures
 
 if TYPE_CHECKING:
     from django.http.response import HttpResponseBase
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+FIGURES_DIR = ROOT / "var" / "bench"
+SECTIONS = ("pages", "gallery", "thumbnails", "engine", "pipeline", "crash", "load")
+GROUPS = {"vendor": ("engine", "pipeline", "crash"), "burst": ("burst",), "all": SECTIONS}
+# The stores the embedded defaults replace; bench/pipeline.py reads the same three.
+STORE_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
+PAGE_FIGURES = {"GET /healthz": "healthz", "GET /accounts/login/": "login"}
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -49,6 +72,26 @@ def measure(action: Callable[[], HttpResponseBase], runs: int) -> list[float]:
 
 
 def bench_pages(runs: int = 300) -> None:
+    """The pages, in this process, on a throwaway SQLite database in a temporary VAR_DIR."""
+    with tempfile.TemporaryDirectory(prefix="studio-bench-") as var_dir:
+        saved = dict(os.environ)
+        os.environ["VAR_DIR"] = var_dir
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        os.environ.pop("DATABASE_URL", None)
+        try:
+            import django
+
+            django.setup()
+            _bench_pages(runs)
+        finally:
+            from django.db import connections
+
+            connections.close_all()  # before its database file goes
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def _bench_pages(runs: int) -> None:
     from django.core.management import call_command
     from django.test import Client
 
@@ -72,9 +115,17 @@ def bench_pages(runs: int = 300) -> None:
             f"{name:<28}{percentile(samples, 0.50):>8.2f}{percentile(samples, 0.95):>8.2f}"
             f"{percentile(samples, 0.99):>8.2f}{statistics.fmean(samples):>8.2f}"
         )
+        prefix = "pages_" + PAGE_FIGURES.get(name, "studio")
+        for label, value in (
+            ("p50", percentile(samples, 0.50)),
+            ("p95", percentile(samples, 0.95)),
+            ("p99", percentile(samples, 0.99)),
+            ("mean", statistics.fmean(samples)),
+        ):
+            figures.record(f"{prefix}_{label}_ms", round(value, 2))
 
 
-def run_script(name: str, env: dict[str, str], *args: str) -> None:
+def run_script(name: str, env: dict[str, str], *args: str) -> int:
     """Run ``bench/<name> [args]`` in a fresh process with ``env``, its figures printed in turn.
 
     A Ctrl-C reaches it too; we then wait while it stops its workers and removes its temporary
@@ -108,28 +159,114 @@ def run_script(name: str, env: dict[str, str], *args: str) -> None:
         raise SystemExit(128 + stopped[0])  # and run nothing more
     if status:
         print(f"bench/{name} stopped with exit status {status}")
+    return status
 
 
-def main() -> None:
-    # The other scripts choose their own stores (the pipeline honours DATABASE_URL and
-    # CELERY_BROKER_URL): they get the environment as it was, not the pages' changes to it.
-    environment = dict(os.environ)
+def sections(only: str) -> list[str]:
+    """The sections a ``--only`` value names, in the order a full run takes them."""
+    names: set[str] = set()
+    for name in (part.strip() for part in only.split(",")):
+        if name in GROUPS:
+            names.update(GROUPS[name])
+        elif name in SECTIONS:
+            names.add(name)
+        elif name:
+            known = ", ".join([*SECTIONS, *GROUPS])
+            raise ValueError(f"no bench section {name!r}; the sections: {known}")
+    if not names:
+        raise ValueError("no bench section named")
+    # "burst" is part of "pipeline": running both would run the bursts twice.
+    return [
+        name
+        for name in (*SECTIONS, "burst")
+        if name in names and not (name == "burst" and "pipeline" in names)
+    ]
+
+
+def run_pipeline(environment: dict[str, str], *args: str) -> int:
+    """bench/pipeline.py as asked, then its burst again on the embedded defaults (the
+    ``_default`` figures) if the environment named other stores; else the run was on the
+    defaults already and recorded them itself."""
+    status = run_script("pipeline.py", environment, *args)
+    if any(environment.get(name) for name in STORE_VARIABLES):
+        defaults = {k: v for k, v in environment.items() if k not in STORE_VARIABLES}
+        print("\nThe PicWish burst again, on the embedded defaults (no DATABASE_URL, ...):")
+        status = (
+            run_script(
+                "pipeline.py",
+                defaults,
+                "--cases",
+                "burst",
+                "--modes",
+                "headline",
+                "--suffix",
+                "_default",
+            )
+            or status
+        )
+    return status
+
+
+def run_section(name: str, environment: dict[str, str]) -> int:
+    """Run one section; returns its exit status (0: it ran to the end)."""
+    if name == "pages":
+        try:
+            bench_pages()
+        except SystemExit as stop:  # a page that did not answer 200
+            print(stop)
+            return 1
+        return 0
+    if name == "load":
+        # A light load beside a heavy one, to show where the studio on this machine saturates.
+        light = run_script("load.py", environment, "--users", "10")
+        return run_script("load.py", environment, "--users", "50") or light
+    if name == "pipeline":
+        return run_pipeline(environment)
+    if name == "burst":
+        return run_pipeline(environment, "--cases", "burst")
+    script = {"engine": "local_engine.py"}.get(name, f"{name}.py")
+    return run_script(script, environment)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else "")
+    parser.add_argument("--only", default="all", help="comma list of sections (default: all)")
+    arguments = parser.parse_args(argv)
+    try:
+        chosen = sections(arguments.only)
+    except ValueError as error:
+        parser.error(str(error))
+    started = dt.datetime.now(tz=dt.UTC)
+    failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="studio-bench-") as var_dir:
-        os.environ["VAR_DIR"] = var_dir
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        os.environ.pop("DATABASE_URL", None)
-        import django
+        recorded = Path(var_dir) / "figures.jsonl"
+        os.environ[figures.ENVIRONMENT] = str(recorded)
+        # The scripts choose their own stores (the pipeline honours DATABASE_URL and
+        # CELERY_BROKER_URL) from the environment as it was, with only BENCH_FIGURES added.
+        environment = dict(os.environ)
+        try:
+            for name in chosen:
+                try:
+                    status = run_section(name, environment)
+                except Exception:  # a section that breaks leaves the others their figures
+                    traceback.print_exc()
+                    status = 1
+                if status:
+                    failed.append(name)
+        finally:
+            save(figures.collect(recorded), started, failed)
 
-        django.setup()
-        bench_pages()
-    run_script("gallery.py", environment)
-    run_script("thumbnails.py", environment)
-    run_script("local_engine.py", environment)
-    run_script("pipeline.py", environment)
-    run_script("crash.py", environment)
-    # A light load beside a heavy one, to show where the studio on this machine saturates.
-    run_script("load.py", environment, "--users", "10")
-    run_script("load.py", environment, "--users", "50")
+
+def save(collected: dict[str, float], started: dt.datetime, failed: list[str]) -> None:
+    if failed:
+        print(f"\nbench: sections that did not run to the end: {', '.join(failed)}")
+    if not collected:
+        print("bench: no figures recorded")
+        return
+    latest = FIGURES_DIR / "latest.json"
+    figures.write(collected, latest)
+    figures.write(collected, FIGURES_DIR / f"{started:%Y%m%dT%H%M%SZ}.json")
+    print(f"bench: {len(collected)} figures written to {latest.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ allocator, so tracemalloc would not see the pixel buffers); the time is the medi
 that process.
 
 Run from the project root: ``.venv/bin/python bench/thumbnails.py``. Prints figures; passes or
-fails nothing.
+fails nothing; they also go to ``make bench``'s JSON as ``thumbnails_<case>_*`` (bench/figures.py).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import figures
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -36,6 +38,9 @@ CASES = (
     "original, metadata stripped",
     "converted to JPEG q90",
     "converted to WebP q90",
+)
+FIGURE_NAMES = dict(
+    zip(CASES, ("pillow_decode", "studio", "stripped", "jpeg_q90", "webp_q90"), strict=True)
 )
 
 
@@ -114,6 +119,8 @@ def main() -> None:
                 seconds, peak, size = pool.submit(run_case, case, str(path)).result()
             output = f"{size / 1000:,.0f} kB" if size else "-"
             print(f"{case:<30}{seconds:>9.2f}{peak:>9.0f}{output:>12}")
+            figures.record(f"thumbnails_{FIGURE_NAMES[case]}_48mp_s", round(seconds, 3))
+            figures.record(f"thumbnails_{FIGURE_NAMES[case]}_48mp_peak_mb", round(peak, 1))
 
 
 if __name__ == "__main__":

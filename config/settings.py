@@ -496,6 +496,9 @@ SANDBOX_URL = env_str("SANDBOX_URL", "http://127.0.0.1:9000").rstrip("/")  # bui
 SANDBOX_TASK_MS = env_int("SANDBOX_TASK_MS", 1500)  # an async task's time from queued to done
 # Requests per second per key the fake PicWish admits, polls included (its documented default).
 SANDBOX_PICWISH_QPS = 2
+# How it counts them: "sliding" admits at most that many in any span of one second (strict);
+# "fixed" counts per clock second, letting up to twice as many through across a boundary.
+SANDBOX_PICWISH_WINDOW = "sliding"
 # Seconds the `timeout` fault marker holds an answer: longer than a client's read timeout.
 SANDBOX_FAULT_TIMEOUT_S = 40.0
 # Bytes the `drip` fault marker sends at a time, so only a client's total deadline stops it.

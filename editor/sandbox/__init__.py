@@ -8,6 +8,7 @@ classical processing and carry a "SANDBOX" mark. ``manage.py runsandbox`` serves
 select the legacy envelope, the retired color migration and injected faults (see ``faults``).
 
 Settings (config/settings.py): SANDBOX_ENABLED, SANDBOX_KEY_PREFIX, SANDBOX_RESULT_TTL,
-SANDBOX_URL, SANDBOX_TASK_MS, SANDBOX_PICWISH_QPS and the fault markers' SANDBOX_FAULT_TIMEOUT_S,
-SANDBOX_FAULT_DRIP_BYTES and SANDBOX_FAULT_DRIP_INTERVAL_S (tests shorten them).
+SANDBOX_URL, SANDBOX_TASK_MS, SANDBOX_PICWISH_QPS and SANDBOX_PICWISH_WINDOW (how the QPS is
+counted, see ``rates``), and the fault markers' SANDBOX_FAULT_TIMEOUT_S, SANDBOX_FAULT_DRIP_BYTES
+and SANDBOX_FAULT_DRIP_INTERVAL_S (tests shorten them).
 """

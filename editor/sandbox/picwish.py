@@ -109,7 +109,7 @@ def _endpoint(
         caller = identify(request, key)
         if not isinstance(caller, Caller):
             return finish(caller)
-        # Default QPS 2 per key, polls included (contracts 6.6).
+        # Default QPS 2 per key, polls included (contracts 6.6), in SANDBOX_PICWISH_WINDOW.
         if not STATE.admit(key, int(settings.SANDBOX_PICWISH_QPS)):
             return finish(_error(429, "Too Many Requests"))
         response = _injected(caller)

@@ -1,4 +1,4 @@
-"""The sandbox's memory: async tasks, result files with expiry, rate windows and credits.
+"""The sandbox's memory: async tasks, result files with expiry, rate limits and credits.
 
 Everything lives in one process behind one lock and is gone on restart. Tasks do not run in the
 background: a task's state is worked out from the time that passed since it was created, so a
@@ -12,13 +12,15 @@ import secrets
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from django.conf import settings
 
 from editor.sandbox.faults import Fault
+from editor.sandbox.rates import RateLimit, RateLog
 
 MEDIA_TYPES: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 EXTENSIONS: Final = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -90,12 +92,13 @@ def starting_credits(key: str) -> int:
 
 
 class SandboxState:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock``: the rate limit's (tests bring their own)."""
         self._lock = threading.Lock()
         self._results: OrderedDict[str, StoredResult] = OrderedDict()
         self._result_bytes = 0
         self._tasks: OrderedDict[str, Task] = OrderedDict()
-        self._windows: dict[str, deque[float]] = {}
+        self._rates = RateLimit(clock)
         self._credits: dict[str, int] = {}
         self._counters: dict[str, int] = {}
 
@@ -104,7 +107,7 @@ class SandboxState:
             self._results.clear()
             self._result_bytes = 0
             self._tasks.clear()
-            self._windows.clear()
+            self._rates.reset()
             self._credits.clear()
             self._counters.clear()
 
@@ -188,17 +191,16 @@ class SandboxState:
 
     # --- Rate limits, credits, counters -------------------------------------------------
 
-    def admit(self, key: str, per_second: int) -> bool:
-        """A sliding one-second window: at most ``per_second`` admitted requests per key."""
-        now = time.monotonic()
-        with self._lock:
-            window = self._windows.setdefault(key, deque())
-            while window and now - window[0] >= 1.0:
-                window.popleft()
-            if len(window) >= per_second:
-                return False
-            window.append(now)
-            return True
+    def admit(self, key: str, per_second: int, window: str | None = None) -> bool:
+        """At most ``per_second`` admitted requests per key, counted in ``window`` (see
+        ``editor.sandbox.rates``; by default ``settings.SANDBOX_PICWISH_WINDOW``, PicWish's
+        being the one QPS limit); every answer is logged."""
+        window = window or str(settings.SANDBOX_PICWISH_WINDOW)
+        return self._rates.admit(key, per_second, window)
+
+    def rate_log(self, key: str) -> RateLog:
+        """What the rate limit admitted and refused for ``key`` so far (a bench reads it)."""
+        return self._rates.log(key)
 
     def charge(self, key: str, credits: int) -> bool:
         with self._lock:

@@ -674,6 +674,26 @@ def test_picwish_allows_two_requests_per_second_per_key(
     assert picwish_query(client, api_key, "unknown").status_code == 404
 
 
+def test_picwish_counts_creates_and_polls_alike_and_logs_them(
+    client: httpx.Client, settings: SettingsWrapper
+) -> None:
+    # How the window slides is tested with a clock of our own in test_rates.py.
+    settings.SANDBOX_PICWISH_QPS = 2
+    settings.SANDBOX_PICWISH_WINDOW = "sliding"
+    api_key = key()
+    started = time.monotonic()
+    created = picwish_create(client, api_key)
+    polled = picwish_query(client, api_key, created.json()["data"]["task_id"])
+    refused = [picwish_create(client, api_key), picwish_query(client, api_key, "unknown")]
+    if time.monotonic() - started >= 0.9:
+        pytest.skip("this machine took a second for four requests: the window moved on")
+    assert (created.status_code, polled.status_code) == (200, 200)
+    assert [answer.status_code for answer in refused] == [429, 429]
+    log = STATE.rate_log(api_key)
+    assert (len(log.admitted), log.refused, log.max_in_any_second()) == (2, 2, 2)
+    assert STATE.rate_log(key()).admitted == ()
+
+
 # --- Result URLs ------------------------------------------------------------------------------
 
 
