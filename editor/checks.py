@@ -74,3 +74,25 @@ def job_lease_outlasts_a_vendor_step(
             id="studio.E004",
         )
     ]
+
+
+# PicWish's documented hard limit on one colorization (vendor-contracts.md §6.7).
+PICWISH_TASK_LIMIT_SECONDS = 30
+
+
+@register()
+def picwish_blocking_calls_can_finish(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    cap = settings.VENDOR_CALL_MAX_SECONDS
+    if not settings.PICWISH_SYNC or cap == 0 or cap > PICWISH_TASK_LIMIT_SECONDS:
+        return []
+    return [
+        Error(
+            f"VENDOR_CALL_MAX_SECONDS ({cap}) is shorter than a blocking PicWish call may last "
+            f"({PICWISH_TASK_LIMIT_SECONDS} s) while PICWISH_SYNC is on.",
+            hint="A call cut off before PicWish answers is sent again, and PicWish may charge for "
+            "each. Raise VENDOR_CALL_MAX_SECONDS above 30, or set PICWISH_SYNC=false.",
+            id="studio.E005",
+        )
+    ]

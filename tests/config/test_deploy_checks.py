@@ -70,5 +70,19 @@ def test_a_lease_shorter_than_a_vendor_step_fails_every_check() -> None:
     result = check_deploy(JOB_LEASE_SECONDS="450", DEBUG="true")
     assert result.returncode != 0
     assert "studio.E004" in result.stderr
-    # With vendor calls cut short, a short lease is enough.
-    assert check_deploy(JOB_LEASE_SECONDS="30", VENDOR_CALL_MAX_SECONDS="10").returncode == 0
+    # With vendor calls cut short (and PicWish asked for tasks, not blocking calls), a short
+    # lease is enough.
+    assert (
+        check_deploy(
+            JOB_LEASE_SECONDS="30", VENDOR_CALL_MAX_SECONDS="10", PICWISH_SYNC="false"
+        ).returncode
+        == 0
+    )
+
+
+def test_blocking_picwish_calls_cut_short_fail_every_check() -> None:
+    # Each cut-off call would be sent again, and PicWish may charge for every one.
+    result = check_deploy(JOB_LEASE_SECONDS="60", VENDOR_CALL_MAX_SECONDS="10", DEBUG="true")
+    assert result.returncode != 0
+    assert "studio.E005" in result.stderr
+    assert check_deploy(JOB_LEASE_SECONDS="300", VENDOR_CALL_MAX_SECONDS="40").returncode == 0
