@@ -18,8 +18,7 @@ from api.auth import token_of
 from api.idempotency import idempotent
 from api.models import Webhook
 from api.schemas import BatchOut, Error, InvalidError, QuotaError, batch_out
-from editor import jobs, submissions
-from editor.submissions import SubmissionInvalid
+from editor import jobs
 
 router = Router(tags=["batches"])
 
@@ -52,17 +51,7 @@ def submit_batch(request: AuthenticatedHttpRequest) -> Status[BatchOut]:
     webhook_url = request.POST.get("webhook_url", "").strip()
     if webhook_url:
         webhooks.check_url(webhook_url)
-    try:
-        submission = submissions.validate(
-            operation,
-            request.user,
-            provider=request.POST.get("provider") or None,
-            values=multipart.values(request, operation),
-            photos=multipart.photos(request, operation, many="image"),
-            key=request.POST.get("key") or None,
-        )
-    except SubmissionInvalid as refused:
-        raise multipart.refusal(refused) from None
+    submission = multipart.submission(request, operation, many="image")
     # The jobs and their webhooks commit together; without, jobs.start_batch's transaction is all.
     with transaction.atomic() if webhook_url else contextlib.nullcontext():
         batch, started = jobs.start_batch(submission)

@@ -28,9 +28,8 @@ from api.errors import ApiError, not_found
 from api.idempotency import idempotent
 from api.models import Webhook
 from api.schemas import Error, InvalidError, JobFilters, JobOut, JobPage, QuotaError, job_out
-from editor import access, downloads, images, jobs, submissions
+from editor import access, downloads, images, jobs
 from editor.models import Job, JobStatus
-from editor.submissions import SubmissionInvalid
 
 router = Router(tags=["jobs"])
 
@@ -73,17 +72,7 @@ def submit_job(request: AuthenticatedHttpRequest, response: HttpResponse) -> Sta
     webhook_url = request.POST.get("webhook_url", "").strip()
     if webhook_url:
         webhooks.check_url(webhook_url)
-    try:
-        submission = submissions.validate(
-            operation,
-            request.user,
-            provider=request.POST.get("provider") or None,
-            values=multipart.values(request, operation),
-            photos=multipart.photos(request, operation),
-            key=request.POST.get("key") or None,
-        )
-    except SubmissionInvalid as invalid:
-        raise multipart.refusal(invalid) from None
+    submission = multipart.submission(request, operation)
     # The job and its webhook commit together; without one, jobs.start's transaction is all.
     with transaction.atomic() if webhook_url else contextlib.nullcontext():
         job = jobs.start(submission)

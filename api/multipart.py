@@ -11,10 +11,11 @@ from typing import Any
 
 from django.http import HttpRequest, QueryDict
 
+from accounts.http import AuthenticatedHttpRequest
 from api.errors import ApiError
-from editor import operations
+from editor import operations, submissions
 from editor.models import display_name
-from editor.submissions import Photo, SubmissionInvalid
+from editor.submissions import Photo, Submission, SubmissionInvalid
 
 # One uploaded file may be at most this big (413 "too_large" above it). Photos bigger than a
 # vendor takes are scaled down, as on the page; this only bounds what a request may store.
@@ -97,6 +98,24 @@ def photos(
         if uploads:
             found[spec.role] = [Photo(upload, display_name(upload.name)) for upload in uploads]
     return found
+
+
+def submission(
+    request: AuthenticatedHttpRequest, operation: operations.Operation, *, many: str = ""
+) -> Submission:
+    """The body as a validated submission (editor.submissions, as the pages check it), or the
+    422 that lists its field errors."""
+    try:
+        return submissions.validate(
+            operation,
+            request.user,
+            provider=request.POST.get("provider") or None,
+            values=values(request, operation),
+            photos=photos(request, operation, many=many),
+            key=request.POST.get("key") or None,
+        )
+    except SubmissionInvalid as refused:
+        raise refusal(refused) from None
 
 
 def refusal(refused: SubmissionInvalid) -> ApiError:
