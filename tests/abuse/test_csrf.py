@@ -84,6 +84,7 @@ ROUTES: dict[str, Kind] = {
     "api/v1/jobs/<job_id>/result": Kind.BEARER,
     "api/v1/jobs/<job_id>/cancel": Kind.BEARER,
     "api/v1/jobs/<job_id>/retry": Kind.BEARER,
+    "api/v1/batches": Kind.BEARER,
     "api/v1/keys": Kind.BEARER,
     "api/v1/keys/<key_id>": Kind.BEARER,
     "api/v1/jobs/<job_id>/shares": Kind.BEARER,
