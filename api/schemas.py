@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from django.urls import reverse
 from ninja import Field, Schema
 
-from editor import images, keys
+from editor import images, keys, polling
 from editor.models import Batch, Job, JobStatus, Result, Vendor
 
 # --- Errors ----------------------------------------------------------------------------------
@@ -105,6 +105,10 @@ class JobOut(Schema):
     params: dict[str, Any]
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    estimated_finish: dt.datetime | None = Field(
+        description="While the job runs at a vendor: when it should be done, from the time "
+        "recent jobs of the same provider and operation took; null when there is nothing to go by."
+    )
     result: ResultOut | None = Field(
         description="The first result once the job succeeded; null until then."
     )
@@ -147,6 +151,7 @@ def job_out(job: Job, base: str) -> JobOut:
         params=job.params,
         created_at=job.created_at,
         finished_at=job.finished_at,
+        estimated_finish=polling.estimated_finish(job),
         result=results[0] if results else None,
         results=results,
     )

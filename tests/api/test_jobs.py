@@ -330,6 +330,20 @@ def test_a_failed_job_shows_its_error(alice: User, alice_api: ApiClient) -> None
     assert body["result"] is None
 
 
+def test_a_job_at_the_vendor_says_when_it_should_be_done(alice: User, alice_api: ApiClient) -> None:
+    job = make_job(alice, JobStatus.WAITING)
+    submitted = timezone.now() - dt.timedelta(seconds=2)
+    Job.objects.filter(pk=job.pk).update(
+        provider="picwish", operation="colorize", submitted_at=submitted, vendor_seconds=30.0
+    )
+    body = alice_api.get(f"{JOBS}/{job.pk}").json()
+    expected = submitted + dt.timedelta(seconds=30)
+    shown = dt.datetime.fromisoformat(body["estimated_finish"])
+    assert abs(shown - expected) < dt.timedelta(milliseconds=1)  # JSON keeps milliseconds
+    ended = make_job(alice, JobStatus.SUCCEEDED)
+    assert alice_api.get(f"{JOBS}/{ended.pk}").json()["estimated_finish"] is None
+
+
 def test_the_result_comes_without_gps(alice: User, alice_api: ApiClient) -> None:
     job, result = camera_job(alice)
     response = alice_api.get(f"{JOBS}/{job.pk}/result")
