@@ -271,10 +271,12 @@ class PrivateRedis:
         finally:
             client.close()
 
-    def wait_for_bindings(self, *queues: str, timeout: float = 30.0) -> None:
+    def wait_for_bindings(self, *queues: str, timeout: float = 90.0) -> None:
         """Until a consumer has declared these queues again: kombu keeps a queue's binding in
         Redis itself, so a fresh Redis drops every message sent before a worker is back (the
-        sweeper sends them again on its next round; the test runs one round by hand)."""
+        sweeper sends them again on its next round; the test runs one round by hand). The
+        worker's reconnection backs off between tries (2 s, 4 s, 6 s...), and on a busy CI
+        machine it once took longer than 30 s."""
         client = redis.Redis(port=self.port, socket_connect_timeout=1)
         deadline = time.monotonic() + timeout
         try:
