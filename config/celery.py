@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from celery import Celery
+from celery import Celery, Task, signals
+from django.db import close_old_connections
 
 import config.broker  # noqa: F401  (registers the atomic filesystem transport)
 
@@ -14,6 +16,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def recycle_database_connections(task: Task[Any, Any] | None = None, **kwargs: object) -> None:
+    """Around each task, what Django does around each request: a connection that broke or
+    outlived CONN_MAX_AGE is closed (the next query opens a new one), a healthy one is kept.
+    Celery's own fix-up no longer closes them all (CELERY_DB_REUSE_MAX). A task applied
+    eagerly runs inside its caller's transaction, which must be left alone."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    close_old_connections()
 
 
 def ensure_filesystem_broker_folders() -> None:

@@ -386,6 +386,11 @@ JOB_RETRY_MAX_SECONDS = env_int("JOB_RETRY_MAX_SECONDS", 120)
 # A step due this long ago that no worker claimed is taken as a lost message.
 JOB_LOST_MESSAGE_SECONDS = env_int("JOB_LOST_MESSAGE_SECONDS", 60)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+# A job whose photos are all at most this many pixels is fitted and thumbnailed by the io
+# worker, in the task that calls the vendor, instead of hopping to the cpu queue and back
+# (Pillow lets go of the GIL while it decodes and scales, and a small photo takes milliseconds).
+# 0 sends every photo to the cpu queue.
+JOB_LIGHT_PIXELS = env_int("JOB_LIGHT_PIXELS", 2_000_000)
 # A batch: several photos sent at once with the same settings, one job each.
 BATCH_MAX_PHOTOS = env_int("BATCH_MAX_PHOTOS", 20)
 # Django refuses a request with more files than this (a 400): a batch's photos, and its style
@@ -438,6 +443,11 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "limiter.tasks.forget_expired": {"queue": "cpu"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fix-up closes every database connection before and after each task, so each
+# step of a job opened a new one (a PostgreSQL backend: about 3.5 ms, several times per job).
+# Set, it closes them only every this many tasks; config/celery.py closes broken and aged ones
+# (CONN_MAX_AGE) around each task instead, as Django does around each request.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
     "delete-expired-jobs": {"task": "editor.tasks.delete_expired_jobs", "schedule": 3600.0},

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from celery import current_app
@@ -53,24 +54,43 @@ RETENTION_MAX_PER_RUN = 2000
 # --- The doorbell ----------------------------------------------------------------------------
 
 
+def queue_for(job: Job) -> str:
+    """The queue of the job's next step. Image work (fitting, the built-in engine, thumbnails)
+    runs on the prefork ``cpu`` queue; vendor I/O on the threaded ``io`` queue, which also fits
+    and thumbnails a light job's small photos (``Job.light``) rather than send them over."""
+    if job.provider == "local":
+        return "cpu"
+    if job.light or job.status in (JobStatus.RUNNING, JobStatus.WAITING):
+        return "io"
+    return "cpu"
+
+
+def is_light(files: Iterable[UploadedFile | bytes]) -> bool:
+    """Whether every photo is small enough for the io worker (``JOB_LIGHT_PIXELS``), from the
+    headers alone. One it cannot read is not: the cpu worker's fit says what is wrong."""
+    limit = settings.JOB_LIGHT_PIXELS
+    if limit <= 0:
+        return False
+    for upload in files:
+        stream = io.BytesIO(upload) if isinstance(upload, bytes) else upload
+        try:
+            header = images.check_upload(stream)
+        except images.ImageRejected:
+            return False
+        if header.width * header.height > limit:
+            return False
+    return True
+
+
 def ring(job: Job, countdown: float = 0.0) -> None:
-    """Queue the job's next step, ``(job id, dispatch number)``, once the transaction that
-    decided it has committed. Image work (fitting, the built-in engine, thumbnails) runs on the
-    prefork ``cpu`` queue; vendor I/O on the threaded ``io`` queue."""
+    """Queue the job's next step, ``(job id, dispatch number)``, on its queue (``queue_for``)
+    once the transaction that decided it has committed."""
     _ring_all([job], countdown)
 
 
 def _ring_all(rung: Sequence[Job], countdown: float = 0.0) -> None:
     """``ring`` for several jobs: one callback after commit sends every message."""
-    messages = [
-        (
-            (str(job.pk), job.dispatch),
-            "io"
-            if job.status in (JobStatus.RUNNING, JobStatus.WAITING) and job.provider != "local"
-            else "cpu",
-        )
-        for job in rung
-    ]
+    messages = [((str(job.pk), job.dispatch), queue_for(job)) for job in rung]
 
     def send() -> None:
         for args, queue in messages:
@@ -288,6 +308,7 @@ def submit(
             photo_name=photo_name,
         )
         job.inputs = {role: _store_input(job, role, upload) for role, upload in files.items()}
+        job.light = is_light(files.values())
         job.save()
         ring(job)
     return job
@@ -326,6 +347,7 @@ def submit_batch(
                 owner, operation, provider, key, now=now, count=len(photos), limits=limits
             )
             batch = Batch.objects.create(owner=owner, operation=operation.slug, created_at=now)
+            shared_light = is_light(files.values())
             made: list[Job] = []
             for position, (photo, name) in enumerate(photos):
                 job = _new_job(
@@ -341,6 +363,7 @@ def submit_batch(
                     batch=batch,
                     photo_name=name,
                 )
+                job.light = shared_light and is_light([photo])
                 job.inputs = {}
                 for role, upload in {**files, "image": photo}.items():
                     job.inputs[role] = _store_input(job, role, upload)

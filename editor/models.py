@@ -157,12 +157,14 @@ class JobQuerySet(models.QuerySet["Job"]):
         """Move ``job`` on in one conditional UPDATE (compare and set): only while it is in one
         of ``statuses`` and, with ``current``, still at the dispatch number this copy holds, so
         a step loses when the job was canceled, retried or taken over meanwhile. Every
-        transition bumps the dispatch number and drops the lease: a message sent for the step
-        before it does nothing. Returns whether it moved."""
+        transition bumps the dispatch number and drops the lease (unless ``lease_until`` is
+        given: the caller takes the next step itself): a message sent for the step before it
+        does nothing. Returns whether it moved."""
         found = self.filter(pk=job.pk, status__in=statuses)
         if current:
             found = found.filter(dispatch=job.dispatch)
-        return bool(found.update(dispatch=models.F("dispatch") + 1, lease_until=None, **changes))
+        changes.setdefault("lease_until", None)
+        return bool(found.update(dispatch=models.F("dispatch") + 1, **changes))
 
     def still_current(self, job: Job) -> bool:
         """Whether the step this copy of ``job`` is doing is still the job's current step."""
@@ -242,6 +244,10 @@ class Job(models.Model):
     vendor_seconds = models.FloatField(null=True, blank=True)
     # The slot this job reserved in its key's rate budget (limiter clock), while it waits for it.
     rate_slot_at = models.FloatField(null=True, blank=True)
+    # Every image of the job (its inputs, then its results) is small enough (JOB_LIGHT_PIXELS)
+    # for the io worker to fit and thumbnail it itself: the job never waits on the cpu queue,
+    # and its steps run back to back in one task (editor.jobs.queue_for).
+    light = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
     dispatch = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)

@@ -13,6 +13,7 @@ message never arrived.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import random
 import time
@@ -72,39 +73,79 @@ def _claim(job_id: str, number: int) -> Job | None:
     return Job.objects.select_related("key").get(pk=job_id)
 
 
-def _move(job: Job, status: str, *, countdown: float = 0.0, **fields: Any) -> bool:
+class Moved(enum.Enum):
+    LOST = "lost"  # canceled, deleted or taken over meanwhile: nothing more to do here
+    SENT = "sent"  # the next step's message goes out after commit
+    HERE = "here"  # the next step is due now on this worker's queue: claimed, done in this task
+
+
+def _move(
+    job: Job, status: str, *, countdown: float = 0.0, go_on: bool = False, **fields: Any
+) -> Moved:
     """Hand the job to its next step: one conditional UPDATE (it loses if the job was canceled
-    or another worker took over), then the message, after commit."""
+    or another worker took over), then the message, after commit.
+
+    ``go_on``: the caller does the next step itself when it can (it must, on ``Moved.HERE``):
+    a step due now on the queue this one runs on is claimed in the same UPDATE instead, with no
+    round trip through the broker; a worker that dies before it is done leaves a lease for the
+    sweeper, as any claimed step does."""
+    now = timezone.now()
+    after = dict(fields, status=status, due_at=now + dt.timedelta(seconds=countdown))
+    here = go_on and countdown <= 0 and _queue_after(job, after) == jobs.queue_for(job)
+    if here:
+        after["lease_until"] = now + _lease()
     with transaction.atomic():
-        moved = Job.objects.transition(
-            job,
-            status=status,
-            due_at=timezone.now() + dt.timedelta(seconds=countdown),
-            **fields,
-        )
-        if moved:
-            job.refresh_from_db()
+        if not Job.objects.transition(job, **after):
+            return Moved.LOST
+        _changed(job, after)
+        if not here:
             jobs.ring(job, countdown)
-    return moved
+    return Moved.HERE if here else Moved.SENT
+
+
+def _queue_after(job: Job, changes: dict[str, Any]) -> str:
+    return jobs.queue_for(
+        Job(provider=job.provider, status=changes["status"], light=changes.get("light", job.light))
+    )
+
+
+def _changed(job: Job, changes: dict[str, Any]) -> None:
+    """Bring this copy of a job up to date after its transition without reading it again: the
+    UPDATE matched this copy's dispatch number, so only ``changes`` (and the number) moved."""
+    job.dispatch += 1
+    job.lease_until = None
+    computed = []
+    for name, value in changes.items():
+        if hasattr(value, "resolve_expression"):
+            computed.append(name)
+        else:
+            setattr(job, name, value)
+    if computed:
+        job.refresh_from_db(fields=computed)
 
 
 def advance(job_id: str, number: int) -> None:
-    """Do the next step of a job, if this message is still the current one."""
+    """Do the next step of a job, if this message is still the current one, and the steps
+    after it that fall to this task (``Moved.HERE``)."""
     job = _claim(job_id, number)
-    if job is None:
-        return
+    while job is not None:
+        job = _step(job)
+
+
+def _step(job: Job) -> Job | None:
+    """Do the claimed step. Returns the job when its next step is claimed for this task."""
     if job.deadline < timezone.now() and _not_paid_for(job):
         # A step that waited past the deadline (busy workers) starts no vendor work the job
         # has no time left for; it ends as the sweeper would end it. Work already paid for (a
         # vendor task to poll, a result to finish) is still collected.
         _expire(job)
-        return
+        return None
     try:
         if job.status == JobStatus.QUEUED:
-            _prepare(job)
-        elif job.status in (JobStatus.RUNNING, JobStatus.WAITING):
-            _call_vendor(job)
-        elif job.status == JobStatus.STORING:
+            return _prepare(job)
+        if job.status in (JobStatus.RUNNING, JobStatus.WAITING):
+            return _call_vendor(job)
+        if job.status == JobStatus.STORING:
             _finish(job)
     except VendorError as error:
         _handle_vendor_error(job, error)
@@ -122,6 +163,7 @@ def advance(job_id: str, number: int) -> None:
                 code="internal",
             ),
         )
+    return None
 
 
 def _not_paid_for(job: Job) -> bool:
@@ -133,8 +175,9 @@ def _not_paid_for(job: Job) -> bool:
 # --- The steps -------------------------------------------------------------------------------
 
 
-def _prepare(job: Job) -> None:
-    """Fit every input to the provider's limits and keep the fitted copies."""
+def _prepare(job: Job) -> Job | None:
+    """Fit every input to the provider's limits and keep the fitted copies (an input that
+    fits as it is is used as it is)."""
     operation = operations.get(job.operation)
     provider = operation.provider(job.provider)
     adapter = provider.adapter
@@ -156,20 +199,25 @@ def _prepare(job: Job) -> None:
             notes.extend(fitted.notes)
             if role == "image":
                 photo_size = (fitted.width, fitted.height)
+        if fitted_image.data is data:
+            # It fits as it is: the vendor gets the input itself, with no copy to write.
+            prepared[role] = job.inputs[role]
+            continue
         extension = images.extension_for(fitted_image.media_type)
-        name = f"{jobs.folder_of(job)}prepared-{role}.{extension}"
-        if default_storage.exists(name):
-            # Left by a run of this step that died before its move (a killed worker): no row
-            # names it, and the storage would keep the new copy beside it under another name.
-            storage.discard(job.owner_id, [name])
-        prepared[role] = storage.save(job.owner_id, name, ContentFile(fitted_image.data))
-    earlier = set(job.prepared.values()) - set(prepared.values())
-    if _move(job, JobStatus.RUNNING, prepared=prepared, notes=notes, progress=10):
-        # A step run again (a retried job) replaces the fitted copies of the run before.
-        storage.discard(job.owner_id, earlier)
-    else:
+        prepared[role] = _save_fresh(
+            job, f"{jobs.folder_of(job)}prepared-{role}.{extension}", fitted_image.data
+        )
+    inputs = set(job.inputs.values())
+    copies = set(prepared.values()) - inputs
+    earlier = set(job.prepared.values()) - set(prepared.values()) - inputs
+    moved = _move(job, JobStatus.RUNNING, go_on=True, prepared=prepared, notes=notes, progress=10)
+    if moved is Moved.LOST:
         # The job was canceled, deleted or taken over meanwhile: these copies are nobody's.
-        storage.discard(job.owner_id, prepared.values())
+        storage.discard(job.owner_id, copies)
+        return None
+    # A step run again (a retried job) replaces the fitted copies of the run before.
+    storage.discard(job.owner_id, earlier)
+    return job if moved is Moved.HERE else None
 
 
 def _secret(job: Job) -> str:
@@ -213,7 +261,7 @@ def _load_prepared(job: Job) -> dict[str, InputImage]:
     return loaded
 
 
-def _call_vendor(job: Job) -> None:
+def _call_vendor(job: Job) -> Job | None:
     operation = operations.get(job.operation)
     provider = operation.provider(job.provider)
     request = None
@@ -229,14 +277,14 @@ def _call_vendor(job: Job) -> None:
         secret = _secret(job)
         budget = _budget(provider.vendor, secret)
         adapter = _adapter(provider, secret)
-        if request is not None:
-            _intend_submit(job)
+        if request is not None and not _intend_submit(job):
+            return None
         # The slot last, so the request leaves right after it is granted (the window's margin
         # covers the time between the two); the process's HTTP client is made before it, as
         # making the first one takes tens of milliseconds (its TLS context).
         outbound.shared_client()
         if not _slot(job, budget, _rate(provider.vendor)):
-            return
+            return None
         try:
             outcome = _ask(adapter, job, request)
         except VendorError as error:
@@ -267,13 +315,13 @@ def _call_vendor(job: Job) -> None:
             **fields,
         )
         _key_worked(job)
-        return
+        return None
     _key_worked(job)
     if job.vendor_ref:
         job.vendor_seconds = polling.seconds_taken(job, timezone.now(), provider.adapter.poll_every)
     elif job.submit_started_at is not None:
         job.vendor_seconds = (timezone.now() - job.submit_started_at).total_seconds()
-    _store_results(job, outcome)
+    return _store_results(job, outcome)
 
 
 def _ask(adapter: VendorAdapter, job: Job, request: VendorRequest | None) -> Done | Pending:
@@ -283,12 +331,15 @@ def _ask(adapter: VendorAdapter, job: Job, request: VendorRequest | None) -> Don
     return adapter.submit(request)
 
 
-def _intend_submit(job: Job) -> None:
+def _intend_submit(job: Job) -> bool:
     """Record that a submit is about to go, committed before it goes. Found still set (and no
     task ref) by the next run of this step, it means the last submit was cut off after it left:
     the vendor may hold a task we will never hear of. Neither vendor offers a way to look a task
     up by anything of ours, so it is submitted again, counted and logged; the person was charged
-    once, when the job was accepted, and is not charged again."""
+    once, when the job was accepted, and is not charged again.
+
+    False, and nothing is sent, when the job was canceled or taken over since this step was
+    claimed (an earlier step of the same task may have taken a while)."""
     again = job.submit_started_at is not None
     if again:
         job.double_submits += 1
@@ -299,8 +350,10 @@ def _intend_submit(job: Job) -> None:
             job.double_submits,
         )
     job.submit_started_at = timezone.now()
-    Job.objects.filter(pk=job.pk).update(
-        submit_started_at=job.submit_started_at, double_submits=job.double_submits
+    return bool(
+        Job.objects.filter(pk=job.pk, dispatch=job.dispatch, status__in=ACTIVE_STATUSES).update(
+            submit_started_at=job.submit_started_at, double_submits=job.double_submits
+        )
     )
 
 
@@ -364,39 +417,64 @@ def _key_worked(job: Job) -> None:
         VendorKey.objects.filter(pk=job.key.pk).update(last_used_at=timezone.now(), last_error="")
 
 
-def _store_results(job: Job, done: Done) -> None:
-    """The vendor's bytes, unchanged, into our storage: before any vendor URL can expire."""
-    stored: list[tuple[int, str, int, str]] = []
+def _store_results(job: Job, done: Done) -> Job | None:
+    """The vendor's bytes, unchanged, into our storage: before any vendor URL can expire.
+
+    A light job's small results are thumbnailed here too and the job ends in the same
+    transaction; others go on to the thumbnail step (``_finish``). Returns the job when that
+    step falls to this task (the built-in engine's cpu worker)."""
+    light = job.light and jobs.is_light(image.data for image in done.images)
+    stored: list[Result] = []
     for position, image in enumerate(done.images):
         extension = images.extension_for(image.media_type)
-        name = f"{jobs.folder_of(job)}result-{position}.{extension}"
-        if default_storage.exists(name):
-            storage.discard(job.owner_id, [name])
-        saved = storage.save(job.owner_id, name, ContentFile(image.data))
-        stored.append((position, image.media_type, len(image.data), saved))
-    new_names = {name for _position, _type, _size, name in stored}
+        result = Result(job=job, position=position, media_type=image.media_type)
+        result.bytes = len(image.data)
+        result.file.name = _save_fresh(
+            job, f"{jobs.folder_of(job)}result-{position}.{extension}", image.data
+        )
+        stored.append(result)
+        if light:
+            info = images.thumbnail(image.data)
+            result.width, result.height = info.width, info.height
+            result.thumbnail.name = _save_fresh(
+                job, f"{jobs.folder_of(job)}thumb-{position}.jpg", info.thumbnail
+            )
+    new_names = _result_files(stored)
+    owner_id = job.owner_id
     with transaction.atomic():
-        if not Job.objects.still_current(job):
-            storage.discard(job.owner_id, new_names)
-            return
-        # Results of an earlier run of this step (a retried job) are replaced, files included.
+        # Results of an earlier run of this step (a retried job) are replaced, files included;
+        # registered before the next step's message, so it runs first: the thumbnail step
+        # writes new thumbnails under the names of the old ones.
         replaced = _result_files(Result.objects.filter(job=job)) - new_names
-        Result.objects.filter(job=job).delete()
-        Result.objects.bulk_create(
-            Result(job=job, position=position, file=name, media_type=media_type, bytes=size)
-            for position, media_type, size, name in stored
-        )
-        owner_id = job.owner_id
-        # Registered before the next step's message, so it runs first: the next step writes
-        # new thumbnails under the names of the old ones.
         transaction.on_commit(lambda: storage.discard(owner_id, replaced))
-        _move(
-            job,
-            JobStatus.STORING,
-            progress=95,
-            submit_started_at=None,
-            vendor_seconds=job.vendor_seconds,
-        )
+        done_with: dict[str, Any] = {
+            "submit_started_at": None,
+            "vendor_seconds": job.vendor_seconds,
+        }
+        if light:
+            ended = jobs.end(job, JobStatus.SUCCEEDED, progress=100, **done_with)
+            moved = Moved.SENT if ended else Moved.LOST
+        else:
+            moved = _move(job, JobStatus.STORING, go_on=True, progress=95, light=False, **done_with)
+        if moved is Moved.LOST:
+            # Canceled or taken over meanwhile: nothing of this run is kept (nor discarded).
+            transaction.set_rollback(True)
+        else:
+            Result.objects.filter(job=job).delete()
+            Result.objects.bulk_create(stored)
+    if moved is Moved.LOST:
+        storage.discard(owner_id, new_names)
+        return None
+    return job if moved is Moved.HERE else None
+
+
+def _save_fresh(job: Job, name: str, data: bytes) -> str:
+    """Store ``data`` under ``name``, replacing a file left there by a run of this step that
+    died before its move (a killed worker): no row names it, and the storage would keep the
+    new copy beside it under another name."""
+    if default_storage.exists(name):
+        storage.discard(job.owner_id, [name])
+    return storage.save(job.owner_id, name, ContentFile(data))
 
 
 def _result_files(results: Iterable[Result]) -> set[str]:

@@ -71,6 +71,11 @@ class _ServerHandler(ServerHandler):
 
 
 class _RequestHandler(WSGIRequestHandler):
+    # wsgiref writes a response's headers and its body separately: with Nagle's algorithm on,
+    # the body of a kept-alive connection waits for the client's delayed ACK (about 40 ms), a
+    # stall no real vendor has and which would hide the studio's own overhead in the bench.
+    disable_nagle_algorithm = True
+
     def handle_one_request(self) -> None:
         # Django's own handle_one_request, with our ServerHandler.
         self.raw_requestline = self.rfile.readline(65537)

@@ -102,6 +102,9 @@ def script(monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper) -> Script
     original = pipeline._adapter
     # No rate budget unless a test sets one: steps here follow each other within milliseconds.
     settings.PICWISH_QPS = 0
+    # Every photo goes through the cpu queue, so each step is one message the test delivers;
+    # light jobs, whose steps run back to back in one task, have tests of their own.
+    settings.JOB_LIGHT_PIXELS = 0
 
     def swapped(provider: operations.Provider, secret: str) -> VendorAdapter:
         real = original(provider, secret)  # the key as decrypted in production
@@ -207,6 +210,131 @@ def test_a_synchronous_job_runs_prepare_call_store(
     assert (result.width, result.height, result.media_type) == (64, 48, "image/jpeg")
     assert result.thumbnail.name
     assert Quota.objects.get(user=job.owner).active_jobs == 0
+
+
+# --- Light jobs: small photos, every step in the io worker ----------------------------------
+
+
+@pytest.fixture
+def light(script: Script, settings: SettingsWrapper) -> None:
+    settings.JOB_LIGHT_PIXELS = 64 * 48  # after ``script``, which turns light jobs off
+
+
+def test_a_light_synchronous_job_is_done_in_one_task(
+    light: None, submit: Run, step: Callable[[], Job], sent: Sent, script: Script
+) -> None:
+    script.outcomes = [DONE]
+    job = submit()
+    assert job.light
+    assert sent.messages[-1][2] == "io"  # a small photo is fitted where the vendor is called
+
+    job = step()
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert len(sent.messages) == 1  # fit, call, store and thumbnail: no message in between
+    assert set(job.prepared) == {"image"}
+    assert script.submits[0].params == {"format": "jpg"}
+    result = job.results.get()
+    assert result.thumbnail.name
+    assert (result.width, result.height) == (64, 48)
+    assert job.lease_until is None
+    assert Quota.objects.get(user=job.owner).active_jobs == 0
+
+
+def test_a_light_asynchronous_job_takes_one_task_to_submit_and_one_per_poll(
+    light: None, submit: Run, step: Callable[[], Job], sent: Sent, script: Script
+) -> None:
+    script.outcomes = [Pending("task-1", 0, 1.0), Pending("task-1", 40, 1.0), DONE]
+    submit()
+    job = step()
+    assert job.status == JobStatus.WAITING
+    assert sent.messages[-1][2:] == ("io", 1.0)
+    job = step()
+    assert job.progress == 42
+    job = step()
+    assert job.status == JobStatus.SUCCEEDED
+    assert len(sent.messages) == 3
+    assert job.results.get().thumbnail.name
+
+
+def test_a_light_job_with_a_big_result_has_it_thumbnailed_on_the_cpu_queue(
+    light: None, submit: Run, step: Callable[[], Job], sent: Sent, script: Script
+) -> None:
+    big = make_image((65, 48))  # one pixel column over the limit
+    script.outcomes = [Done((ResultImage(big, "image/jpeg"),))]
+    submit()
+    job = step()
+    assert job.status == JobStatus.STORING
+    assert not job.light
+    assert sent.messages[-1][2] == "cpu"
+    job = step()
+    assert job.status == JobStatus.SUCCEEDED
+
+
+def test_a_photo_over_the_light_limit_is_fitted_on_the_cpu_queue(
+    light: None, alice: User, picwish_key: VendorKey, sent: Sent, script: Script
+) -> None:
+    operation = operations.get("colorize")
+    job = jobs.submit(
+        owner=alice,
+        operation=operation,
+        provider=operation.provider("picwish"),
+        params={"format": "jpg"},
+        files={"image": make_image((64, 49))},
+        key=picwish_key,
+    )
+    assert not job.light
+    assert sent.messages == [] or sent.messages[-1][2] == "cpu"
+
+
+def test_a_worker_that_dies_between_steps_of_one_task_leaves_a_lease_for_the_sweeper(
+    light: None,
+    submit: Run,
+    sent: Sent,
+    script: Script,
+    settings: SettingsWrapper,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    script.outcomes = [DONE]
+    settings.JOB_LEASE_SECONDS = 60
+    job = submit()
+    claimed = pipeline._claim(*sent.last())
+    assert claimed is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline._prepare(claimed) is claimed  # ... and the worker dies right here
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING
+    assert job.lease_until is not None  # claimed for the step this task was about to do
+    assert len(sent.messages) == 1  # so no message went out for it
+
+    later = timezone.now() + dt.timedelta(seconds=61)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.sweep(now=later)["resent"] == 1
+    assert sent.messages[-1][2] == "io"
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.advance(*sent.last())
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert len(script.submits) == 1
+
+
+def test_a_light_job_canceled_between_its_steps_stops(
+    light: None,
+    submit: Run,
+    sent: Sent,
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    script.outcomes = [DONE]
+    job = submit()
+    claimed = pipeline._claim(*sent.last())
+    assert claimed is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline._prepare(claimed) is claimed
+        jobs.cancel(job)
+        assert pipeline._step(claimed) is None
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELED
+    assert script.submits == []  # nothing was sent for a canceled job
 
 
 def test_messages_carry_ids_only(submit: Run, sent: Sent, script: Script) -> None:
@@ -472,11 +600,11 @@ def test_local_engine_jobs_run_on_the_cpu_queue(
 ) -> None:
     script.outcomes = [DONE]
     submit("color_migration", "local", mode="AUTO", degree=0.5, color_count=1)
-    job = step()
-    assert job.status == JobStatus.RUNNING, job.error_message
     assert sent.messages[-1][2] == "cpu"
     job = step()
-    assert job.status == JobStatus.STORING
+    # Every step of the built-in engine is cpu work: one task fits, colors, stores, thumbnails.
+    assert job.status == JobStatus.SUCCEEDED, job.error_message
+    assert len(sent.messages) == 1
     assert script.keys == [""]  # the built-in engine needs no key
     assert script.submits[0].params == {"mode": "AUTO", "degree": 0.5, "color_count": 1}
 
@@ -758,7 +886,10 @@ def test_a_step_that_finds_its_job_canceled_discards_what_it_stored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     script.outcomes = [DONE]
-    job = submit()
+    small = ImageLimits(frozenset({"JPEG", "PNG"}), 5_000_000, 32, 32, 8, 8)
+    provider = operations.get("colorize").provider("picwish")
+    monkeypatch.setattr(provider.adapter, "limits", lambda operation, role: small)
+    job = submit()  # the step scales the photo down: a fitted copy to store
     save_file = storage.save
 
     def save_then_cancel(owner_id: int, name: str, content: Any) -> str:
@@ -920,7 +1051,8 @@ def test_a_batch_rings_once_per_job_after_commit(
     assert sent.messages == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    assert sent.messages == [(str(job.pk), 0, "cpu", 0) for job in made]
+    # Small photos: each job's first step goes where its vendor is called.
+    assert sent.messages == [(str(job.pk), 0, "io", 0) for job in made]
 
 
 def test_a_batchs_jobs_keep_the_photos_order(alice: User, picwish_key: VendorKey) -> None:
