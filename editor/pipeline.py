@@ -418,12 +418,10 @@ def _key_worked(job: Job) -> None:
 
 
 def _store_results(job: Job, done: Done) -> Job | None:
-    """The vendor's bytes, unchanged, into our storage: before any vendor URL can expire.
-
-    A light job's small results are thumbnailed here too and the job ends in the same
-    transaction; others go on to the thumbnail step (``_finish``). Returns the job when that
-    step falls to this task (the built-in engine's cpu worker)."""
-    light = job.light and jobs.is_light(image.data for image in done.images)
+    """The vendor's bytes, unchanged, into our storage: before any vendor URL can expire, and
+    committed before any thumbnail work, so a worker that dies after this never makes the job
+    pay the vendor again. Returns the job when the thumbnail step falls to this task (a light
+    job's small results, or the built-in engine's)."""
     stored: list[Result] = []
     for position, image in enumerate(done.images):
         extension = images.extension_for(image.media_type)
@@ -433,12 +431,6 @@ def _store_results(job: Job, done: Done) -> Job | None:
             job, f"{jobs.folder_of(job)}result-{position}.{extension}", image.data
         )
         stored.append(result)
-        if light:
-            info = images.thumbnail(image.data)
-            result.width, result.height = info.width, info.height
-            result.thumbnail.name = _save_fresh(
-                job, f"{jobs.folder_of(job)}thumb-{position}.jpg", info.thumbnail
-            )
     new_names = _result_files(stored)
     owner_id = job.owner_id
     with transaction.atomic():
@@ -447,21 +439,20 @@ def _store_results(job: Job, done: Done) -> Job | None:
         # writes new thumbnails under the names of the old ones.
         replaced = _result_files(Result.objects.filter(job=job)) - new_names
         transaction.on_commit(lambda: storage.discard(owner_id, replaced))
-        done_with: dict[str, Any] = {
-            "submit_started_at": None,
-            "vendor_seconds": job.vendor_seconds,
-        }
-        if light:
-            ended = jobs.end(job, JobStatus.SUCCEEDED, progress=100, **done_with)
-            moved = Moved.SENT if ended else Moved.LOST
-        else:
-            moved = _move(job, JobStatus.STORING, go_on=True, progress=95, light=False, **done_with)
+        Result.objects.filter(job=job).delete()
+        Result.objects.bulk_create(stored)
+        moved = _move(
+            job,
+            JobStatus.STORING,
+            go_on=True,
+            progress=95,
+            submit_started_at=None,
+            vendor_seconds=job.vendor_seconds,
+            light=job.light and jobs.is_light(image.data for image in done.images),
+        )
         if moved is Moved.LOST:
             # Canceled or taken over meanwhile: nothing of this run is kept (nor discarded).
             transaction.set_rollback(True)
-        else:
-            Result.objects.filter(job=job).delete()
-            Result.objects.bulk_create(stored)
     if moved is Moved.LOST:
         storage.discard(owner_id, new_names)
         return None
