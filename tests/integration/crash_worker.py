@@ -104,12 +104,14 @@ def adapter(provider: operations.Provider, secret: str) -> VendorAdapter:
     return made
 
 
-def move(job: Job, status: str, *, countdown: float = 0.0, **fields: Any) -> bool:
+def move(
+    job: Job, status: str, *, countdown: float = 0.0, go_on: bool = False, **fields: Any
+) -> pipeline.Moved:
     if status == JobStatus.STORING:
-        pause("commit")  # inside _store_results' transaction
+        pause("commit")  # inside _store_results' transaction, its rows written
     elif status == JobStatus.RUNNING and job.status == JobStatus.QUEUED:
         pause("prepare")
-    return _move(job, status, countdown=countdown, **fields)
+    return _move(job, status, countdown=countdown, go_on=go_on, **fields)
 
 
 def save_file(owner_id: int, name: str, content: Any) -> str:
