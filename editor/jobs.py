@@ -54,13 +54,14 @@ RETENTION_MAX_PER_RUN = 2000
 # --- The doorbell ----------------------------------------------------------------------------
 
 
-def queue_for(job: Job) -> str:
-    """The queue of the job's next step. Image work (fitting, the built-in engine, thumbnails)
-    runs on the prefork ``cpu`` queue; vendor I/O on the threaded ``io`` queue, which also fits
-    and thumbnails a light job's small photos (``Job.light``) rather than send them over."""
-    if job.provider == "local":
+def queue_for(provider: str, status: str, light: bool) -> str:
+    """The queue of a job's step at ``status``. Image work (fitting, the built-in engine,
+    thumbnails) runs on the prefork ``cpu`` queue; vendor I/O on the threaded ``io`` queue,
+    which also fits and thumbnails a light job's small photos (``Job.light``) rather than send
+    them over."""
+    if provider == "local":
         return "cpu"
-    if job.light or job.status in (JobStatus.RUNNING, JobStatus.WAITING):
+    if light or status in (JobStatus.RUNNING, JobStatus.WAITING):
         return "io"
     return "cpu"
 
@@ -90,7 +91,10 @@ def ring(job: Job, countdown: float = 0.0) -> None:
 
 def _ring_all(rung: Sequence[Job], countdown: float = 0.0) -> None:
     """``ring`` for several jobs: one callback after commit sends every message."""
-    messages = [((str(job.pk), job.dispatch), queue_for(job)) for job in rung]
+    messages = [
+        ((str(job.pk), job.dispatch), queue_for(job.provider, job.status, job.light))
+        for job in rung
+    ]
 
     def send() -> None:
         for args, queue in messages:

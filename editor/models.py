@@ -166,10 +166,6 @@ class JobQuerySet(models.QuerySet["Job"]):
         changes.setdefault("lease_until", None)
         return bool(found.update(dispatch=models.F("dispatch") + 1, **changes))
 
-    def still_current(self, job: Job) -> bool:
-        """Whether the step this copy of ``job`` is doing is still the job's current step."""
-        return self.filter(pk=job.pk, dispatch=job.dispatch, status__in=ACTIVE_STATUSES).exists()
-
 
 class Batch(models.Model):
     """Several photos sent at once with the same settings: one job each (``jobs``)."""

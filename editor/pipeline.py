@@ -91,7 +91,12 @@ def _move(
     sweeper, as any claimed step does."""
     now = timezone.now()
     after = dict(fields, status=status, due_at=now + dt.timedelta(seconds=countdown))
-    here = go_on and countdown <= 0 and _queue_after(job, after) == jobs.queue_for(job)
+    here = (
+        go_on
+        and countdown <= 0
+        and jobs.queue_for(job.provider, status, after.get("light", job.light))
+        == jobs.queue_for(job.provider, job.status, job.light)
+    )
     if here:
         after["lease_until"] = now + _lease()
     with transaction.atomic():
@@ -101,12 +106,6 @@ def _move(
         if not here:
             jobs.ring(job, countdown)
     return Moved.HERE if here else Moved.SENT
-
-
-def _queue_after(job: Job, changes: dict[str, Any]) -> str:
-    return jobs.queue_for(
-        Job(provider=job.provider, status=changes["status"], light=changes.get("light", job.light))
-    )
 
 
 def _changed(job: Job, changes: dict[str, Any]) -> None:
