@@ -303,7 +303,9 @@ def test_no_plaintext_key_anywhere_after_a_full_run(
                 assert response.status_code == 200, change
 
     worker.stop()
-    assert tap.messages >= 8, "the broker tap saw too few task messages to mean anything"
+    # At least every job's first step and the credit check went through the tap (a light job
+    # runs its later steps in the same task, so there may be no more).
+    assert tap.messages >= len(jobs) + 1, "the broker tap missed task messages"
     parts = [secret.removeprefix("sandbox-") for secret in (picwish, ailab, replaced, api_key)]
     parts.append(failing.rsplit("-", 1)[1])
 
