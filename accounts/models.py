@@ -129,6 +129,25 @@ class Quota(models.Model):
         return f"Quota of user {self.user_id}"
 
 
+class StoredFile(models.Model):
+    """The ledger behind ``Quota.stored_bytes``: one row per file kept for a person, with the
+    bytes it was counted at. A row and its bytes on the count are written in one transaction
+    (accounts.quotas), so the count is always the sum of the person's rows; storage itself is
+    not transactional, so a file can exist without a row (written, then the process died) or
+    a row outlive its file, and ``editor.reconcile`` mends both."""
+
+    # The storage name (``jobs/<owner>/<job>/result-0.png``): names are ours, never a person's.
+    name = models.CharField(max_length=255, primary_key=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stored_files"
+    )
+    bytes = models.PositiveBigIntegerField()
+    counted_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class AuditAction(models.TextChoices):
     KEY_ADDED = "key_added", _("Key added")
     KEY_REPLACED = "key_replaced", _("Key replaced")

@@ -6,17 +6,22 @@ keys (``limits_for``: their plan, else the defaults from settings, each beaten b
 A charge is one conditional UPDATE that succeeds only if every limit still holds, so 30
 submissions racing at a limit of 10 charge exactly 10 times.
 
-Stored bytes are kept exact by whoever stores or deletes a person's file: ``charge`` counts a
-job's incoming photos, ``add_storage`` what a worker or a draft stores later (not limited: the
-limit is checked when work is submitted), ``free_storage`` what a delete removed.
+Stored bytes are the sum of the person's ledger (``StoredFile``): every file kept has a row
+with the bytes it was counted at, written in the same transaction as the count. ``charge``
+counts a job's incoming photos (``ledger_counted`` then writes their rows), ``count_file`` what
+a worker or a draft stores later (not limited: the limit is checked when work is submitted),
+``uncount_files`` what is about to be deleted. A process that dies between writing a file and
+its row leaves a file nobody counted, and the ledger says so (editor.reconcile deletes it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, PositiveBigIntegerField, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -24,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts import periods
-from accounts.models import GroupPlan, Plan, Quota, QuotaOverride, User
+from accounts.models import GroupPlan, Plan, Quota, QuotaOverride, StoredFile, User
 
 MB = 1024 * 1024
 
@@ -289,6 +294,51 @@ def free_storage(user_id: int, size: int) -> None:
             F("stored_bytes") - size, Value(0), output_field=PositiveBigIntegerField()
         )
     )
+
+
+def count_file(user_id: int, name: str, size: int) -> None:
+    """A file just stored for a person: its ledger row and its bytes on the count, in one
+    transaction. A row already there (the storage wrote over the file of that name) is
+    replaced, and only the difference is counted."""
+    with transaction.atomic():
+        earlier = (
+            StoredFile.objects.select_for_update()
+            .filter(name=name)
+            .values_list("bytes", flat=True)
+            .first()
+        )
+        StoredFile.objects.update_or_create(
+            name=name, defaults={"user_id": user_id, "bytes": size, "counted_at": timezone.now()}
+        )
+        add_storage(user_id, size - (earlier or 0))
+
+
+def ledger_counted(user_id: int, sizes: Mapping[str, int]) -> None:
+    """Ledger rows for files whose bytes were counted already: a job's photos, counted by its
+    charge. Call in the transaction of that charge."""
+    now = timezone.now()
+    StoredFile.objects.bulk_create(
+        StoredFile(name=name, user_id=user_id, bytes=size, counted_at=now)
+        for name, size in sizes.items()
+    )
+
+
+def uncount_files(user_id: int, names: Collection[str]) -> dict[str, int]:
+    """Files of a person's about to be deleted: their rows go and the bytes they were counted
+    at are given back, in one transaction. Returns what each file that had a row gave back
+    (a file without one was never counted, or was kept before the ledger existed)."""
+    if not names:
+        return {}
+    with transaction.atomic():
+        counted = dict(
+            StoredFile.objects.select_for_update()
+            .filter(user_id=user_id, name__in=names)
+            .values_list("name", "bytes")
+        )
+        if counted:
+            StoredFile.objects.filter(user_id=user_id, name__in=counted).delete()
+            free_storage(user_id, sum(counted.values()))
+    return counted
 
 
 def when(moment: dt.datetime) -> str:

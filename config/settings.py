@@ -386,6 +386,14 @@ JOB_RETRY_MAX_SECONDS = env_int("JOB_RETRY_MAX_SECONDS", 120)
 # A step due this long ago that no worker claimed is taken as a lost message.
 JOB_LOST_MESSAGE_SECONDS = env_int("JOB_LOST_MESSAGE_SECONDS", 60)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+# A job past its deadline while a vendor works on it gets one last poll, which is due within
+# this long of the deadline (the sweeper's period and a rate slot fit in it); then it fails.
+JOB_LAST_POLL_SECONDS = env_int("JOB_LAST_POLL_SECONDS", 120)
+# Storage against its ledger and counts (editor.reconcile): how often beat runs it, and how old
+# a file must be before it is adopted or deleted (younger ones may be in another process's
+# transaction still: longer than any step's lease).
+STORAGE_RECONCILE_SECONDS = env_int("STORAGE_RECONCILE_SECONDS", 3600)
+STORAGE_RECONCILE_GRACE_SECONDS = env_int("STORAGE_RECONCILE_GRACE_SECONDS", 3600)
 # A job whose photos are all at most this many pixels is fitted and thumbnailed by the io
 # worker, in the task that calls the vendor, instead of hopping to the cpu queue and back
 # (Pillow lets go of the GIL while it decodes and scales, and a small photo takes milliseconds).
@@ -453,6 +461,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "delete-expired-jobs": {"task": "editor.tasks.delete_expired_jobs", "schedule": 3600.0},
     "forget-rate-budgets": {"task": "limiter.tasks.forget_expired", "schedule": 3600.0},
     "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "reconcile-storage": {
+        "task": "editor.tasks.reconcile_storage",
+        "schedule": float(STORAGE_RECONCILE_SECONDS),
+    },
 }
 
 # --- Quotas: the limits when no plan applies (plans are made in the admin) ------------------

@@ -130,6 +130,11 @@ def _store_input(job: Job, role: str, upload: UploadedFile | bytes) -> str:
     return default_storage.save(f"jobs/{job.owner_id}/{job.pk}/input-{role}.{suffix}", content)
 
 
+def _sizes(job: Job, files: Mapping[str, UploadedFile | bytes]) -> dict[str, int]:
+    """The bytes each stored input was counted at by the job's charge."""
+    return {job.inputs[role]: _size_of(upload) for role, upload in files.items()}
+
+
 def start(submission: Submission, *, source_job: Job | None = None) -> Job | Batch:
     """Start what a validated submission asks for: one job, or a batch of jobs when it holds
     several photos. ``source_job``: the earlier job whose photo it reuses, if any. Raises
@@ -314,6 +319,7 @@ def submit(
         job.inputs = {role: _store_input(job, role, upload) for role, upload in files.items()}
         job.light = is_light(files.values())
         job.save()
+        storage.counted(owner.pk, _sizes(job, files))
         ring(job)
     return job
 
@@ -353,6 +359,7 @@ def submit_batch(
             batch = Batch.objects.create(owner=owner, operation=operation.slug, created_at=now)
             shared_light = is_light(files.values())
             made: list[Job] = []
+            sizes: dict[str, int] = {}
             for position, (photo, name) in enumerate(photos):
                 job = _new_job(
                     owner,
@@ -369,11 +376,14 @@ def submit_batch(
                 )
                 job.light = shared_light and is_light([photo])
                 job.inputs = {}
-                for role, upload in {**files, "image": photo}.items():
+                inputs = {**files, "image": photo}
+                for role, upload in inputs.items():
                     job.inputs[role] = _store_input(job, role, upload)
                     stored.append(job.inputs[role])
+                sizes.update(_sizes(job, inputs))
                 made.append(job)
             Job.objects.bulk_create(made)
+            storage.counted(owner.pk, sizes)
             _ring_all(made)
     except quotas.QuotaExceeded as exceeded:
         for name in stored:
@@ -496,11 +506,11 @@ def delete(job: Job) -> int:
         # Unconditionally: the conditional UPDATE in cancel(), not this copy's status, says
         # whether the job is still under way (it may have been retried in another tab).
         cancel(job)
-        names = _files_of(job) | storage.files_in(folder)
-        freed = storage.size_of(names)
+        named = _files_of(job)
+        names = named | storage.files_in(folder)
         job_id = str(job.pk)
         job.delete()
-        quotas.free_storage(owner_id, freed)
+        freed = storage.uncount(owner_id, names, named=named)
         transaction.on_commit(lambda: _remove_files(job_id, owner_id, names, folder))
     return freed
 
@@ -521,14 +531,7 @@ def _remove_files(job_id: str, owner_id: int, names: set[str], folder: str) -> N
     """The job's files (their bytes were given back already), and anything a worker still
     busy with it wrote into its folder since (given back here). A file that cannot be deleted
     is logged, not raised: the job is already deleted."""
-    removed = 0
-    for name in sorted(names):
-        try:
-            default_storage.delete(name)
-        except Exception:
-            logger.exception("deleted job %s: could not delete the file %s", job_id, name)
-        else:
-            removed += 1
+    removed = storage.delete_files(names)
     late = storage.files_in(folder) - names
     if late:
         removed += len(late)

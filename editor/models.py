@@ -16,7 +16,6 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts import quotas
 from editor import images, storage, vault
 
 
@@ -447,8 +446,8 @@ class Draft(models.Model):
             # By a query, not by the instance: the bytes are given back only by the request
             # that really deleted the row, and a rolled-back discard leaves this draft usable.
             deleted, _counts = Draft.objects.filter(pk=self.pk).delete()
-            if deleted and name and default_storage.exists(name):
-                quotas.free_storage(self.owner_id, default_storage.size(name))
+            if deleted and name:
+                storage.uncount(self.owner_id, [name], named=[name])
         if deleted and name:
             transaction.on_commit(lambda: default_storage.delete(name))
 

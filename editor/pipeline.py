@@ -171,6 +171,14 @@ def _not_paid_for(job: Job) -> bool:
     )
 
 
+def _last_call(job: Job) -> dt.datetime:
+    """Until when a step of the job may still start: its deadline, or, for work already paid
+    for (a vendor task to poll, a result to finish), the end of its last poll's window."""
+    if _not_paid_for(job):
+        return job.deadline
+    return job.deadline + dt.timedelta(seconds=settings.JOB_LAST_POLL_SECONDS)
+
+
 # --- The steps -------------------------------------------------------------------------------
 
 
@@ -298,6 +306,10 @@ def _call_vendor(job: Job) -> Job | None:
         progress = 10 + int(0.8 * (outcome.progress or 0))
         fields: dict[str, Any] = {}
         countdown = outcome.poll_after
+        if job.vendor_ref and timezone.now() >= job.deadline:
+            # That was the last poll: the vendor is still at it, and the job's time is up.
+            _expire(job)
+            return None
         if not job.vendor_ref:
             countdown = polling.first_poll_after(job, outcome.poll_after)
             fields = {
@@ -380,7 +392,7 @@ def _slot(job: Job, budget: str, rate: limiter.Rate) -> bool:
             job.rate_slot_at = None
             Job.objects.filter(pk=job.pk).update(rate_slot_at=None)
         return True
-    if timezone.now() + dt.timedelta(seconds=slot.wait) >= job.deadline:
+    if timezone.now() + dt.timedelta(seconds=slot.wait) >= _last_call(job):
         _fail(
             job,
             "rate_limited_local",
@@ -506,7 +518,7 @@ def _handle_vendor_error(job: Job, error: VendorError) -> None:
         VendorKey.objects.filter(pk=job.key.pk).update(last_error=error.message[:500])
     if error.retryable:
         delay = error.retry_after if error.retry_after is not None else _backoff(job.attempts)
-        if timezone.now() + dt.timedelta(seconds=delay) < job.deadline:
+        if timezone.now() + dt.timedelta(seconds=delay) < _last_call(job):
             _move(
                 job,
                 job.status,
@@ -535,14 +547,17 @@ def _expire(job: Job) -> bool:
 
 
 def sweep(now: dt.datetime | None = None) -> dict[str, int]:
-    """Fail jobs past their deadline; re-send the step of jobs whose worker died (lease
-    expired) or whose message was lost (due long ago, never claimed)."""
+    """Fail jobs past their deadline, after one last poll for those a vendor is working on;
+    re-send the step of jobs whose worker died (lease expired) or whose message was lost (due
+    long ago, never claimed)."""
     now = now or timezone.now()
-    expired = 0
-    for job in Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__lt=now):
-        if _expire(job):
-            expired += 1
+    expired = last_polls = 0
     grace = dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS)
+    for job in Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__lt=now):
+        if now < _last_call(job):
+            last_polls += _ring_last_time(job, now, grace)
+        elif _expire(job):
+            expired += 1
     stuck = Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__gte=now).filter(
         Q(lease_until__lt=now) | Q(lease_until__isnull=True, due_at__lt=now - grace)
     )
@@ -553,6 +568,27 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
                 job.refresh_from_db()
                 jobs.ring(job)
                 resent += 1
-    if expired or resent:
-        logger.info("sweeper: %d jobs past deadline, %d re-sent", expired, resent)
-    return {"expired": expired, "resent": resent}
+    if expired or resent or last_polls:
+        logger.info(
+            "sweeper: %d jobs past deadline, %d polled a last time, %d re-sent",
+            expired,
+            last_polls,
+            resent,
+        )
+    return {"expired": expired, "last_polls": last_polls, "resent": resent}
+
+
+def _ring_last_time(job: Job, now: dt.datetime, grace: dt.timedelta) -> bool:
+    """A job past its deadline whose vendor task is paid for: its next step (the poll, or
+    storing what came back) runs now, once more, and the step ends the job either way. Left
+    alone while a worker holds it or while its last step's message is on its way."""
+    if job.lease_until is not None and job.lease_until >= now:
+        return False
+    if job.due_at is not None and job.deadline <= job.due_at and job.due_at >= now - grace:
+        return False
+    with transaction.atomic():
+        if not Job.objects.transition(job, due_at=now):
+            return False
+        job.refresh_from_db()
+        jobs.ring(job)
+    return True

@@ -1,18 +1,21 @@
-"""Counted storage: every file kept for a person is counted in their ``Quota.stored_bytes``
-when it is written and given back when it is deleted, by the bytes actually there
-(accounts.quotas). Jobs, their worker steps and the form's drafts all store through here.
+"""Counted storage: every file kept for a person has a row in their ledger and its bytes on
+their ``Quota.stored_bytes``, written together (accounts.quotas), and both go before the file
+does. Jobs, their worker steps and the form's drafts all store through here.
 
-Storage is not transactional: a caller that writes a file inside a transaction that may roll
-back deletes it again itself (see editor.jobs).
+Storage is not transactional, so the order matters: a file is written before its row, and its
+row goes (committed) before the file. A process that dies in between leaves a file without a
+row, never a count without its file's bytes: a retried step that finds such a file deletes it
+knowing it was never counted, and ``editor.reconcile`` deletes any that nobody came back for.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from django.core.files.storage import default_storage
+from django.db import transaction
 
 from accounts import quotas
 
@@ -21,40 +24,57 @@ logger = logging.getLogger(__name__)
 
 def save(owner_id: int, name: str, content: Any) -> str:
     """Store one file of a person's under ``name`` and count it; returns the name it got.
-    Where the storage overwrites a file of the same name, the bytes it replaced are given
-    back."""
-    replaced = default_storage.size(name) if default_storage.exists(name) else 0
+    Where the storage writes over a file of the same name, the bytes it replaced are given
+    back (the ledger knows them)."""
     stored = default_storage.save(name, content)
-    if stored != name:
-        replaced = 0  # kept beside the other file, under a name of its own
-    quotas.add_storage(owner_id, default_storage.size(stored) - replaced)
+    quotas.count_file(owner_id, stored, default_storage.size(stored))
     return stored
 
 
+def counted(owner_id: int, sizes: Mapping[str, int]) -> None:
+    """Ledger rows for files just stored whose bytes the caller counted itself (a job's
+    photos, in the charge that accepted the job). Call in the transaction of that charge."""
+    quotas.ledger_counted(owner_id, sizes)
+
+
 def discard(owner_id: int, names: Iterable[str]) -> int:
-    """Delete files of a person's now and give their bytes back; returns the bytes freed. A
-    file already gone counts nothing; one that cannot be deleted is logged and still counted
-    as stored."""
-    freed = 0
-    for name in set(names):
-        if not name:
-            continue
+    """Delete files of a person's and give back the bytes they were counted at; returns the
+    bytes given back. The files go once that has committed; a file never counted (left by a
+    step that died before counting it) is deleted and gives back nothing."""
+    doomed = {name for name in names if name}
+    freed = sum(quotas.uncount_files(owner_id, doomed).values())
+    transaction.on_commit(lambda: delete_files(doomed))
+    return freed
+
+
+def uncount(owner_id: int, names: Collection[str], *, named: Collection[str] = ()) -> int:
+    """Give back the bytes of files about to be deleted by the caller once its transaction
+    commits (a deleted job's or draft's). ``named``: the files its rows named; one of them with
+    no ledger row was kept before the ledger existed and counted then, so it gives back the
+    bytes it takes now. Returns the bytes given back."""
+    freed = quotas.uncount_files(owner_id, names)
+    before_ledger = [name for name in named if name and name not in freed]
+    legacy = sum(
+        default_storage.size(name) for name in before_ledger if default_storage.exists(name)
+    )
+    quotas.free_storage(owner_id, legacy)
+    return sum(freed.values()) + legacy
+
+
+def delete_files(names: Iterable[str]) -> int:
+    """Delete stored files whose bytes were given back already; returns how many went. One
+    that cannot be deleted is logged, and left for the reconcile to find."""
+    removed = 0
+    for name in sorted(names):
         try:
-            size = default_storage.size(name)
             default_storage.delete(name)
         except FileNotFoundError:
             continue
         except Exception:
             logger.exception("could not delete the file %s", name)
             continue
-        freed += size
-    quotas.free_storage(owner_id, freed)
-    return freed
-
-
-def size_of(names: Iterable[str]) -> int:
-    """The bytes the stored files among ``names`` take."""
-    return sum(default_storage.size(name) for name in names if default_storage.exists(name))
+        removed += 1
+    return removed
 
 
 def files_in(folder: str) -> set[str]:

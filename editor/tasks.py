@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from editor import credits, jobs, pipeline
+from editor import credits, jobs, pipeline, reconcile
 from editor.models import Draft
 
 
@@ -36,3 +36,8 @@ def check_credits(key_id: str) -> None:
 @shared_task(name="editor.tasks.delete_expired_jobs", ignore_result=True)
 def delete_expired_jobs() -> None:
     jobs.delete_expired(timezone.now())
+
+
+@shared_task(name="editor.tasks.reconcile_storage", ignore_result=True)
+def reconcile_storage() -> None:
+    reconcile.reconcile()

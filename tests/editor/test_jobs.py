@@ -24,7 +24,7 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
-from accounts.models import Quota, User
+from accounts.models import Quota, StoredFile, User
 from editor import jobs, operations, pipeline, polling, storage
 from editor.images import ImageLimits
 from editor.models import Job, JobStatus, Result, Vendor, VendorKey
@@ -505,7 +505,7 @@ def test_sweeper_resends_a_job_whose_worker_died(
     assert pipeline._claim(str(job.pk), 0) is not None  # a worker took it, then was killed
     later = timezone.now() + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS + 1)
     with django_capture_on_commit_callbacks(execute=True):
-        assert pipeline.sweep(now=later) == {"expired": 0, "resent": 1}
+        assert pipeline.sweep(now=later) == {"expired": 0, "last_polls": 0, "resent": 1}
     job.refresh_from_db()
     assert job.dispatch == 1
     assert sent.last() == (str(job.pk), 1)
@@ -515,7 +515,7 @@ def test_sweeper_resends_a_lost_message(
     submit: Run, sent: Sent, settings: SettingsWrapper, script: Script
 ) -> None:
     job = submit()
-    assert pipeline.sweep() == {"expired": 0, "resent": 0}  # just sent: not lost yet
+    assert pipeline.sweep() == {"expired": 0, "last_polls": 0, "resent": 0}  # not lost yet
     later = timezone.now() + dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS + 1)
     assert pipeline.sweep(now=later)["resent"] == 1
     assert Job.objects.get(pk=job.pk).dispatch == 1
@@ -1095,3 +1095,140 @@ def test_a_batch_charges_the_quota_before_the_keys_cap_as_one_by_one(
     with pytest.raises(quotas.QuotaExceeded) as caught:
         submit_batch(alice, picwish_key, 3)
     assert caught.value.limit == "concurrent_jobs"
+
+
+class Killed(BaseException):
+    """The worker's process dies here (not an error the step could catch)."""
+
+
+def test_a_result_written_but_never_counted_is_replaced_without_touching_the_count(
+    alice: User,
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker killed between writing a file and counting it: the step's next run finds the
+    file, and the ledger says it was never counted, so replacing it gives nothing back."""
+    script.outcomes = [DONE, DONE]
+    job = submit()
+    step()  # fitted: the vendor call is next
+    count_file = quotas.count_file
+
+    def killed(user_id: int, name: str, size: int) -> None:
+        raise Killed
+
+    monkeypatch.setattr(quotas, "count_file", killed)
+    with pytest.raises(Killed):
+        step()
+    monkeypatch.setattr(quotas, "count_file", count_file)
+    leftover = Path(settings.MEDIA_ROOT) / jobs.folder_of(job) / "result-0.jpg"
+    assert leftover.exists()  # written, never counted
+    assert stored(alice) == disk_bytes(alice) - leftover.stat().st_size
+
+    # The sweeper hands the step to another worker once the lease is over.
+    Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    job = step()
+    assert job.status == JobStatus.STORING
+    job = step()
+    assert job.status == JobStatus.SUCCEEDED
+    assert stored(alice) == disk_bytes(alice)
+    assert stored(alice) == sum(
+        StoredFile.objects.filter(user=alice).values_list("bytes", flat=True)
+    )
+    assert set(StoredFile.objects.filter(user=alice).values_list("name", flat=True)) == (
+        jobs._files_of(job)
+    )
+
+
+def test_every_file_of_a_job_is_in_the_ledger_and_leaves_it_when_the_job_is_deleted(
+    alice: User,
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    script.outcomes = [DONE]
+    job = submit()
+    for _ in range(3):
+        job = step()
+    assert job.status == JobStatus.SUCCEEDED
+    ledger = dict(StoredFile.objects.filter(user=alice).values_list("name", "bytes"))
+    assert set(ledger) == jobs._files_of(job)
+    assert ledger == {name: default_storage.size(name) for name in ledger}
+    assert stored(alice) == sum(ledger.values()) == disk_bytes(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.delete(job)
+    assert not StoredFile.objects.filter(user=alice).exists()
+    assert stored(alice) == disk_bytes(alice) == 0
+
+
+def waiting_past_its_deadline(submit: Run, step: Callable[[], Job], poll_in: float) -> Job:
+    """An asynchronous job whose vendor task was submitted, with its deadline just gone and
+    its next poll due in ``poll_in`` seconds."""
+    submit()
+    step()
+    job = step()
+    assert job.status == JobStatus.WAITING
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        deadline=now - dt.timedelta(seconds=1), due_at=now + dt.timedelta(seconds=poll_in)
+    )
+    return Job.objects.get(pk=job.pk)
+
+
+def test_a_job_past_its_deadline_is_polled_once_more_and_its_result_kept(
+    submit: Run,
+    step: Callable[[], Job],
+    sent: Sent,
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    script.outcomes = [Pending("task-1", poll_after=30), DONE]
+    job = waiting_past_its_deadline(submit, step, poll_in=-5)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.sweep() == {"expired": 0, "last_polls": 1, "resent": 0}
+    assert sent.last() == (str(job.pk), job.dispatch + 1)
+    job = step()
+    assert script.polls == ["task-1"]
+    assert job.status == JobStatus.STORING
+    assert step().status == JobStatus.SUCCEEDED
+    assert Quota.objects.get(user=job.owner).credits_this_month == job.credits
+
+
+def test_a_job_still_pending_at_its_last_poll_fails_and_is_refunded(
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    script.outcomes = [Pending("task-1", poll_after=30), Pending("task-1", 60, 5.0)]
+    job = waiting_past_its_deadline(submit, step, poll_in=-5)
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.sweep()
+    job = step()
+    assert script.polls == ["task-1"]
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "deadline")
+    assert Quota.objects.get(user=job.owner).credits_this_month == 0
+    # Nothing more: a second sweep finds no job to poll or expire.
+    assert pipeline.sweep() == {"expired": 0, "last_polls": 0, "resent": 0}
+
+
+def test_the_last_poll_is_left_to_the_message_on_its_way_or_the_worker_on_it(
+    submit: Run,
+    step: Callable[[], Job],
+    sent: Sent,
+    script: Script,
+    settings: SettingsWrapper,
+) -> None:
+    script.outcomes = [Pending("task-1", poll_after=30), DONE]
+    job = waiting_past_its_deadline(submit, step, poll_in=3)  # due after the deadline anyway
+    assert pipeline.sweep()["last_polls"] == 0
+    assert pipeline._claim(*sent.last()) is not None  # a worker is polling it now
+    assert pipeline.sweep()["last_polls"] == 0
+    assert Job.objects.get(pk=job.pk).status == JobStatus.WAITING
+    # No poll came within the window (the worker died): the job ends.
+    later = job.deadline + dt.timedelta(seconds=settings.JOB_LAST_POLL_SECONDS + 1)
+    assert pipeline.sweep(now=later)["expired"] == 1
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "deadline")
