@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from _typeshed import OptExcInfo
 
     from editor.models import Job
+    from editor.reconcile import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -412,6 +413,27 @@ def studio_double_submits(job: Job) -> int | None:
     return int(getattr(job, "double_submits", 0) or 0)
 
 
+@dataclass(frozen=True)
+class Reconciled:
+    report: Report
+    orphans: int  # orphan files left in the jobs' folders
+    off: int  # owners whose storage count is still off the disk
+
+
+def reconciled(submitted: list[Submitted]) -> Reconciled:
+    """The storage reconcile run once every job has ended (so no file is on its way: no grace),
+    then the jobs' folders looked at again."""
+    from editor import reconcile
+
+    report = reconcile.reconcile(grace_seconds=0)
+    orphans = off = 0
+    for item in submitted:
+        orphan, wrong = folder_problems(item.job)
+        orphans += orphan
+        off += wrong
+    return Reconciled(report=report, orphans=orphans, off=off)
+
+
 def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, drain: float) -> None:
     from editor.models import ACTIVE_STATUSES, JobStatus
 
@@ -489,6 +511,11 @@ def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, dra
         + f"; other quota rows off the job's charge: {charges_off}"
     )
     print(f"    time to drain (first submit -> last job ended) {drain:.1f} s")
+    after = reconciled(submitted)
+    print(
+        f"    storage reconcile after the run: {after.report}; orphan files left {after.orphans}, "
+        f"storage counts off the disk {after.off}"
+    )
     for key, value in (
         ("chaos_jobs", len(submitted)),
         ("chaos_kills", kills),
@@ -505,6 +532,11 @@ def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, dra
         ("chaos_charged_twice", len(charged_twice)),
         ("chaos_quota_rows_off", charges_off),
         ("chaos_drain_s", round(drain, 2)),
+        # The counts must be exact without the reconcile's help; the orphans are its to delete.
+        ("chaos_storage_drift_people", off_count),
+        ("chaos_reconcile_orphans_deleted", after.report.orphans),
+        ("chaos_orphans_after_reconcile", after.orphans),
+        ("chaos_storage_off_after_reconcile", after.off),
     ):
         figures.record(key, value)
     if studio_counts:
