@@ -98,7 +98,16 @@ def _ring_all(rung: Sequence[Job], countdown: float = 0.0) -> None:
 
     def send() -> None:
         for args, queue in messages:
-            current_app.send_task(ADVANCE_TASK, args, countdown=countdown, queue=queue)
+            try:
+                current_app.send_task(ADVANCE_TASK, args, countdown=countdown, queue=queue)
+            except Exception as error:  # kombu's OperationalError, a DNS error, a full disk...
+                # The job is committed, and the database, not the broker, is the truth: the
+                # sweeper sends the step once its message is overdue (JOB_LOST_MESSAGE_SECONDS).
+                logger.warning(
+                    "job %s: the broker did not take its step (%s); the sweeper will send it",
+                    args[0],
+                    type(error).__name__,
+                )
 
     transaction.on_commit(send)
 

@@ -18,8 +18,11 @@ from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
@@ -38,7 +41,7 @@ from editor.vendors.base import (
 )
 from limiter import core as limiter_core
 from tests.factories import disk_bytes, stored
-from tests.images import make_image
+from tests.images import make_image, photo
 
 pytestmark = pytest.mark.django_db
 
@@ -1232,3 +1235,37 @@ def test_the_last_poll_is_left_to_the_message_on_its_way_or_the_worker_on_it(
     assert pipeline.sweep(now=later)["expired"] == 1
     job.refresh_from_db()
     assert (job.status, job.error_code) == (JobStatus.FAILED, "deadline")
+
+
+def test_a_job_submitted_while_the_broker_is_down_is_kept_and_sent_by_the_sweeper(
+    client: Client,
+    alice: User,
+    picwish_key: VendorKey,
+    sent: Sent,
+    settings: SettingsWrapper,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    def unreachable(name: str, args: tuple[Any, ...] = (), **options: Any) -> Any:
+        raise OperationalError("Error 111 connecting to redis://:hunter2@10.0.0.5:6379/0.")
+
+    working = current_app.send_task
+    monkeypatch.setattr(current_app, "send_task", unreachable)
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("editor:operation", args=["colorize"]),
+            {"provider": "picwish", "format": "jpg", "file_image": photo()},
+        )
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("editor:job", args=[job.pk])
+    assert job.status == JobStatus.QUEUED
+    assert "the sweeper will send it" in caplog.text
+    assert "hunter2" not in caplog.text
+    monkeypatch.setattr(current_app, "send_task", working)  # the broker is back
+    later = timezone.now() + dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.sweep(now=later)["resent"] == 1
+    assert sent.last() == (str(job.pk), 1)
