@@ -24,6 +24,7 @@ a whole worker), and the sweeper in a thread here. Run it in a fresh process:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import shutil
@@ -35,13 +36,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+import faults
 import figures
 import pipeline
 
@@ -52,14 +54,19 @@ if TYPE_CHECKING:
 
     from editor.models import Job
     from editor.reconcile import Report
+    from tests.redis_server import PrivateRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+T = TypeVar("T")
+
 BENCH_DATABASE = "studio_bench_crash"
 BENCH_REDIS_DB = 14
-JOBS = 60
+WAVE_JOBS = 12  # jobs submitted at once, every WAVE_EVERY_S, until KILLS_AT_LEAST kills
+WAVE_EVERY_S = 8.0
+KILLS_AT_LEAST = 50
 WORKERS = 3
 WORKER_THREADS = 4
 KILL_EVERY_S = (1.0, 3.0)  # a random worker is killed this often (uniformly drawn)
@@ -71,8 +78,8 @@ LEASE_S = 8
 CALL_CAP_S = 3
 LOST_MESSAGE_S = 8
 SWEEP_EVERY_S = 2.0
-DRAIN_CAP_S = 240.0
-CHAOS_CAP_S = 60.0  # the kills stop after this long even if jobs are left, to see them drain
+DRAIN_CAP_S = 420.0
+CHAOS_CAP_S = 150.0  # the kills stop after this long even if jobs are left, to see them drain
 
 
 @dataclass(frozen=True)
@@ -111,10 +118,22 @@ NOT_SUBMITS = frozenset(
 # --- The throwaway world ----------------------------------------------------------------------
 
 
-def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
+@dataclass(frozen=True)
+class Stores:
+    """The run's own stores, as the faults need them."""
+
+    text: str  # which they are, for the report
+    broker: PrivateRedis | None  # the run's own redis-server, when there is one
+    database_admin_url: str  # PostgreSQL's maintenance database, "" on SQLite
+    media: Path | None  # the media folder on a tmpfs of its own, None if none could be mounted
+    why_not: dict[str, str]  # fault -> why it cannot be staged, should it be missing
+
+
+def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> Stores:
     """Point this process's environment (inherited by the workers) at the bench's own stores;
-    returns which stores they are."""
+    returns them."""
     database_url = os.environ.get("DATABASE_URL", "")
+    admin_url = ""
     if urlsplit(database_url).scheme in {"postgres", "postgresql", "pgsql"}:
         if urlsplit(database_url).path.strip("/") == BENCH_DATABASE:
             raise SystemExit(f"DATABASE_URL names {BENCH_DATABASE}, which the bench drops")
@@ -128,28 +147,43 @@ def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
     else:
         os.environ.pop("DATABASE_URL", None)
         database = "SQLite (WAL) in a temporary VAR_DIR"
+    # Redis, when the environment names it, is a redis-server of the run's own (the broker
+    # fault kills it), else DB 14 of the one named.
+    on_redis = pipeline._is_redis(os.environ.get("CELERY_BROKER_URL", ""))
+    own = faults.private_broker(var_dir) if on_redis else None
+    if own is not None:
+        cleanup.callback(own.kill)
     redis_urls: list[str] = []
-    for name in ("CELERY_BROKER_URL", "CACHE_URL"):
+    for name, number in (("CELERY_BROKER_URL", 0), ("CACHE_URL", 1)):
         url = os.environ.get(name, "")
         if pipeline._is_redis(url):
-            os.environ[name] = pipeline._with_path(url, f"/{BENCH_REDIS_DB}")
+            base = own.url if own is not None else url
+            path = f"/{number}" if own is not None else f"/{BENCH_REDIS_DB}"
+            os.environ[name] = pipeline._with_path(base, path)
             redis_urls.append(os.environ[name])
         else:
             os.environ.pop(name, None)
     for url in dict.fromkeys(redis_urls):
         pipeline._flush_redis(url)
-        cleanup.callback(pipeline._flush_redis, url)
+        if own is None:
+            cleanup.callback(pipeline._flush_redis, url)
     broker = (
-        f"Redis DB {BENCH_REDIS_DB} broker"
-        if pipeline._is_redis(os.environ.get("CELERY_BROKER_URL", ""))
-        else "kombu filesystem broker"
+        "kombu filesystem broker"
+        if not pipeline._is_redis(os.environ.get("CELERY_BROKER_URL", ""))
+        else "a Redis broker of its own"
+        if own is not None
+        else f"Redis DB {BENCH_REDIS_DB} broker"
     )
+    media = var_dir / "media"
+    why_not = faults.mount_media(media)
+    if not why_not:
+        cleanup.callback(faults.unmount_media, media)
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "VAR_DIR": str(var_dir),
             "MEDIA_STORAGE": "local",
-            "MEDIA_ROOT": str(var_dir / "media"),
+            "MEDIA_ROOT": str(media),
             "DEBUG": "false",
             "LOG_LEVEL": "INFO",
             "SANDBOX_ENABLED": "true",
@@ -166,7 +200,18 @@ def configure_environment(var_dir: Path, cleanup: contextlib.ExitStack) -> str:
         }
     )
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    return f"{database}, {broker}"
+    return Stores(
+        text=f"{database}, {broker}",
+        broker=own,
+        database_admin_url=admin_url,
+        media=None if why_not else media,
+        why_not={
+            "media": why_not,
+            "broker": "no redis-server on this machine"
+            if on_redis
+            else "the embedded broker is a folder, not a server",
+        },
+    )
 
 
 class Worker:
@@ -313,12 +358,59 @@ def sweeper(stop: threading.Event) -> None:
 
     try:
         while not stop.wait(SWEEP_EVERY_S):
-            pipeline.sweep()
+            try:
+                pipeline.sweep()
+            except Exception:  # the database is down: beat tries again on its next round too
+                connections.close_all()
     finally:
         connections.close_all()
 
 
-def submit_all(counter: SubmitCounter) -> list[Submitted]:
+def patiently(read: Callable[[], T]) -> T:
+    """A query of the bench's own, tried again while the database is down (the database fault
+    cuts this process's connections too)."""
+    from django.db import Error, connections
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return read()
+        except Error:
+            connections.close_all()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@dataclass
+class Submitter:
+    """Submits jobs in waves, from any thread, each with an owner and a key of its own."""
+
+    submitted: list[Submitted] = field(default_factory=list)
+    refused: int = 0  # submissions that raised (the database was down): nothing accepted
+    _numbers: Iterator[int] = field(default_factory=itertools.count)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wave(self, count: int) -> int:
+        """Submit ``count`` jobs; returns how many were accepted."""
+        accepted = 0
+        for _ in range(count):
+            with self._lock:
+                number = next(self._numbers)
+            try:
+                self.submitted.append(submit_one(number))
+            except Exception:
+                from django.db import connection
+
+                # As at the end of a request: the next submission gets a new connection.
+                connection.close()
+                self.refused += 1
+            else:
+                accepted += 1
+        return accepted
+
+
+def submit_one(number: int) -> Submitted:
     from accounts.models import User
     from editor import jobs, operations
     from editor.models import VendorKey
@@ -326,28 +418,25 @@ def submit_all(counter: SubmitCounter) -> list[Submitted]:
     photo, style = make_image((320, 240), (90, 90, 90)), make_image((256, 256), (200, 120, 60))
     face = make_image((256, 256), (200, 160, 140))
     files = {"image": photo, "style": style}
-    submitted: list[Submitted] = []
-    for number in range(JOBS):
-        kind = KINDS[number % len(KINDS)]
-        user = User.objects.create_user(f"crash-{number}", f"crash-{number}@example.com", None)
-        secret = f"sandbox-bench-crash-{number}"
-        key = VendorKey(owner=user, vendor=kind.vendor, label=secret)
-        key.set_secret(secret)
-        key.save()
-        operation = operations.get(kind.slug)
-        inputs = {role: files[role] for role in kind.roles}
-        if kind.slug == "expression":
-            inputs = {"image": face}
-        job = jobs.submit(
-            owner=user,
-            operation=operation,
-            provider=operation.provider(kind.provider),
-            params=kind.params,
-            files=inputs,
-            key=key,
-        )
-        submitted.append(Submitted(job=job, kind=kind, secret=secret))
-    return submitted
+    kind = KINDS[number % len(KINDS)]
+    user = User.objects.create_user(f"crash-{number}", f"crash-{number}@example.com", None)
+    secret = f"sandbox-bench-crash-{number}"
+    key = VendorKey(owner=user, vendor=kind.vendor, label=secret)
+    key.set_secret(secret)
+    key.save()
+    operation = operations.get(kind.slug)
+    inputs = {role: files[role] for role in kind.roles}
+    if kind.slug == "expression":
+        inputs = {"image": face}
+    job = jobs.submit(
+        owner=user,
+        operation=operation,
+        provider=operation.provider(kind.provider),
+        params=kind.params,
+        files=inputs,
+        key=key,
+    )
+    return Submitted(job=job, kind=kind, secret=secret)
 
 
 def folder_problems(job: Job) -> tuple[int, int]:
@@ -434,12 +523,22 @@ def reconciled(submitted: list[Submitted]) -> Reconciled:
     return Reconciled(report=report, orphans=orphans, off=off)
 
 
-def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, drain: float) -> None:
-    from editor.models import ACTIVE_STATUSES, JobStatus
+def report(
+    submitter: Submitter,
+    counter: SubmitCounter,
+    chaos: Chaos,
+    trouble: faults.Faults,
+    drain: float,
+) -> None:
+    from django.core.files.storage import default_storage
 
+    from editor.models import ACTIVE_STATUSES, Job, JobStatus
+
+    submitted = submitter.submitted
     kills = chaos.kills
     statuses: Counter[str] = Counter()
     duplicates = orphans = off_count = async_double = in_flight = sync_extra = 0
+    lost = unexplained = 0
     failures: Counter[str] = Counter()
     vendor_twice: list[str] = []  # jobs the sandbox saw submitted more than once
     studio_twice: list[str] = []  # jobs the studio counts double submits for
@@ -449,10 +548,18 @@ def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, dra
     charges_off = 0
     for item in submitted:
         job = item.job
-        job.refresh_from_db()
+        try:
+            job.refresh_from_db()
+        except Job.DoesNotExist:
+            lost += 1  # accepted, then gone
+            continue
         statuses[job.status] += 1
         if job.status == JobStatus.FAILED:
             failures[job.error_code or "?"] += 1
+            unexplained += not job.error_message
+        lost += job.status == JobStatus.SUCCEEDED and not all(
+            default_storage.exists(result.file.name) for result in job.results.all()
+        )
         positions = list(job.results.values_list("position", flat=True))
         if len(positions) != len(set(positions)) or len(positions) > 1:
             duplicates += 1
@@ -479,7 +586,14 @@ def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, dra
         charges_off += charged.off
     stuck = sum(n for status, n in statuses.items() if status in ACTIVE_STATUSES)
     failed = ", ".join(f"{code} x{n}" for code, n in failures.most_common()) or "none"
-    print(f"    jobs {len(submitted)} ({JOBS // 2} sync, {JOBS - JOBS // 2} async); kills {kills}")
+    asynchronous = sum(item.kind.asynchronous for item in submitted)
+    print(
+        f"    jobs {len(submitted)} ({len(submitted) - asynchronous} sync, {asynchronous} async; "
+        f"{submitter.refused} submissions refused while the database was down); kills {kills}"
+    )
+    for line in trouble.log:
+        print(f"    fault: {line}")
+    print(f"    lost {lost}; failures without a message for the job page {unexplained}")
     print(
         f"    succeeded {statuses[JobStatus.SUCCEEDED]}, failed {statuses[JobStatus.FAILED]} "
         f"({failed}), stuck {stuck}"
@@ -519,6 +633,10 @@ def report(submitted: list[Submitted], counter: SubmitCounter, chaos: Chaos, dra
     for key, value in (
         ("chaos_jobs", len(submitted)),
         ("chaos_kills", kills),
+        ("chaos_faults", trouble.applied),
+        ("chaos_refused_at_submit", submitter.refused),
+        ("chaos_lost", lost),
+        ("chaos_unexplained_failures", unexplained),
         ("chaos_succeeded", statuses[JobStatus.SUCCEEDED]),
         ("chaos_failed", statuses[JobStatus.FAILED]),
         ("chaos_stuck", stuck),
@@ -560,7 +678,7 @@ def main() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run(var_dir: Path, stores: str, cleanup: contextlib.ExitStack) -> None:
+def run(var_dir: Path, stores: Stores, cleanup: contextlib.ExitStack) -> None:
     import logging
     import warnings
 
@@ -570,7 +688,14 @@ def run(var_dir: Path, stores: str, cleanup: contextlib.ExitStack) -> None:
     from django.db import connections
 
     django.setup()
-    for name in ("django.server", "django.request", "kombu.connection", "editor.pipeline"):
+    # editor.jobs: the messages the broker fault refuses, summed up in the report instead.
+    for name in (
+        "django.server",
+        "django.request",
+        "kombu.connection",
+        "editor.pipeline",
+        "editor.jobs",
+    ):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     call_command("migrate", verbosity=0)
@@ -595,37 +720,53 @@ def run(var_dir: Path, stores: str, cleanup: contextlib.ExitStack) -> None:
     for worker in workers:
         worker.wait_ready()
     print(
-        f"\nJobs under fire: {stores}; {WORKERS} workers (threads x {WORKER_THREADS}, both "
-        f"queues), one SIGKILLed every {KILL_EVERY_S[0]:.0f}-{KILL_EVERY_S[1]:.0f} s and started "
-        f"again; sweeper every {SWEEP_EVERY_S:.0f} s (lease {LEASE_S} s, lost message "
+        f"\nJobs under fire: {stores.text}; {WORKERS} workers (threads x {WORKER_THREADS}, "
+        f"both queues), one SIGKILLed every {KILL_EVERY_S[0]:.0f}-{KILL_EVERY_S[1]:.0f} s and "
+        f"started again until {KILLS_AT_LEAST} kills; {WAVE_JOBS} jobs every {WAVE_EVERY_S:.0f} s "
+        f"meanwhile; sweeper every {SWEEP_EVERY_S:.0f} s (lease {LEASE_S} s, lost message "
         f"{LOST_MESSAGE_S} s); sandbox async tasks {TASK_MS} ms",
         flush=True,
     )
 
     stopping = threading.Event()
     chaos = Chaos(workers)
-    chaos_thread = threading.Thread(target=chaos.run, name="chaos", daemon=True)
-    sweep_thread = threading.Thread(target=sweeper, args=(stopping,), name="sweeper", daemon=True)
+    submitter = Submitter()
+    trouble = faults.Faults(
+        broker=stores.broker,
+        database_admin_url=stores.database_admin_url,
+        database=BENCH_DATABASE,
+        media=stores.media,
+        submit_wave=submitter.wave,
+        why_not=stores.why_not,
+    )
+    threads = [
+        threading.Thread(target=chaos.run, name="chaos", daemon=True),
+        threading.Thread(target=sweeper, args=(stopping,), name="sweeper", daemon=True),
+        threading.Thread(target=trouble.run, args=(stopping,), name="faults", daemon=True),
+    ]
     started = time.perf_counter()
-    chaos_thread.start()  # the kills begin while the jobs are being submitted
-    sweep_thread.start()
-    submitted = submit_all(counter)
-    ids = [item.job.pk for item in submitted]
+    for thread in threads:  # the kills and faults begin while the jobs are being submitted
+        thread.start()
     try:
-        while Job.objects.filter(pk__in=ids, status__in=ACTIVE_STATUSES).exists():
-            elapsed = time.perf_counter() - started
-            if elapsed > CHAOS_CAP_S:
-                chaos.stop.set()
-            if elapsed > DRAIN_CAP_S:
+        waves = 0
+        while chaos.kills < KILLS_AT_LEAST and time.perf_counter() - started < CHAOS_CAP_S:
+            if time.perf_counter() - started >= waves * WAVE_EVERY_S:
+                submitter.wave(WAVE_JOBS)
+                waves += 1
+            time.sleep(0.25)
+        chaos.stop.set()
+        ids = [item.job.pk for item in submitter.submitted]
+        while patiently(Job.objects.filter(pk__in=ids, status__in=ACTIVE_STATUSES).exists):
+            if time.perf_counter() - started > DRAIN_CAP_S:
                 break
             time.sleep(0.25)
         drain = time.perf_counter() - started
     finally:
         chaos.stop.set()
-        chaos_thread.join(120)
         stopping.set()
-        sweep_thread.join(30)
-    report(submitted, counter, chaos, drain)
+        for thread in threads:
+            thread.join(120)
+    report(submitter, counter, chaos, trouble, drain)
     sys.stdout.flush()
 
 
