@@ -383,6 +383,9 @@ CONTENT_SECURITY_POLICY: dict[str, Any] = {
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 600)
 JOB_RETRY_BASE_SECONDS = env_int("JOB_RETRY_BASE_SECONDS", 2)
 JOB_RETRY_MAX_SECONDS = env_int("JOB_RETRY_MAX_SECONDS", 120)
+# An unexpected error of the studio's own code (not its database, broker or storage failing) is
+# tried this many more times in a row before the job fails: such a bug usually comes back.
+JOB_INTERNAL_RETRIES = env_int("JOB_INTERNAL_RETRIES", 2)
 # A step due this long ago that no worker claimed is taken as a lost message.
 JOB_LOST_MESSAGE_SECONDS = env_int("JOB_LOST_MESSAGE_SECONDS", 60)
 JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)

@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 # A job waiting for its rate slot is woken this much before it: more than a message takes to
 # reach a worker (the filesystem broker polls every 50 ms) and a worker to claim the step.
 WAKE_EARLY = 0.2
+# A step's unexpected error: retried (INTERNAL) until it has happened too often in a row.
+INTERNAL = "internal"
+INTERNAL_FAILURE = "internal_repeated"
 # Vendor error codes that mean the key itself is wrong: shown on the key in the vault.
 BAD_KEY_CODES = frozenset(
     {"unauthorized", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_NOT_EXISTS"}
@@ -152,17 +155,37 @@ def _step(job: Job) -> Job | None:
         _fail(job, "invalid_image", str(error))
     except vault.VaultError as error:
         _fail(job, "vault", str(error))
-    except Exception:
+    except Exception as error:
         logger.exception("job %s: unexpected error in step %s", job.pk, job.status)
-        _handle_vendor_error(
-            job,
-            VendorError(
-                _("Something went wrong on our side."),
-                retryable=True,
-                code="internal",
-            ),
-        )
+        _handle_vendor_error(job, _internal(job, error))
     return None
+
+
+def _internal(job: Job, error: Exception) -> VendorError:
+    """What an unexpected error in a step means for the job. The studio's own services (the
+    database, the broker, storage) failing is passing trouble: the step is tried again until
+    the deadline. Anything else is a bug that this job's input or settings set off, which
+    would happen again on every try: it gets ``JOB_INTERNAL_RETRIES`` more, then the job
+    ends saying so, rather than retrying for minutes."""
+    passing = isinstance(error, DatabaseError | ConnectionError) or (
+        isinstance(error, OSError) and error.errno is not None
+    )
+    again = job.error_code == INTERNAL and job.attempts >= settings.JOB_INTERNAL_RETRIES
+    if not passing and again:
+        return VendorError(
+            _(
+                "Something in this job makes our own processing fail every time, so it was "
+                "stopped. We have logged it; your credits were refunded. Trying another "
+                "photo or other settings may work."
+            ),
+            retryable=False,
+            code=INTERNAL_FAILURE,
+        )
+    return VendorError(
+        _("Something went wrong on our side. The job will try again shortly."),
+        retryable=True,
+        code=INTERNAL,
+    )
 
 
 def _not_paid_for(job: Job) -> bool:
@@ -537,13 +560,33 @@ def _expire(job: Job) -> bool:
     """End a job past its deadline. One that was retrying a vendor's error ends with that
     error, which says more than the deadline would."""
     if job.error_code:
-        return jobs.end(job, JobStatus.FAILED)
+        # The last try's message was written for a job that would go on ("will try again"):
+        # the job's last word says that it ended, and why.
+        return jobs.end(
+            job,
+            JobStatus.FAILED,
+            error_message=_(
+                "The job did not finish in time. Its last try failed: %(reason)s Your credits "
+                "were refunded."
+            )
+            % {"reason": _without_promise(job.error_message)},
+        )
     return jobs.end(
         job,
         JobStatus.FAILED,
         error_code="deadline",
         error_message=_("The job did not finish in time. Your credits were refunded."),
     )
+
+
+def _without_promise(message: str) -> str:
+    """A retry's message without what it promised for the next try."""
+    for promise in (
+        _("The job will try again shortly."),
+        _("The job will continue in a moment."),
+    ):
+        message = message.replace(promise, "")
+    return message.strip()
 
 
 def sweep(now: dt.datetime | None = None) -> dict[str, int]:

@@ -7,6 +7,7 @@ pipeline sends is captured, so each step, retry, duplicate and race can be check
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pytest
 from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import OperationalError as DatabaseOperationalError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -28,7 +30,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
 from accounts.models import Quota, StoredFile, User
-from editor import jobs, operations, pipeline, polling, storage
+from editor import images, jobs, operations, pipeline, polling, storage
 from editor.images import ImageLimits
 from editor.models import Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
@@ -1269,3 +1271,64 @@ def test_a_job_submitted_while_the_broker_is_down_is_kept_and_sent_by_the_sweepe
     with django_capture_on_commit_callbacks(execute=True):
         assert pipeline.sweep(now=later)["resent"] == 1
     assert sent.last() == (str(job.pk), 1)
+
+
+def crash_every_fit(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    def fit(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(images, "fit", fit)
+
+
+def test_a_crash_that_comes_back_every_time_ends_the_job_after_two_more_tries(
+    submit: Run,
+    step: Callable[[], Job],
+    sent: Sent,
+    script: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    crash_every_fit(monkeypatch, ValueError("cannot use transparency for this mode"))
+    job = submit()
+    tries = 0
+    while job.status == JobStatus.QUEUED:
+        job = step()
+        tries += 1
+    assert tries == 3
+    assert (job.status, job.error_code) == (JobStatus.FAILED, pipeline.INTERNAL_FAILURE)
+    assert "makes our own processing fail every time" in job.error_message
+    assert "transparency" not in job.error_message  # the exception stays in the log
+    assert Quota.objects.get(user=job.owner).credits_this_month == 0
+
+
+def test_the_studios_own_services_failing_is_retried_until_the_deadline(
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    crash_every_fit(monkeypatch, DatabaseOperationalError("server closed the connection"))
+    job = submit()
+    for _ in range(6):
+        job = step()
+    assert (job.status, job.error_code) == (JobStatus.QUEUED, pipeline.INTERNAL)
+    assert job.attempts == 6
+    crash_every_fit(monkeypatch, OSError(errno.ENOSPC, "No space left on device"))
+    job = step()
+    assert (job.status, job.error_code, job.attempts) == (JobStatus.QUEUED, "internal", 7)
+
+
+def test_a_job_that_runs_out_of_time_while_retrying_says_it_ended(
+    submit: Run, script: Script
+) -> None:
+    job = submit()
+    Job.objects.filter(pk=job.pk).update(
+        error_code="limiter_down",
+        error_message="The studio could not check this key's rate limit, so nothing was sent "
+        "to the vendor. The job will try again shortly.",
+    )
+    assert pipeline.sweep(now=job.deadline + dt.timedelta(seconds=1))["expired"] == 1
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "limiter_down")
+    assert job.error_message.startswith("The job did not finish in time. Its last try failed:")
+    assert "nothing was sent to the vendor." in job.error_message
+    assert "try again shortly" not in job.error_message
