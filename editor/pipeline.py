@@ -541,7 +541,9 @@ def _handle_vendor_error(job: Job, error: VendorError) -> None:
         VendorKey.objects.filter(pk=job.key.pk).update(last_error=error.message[:500])
     if error.retryable:
         delay = error.retry_after if error.retry_after is not None else _backoff(job.attempts)
-        if timezone.now() + dt.timedelta(seconds=delay) < _last_call(job):
+        # Not past the deadline, even for a task paid for: that gets one last poll, from the
+        # sweeper, not retries.
+        if timezone.now() + dt.timedelta(seconds=delay) < job.deadline:
             _move(
                 job,
                 job.status,
@@ -566,8 +568,7 @@ def _expire(job: Job) -> bool:
             job,
             JobStatus.FAILED,
             error_message=_(
-                "The job did not finish in time. Its last try failed: %(reason)s Your credits "
-                "were refunded."
+                "%(reason)s The job stopped trying at its deadline; your credits were refunded."
             )
             % {"reason": _without_promise(job.error_message)},
         )
