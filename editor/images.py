@@ -201,8 +201,20 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> bytes:
+def save(image: Image.Image, fmt: str, **options: object) -> bytes:
+    """``image`` encoded as ``fmt``: the one way the studio writes an image with Pillow (fitted
+    copies, masks, thumbnails, downloads, the built-in engine's results). It never carries the
+    decoded file's comment: Pillow's JPEG saver writes ``info["comment"]`` back by itself, and a
+    JPEG comment can hold anything (``<script>`` included). EXIF and XMP are written only when
+    the caller passes them."""
     buffer = io.BytesIO()
+    if fmt == "JPEG":
+        options["comment"] = b""
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> bytes:
     options: dict[str, object] = {}
     if icc:
         options["icc_profile"] = icc
@@ -216,13 +228,11 @@ def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> by
     else:
         options.update(optimize=False, compress_level=6)
     try:
-        image.save(buffer, fmt, **options)
+        return save(image, fmt, **options)
     except ValueError:
         if fmt != "WEBP":
             raise
-        buffer = io.BytesIO()
-        image.save(buffer, fmt, **{**options, "method": 4})
-    return buffer.getvalue()
+        return save(image, fmt, **{**options, "method": 4})
 
 
 def fit(data: bytes, limits: ImageLimits, *, vendor_label: str) -> Fitted:
@@ -342,9 +352,7 @@ def fit_mask(data: bytes, size: tuple[int, int]) -> Encoded:
     if mask.size != size:
         mask = mask.resize(size, Image.Resampling.NEAREST)
     mask = mask.point(lambda value: 255 if value >= 128 else 0)
-    buffer = io.BytesIO()
-    mask.save(buffer, "PNG", optimize=True)
-    return Encoded(buffer.getvalue(), "image/png")
+    return Encoded(save(mask, "PNG", optimize=True), "image/png")
 
 
 def damaged() -> ImageRejected:
@@ -463,9 +471,7 @@ def thumbnail(data: bytes) -> Thumbnail:
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image).convert("RGB")
     image.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return Thumbnail(buffer.getvalue(), width, height)
+    return Thumbnail(save(image, "JPEG", quality=85), width, height)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ def open_image(data: bytes) -> Image.Image:
 # --- A camera photo ----------------------------------------------------------------------------
 
 GPS_IFD = 0x8825
+EXIF_IFD = 0x8769
+BODY_SERIAL = 0xA431
+SERIAL = "SN-4417-0042"
 MAKE = 0x010F
 ORIENTATION = 0x0112
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>Secret place</rdf:RDF></x:xmpmeta>'
@@ -38,9 +41,10 @@ SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def exif(orientation: int | None = None) -> Image.Exif:
-    """Camera EXIF with a GPS position, as a phone writes it."""
+    """Camera EXIF with a GPS position and the camera's serial number, as a phone writes it."""
     data = Image.Exif()
     data[MAKE] = "PhoneCorp"
+    data.get_ifd(EXIF_IFD)[BODY_SERIAL] = SERIAL
     if orientation is not None:
         data[ORIENTATION] = orientation
     gps = data.get_ifd(GPS_IFD)
@@ -82,6 +86,22 @@ def has_gps(data: bytes) -> bool:
     image = Image.open(io.BytesIO(data))
     found = image.getexif()
     return bool(found.get_ifd(GPS_IFD)) or GPS_IFD in found
+
+
+def private_metadata(data: bytes) -> set[str]:
+    """What of a photo's private metadata ``data`` still carries: "gps", "serial", "comment"
+    (JPEG COM or a PNG text chunk) or "xmp"."""
+    image = Image.open(io.BytesIO(data))
+    found: set[str] = set()
+    if has_gps(data):
+        found.add("gps")
+    if SERIAL.encode() in data or BODY_SERIAL in image.getexif().get_ifd(EXIF_IFD):
+        found.add("serial")
+    if "comment" in image.info or b"shot at home" in data:
+        found.add("comment")
+    if "xmp" in image.info or b"Secret place" in data:
+        found.add("xmp")
+    return found
 
 
 # --- Uploads -----------------------------------------------------------------------------------
