@@ -4,6 +4,9 @@ profile and XMP (what must never leave the studio), and uploads for forms."""
 from __future__ import annotations
 
 import io
+import struct
+import zipfile
+import zlib
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageCms, ImageDraw
@@ -102,6 +105,61 @@ def private_metadata(data: bytes) -> set[str]:
     if "xmp" in image.info or b"Secret place" in data:
         found.add("xmp")
     return found
+
+
+# --- Damaged files and polyglots ---------------------------------------------------------------
+
+
+def lying_jpeg(
+    declared: tuple[int, int] = (10_000, 10_000),
+    actual: tuple[int, int] = (320, 240),
+    **options: object,
+) -> bytes:
+    """A JPEG whose frame header declares ``declared`` pixels over the data of ``actual``:
+    libjpeg pads the rest with gray and only warns."""
+    data = bytearray(encode(picture(actual), "JPEG", quality=85, **options))
+    frame = next(data.find(marker) for marker in (b"\xff\xc0", b"\xff\xc2") if marker in data)
+    # marker (2), length (2), precision (1), then height and width
+    data[frame + 5 : frame + 9] = struct.pack(">HH", declared[1], declared[0])
+    return bytes(data)
+
+
+def cut_jpeg(fraction: float = 0.5) -> bytes:
+    """A JPEG cut short inside its compressed data and closed with an end-of-image marker,
+    as a broken copy or upload leaves it."""
+    whole = encode(picture((320, 240)), "JPEG", quality=90)
+    scan = whole.index(b"\xff\xda")
+    return whole[: scan + int((len(whole) - scan) * fraction)] + b"\xff\xd9"
+
+
+def png_with_bad_crc() -> bytes:
+    """A PNG whose pixel data is intact but whose IDAT checksum is not."""
+    data = bytearray(encode(picture(), "PNG"))
+    idat = data.index(b"IDAT")
+    length = int.from_bytes(data[idat - 4 : idat], "big")
+    data[idat + 4 + length] ^= 0x01  # the first byte of its CRC
+    return bytes(data)
+
+
+def png_cut_data() -> bytes:
+    """A PNG whose chunks and checksums are all correct but whose image data stops halfway."""
+    whole = encode(picture(), "PNG")
+    idat = whole.index(b"IDAT")
+    length = int.from_bytes(whole[idat - 4 : idat], "big")
+    half = whole[idat + 4 : idat + 4 + length // 2]
+    chunk = struct.pack(">I", len(half)) + b"IDAT" + half
+    chunk += struct.pack(">I", zlib.crc32(b"IDAT" + half))
+    return whole[: idat - 4] + chunk + whole[idat + 8 + length :]
+
+
+HTML_TAIL = b"<html><script>alert(document.cookie)</script></html>"
+
+
+def zip_tail() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("payload.html", HTML_TAIL)
+    return buffer.getvalue()
 
 
 # --- Uploads -----------------------------------------------------------------------------------
