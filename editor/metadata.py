@@ -15,8 +15,10 @@ and shows are what it returns.
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
@@ -61,6 +63,9 @@ def _keep_jpeg_segment(marker: int, payload: bytes) -> bool:
 # A piece of a JPEG walk that is not a marker segment: the compressed data after a scan header
 # (restart markers included).
 _ENTROPY = -1
+# What ends a scan's compressed data: a marker, that is 0xFF followed by anything but a stuffed
+# zero byte or a restart marker (searched for in C: a photo's scan is megabytes long).
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 # Markers with no length after them: restart markers and TEM.
 _BARE_MARKERS = frozenset({*range(0xD0, 0xD8), 0x01})
 
@@ -110,18 +115,11 @@ def _walk_jpeg(data: bytes) -> list[_Piece]:
         pieces.append(_Piece(marker, start, end))
         position = end
         if marker == 0xDA:  # start of scan: entropy-coded data runs to the next real marker
-            scan = position
-            while True:
-                found = data.find(b"\xff", scan)
-                if found < 0 or found + 1 >= size:
-                    raise damaged()
-                following = data[found + 1]
-                if following == 0x00 or 0xD0 <= following <= 0xD7:  # stuffed byte, restart
-                    scan = found + 2
-                    continue
-                break
-            pieces.append(_Piece(_ENTROPY, position, found))
-            position = found
+            found = _SCAN_END.search(data, position)
+            if found is None:
+                raise damaged()
+            pieces.append(_Piece(_ENTROPY, position, found.start()))
+            position = found.start()
 
 
 def _strip_jpeg(data: bytes, pieces: list[_Piece]) -> bytes:
@@ -285,6 +283,30 @@ def _png_raw_size(header: bytes) -> int:
     return total
 
 
+# How much compressed data is fed to zlib at a time (what it gives back is capped at 16 times
+# that, 1 MB).
+_SLICE = 1 << 16
+
+
+def _inflate(inflater: Any, body: memoryview, wanted: int) -> int:
+    """Inflate ``body`` (one IDAT chunk's data) into nothing, counting the bytes it gives, until
+    the stream ends or more than ``wanted`` came out (too much data: the rest need not be
+    read). Fed and drained in slices, so no slice of pixels or of a huge chunk is copied
+    whole."""
+    inflated = 0
+    try:
+        for offset in range(0, len(body), _SLICE):
+            pending: bytes | memoryview = body[offset : offset + _SLICE]
+            while pending and not inflater.eof:
+                inflated += len(inflater.decompress(pending, 16 * _SLICE))
+                if inflated > wanted:
+                    return inflated
+                pending = inflater.unconsumed_tail
+    except zlib.error:
+        raise damaged() from None
+    return inflated
+
+
 def _check_png_pixels(data: bytes) -> None:
     """Refuse a PNG with a chunk that fails its checksum (Pillow checks only a few of them
     while decoding, not the image data's) or whose image data is cut short: every chunk's
@@ -309,14 +331,8 @@ def _check_png_pixels(data: bytes) -> None:
             raise images.bad_checksum()
         if kind == b"IHDR":
             raw_size = _png_raw_size(bytes(body))
-        elif kind == b"IDAT" and not inflater.eof:
-            pending: bytes | memoryview = body
-            try:
-                while pending and not inflater.eof and inflated <= raw_size:
-                    inflated += len(inflater.decompress(pending, 1 << 20))
-                    pending = inflater.unconsumed_tail
-            except zlib.error:
-                raise damaged() from None
+        elif kind == b"IDAT" and inflated <= raw_size:
+            inflated += _inflate(inflater, body, raw_size - inflated)
         position = end
         if kind == b"IEND":
             break
