@@ -2,13 +2,15 @@
 decode of the same file: wall time and peak memory.
 
 Cases: the plain decode (``Image.open(...).load()``, what a naive thumbnail starts with); the
-studio's thumbnail (``images.thumbnail``: a reduced-scale JPEG decode first); the download of
-the original without metadata (``metadata.strip_metadata``: container edit, no decode); and the
-downloads converted to JPEG and WebP at quality 90 (``images.convert``: a full decode and
-encode). Each case runs in a fresh spawned process and reports its peak resident memory above a
-baseline taken after the imports and after reading the file (Pillow allocates outside Python's
-allocator, so tracemalloc would not see the pixel buffers); the time is the median of 3 runs in
-that process.
+check every upload gets at submit (``metadata.clean_upload``: a whole decode at an eighth of
+the size, then the container cut and stripped); the studio's thumbnail (``images.thumbnail``:
+a reduced-scale JPEG decode first); the download of the original without metadata
+(``metadata.strip_metadata``: container edit, no decode); and the downloads converted to JPEG
+and WebP at quality 90 (``images.convert``: a full decode and encode). Each case runs in a
+fresh spawned process and reports its peak resident memory above a baseline taken after the
+imports and after reading the file (Pillow allocates outside Python's allocator, so
+tracemalloc would not see the pixel buffers); the time is the median of 3 runs in that
+process.
 
 Run from the project root: ``.venv/bin/python bench/thumbnails.py``. Prints figures; passes or
 fails nothing; they also go to ``make bench``'s JSON as ``thumbnails_<case>_*`` (bench/figures.py).
@@ -34,13 +36,18 @@ WIDTH, HEIGHT = 8000, 6000
 RUNS = 3
 CASES = (
     "Pillow full decode",
+    "upload check at submit",
     "studio thumbnail",
     "original, metadata stripped",
     "converted to JPEG q90",
     "converted to WebP q90",
 )
 FIGURE_NAMES = dict(
-    zip(CASES, ("pillow_decode", "studio", "stripped", "jpeg_q90", "webp_q90"), strict=True)
+    zip(
+        CASES,
+        ("pillow_decode", "upload_check", "studio", "stripped", "jpeg_q90", "webp_q90"),
+        strict=True,
+    )
 )
 
 
@@ -84,6 +91,8 @@ def run_case(case: str, path: str) -> tuple[float, float, int]:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 return 0
+        if case == "upload check at submit":
+            return len(metadata.clean_upload(data))
         if case == "studio thumbnail":
             return len(images.thumbnail(data).thumbnail)
         if case == "original, metadata stripped":

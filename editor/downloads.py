@@ -19,7 +19,7 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy
 
-from editor import images, metadata
+from editor import images, media, metadata
 from editor.models import Result
 
 ORIGINAL = "original"
@@ -78,12 +78,9 @@ def encode(data: bytes, choice: dict[str, Any]) -> tuple[bytes, str]:
 def attachment(result: Result, body: bytes, fmt: str) -> HttpResponse:
     """The download response: our own file name, a fixed type, not kept by shared caches."""
     response = HttpResponse(body, content_type=images.MEDIA_TYPES[fmt])
-    # The name is ours (operation slug, date, hex digits): plain ASCII, nothing to escape.
-    response["Content-Disposition"] = (
-        f'attachment; filename="{result.download_name(images.EXTENSIONS[fmt])}"'
-    )
-    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private"
+    # The name is ours (operation slug, date, hex digits): plain ASCII, nothing to escape.
+    media.protect(response, download_name=result.download_name(images.EXTENSIONS[fmt]))
     return response
 
 

@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from django.utils.translation import gettext as _
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 # Anything bigger is refused before decoding: 100 megapixels (a 48 MP phone photo fits twice).
 MAX_PIXELS = 100_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# A file whose data ends early must fail to decode, not be padded out (check_pixels). This is
+# Pillow's default; said here because the upload checks depend on it.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 TOO_MANY_PIXELS = (
     f"This image has too many pixels (the limit is {MAX_PIXELS // 1_000_000} megapixels)."
 )
@@ -201,8 +204,20 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> bytes:
+def save(image: Image.Image, fmt: str, **options: object) -> bytes:
+    """``image`` encoded as ``fmt``: the one way the studio writes an image with Pillow (fitted
+    copies, masks, thumbnails, downloads, the built-in engine's results). It never carries the
+    decoded file's comment: Pillow's JPEG saver writes ``info["comment"]`` back by itself, and a
+    JPEG comment can hold anything (``<script>`` included). EXIF and XMP are written only when
+    the caller passes them."""
     buffer = io.BytesIO()
+    if fmt == "JPEG":
+        options["comment"] = b""
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> bytes:
     options: dict[str, object] = {}
     if icc:
         options["icc_profile"] = icc
@@ -216,13 +231,11 @@ def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> by
     else:
         options.update(optimize=False, compress_level=6)
     try:
-        image.save(buffer, fmt, **options)
+        return save(image, fmt, **options)
     except ValueError:
         if fmt != "WEBP":
             raise
-        buffer = io.BytesIO()
-        image.save(buffer, fmt, **{**options, "method": 4})
-    return buffer.getvalue()
+        return save(image, fmt, **{**options, "method": 4})
 
 
 def fit(data: bytes, limits: ImageLimits, *, vendor_label: str) -> Fitted:
@@ -342,14 +355,51 @@ def fit_mask(data: bytes, size: tuple[int, int]) -> Encoded:
     if mask.size != size:
         mask = mask.resize(size, Image.Resampling.NEAREST)
     mask = mask.point(lambda value: 255 if value >= 128 else 0)
-    buffer = io.BytesIO()
-    mask.save(buffer, "PNG", optimize=True)
-    return Encoded(buffer.getvalue(), "image/png")
+    return Encoded(save(mask, "PNG", optimize=True), "image/png")
 
 
 def damaged() -> ImageRejected:
     """The error for a file whose header passed but whose content is broken."""
     return ImageRejected(_("This image is damaged or incomplete."))
+
+
+def incomplete() -> ImageRejected:
+    """The error for a file whose data ends before its picture does."""
+    return ImageRejected(
+        _("This image is damaged or incomplete: its data ends before the picture does.")
+    )
+
+
+def bad_checksum() -> ImageRejected:
+    """The error for a file whose data fails the checksum stored beside it."""
+    return ImageRejected(
+        _("This image is damaged or incomplete: a checksum in the file does not match its data.")
+    )
+
+
+# What a baseline JPEG's scan is followed by instead of its end-of-image marker, to decode it:
+# sixteen 0xFF data bytes (each stuffed as FF 00, so no marker). A complete scan only reads
+# them ahead (libjpeg fills its bit buffer to 57 bits before decoding a code); a short one
+# decodes them as bad codes, a block or two's worth, and then runs out of data, which Pillow
+# reports as an error. Followed by the end-of-image marker, a short scan would be filled with
+# gray instead, with a warning nobody sees.
+_RUN_OUT = b"\xff\x00" * 16
+
+
+def check_pixels(data: bytes, *, scan_end: int | None = None) -> None:
+    """Decode ``data`` whole or raise ImageRejected. ``scan_end``, for a baseline JPEG: where
+    its one scan's compressed data ends (editor.metadata finds it): the decoder gets the file
+    up to there and ``_RUN_OUT``, so a picture its data does not cover fails. A JPEG decodes
+    at an eighth of its size: every compressed byte is still read, for a fraction of the
+    time and memory of the full size."""
+    stream = data if scan_end is None else data[:scan_end] + _RUN_OUT
+    image = _open(io.BytesIO(stream))
+    if image.format == "JPEG":
+        image.draft(None, (1, 1))
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise incomplete() from None
 
 
 def _icc_space(icc: bytes | None) -> str:
@@ -463,9 +513,7 @@ def thumbnail(data: bytes) -> Thumbnail:
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image).convert("RGB")
     image.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85)
-    return Thumbnail(buffer.getvalue(), width, height)
+    return Thumbnail(save(image, "JPEG", quality=85), width, height)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,8 @@ def _size_of(upload: UploadedFile | bytes) -> int:
 
 def _store_input(job: Job, role: str, upload: UploadedFile | bytes) -> str:
     """Inputs go to storage under names we make: never a user-controlled file name. The bytes
-    are stored as sent, so they take the upload's size (which the quota counted)."""
+    are stored as the validator left them (editor.metadata.clean_upload: the picture alone,
+    without private metadata), so they take the size the quota counted."""
     if isinstance(upload, bytes):
         content: Any = ContentFile(upload)
         head = upload[:64]

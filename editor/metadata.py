@@ -1,18 +1,28 @@
-"""What leaves the studio as the original file carries no EXIF (so no GPS position, camera
-serial or time), no XMP and no text comments, and keeps its ICC color profile.
+"""Image files at the level of their containers (JPEG segments, PNG chunks, the WebP RIFF):
+what the studio keeps of an upload, and what leaves it as the original file.
 
-``strip_metadata`` edits the file's container (JPEG segments, PNG chunks, the WebP RIFF) and
-copies the compressed pixels byte for byte: an original download is never re-encoded. Copies
-in another format are stripped while re-encoding, by ``images.convert``.
+Both carry no EXIF (so no GPS position, camera serial or time) but the orientation, no XMP and
+no text comments, and keep their ICC color profile: ``strip_metadata`` edits the container and
+copies the compressed pixels byte for byte, so an original is never re-encoded. Copies in
+another format are stripped while re-encoding, by ``images.convert``.
+
+``clean_upload`` first decodes an upload whole, refusing one that is cut short, pads its
+picture out or fails a checksum, and cuts off whatever follows the picture's end (a ZIP or
+HTML file stuck on behind it), then strips it: the inputs the studio stores, sends to vendors
+and shows are what it returns.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zlib
+from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
+from editor import images
 from editor.images import EXIF_ERRORS, ORIENTATION_TAG, UPRIGHT, check_upload, damaged
 
 
@@ -50,14 +60,35 @@ def _keep_jpeg_segment(marker: int, payload: bytes) -> bool:
     return True
 
 
-def _strip_jpeg(data: bytes) -> bytes:
-    """Copy the segments that describe the pixels and the color profile; the compressed scan
-    data is copied byte for byte. Whatever follows the end-of-image marker (the extra pictures
-    of a multi-picture file, which carry their own EXIF) is left out."""
+# A piece of a JPEG walk that is not a marker segment: the compressed data after a scan header
+# (restart markers included).
+_ENTROPY = -1
+# What ends a scan's compressed data: a marker, that is 0xFF followed by anything but a stuffed
+# zero byte or a restart marker (searched for in C: a photo's scan is megabytes long).
+_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+# Markers with no length after them: restart markers and TEM.
+_BARE_MARKERS = frozenset({*range(0xD0, 0xD8), 0x01})
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One piece of a JPEG file: a marker (with its segment when it has one) or compressed
+    data. A segment's payload is ``data[start + 4 : end]``."""
+
+    marker: int
+    start: int
+    end: int
+
+
+def _walk_jpeg(data: bytes) -> list[_Piece]:
+    """The pieces of a JPEG after its start-of-image marker, up to and including the
+    end-of-image marker that ends the picture. Segments are stepped over by their length and
+    compressed data up to the marker that ends it, so an FFD9 inside a segment (the end of the
+    thumbnail an EXIF block carries) is not taken for the end; whatever follows the real end
+    (the extra pictures of a multi-picture file, or a ZIP or HTML file stuck on behind) is not
+    part of the walk."""
     size = len(data)
-    kept: list[bytes] = [b"\xff\xd8"]
-    exif_at: int | None = None
-    exif: bytes | None = None
+    pieces: list[_Piece] = []
     position = 2
     while True:
         if position >= size or data[position] != 0xFF:
@@ -67,12 +98,13 @@ def _strip_jpeg(data: bytes) -> bytes:
         if position >= size:
             raise damaged()
         marker = data[position]
+        start = position - 1
         position += 1
         if marker == 0xD9:  # end of image
-            kept.append(b"\xff\xd9")
-            break
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # restart markers, TEM: no length
-            kept.append(bytes((0xFF, marker)))
+            pieces.append(_Piece(marker, start, position))
+            return pieces
+        if marker in _BARE_MARKERS:
+            pieces.append(_Piece(marker, start, position))
             continue
         if marker in {0x00, 0xD8} or position + 2 > size:
             raise damaged()
@@ -80,33 +112,108 @@ def _strip_jpeg(data: bytes) -> bytes:
         end = position + length
         if length < 2 or end > size:
             raise damaged()
-        payload = data[position + 2 : end]
-        if exif_at is None and marker != 0xE0:
-            exif_at = len(kept)  # a new EXIF goes after JFIF, before everything else
-        if marker == 0xE1 and exif is None and payload.startswith(b"Exif\0\0"):
-            exif = payload
-        if _keep_jpeg_segment(marker, payload):
-            kept.append(data[position - 2 : end])
+        pieces.append(_Piece(marker, start, end))
         position = end
         if marker == 0xDA:  # start of scan: entropy-coded data runs to the next real marker
-            scan = position
-            while True:
-                found = data.find(b"\xff", scan)
-                if found < 0 or found + 1 >= size:
-                    raise damaged()
-                following = data[found + 1]
-                if following == 0x00 or 0xD0 <= following <= 0xD7:  # stuffed byte, restart
-                    scan = found + 2
-                    continue
-                break
-            kept.append(data[position:found])
-            position = found
+            found = _SCAN_END.search(data, position)
+            if found is None:
+                raise damaged()
+            pieces.append(_Piece(_ENTROPY, position, found.start()))
+            position = found.start()
+
+
+def _strip_jpeg(data: bytes, pieces: list[_Piece]) -> bytes:
+    """Copy the segments that describe the pixels and the color profile; the compressed scan
+    data is copied byte for byte. Whatever follows the end-of-image marker is left out."""
+    kept: list[bytes] = [b"\xff\xd8"]
+    exif_at: int | None = None
+    exif: bytes | None = None
+    for piece in pieces:
+        whole = data[piece.start : piece.end]
+        if piece.marker == _ENTROPY or piece.marker in _BARE_MARKERS or piece.marker == 0xD9:
+            kept.append(whole)
+            continue
+        payload = whole[4:]
+        if exif_at is None and piece.marker != 0xE0:
+            exif_at = len(kept)  # a new EXIF goes after JFIF, before everything else
+        if piece.marker == 0xE1 and exif is None and payload.startswith(b"Exif\0\0"):
+            exif = payload
+        if _keep_jpeg_segment(piece.marker, payload):
+            kept.append(whole)
     orientation = _orientation_of(exif)
     if orientation != 1:
         payload = b"Exif\0\0" + _orientation_exif(orientation)
         segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
         kept.insert(exif_at if exif_at is not None else 1, segment)
     return b"".join(kept)
+
+
+# Start-of-frame markers of Huffman-coded JPEGs whose blocks we can count: baseline, extended
+# sequential and progressive. (Arithmetic coding can spend less than a bit on a block.)
+_HUFFMAN_FRAMES = frozenset({0xC0, 0xC1, 0xC2})
+_SEQUENTIAL_HUFFMAN = frozenset({0xC0, 0xC1})
+# Every start-of-frame marker (C4, C8 and CC are other segments in the same range).
+_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _ceil(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def _blocks_in_scan(frame: bytes, scan: bytes) -> int:
+    """How many 8×8 blocks a scan codes, from the frame header (the picture's size and its
+    components' sampling factors) and the scan header (its components), payloads as stored."""
+    if len(frame) < 6 or len(frame) < 6 + 3 * frame[5]:
+        raise damaged()
+    height = int.from_bytes(frame[1:3], "big")
+    width = int.from_bytes(frame[3:5], "big")
+    sampling = {
+        frame[6 + 3 * index]: (frame[7 + 3 * index] >> 4, frame[7 + 3 * index] & 0x0F)
+        for index in range(frame[5])
+    }
+    h_max = max((h for h, _v in sampling.values()), default=0)
+    v_max = max((v for _h, v in sampling.values()), default=0)
+    components = [scan[1 + 2 * index] for index in range(scan[0])]
+    if not h_max or not v_max or not components or not set(components) <= set(sampling):
+        raise damaged()
+    if len(components) == 1:  # not interleaved: the component's own blocks, row by row
+        h, v = sampling[components[0]]
+        return _ceil(_ceil(width * h, h_max), 8) * _ceil(_ceil(height * v, v_max), 8)
+    mcus = _ceil(width, 8 * h_max) * _ceil(height, 8 * v_max)
+    return mcus * sum(h * v for h, v in (sampling[c] for c in components))
+
+
+def _check_jpeg_pixels(data: bytes, pieces: list[_Piece]) -> None:
+    """Refuse a JPEG whose compressed data ends before its picture does. libjpeg does not: it
+    fills what is missing with flat gray and only warns, which Pillow does not pass on, so a
+    header declaring 10,000×10,000 pixels over a 320×240 scan decodes without an error.
+
+    A baseline JPEG (one scan) is decoded whole with its scan's end made the end of the file
+    (``images.check_pixels``): a short scan then runs out of data, which is an error. A
+    progressive one is decoded whole as it is, and each scan that codes every block's first
+    (DC) value must hold at least a bit per block, its least possible size: a lying header
+    fails that by orders of magnitude."""
+    frames = [piece for piece in pieces if piece.marker in _FRAMES]
+    scans = [index for index, piece in enumerate(pieces) if piece.marker == 0xDA]
+    if len(frames) != 1 or not scans:
+        raise damaged()
+    frame = frames[0]
+    frame_header = data[frame.start + 4 : frame.end]
+    if frame.marker in _HUFFMAN_FRAMES:
+        for index in scans:
+            header = data[pieces[index].start + 4 : pieces[index].end]
+            if len(header) < 4 or len(header) < 1 + 2 * header[0] + 3:
+                raise damaged()
+            spectral_start, approximation_high = header[-3], header[-1] >> 4
+            if spectral_start != 0 or approximation_high != 0:
+                continue  # an AC or refining scan: a run of empty blocks can take a few bits
+            coded = pieces[index + 1]
+            if (coded.end - coded.start) * 8 < _blocks_in_scan(frame_header, header):
+                raise images.incomplete()
+    if frame.marker in _SEQUENTIAL_HUFFMAN and len(scans) == 1:
+        images.check_pixels(data, scan_end=pieces[scans[0] + 1].end)
+    else:
+        images.check_pixels(data[: pieces[-1].end])
 
 
 # PNG chunks that go: EXIF, the three kinds of text (which hold XMP, comments, camera and
@@ -143,6 +250,94 @@ def _strip_png(data: bytes) -> bytes:
         # Right after IHDR: eXIf must come before the image data.
         kept.insert(2, _png_chunk(b"eXIf", _orientation_exif(orientation)))
     return b"".join(kept)
+
+
+# Bits per pixel of each PNG color type, per bit of depth: its number of channels.
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# The seven passes of Adam7 interlacing: first column and row, then the steps between them.
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+
+
+def _png_raw_size(header: bytes) -> int:
+    """How many bytes the picture's data inflates to, from its IHDR payload: a filter byte
+    and the packed pixels of each row, of each interlacing pass."""
+    if len(header) != 13 or header[9] not in _PNG_CHANNELS or header[12] > 1:
+        raise damaged()
+    width = int.from_bytes(header[0:4], "big")
+    height = int.from_bytes(header[4:8], "big")
+    bits = header[8] * _PNG_CHANNELS[header[9]]
+    passes = _ADAM7 if header[12] else ((0, 0, 1, 1),)
+    total = 0
+    for column, row, step_x, step_y in passes:
+        columns, rows = _ceil(width - column, step_x), _ceil(height - row, step_y)
+        if columns > 0 and rows > 0:
+            total += rows * (1 + _ceil(columns * bits, 8))
+    return total
+
+
+# How much compressed data is fed to zlib at a time (what it gives back is capped at 16 times
+# that, 1 MB).
+_SLICE = 1 << 16
+
+
+def _inflate(inflater: Any, body: memoryview, wanted: int) -> int:
+    """Inflate ``body`` (one IDAT chunk's data) into nothing, counting the bytes it gives, until
+    the stream ends or more than ``wanted`` came out (too much data: the rest need not be
+    read). Fed and drained in slices, so no slice of pixels or of a huge chunk is copied
+    whole."""
+    inflated = 0
+    try:
+        for offset in range(0, len(body), _SLICE):
+            pending: bytes | memoryview = body[offset : offset + _SLICE]
+            while pending and not inflater.eof:
+                inflated += len(inflater.decompress(pending, 16 * _SLICE))
+                if inflated > wanted:
+                    return inflated
+                pending = inflater.unconsumed_tail
+    except zlib.error:
+        raise damaged() from None
+    return inflated
+
+
+def _check_png_pixels(data: bytes) -> None:
+    """Refuse a PNG with a chunk that fails its checksum (Pillow checks only a few of them
+    while decoding, not the image data's) or whose image data is cut short: every chunk's
+    CRC is checked, and the compressed data inflated in slices (its own Adler-32 checked by
+    zlib) and counted against what the header says the picture needs, so no picture is held
+    in memory."""
+    size = len(data)
+    position = 8
+    raw_size = 0
+    inflater = zlib.decompressobj()
+    inflated = 0
+    while True:
+        if position + 12 > size:
+            raise damaged()
+        length = int.from_bytes(data[position : position + 4], "big")
+        end = position + 12 + length
+        if end > size:
+            raise damaged()
+        kind = data[position + 4 : position + 8]
+        body = memoryview(data)[position + 8 : end - 4]
+        if zlib.crc32(body, zlib.crc32(kind)) != int.from_bytes(data[end - 4 : end], "big"):
+            raise images.bad_checksum()
+        if kind == b"IHDR":
+            raw_size = _png_raw_size(bytes(body))
+        elif kind == b"IDAT" and inflated <= raw_size:
+            inflated += _inflate(inflater, body, raw_size - inflated)
+        position = end
+        if kind == b"IEND":
+            break
+    if inflated < raw_size or not (inflater.eof or inflated > raw_size):
+        raise images.incomplete()
 
 
 # VP8X flags (https://developers.google.com/speed/webp/docs/riff_container#extended_file_format).
@@ -193,6 +388,28 @@ def _strip_webp(data: bytes) -> bytes:
     return b"RIFF" + len(body).to_bytes(4, "little") + body
 
 
+def clean_upload(data: bytes) -> bytes:
+    """An upload as the studio keeps it, or ImageRejected with why not.
+
+    Its pixels are decoded whole first: a file that is cut short, pads its picture out (a
+    header promising more pixels than the data holds) or fails a checksum is refused here,
+    before it costs a vendor credit. Then whatever follows the picture's end is cut off (a
+    ZIP or HTML file stuck on behind a JPEG or PNG) and the metadata that says where and with
+    what it was taken goes, as ``strip_metadata`` does; the compressed pixels, the ICC color
+    profile and the orientation stay byte for byte, never re-encoded."""
+    header = check_upload(io.BytesIO(data))
+    if header.format == "JPEG":
+        pieces = _walk_jpeg(data)
+        _check_jpeg_pixels(data, pieces)
+        return _strip_jpeg(data, pieces)
+    if header.format == "PNG":
+        _check_png_pixels(data)
+        return _strip_png(data)
+    stripped = _strip_webp(data)
+    images.check_pixels(stripped)
+    return stripped
+
+
 def strip_metadata(data: bytes) -> bytes:
     """The same picture with its EXIF (GPS included), XMP and comments removed, by editing the
     file's container: the compressed pixels are copied byte for byte, never re-encoded, and the
@@ -200,5 +417,6 @@ def strip_metadata(data: bytes) -> bytes:
     one tag, so it displays as before (dropping the tag would turn it sideways; rotating the
     pixels would mean re-encoding the original). Raises ImageRejected for what we cannot read."""
     header = check_upload(io.BytesIO(data))  # header only: the format, and a sane size
-    strip = {"JPEG": _strip_jpeg, "PNG": _strip_png, "WEBP": _strip_webp}[header.format]
-    return strip(data)
+    if header.format == "JPEG":
+        return _strip_jpeg(data, _walk_jpeg(data))
+    return _strip_png(data) if header.format == "PNG" else _strip_webp(data)

@@ -4,6 +4,9 @@ profile and XMP (what must never leave the studio), and uploads for forms."""
 from __future__ import annotations
 
 import io
+import struct
+import zipfile
+import zlib
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageCms, ImageDraw
@@ -31,6 +34,9 @@ def open_image(data: bytes) -> Image.Image:
 # --- A camera photo ----------------------------------------------------------------------------
 
 GPS_IFD = 0x8825
+EXIF_IFD = 0x8769
+BODY_SERIAL = 0xA431
+SERIAL = "SN-4417-0042"
 MAKE = 0x010F
 ORIENTATION = 0x0112
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>Secret place</rdf:RDF></x:xmpmeta>'
@@ -38,9 +44,10 @@ SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def exif(orientation: int | None = None) -> Image.Exif:
-    """Camera EXIF with a GPS position, as a phone writes it."""
+    """Camera EXIF with a GPS position and the camera's serial number, as a phone writes it."""
     data = Image.Exif()
     data[MAKE] = "PhoneCorp"
+    data.get_ifd(EXIF_IFD)[BODY_SERIAL] = SERIAL
     if orientation is not None:
         data[ORIENTATION] = orientation
     gps = data.get_ifd(GPS_IFD)
@@ -82,6 +89,77 @@ def has_gps(data: bytes) -> bool:
     image = Image.open(io.BytesIO(data))
     found = image.getexif()
     return bool(found.get_ifd(GPS_IFD)) or GPS_IFD in found
+
+
+def private_metadata(data: bytes) -> set[str]:
+    """What of a photo's private metadata ``data`` still carries: "gps", "serial", "comment"
+    (JPEG COM or a PNG text chunk) or "xmp"."""
+    image = Image.open(io.BytesIO(data))
+    found: set[str] = set()
+    if has_gps(data):
+        found.add("gps")
+    if SERIAL.encode() in data or BODY_SERIAL in image.getexif().get_ifd(EXIF_IFD):
+        found.add("serial")
+    if "comment" in image.info or b"shot at home" in data:
+        found.add("comment")
+    if "xmp" in image.info or b"Secret place" in data:
+        found.add("xmp")
+    return found
+
+
+# --- Damaged files and polyglots ---------------------------------------------------------------
+
+
+def lying_jpeg(
+    declared: tuple[int, int] = (10_000, 10_000),
+    actual: tuple[int, int] = (320, 240),
+    **options: object,
+) -> bytes:
+    """A JPEG whose frame header declares ``declared`` pixels over the data of ``actual``:
+    libjpeg pads the rest with gray and only warns."""
+    data = bytearray(encode(picture(actual), "JPEG", quality=85, **options))
+    frame = next(data.find(marker) for marker in (b"\xff\xc0", b"\xff\xc2") if marker in data)
+    # marker (2), length (2), precision (1), then height and width
+    data[frame + 5 : frame + 9] = struct.pack(">HH", declared[1], declared[0])
+    return bytes(data)
+
+
+def cut_jpeg(fraction: float = 0.5) -> bytes:
+    """A JPEG cut short inside its compressed data and closed with an end-of-image marker,
+    as a broken copy or upload leaves it."""
+    whole = encode(picture((320, 240)), "JPEG", quality=90)
+    scan = whole.index(b"\xff\xda")
+    return whole[: scan + int((len(whole) - scan) * fraction)] + b"\xff\xd9"
+
+
+def png_with_bad_crc() -> bytes:
+    """A PNG whose pixel data is intact but whose IDAT checksum is not."""
+    data = bytearray(encode(picture(), "PNG"))
+    idat = data.index(b"IDAT")
+    length = int.from_bytes(data[idat - 4 : idat], "big")
+    data[idat + 4 + length] ^= 0x01  # the first byte of its CRC
+    return bytes(data)
+
+
+def png_cut_data() -> bytes:
+    """A PNG whose chunks and checksums are all correct but whose image data stops halfway."""
+    whole = encode(picture(), "PNG")
+    idat = whole.index(b"IDAT")
+    length = int.from_bytes(whole[idat - 4 : idat], "big")
+    half = whole[idat + 4 : idat + 4 + length // 2]
+    chunk = struct.pack(">I", len(half)) + b"IDAT" + half
+    chunk += struct.pack(">I", zlib.crc32(b"IDAT" + half))
+    return whole[: idat - 4] + chunk + whole[idat + 8 + length :]
+
+
+HTML_TAIL = b"<html><script>alert(document.cookie)</script></html>"
+
+
+def zip_tail() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("payload.html", HTML_TAIL)
+    return buffer.getvalue()
 
 
 # --- Uploads -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
-from editor import access, images, metadata, operations
+from editor import access, images, media, metadata, operations
 from editor.models import Batch, Job, JobStatus, Result
 
 
@@ -95,6 +95,6 @@ def batch_zip(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> FileRes
     response = FileResponse(
         spool, as_attachment=True, filename=filename, content_type="application/zip"
     )
-    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
+    media.protect(response)  # an attachment already (as_attachment)
     return response

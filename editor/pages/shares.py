@@ -32,7 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
-from editor import access, images, metadata, operations, shares
+from editor import access, images, media, metadata, operations, shares
 from editor.models import JobStatus, ShareLink
 from limiter.core import StoreDown
 
@@ -259,7 +259,9 @@ def shared_file(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         return _missing(request)
     fmt = images.format_of(body)
     response = HttpResponse(body, content_type=images.MEDIA_TYPES[fmt])
-    if request.GET.get("download") and kind == "result":
-        name = link.result.download_name(images.EXTENSIONS[fmt])
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+    download = bool(request.GET.get("download")) and kind == "result"
+    media.protect(
+        response,
+        download_name=link.result.download_name(images.EXTENSIONS[fmt]) if download else "",
+    )
     return _public(response)

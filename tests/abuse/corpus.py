@@ -5,9 +5,11 @@ count the corpus by) and the outcome the upload form and the API must give:
 
 - "rejected": a clear error on the photo field (the header checks of editor.images.check_upload,
   or Django's own empty-file check) and no job;
-- "accepted": a job. The header checks read headers only, so a file damaged past its header is
-  accepted at upload and refused by the worker (editor.images.fit says "damaged or incomplete");
-  the worker-side test checks that separately.
+- "damaged": the header passes but the content does not (cut short, a picture larger than its
+  data, a failed checksum): every upload is decoded whole (editor.metadata.clean_upload), so it
+  is refused on the photo field too, naming the file, and no job; the worker's image steps,
+  which see whatever a vendor sends back, still say "damaged or incomplete" for it;
+- "accepted": a job.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Literal
 
 from PIL import Image
 
-Outcome = Literal["rejected", "accepted"]
+Outcome = Literal["rejected", "damaged", "accepted"]
 
 
 @dataclass(frozen=True)
@@ -139,25 +141,25 @@ def _truncated() -> Iterator[Case]:
     webp = encode(noisy((120, 90)), "WEBP", quality=80)
     sof = sof_offset(jpeg)
     # Cut before the frame header: nothing says what the picture is. After it: the header
-    # checks pass, and the worker finds the data incomplete.
+    # checks pass, and the full decode at upload finds the data incomplete.
     for label, cut, expected in [
         ("soi-only", 2, "rejected"),
         ("in-app0", 11, "rejected"),
         ("before-sof", sof, "rejected"),
         ("in-sof", sof + 6, "rejected"),
-        ("at-sos", sos_offset(jpeg), "accepted"),
-        ("quarter", len(jpeg) // 4, "accepted"),
-        ("half", len(jpeg) // 2, "accepted"),
-        ("no-eoi", len(jpeg) - 2, "accepted"),
+        ("at-sos", sos_offset(jpeg), "damaged"),
+        ("quarter", len(jpeg) // 4, "damaged"),
+        ("half", len(jpeg) // 2, "damaged"),
+        ("no-eoi", len(jpeg) - 2, "damaged"),
     ]:
         yield Case(f"jpeg-truncated-{label}", jpeg[:cut], "cut.jpg", expected, "truncated")  # type: ignore[arg-type]
     for label, cut, expected in [
         ("signature-only", 8, "rejected"),
         ("in-ihdr", 20, "rejected"),
         ("after-ihdr", 33, "rejected"),
-        ("in-idat", 33 + 40, "accepted"),
-        ("half", len(png) // 2, "accepted"),
-        ("no-iend", len(png) - 12, "accepted"),
+        ("in-idat", 33 + 40, "damaged"),
+        ("half", len(png) // 2, "damaged"),
+        ("no-iend", len(png) - 12, "damaged"),
     ]:
         yield Case(f"png-truncated-{label}", png[:cut], "cut.png", expected, "truncated")  # type: ignore[arg-type]
     for label, cut, expected in [
@@ -183,8 +185,8 @@ def _corrupt() -> Iterator[Case]:
         ("jpeg-zero-height", zeroed(jpeg, sof + 5, 2), "bad.jpg", "rejected"),
         ("jpeg-zero-width", zeroed(jpeg, sof + 7, 2), "bad.jpg", "rejected"),
         ("jpeg-flipped-dqt", flip(jpeg, dqt + 10), "bad.jpg", "accepted"),
-        ("jpeg-flipped-dht", flip(jpeg, dht + 8), "bad.jpg", "accepted"),
-        ("jpeg-flipped-sos-length", flip(jpeg, sos + 3), "bad.jpg", "accepted"),
+        ("jpeg-flipped-dht", flip(jpeg, dht + 8), "bad.jpg", "damaged"),
+        ("jpeg-flipped-sos-length", flip(jpeg, sos + 3), "bad.jpg", "damaged"),
         ("jpeg-flipped-entropy-start", flip(jpeg, sos + 20), "bad.jpg", "accepted"),
         ("jpeg-flipped-entropy-middle", flip(jpeg, (sos + len(jpeg)) // 2), "bad.jpg", "accepted"),
         (
@@ -196,8 +198,8 @@ def _corrupt() -> Iterator[Case]:
         ("png-flipped-signature", flip(png, 1), "bad.png", "rejected"),
         ("png-bad-ihdr-crc", flip(png, 29), "bad.png", "rejected"),
         ("png-bad-bit-depth", png[:24] + b"\x03" + png[25:], "bad.png", "rejected"),
-        ("png-flipped-idat-data", flip(png, 33 + 100), "bad.png", "accepted"),
-        ("png-flipped-idat-middle", flip(png, len(png) // 2), "bad.png", "accepted"),
+        ("png-flipped-idat-data", flip(png, 33 + 100), "bad.png", "damaged"),
+        ("png-flipped-idat-middle", flip(png, len(png) // 2), "bad.png", "damaged"),
         ("webp-flipped-riff", flip(webp, 0), "bad.webp", "rejected"),
         ("webp-flipped-vp8-tag", flip(webp, 15), "bad.webp", "rejected"),
         ("webp-flipped-data", flip(webp, len(webp) // 2), "bad.webp", "accepted"),
@@ -222,9 +224,10 @@ def _bombs() -> Iterator[Case]:
             "bomb.png",
             "rejected",
         ),
-        # Under the cap but with almost no data behind the header: the worker refuses it.
-        ("png-ihdr-9000x9000-tiny-data", png_declaring(9_000, 9_000), "big.png", "accepted"),
-        ("jpeg-sof-9000x9000-tiny-data", jpeg_declaring(9_000, 9_000), "big.jpg", "accepted"),
+        # Under the cap but with almost no data behind the header (libjpeg would pad it out
+        # with gray): the full decode at upload refuses it.
+        ("png-ihdr-9000x9000-tiny-data", png_declaring(9_000, 9_000), "big.png", "damaged"),
+        ("jpeg-sof-9000x9000-tiny-data", jpeg_declaring(9_000, 9_000), "big.jpg", "damaged"),
     ]
     webp_canvas = bytearray(encode(noisy((16, 16)), "WEBP", lossless=True))
     # A VP8X header declaring a 16384×16384 canvas (268 MP) around a 16×16 bitstream.

@@ -23,7 +23,7 @@ from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient
 from tests.factories import camera_job, make_job, make_key
-from tests.images import has_gps, photo
+from tests.images import has_gps, lying_jpeg, photo, png_with_bad_crc
 
 pytestmark = pytest.mark.django_db
 
@@ -197,6 +197,24 @@ def test_a_file_that_is_no_image_is_422(alice: User, alice_api: ApiClient) -> No
     response = alice_api.post(JOBS, colorize(image=text))
     assert response.status_code == 422
     assert response.json()["message"].startswith("image: ")
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [(lying_jpeg(), "holiday.jpg"), (png_with_bad_crc(), "scan.png")],
+    ids=["lying-header", "bad-crc"],
+)
+def test_a_damaged_photo_is_422_naming_the_file(
+    alice: User, alice_api: ApiClient, data: bytes, name: str
+) -> None:
+    make_key(alice, Vendor.PICWISH)
+    upload = SimpleUploadedFile(name, data, content_type="image/jpeg")
+    response = alice_api.post(JOBS, colorize(image=upload))
+    assert response.status_code == 422
+    answer = response.json()
+    assert answer["errors"] == {"image": [answer["message"].removeprefix("image: ")]}
+    assert answer["message"].startswith(f"image: {name}: This image is damaged or incomplete: ")
     assert not Job.objects.exists()
 
 

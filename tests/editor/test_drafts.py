@@ -15,10 +15,11 @@ from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
+from editor import metadata
 from editor.models import Draft, Job, Vendor
 from editor.tasks import sweep
 from tests.factories import make_job, make_key
-from tests.images import photo
+from tests.images import HTML_TAIL, camera_jpeg, photo, private_metadata
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +61,22 @@ def test_a_photo_sent_with_a_missing_key_is_kept_and_shown_again(
     assert thumbnail.status_code == 200
     assert thumbnail["Content-Type"] == "image/jpeg"
     assert b"".join(thumbnail.streaming_content) == sent  # type: ignore[attr-defined]
+
+
+def test_a_kept_photo_is_the_picture_alone_without_its_private_metadata(
+    client: Client, alice: User
+) -> None:
+    client.force_login(alice)
+    original = camera_jpeg()
+    upload = SimpleUploadedFile("camera.jpg", original + HTML_TAIL)
+    response = client.post(COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": upload})
+    draft = Draft.objects.get(pk=draft_id(response.content.decode()))
+    kept = stored(draft.file.name)
+    assert kept == metadata.strip_metadata(original)
+    assert private_metadata(kept) == set()
+    assert draft.name == "camera.jpg"
+    shown = client.get(reverse("editor:draft_file", args=[draft.pk]))
+    assert b"".join(shown.streaming_content) == kept  # type: ignore[attr-defined]
 
 
 def test_the_next_try_uses_the_kept_photo_and_the_draft_is_used_up(

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from editor.images import ImageLimits, ImageRejected, convert, fit, fit_mask, thumbnail
-from tests.images import make_image, open_image
+from editor.images import ImageLimits, ImageRejected, convert, fit, fit_mask, save, thumbnail
+from tests.images import SRGB, camera_jpeg, make_image, open_image, private_metadata
 
 LIMITS = ImageLimits(
     formats=frozenset({"JPEG", "PNG"}),
@@ -253,3 +253,28 @@ def test_a_png_damaged_inside_its_pixel_data_is_refused_not_sent_as_it_is() -> N
 def test_a_truncated_result_gets_no_thumbnail_but_a_clear_message() -> None:
     with pytest.raises(ImageRejected, match="damaged"):
         thumbnail(noisy_jpeg((64, 64))[:1500])
+
+
+# --- Nothing the studio writes carries the photo's comment or GPS ----------------------------
+
+TAGGED = camera_jpeg(orientation=6)  # GPS, serial, XMP, an ICC profile and a "shot at home" COM
+
+
+def test_a_fitted_copy_carries_no_comment_or_gps_but_keeps_the_profile() -> None:
+    assert "comment" in open_image(TAGGED).info
+    fitted = fit(TAGGED, ImageLimits(frozenset({"JPEG"}), 10_000_000, 48, 48), vendor_label="V")
+    assert fitted.notes  # turned upright and scaled down: a copy, not the upload
+    assert private_metadata(fitted.image.data) == set()
+    assert open_image(fitted.image.data).info["icc_profile"] == SRGB
+
+
+def test_a_thumbnail_carries_no_comment_or_gps() -> None:
+    made = thumbnail(TAGGED)
+    assert private_metadata(made.thumbnail) == set()
+    assert b"\xff\xfe" not in made.thumbnail  # no COM segment at all
+
+
+def test_every_jpeg_the_studio_saves_leaves_the_comment_out() -> None:
+    image = open_image(TAGGED)
+    assert image.info["comment"] == b"shot at home"
+    assert "comment" not in open_image(save(image, "JPEG", quality=90)).info

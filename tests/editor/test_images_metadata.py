@@ -5,6 +5,7 @@ ICC color profile."""
 from __future__ import annotations
 
 import io
+import warnings
 import zlib
 from collections.abc import Callable
 
@@ -14,16 +15,23 @@ from PIL.PngImagePlugin import PngInfo
 
 from editor import images, metadata
 from tests.images import (
+    HTML_TAIL,
     ORIENTATION,
     SRGB,
     XMP,
     camera_jpeg,
+    cut_jpeg,
     encode,
     exif,
     has_gps,
+    lying_jpeg,
     make_image,
     open_image,
     picture,
+    png_cut_data,
+    png_with_bad_crc,
+    private_metadata,
+    zip_tail,
 )
 
 
@@ -378,3 +386,113 @@ def test_convert_refuses_damaged_files_and_formats_it_does_not_offer() -> None:
         images.convert(camera_jpeg(), "GIF", 90)
     with pytest.raises(ValueError, match="quality"):
         images.convert(camera_jpeg(), "JPEG", 0)
+
+
+# --- clean_upload: what the studio keeps of an upload ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        lying_jpeg(),
+        lying_jpeg(progressive=True),
+        lying_jpeg((4000, 3000), (320, 240)),
+        cut_jpeg(0.5),
+        cut_jpeg(0.9),
+        png_cut_data(),
+    ],
+    ids=["jpeg-10000x10000", "progressive", "jpeg-4000x3000", "jpeg-cut-half", "cut-90", "png"],
+)
+def test_a_picture_its_data_does_not_cover_is_refused(data: bytes) -> None:
+    # What libjpeg makes of these without a word: the missing part padded out with flat gray.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if data.startswith(b"\xff\xd8"):
+            padded = open_image(data)
+            corner = padded.getpixel((padded.width - 1, padded.height - 1))
+            assert corner == (128, 128, 128)
+    with pytest.raises(images.ImageRejected, match="its data ends before the picture does"):
+        metadata.clean_upload(data)
+
+
+def test_a_png_that_fails_a_checksum_is_refused() -> None:
+    data = png_with_bad_crc()
+    open_image(data)  # Pillow decodes it without complaint
+    with pytest.raises(images.ImageRejected, match="a checksum in the file does not match"):
+        metadata.clean_upload(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        encode(picture(), "JPEG"),
+        encode(picture((333, 211)), "JPEG", progressive=True),
+        encode(picture((200, 120)), "JPEG", quality=50, subsampling=2),
+        encode(picture().convert("L"), "JPEG"),
+        encode(picture().convert("CMYK"), "JPEG"),
+        encode(picture((64, 48)), "PNG"),
+        encode(picture((67, 45)), "PNG", interlace=1),
+        encode(picture((67, 45)).convert("P"), "PNG"),
+        encode(picture((67, 45)).convert("1"), "PNG"),
+        encode(picture(), "WEBP", quality=80),
+        encode(picture(), "WEBP", lossless=True),
+    ],
+)
+def test_whole_pictures_without_metadata_are_kept_byte_for_byte(data: bytes) -> None:
+    assert metadata.clean_upload(data) == data
+
+
+def test_restart_markers_do_not_end_the_scan_early() -> None:
+    data = encode(picture((200, 120)), "JPEG", restart_marker_blocks=1)
+    assert b"\xff\xd0" in data
+    assert metadata.clean_upload(data) == data
+
+
+def jfxx_thumbnail(jpeg: bytes) -> bytes:
+    """``jpeg`` with a JFIF extension segment (APP0, kept by stripping) holding a whole small
+    JPEG, end-of-image marker included, right after its start-of-image marker."""
+    thumbnail = encode(picture((32, 24)), "JPEG")
+    payload = b"JFXX\0\x10" + thumbnail
+    return jpeg[:2] + b"\xff\xe0" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+
+
+@pytest.mark.parametrize(
+    ("image", "tail"),
+    [
+        (encode(picture(), "JPEG"), zip_tail()),
+        (encode(picture(), "JPEG"), HTML_TAIL),
+        (jfxx_thumbnail(encode(picture(), "JPEG")), zip_tail()),
+        (encode(picture(), "PNG"), HTML_TAIL),
+        (encode(picture(), "WEBP"), HTML_TAIL),
+    ],
+    ids=["jpeg+zip", "jpeg+html", "jpeg-with-thumbnail+zip", "png+html", "webp+html"],
+)
+def test_what_follows_the_end_of_the_picture_is_cut_off(image: bytes, tail: bytes) -> None:
+    kept = metadata.clean_upload(image + tail)
+    # The picture's own bytes, all of them and nothing else: not re-encoded.
+    assert kept == image
+    assert b"script" not in kept
+
+
+def test_an_upload_loses_gps_serial_comment_and_xmp_but_keeps_profile_and_orientation() -> None:
+    original = camera_jpeg(orientation=6)
+    assert private_metadata(original) == {"gps", "serial", "comment", "xmp"}
+    kept = metadata.clean_upload(original + zip_tail())
+    assert private_metadata(kept) == set()
+    image = open_image(kept)
+    assert image.info["icc_profile"] == SRGB
+    assert dict(image.getexif()) == {ORIENTATION: 6}
+    assert jpeg_scan(kept) == jpeg_scan(original)
+    assert image.tobytes() == open_image(original).tobytes()
+
+
+def test_a_png_upload_loses_its_text_and_exif_but_keeps_its_profile() -> None:
+    info = PngInfo()
+    info.add_text("Comment", "<script>alert(1)</script>")
+    original = encode(picture(), "PNG", pnginfo=info, exif=exif(8), icc_profile=SRGB)
+    kept = metadata.clean_upload(original)
+    assert private_metadata(kept) == set()
+    assert b"script" not in kept
+    image = open_image(kept)
+    assert image.info["icc_profile"] == SRGB
+    assert dict(image.getexif()) == {ORIENTATION: 8}

@@ -18,6 +18,7 @@ import pytest
 from celery import current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError as DatabaseOperationalError
 from django.db import connection
 from django.test import Client
@@ -25,12 +26,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
+from PIL import ImageOps
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
 from accounts.models import Quota, StoredFile, User
-from editor import images, jobs, operations, pipeline, polling, storage
+from editor import images, jobs, operations, pipeline, polling, storage, submissions
 from editor.images import ImageLimits
 from editor.models import Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
@@ -43,7 +45,7 @@ from editor.vendors.base import (
 )
 from limiter import core as limiter_core
 from tests.factories import disk_bytes, stored
-from tests.images import make_image, photo
+from tests.images import SRGB, camera_jpeg, make_image, open_image, photo, private_metadata
 
 pytestmark = pytest.mark.django_db
 
@@ -215,6 +217,41 @@ def test_a_synchronous_job_runs_prepare_call_store(
     assert (result.width, result.height, result.media_type) == (64, 48, "image/jpeg")
     assert result.thumbnail.name
     assert Quota.objects.get(user=job.owner).active_jobs == 0
+
+
+@pytest.mark.parametrize(
+    "orientation", [None, 6], ids=["fits-as-it-is", "turned-upright-in-a-fitted-copy"]
+)
+def test_the_vendor_gets_no_gps_serial_or_comment_but_the_profile(
+    alice: User,
+    picwish_key: VendorKey,
+    step: Callable[[], Job],
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    orientation: int | None,
+) -> None:
+    """A camera photo as a person uploads it, through the one validator and on to the bytes
+    the vendor adapter is handed."""
+    script.outcomes = [DONE]
+    operation = operations.get("colorize")
+    upload = SimpleUploadedFile("camera.jpg", camera_jpeg(orientation=orientation))
+    submission = submissions.validate(
+        operation,
+        alice,
+        provider="picwish",
+        values={"format": "jpg"},
+        photos={"image": [submissions.Photo(upload, "camera.jpg")]},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.start(submission)
+    step()
+    step()
+    sent = script.submits[0].files["image"].data
+    assert private_metadata(sent) == set()
+    image = open_image(sent)
+    assert image.info["icc_profile"] == SRGB
+    # Upright either way: still tagged to turn, or turned once in the fitted copy.
+    assert ImageOps.exif_transpose(image).size == ((64, 96) if orientation else (96, 64))
 
 
 # --- Light jobs: small photos, every step in the io worker ----------------------------------

@@ -1,5 +1,6 @@
 """Private media leaves through editor.media: Django streams it, a proxy sends it, or S3
-serves it from a presigned URL; the content type and nosniff are ours on every path."""
+serves it from a presigned URL; the content type, nosniff and the CSP sandbox are ours on every
+path."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def test_django_streams_the_file_by_default(stored: str) -> None:
     response = media.private_file(stored, "image/png")
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "sandbox"
     assert response["Cache-Control"] == "private, max-age=3600"
     assert b"".join(response.streaming_content) == b"\x89PNG bytes"  # type: ignore[attr-defined]
 
@@ -40,6 +42,7 @@ def test_nginx_sends_it_from_an_internal_location(stored: str, settings: Setting
     assert response["X-Accel-Redirect"] == "/protected-media/" + stored
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "sandbox"
     assert response.content == b""  # type: ignore[attr-defined]
 
 
@@ -48,6 +51,7 @@ def test_sendfile_gets_the_path_on_disk(stored: str, settings: SettingsWrapper) 
     response = media.private_file(stored, "image/png")
     assert response["X-Sendfile"] == default_storage.path(stored)
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "sandbox"
 
 
 def test_s3_answers_with_a_short_lived_presigned_url(

@@ -8,10 +8,23 @@ from django.urls import reverse
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
-from editor import operations
+from editor import metadata, operations
 from editor.models import Job, JobStatus, Vendor
 from tests.factories import make_key
-from tests.images import make_image, photo
+from tests.images import (
+    HTML_TAIL,
+    ORIENTATION,
+    SRGB,
+    camera_jpeg,
+    cut_jpeg,
+    lying_jpeg,
+    make_image,
+    open_image,
+    photo,
+    png_with_bad_crc,
+    private_metadata,
+    zip_tail,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -231,3 +244,69 @@ def test_fields_say_when_they_apply_so_the_page_can_hide_the_rest(
     assert 'id="id_key_ailabtools" disabled' in page
     page = client.get(reverse("editor:operation", args=["expression"])).content.decode()
     assert 'data-providers="ailabtools_advanced"' in page
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "reason"),
+    [
+        (lying_jpeg(), "holiday.jpg", "its data ends before the picture does"),
+        (lying_jpeg(progressive=True), "holiday.jpg", "its data ends before the picture does"),
+        (cut_jpeg(), "cut.jpg", "its data ends before the picture does"),
+        (png_with_bad_crc(), "scan.png", "a checksum in the file does not match its data"),
+    ],
+    ids=["lying-header", "lying-progressive", "cut-short", "bad-crc"],
+)
+def test_a_damaged_photo_is_refused_on_its_field_by_name(
+    client: Client, alice: User, data: bytes, name: str, reason: str
+) -> None:
+    make_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": SimpleUploadedFile(name, data)},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["file_image"] == [
+        f"{name}: This image is damaged or incomplete: {reason}."
+    ]
+    assert f"{name}: This image is damaged or incomplete" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_the_stored_photo_is_the_picture_alone_without_its_private_metadata(
+    client: Client, alice: User
+) -> None:
+    make_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    original = camera_jpeg(orientation=6)
+    upload = SimpleUploadedFile("camera.jpg", original + zip_tail())
+    client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": upload},
+    )
+    job = Job.objects.get()
+    with default_storage.open(job.inputs["image"], "rb") as handle:
+        stored = handle.read()
+    assert stored == metadata.strip_metadata(original)
+    assert private_metadata(stored) == set()
+    image = open_image(stored)
+    assert image.info["icc_profile"] == SRGB
+    assert image.getexif()[ORIENTATION] == 6
+    assert job.photo_name == "camera.jpg"
+    # The owner's view of the photo serves the same bytes.
+    response = client.get(reverse("editor:job_input", args=[job.pk, "image"]))
+    assert b"".join(response.streaming_content) == stored  # type: ignore[attr-defined]
+
+
+def test_a_polyglot_is_stored_without_what_follows_the_picture(client: Client, alice: User) -> None:
+    make_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    png = make_image((120, 90), "PNG")
+    upload = SimpleUploadedFile("poly.png", png + HTML_TAIL)
+    client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": upload},
+    )
+    job = Job.objects.get()
+    with default_storage.open(job.inputs["image"], "rb") as handle:
+        assert handle.read() == png

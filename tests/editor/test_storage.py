@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -16,10 +17,10 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
-from accounts.models import Quota, User
+from accounts.models import Quota, StoredFile, User
 from editor.models import Batch, Draft, Job, Vendor
 from tests.factories import disk_bytes, make_key
-from tests.images import photo, photos
+from tests.images import camera_jpeg, photo, photos, zip_tail
 
 pytestmark = pytest.mark.django_db
 
@@ -158,3 +159,21 @@ def test_deleting_in_the_gallery_gives_back_exactly_what_the_job_took(
         response = client.post(reverse("editor:job_delete", args=[job.pk]), {"confirmed": "1"})
     assert response.status_code == 302
     assert stored(alice) == before
+
+
+def test_a_photo_cut_and_stripped_at_submit_is_counted_at_the_bytes_kept(
+    client: Client, alice: User
+) -> None:
+    """The upload check keeps less than was sent (a tail cut off, GPS stripped): the ledger and
+    the count hold what is stored, not what came in."""
+    make_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    sent = camera_jpeg() + zip_tail()
+    upload = SimpleUploadedFile("holiday.jpg", sent, content_type="image/jpeg")
+    response = client.post(COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": upload})
+    assert response.status_code == 302
+    name = Job.objects.get().inputs["image"]
+    kept = default_storage.size(name)
+    assert kept < len(sent)
+    assert dict(StoredFile.objects.filter(user=alice).values_list("name", "bytes")) == {name: kept}
+    assert stored(alice) == disk_bytes(alice) == kept

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageCms, ImageFilter, JpegImagePlugin
 
+from editor import images
 from editor.images import ImageLimits
 from editor.vendors.base import (
     Done,
@@ -289,7 +290,6 @@ class Photo:
         return target
 
     def encode(self, image: Image.Image) -> ResultImage:
-        buffer = io.BytesIO()
         options: dict[str, object] = {}
         if self.icc_profile:
             options["icc_profile"] = self.icc_profile
@@ -300,10 +300,10 @@ class Photo:
         if self.format == "JPEG" and image.mode == "RGB":
             if self.subsampling >= 0:
                 options["subsampling"] = self.subsampling
-            image.save(buffer, "JPEG", quality=JPEG_QUALITY, **options)
-            return ResultImage(buffer.getvalue(), "image/jpeg")
-        image.save(buffer, "PNG", compress_level=PNG_COMPRESS_LEVEL, **options)
-        return ResultImage(buffer.getvalue(), "image/png")
+            data = images.save(image, "JPEG", quality=JPEG_QUALITY, **options)
+            return ResultImage(data, "image/jpeg")
+        data = images.save(image, "PNG", compress_level=PNG_COMPRESS_LEVEL, **options)
+        return ResultImage(data, "image/png")
 
 
 def _open(file: InputImage, what: str) -> Image.Image:

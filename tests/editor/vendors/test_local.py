@@ -13,6 +13,7 @@ from editor.vendors.base import Done, InputImage, ParamValue, VendorError, Vendo
 from editor.vendors.local import adapter as local
 from editor.vendors.local.adapter import LocalAdapter
 from editor.vendors.local.color import to_lut
+from tests.images import ORIENTATION, SRGB, camera_jpeg, private_metadata
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -394,3 +395,13 @@ def test_palette_colors_go_to_color_families_not_to_grays() -> None:
     hills = difference[70:78, 10:40].mean()
     assert gray_card < 12
     assert hills > 60
+
+
+def test_a_result_carries_no_comment_or_gps_but_keeps_profile_and_orientation() -> None:
+    tagged = camera_jpeg(orientation=6)
+    done, _decoded = run(InputImage(tagged, "image/jpeg"), mode="AUTO", degree=0.5)
+    for result in done.images:
+        assert private_metadata(result.data) == set()
+        image = Image.open(io.BytesIO(result.data))
+        assert image.info["icc_profile"] == SRGB
+        assert image.getexif()[ORIENTATION] == 6
