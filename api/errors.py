@@ -1,6 +1,7 @@
 """Every API error is JSON ``{"code": ..., "message": ...}`` with a fitting status.
 
-Views raise ``ApiError`` (or let ``Http404`` from editor.access and ``QuotaExceeded`` through);
+Views raise ``ApiError`` (or let ``Http404`` from editor.access, ``QuotaExceeded`` and
+``StorageUnavailable`` through);
 ``install`` maps those and django-ninja's own errors (validation, authentication) to that shape.
 """
 
@@ -14,6 +15,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.quotas import QuotaExceeded
+from editor import storage
+
+# How soon a client may try again when the storage would not take its photos.
+STORAGE_RETRY_AFTER_S = 60
 
 
 class ApiError(Exception):
@@ -60,6 +65,14 @@ def install(api: NinjaAPI) -> None:
                 "resets_at": resets.isoformat() if resets else None,
             },
         )
+
+    @api.exception_handler(storage.StorageUnavailable)
+    def unavailable(request: HttpRequest, error: storage.StorageUnavailable) -> HttpResponse:
+        response = _reply(
+            api, request, 503, {"code": "storage_unavailable", "message": error.message}
+        )
+        response["Retry-After"] = str(STORAGE_RETRY_AFTER_S)
+        return response
 
     @api.exception_handler(ValidationError)
     def invalid(request: HttpRequest, error: ValidationError) -> HttpResponse:

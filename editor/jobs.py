@@ -137,7 +137,7 @@ def _store_input(job: Job, role: str, upload: UploadedFile | bytes) -> str:
         upload.seek(0)
     media = images.sniff(head)
     suffix = media.extension if media else "bin"
-    return default_storage.save(f"jobs/{job.owner_id}/{job.pk}/input-{role}.{suffix}", content)
+    return storage.write(f"jobs/{job.owner_id}/{job.pk}/input-{role}.{suffix}", content)
 
 
 def _sizes(job: Job, files: Mapping[str, UploadedFile | bytes]) -> dict[str, int]:

@@ -167,7 +167,7 @@ def _internal(job: Job, error: Exception) -> VendorError:
     the deadline. Anything else is a bug that this job's input or settings set off, which
     would happen again on every try: it gets ``JOB_INTERNAL_RETRIES`` more, then the job
     ends saying so, rather than retrying for minutes."""
-    passing = isinstance(error, DatabaseError | ConnectionError) or (
+    passing = isinstance(error, DatabaseError | ConnectionError | storage.StorageUnavailable) or (
         isinstance(error, OSError) and error.errno is not None
     )
     again = job.error_code == INTERNAL and job.attempts >= settings.JOB_INTERNAL_RETRIES

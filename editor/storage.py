@@ -14,19 +14,44 @@ import logging
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from accounts import quotas
 
 logger = logging.getLogger(__name__)
 
 
+class StorageUnavailable(Exception):
+    """The storage would not take a file (a full volume, a bucket that does not answer): passing
+    trouble on our side, never the person's fault. ``message`` is for people."""
+
+    def __init__(self, error: Exception) -> None:
+        self.message = _(
+            "The studio cannot store photos right now (its storage is full or not answering). "
+            "Nothing was charged; please try again in a few minutes."
+        )
+        super().__init__(f"{type(error).__name__}: {error}")
+
+
+def write(name: str, content: Any) -> str:
+    """Write a file under ``name``, not counted (the caller counts it); returns the name it
+    got. Raises StorageUnavailable when the storage will not take it."""
+    try:
+        return default_storage.save(name, content)
+    except (OSError, BotoCoreError, ClientError) as error:  # a full disk; S3 down or refusing
+        logger.warning("storage refused %s: %s", name, error)
+        raise StorageUnavailable(error) from error
+
+
 def save(owner_id: int, name: str, content: Any) -> str:
     """Store one file of a person's under ``name`` and count it; returns the name it got.
     Where the storage writes over a file of the same name, the bytes it replaced are given
-    back (the ledger knows them)."""
-    stored = default_storage.save(name, content)
+    back (the ledger knows them). Raises StorageUnavailable when the storage will not take
+    it."""
+    stored = write(name, content)
     quotas.count_file(owner_id, stored, default_storage.size(stored))
     return stored
 

@@ -26,7 +26,7 @@ from accounts import quotas
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from accounts.models import User
 from accounts.quotas import QuotaExceeded
-from editor import access, jobs, media, operations
+from editor import access, jobs, media, operations, storage
 from editor.forms import OperationForm, PresetForm, initial_values
 from editor.models import Batch, Draft, Job, Preset
 
@@ -192,6 +192,8 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                     started = jobs.start(form.submission, source_job=form.photo_source)
             except QuotaExceeded as exceeded:
                 form.add_error(None, exceeded.message)
+            except storage.StorageUnavailable as unavailable:
+                form.add_error(None, unavailable.message)
             else:
                 for note in form.submission.notes:
                     messages.info(request, note)
@@ -199,13 +201,18 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 if request.htmx:
                     return HttpResponseClientRedirect(url)
                 return redirect(url)
-        # Sent back with errors: whatever photos passed their checks stay for the next try.
-        form.show_drafts(
-            {
-                role: [Draft.keep(user, role, upload) for upload in uploads]
-                for role, uploads in form.new_uploads().items()
-            }
-        )
+        # Sent back with errors: whatever photos passed their checks stay for the next try
+        # (unless the storage will not take them: the person then chooses them again).
+        try:
+            form.show_drafts(
+                {
+                    role: [Draft.keep(user, role, upload) for upload in uploads]
+                    for role, uploads in form.new_uploads().items()
+                }
+            )
+        except storage.StorageUnavailable as unavailable:
+            if unavailable.message not in form.non_field_errors():
+                form.add_error(None, unavailable.message)
     elif request.method == "GET":
         preset_id = request.GET.get("preset")
         preset = access.get_preset_for_user(user, declared, preset_id) if preset_id else None

@@ -4,10 +4,12 @@ delete; each for the owner, another user (404), no token and a revoked token (40
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import io
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +18,7 @@ from PIL import Image
 from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
-from accounts.models import User
+from accounts.models import Quota, User
 from api import multipart
 from api.models import ApiToken
 from editor.models import Job, JobStatus, Vendor
@@ -473,3 +475,31 @@ def test_date_filters_take_any_iso_moment(
             assert name in response.json()["message"]
     listed = alice_api.get(JOBS, {"created_before": "2999-01-01T00:00:00-20:00"}).json()["items"]
     assert [item["id"] for item in listed] == [str(job.pk)]
+
+
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(name: str, content: Any, max_length: int | None = None) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(default_storage, "save", refuse)
+
+
+def test_a_full_storage_is_a_503_to_try_again_with_nothing_charged(
+    alice: User, alice_api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_key(alice, Vendor.PICWISH)
+    full_disk(monkeypatch)
+    response = alice_api.post(JOBS, colorize())
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "60"
+    body = response.json()
+    assert body["code"] == "storage_unavailable"
+    assert "try again in a few minutes" in body["message"]
+    assert "No space" not in body["message"]
+    assert not Job.objects.exists()
+    quota = Quota.objects.filter(user=alice).first()  # none: the charge was rolled back
+    assert quota is None or (quota.jobs_today, quota.credits_this_month, quota.stored_bytes) == (
+        0,
+        0,
+        0,
+    )

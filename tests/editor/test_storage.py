@@ -5,6 +5,7 @@ as a whole), and deleting a job in the gallery gives back exactly what it took."
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import re
 
 import pytest
@@ -177,3 +178,29 @@ def test_a_photo_cut_and_stripped_at_submit_is_counted_at_the_bytes_kept(
     assert kept < len(sent)
     assert dict(StoredFile.objects.filter(user=alice).values_list("name", "bytes")) == {name: kept}
     assert stored(alice) == disk_bytes(alice) == kept
+
+
+def test_a_full_storage_is_said_on_the_form_with_nothing_charged(
+    client: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_key(alice, Vendor.PICWISH)
+
+    def refuse(name: str, content: object, max_length: int | None = None) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(default_storage, "save", refuse)
+    client.force_login(alice)
+    fields = {"provider": "picwish", "format": "jpg", "file_image": photo()}
+    response = client.post(COLORIZE, fields)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The studio cannot store photos right now" in page
+    assert page.count("The studio cannot store photos right now") == 1
+    assert not Job.objects.exists()
+    assert not Draft.objects.exists()
+    quota = Quota.objects.filter(user=alice).first()  # none: the charge was rolled back
+    assert quota is None or (quota.jobs_today, quota.credits_this_month, quota.stored_bytes) == (
+        0,
+        0,
+        0,
+    )
