@@ -555,4 +555,7 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
                 resent += 1
     if expired or resent:
         logger.info("sweeper: %d jobs past deadline, %d re-sent", expired, resent)
+    # The waiting line's safety net: a free slot whose promotion was lost (a process that died
+    # between ending a job and starting the next) goes to the next waiting job, fairly.
+    jobs.promote_waiting()
     return {"expired": expired, "resent": resent}
