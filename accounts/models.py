@@ -147,9 +147,10 @@ class Quota(models.Model):
 
     class Meta:
         indexes = (
-            # The sweeper's fair order over the people who have jobs waiting (editor.fairqueue).
+            # The sweeper's fair order over the people who have jobs waiting, in index order
+            # to the last tie (editor.fairqueue.next_in_turn).
             models.Index(
-                fields=["active_jobs", "last_started_at"],
+                fields=["active_jobs", "last_started_at", "user"],
                 condition=models.Q(waiting_jobs__gt=0),
                 name="quota_waiting_fair_order",
             ),

@@ -293,6 +293,10 @@ class LimitsOut(Schema):
     credits_per_month: int
     storage_bytes: int
     concurrent_jobs: int
+    waiting_jobs: int = Field(
+        description="How many jobs may wait for a slot beyond `concurrent_jobs`; past it, a "
+        "job or batch is refused."
+    )
     operations: list[str] = Field(description="Operation slugs you may run; empty: every one.")
     providers: list[str] = Field(description="Providers you may use; empty: every one.")
     house_keys: bool = Field(description="Whether jobs may run on the studio's own keys.")
@@ -305,6 +309,7 @@ class UsedOut(Schema):
     credits_resets_at: dt.datetime
     stored_bytes: int
     running_jobs: int
+    waiting_jobs: int = Field(description="Your jobs waiting for a slot now.")
 
 
 class UsageOut(Schema):

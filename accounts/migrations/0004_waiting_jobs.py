@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
             model_name="quota",
             index=models.Index(
                 condition=models.Q(("waiting_jobs__gt", 0)),
-                fields=["active_jobs", "last_started_at"],
+                fields=["active_jobs", "last_started_at", "user"],
                 name="quota_waiting_fair_order",
             ),
         ),

@@ -240,6 +240,8 @@ def test_pages_show_waiting_running_and_each_place(
     assert "Waiting for a slot" in job_page
     assert "1 of your jobs starts before this one" in job_page
     assert re.search(r'action="/jobs/[0-9a-f-]+/cancel/"', job_page)
+    usage = client.get(reverse("editor:usage")).content.decode()
+    assert "3 more wait for a slot (at most 500 may wait)." in usage
 
 
 def test_a_retried_job_waits_for_a_slot_like_a_new_one(
