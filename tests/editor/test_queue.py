@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 
 import pytest
+from django.db import connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -257,3 +259,44 @@ def test_a_retried_job_waits_for_a_slot_like_a_new_one(
         retried = jobs.retry(failed)
     assert (running.status, retried.status) == (JobStatus.QUEUED, JobStatus.PENDING)
     assert counts(alice)[2:] == (1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_promotions_never_pass_the_limit_nor_start_a_job_twice(
+    settings: SettingsWrapper,
+) -> None:
+    """Ten processes hand on the same person's free slots at once (each its own connection):
+    exactly the free slots are taken, by the oldest waiting jobs. On PostgreSQL the rows are
+    locked and skipped (SKIP LOCKED) and the quota UPDATE is conditional; on SQLite each
+    write transaction runs alone."""
+    settings.QUOTA_CONCURRENT_JOBS = 3
+    racer = make_user("racer")
+    make_key(racer, Vendor.PICWISH)
+    made = batch(racer, 10)
+    # The three running jobs end in processes that die before handing their slots on.
+    running = Job.objects.filter(status=JobStatus.QUEUED)
+    for job in running:
+        quotas.release(job.owner_id, job.credits, job.charged_on, refund=False)
+    running.update(status=JobStatus.SUCCEEDED)
+    start = threading.Barrier(10)
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def promote() -> None:
+        try:
+            start.wait()
+            with transaction.atomic():
+                count = len(fairqueue.promote(racer.pk))
+        finally:
+            connections.close_all()
+        with lock:
+            started.append(count)
+
+    threads = [threading.Thread(target=promote) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(started) == 3
+    assert statuses(made) == ["succeeded"] * 3 + ["queued"] * 3 + ["pending"] * 4
+    assert counts(racer)[2:] == (3, 4)
