@@ -44,13 +44,21 @@ PLAN_FIELDS = (
     "credits_per_month",
     "storage_bytes",
     "concurrent_jobs",
+    "waiting_jobs",
     "operations",
     "providers",
     "house_keys",
 )
 # Characters of an event's details shown in the list; the event's page shows them all.
 SUMMARY_LENGTH = 80
-OVERRIDE_FIELDS = ("jobs_per_day", "credits_per_month", "storage_bytes", "concurrent_jobs", "note")
+OVERRIDE_FIELDS = (
+    "jobs_per_day",
+    "credits_per_month",
+    "storage_bytes",
+    "concurrent_jobs",
+    "waiting_jobs",
+    "note",
+)
 
 
 class MegabytesField(forms.IntegerField):
@@ -113,6 +121,7 @@ class PlanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "credits_per_month",
         "storage",
         "concurrent_jobs",
+        "waiting_jobs",
         "allowed_operations",
         "allowed_providers",
         "house_keys",
@@ -219,7 +228,7 @@ class QuotaInline(admin.StackedInline):  # type: ignore[type-arg]
     can_delete = False
     max_num = 1
     extra = 0
-    fields = ("jobs_today", "credits_this_month", "active_jobs", "stored")
+    fields = ("jobs_today", "credits_this_month", "active_jobs", "waiting_jobs", "stored")
     readonly_fields = fields
     verbose_name = _("usage")
     verbose_name_plural = _("Usage")
@@ -245,6 +254,10 @@ class QuotaInline(admin.StackedInline):  # type: ignore[type-arg]
     @admin.display(description=_("Jobs running"))
     def active_jobs(self, quota: Quota) -> int:
         return quota.active_jobs
+
+    @admin.display(description=_("Jobs waiting for a slot"))
+    def waiting_jobs(self, quota: Quota) -> int:
+        return quota.waiting_jobs
 
     @admin.display(description=_("Stored"))
     def stored(self, quota: Quota) -> str:
@@ -299,14 +312,15 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
         limits = quotas.limits_for(user)
         return gettext(
             "%(plan)s: %(jobs)d jobs a day, %(credits)d credits a month, %(storage)s stored, "
-            "%(concurrent)d at once; operations: %(operations)s; providers: %(providers)s; "
-            "house keys: %(house)s."
+            "%(concurrent)d at once and %(waiting)d waiting for a slot; operations: "
+            "%(operations)s; providers: %(providers)s; house keys: %(house)s."
         ) % {
             "plan": limits.plan or gettext("no plan (the studio's defaults)"),
             "jobs": limits.jobs_per_day,
             "credits": limits.credits_per_month,
             "storage": filesizeformat(limits.storage_bytes),
             "concurrent": limits.concurrent_jobs,
+            "waiting": limits.waiting_jobs,
             "operations": ", ".join(limits.operations) or gettext("all"),
             "providers": ", ".join(limits.providers) or gettext("all"),
             "house": gettext("yes") if limits.house_keys else gettext("no"),

@@ -8,6 +8,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# "Never started a job": before any real moment, so such a person comes first in the queue.
+NEVER = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
 
 class Plan(models.Model):
     """A named set of limits. A person gets one through, in order: their own assignment
@@ -26,6 +29,14 @@ class Plan(models.Model):
         _("stored bytes"), help_text=_("Photos, results and thumbnails together.")
     )
     concurrent_jobs = models.PositiveIntegerField(_("concurrent jobs"))
+    waiting_jobs = models.PositiveIntegerField(
+        _("jobs waiting for a slot"),
+        default=500,
+        help_text=_(
+            "Jobs accepted beyond the concurrent jobs, waiting for one of them to end; a "
+            "submission past this is refused."
+        ),
+    )
     operations = models.JSONField(
         _("operations allowed"),
         default=list,
@@ -100,6 +111,7 @@ class QuotaOverride(models.Model):
     )
     storage_bytes = models.PositiveBigIntegerField(_("stored bytes"), null=True, blank=True)
     concurrent_jobs = models.PositiveIntegerField(_("concurrent jobs"), null=True, blank=True)
+    waiting_jobs = models.PositiveIntegerField(_("jobs waiting for a slot"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     def __str__(self) -> str:
@@ -121,9 +133,28 @@ class Quota(models.Model):
     month = models.DateField(default=dt.date.min, help_text="First day of the counted month.")
     credits_this_month = models.PositiveIntegerField(default=0)
     active_jobs = models.PositiveIntegerField(default=0)
+    # Jobs accepted (and charged) that wait for one of the ``active_jobs`` slots (editor.fairqueue).
+    waiting_jobs = models.PositiveIntegerField(default=0)
+    # The concurrent-jobs limit as last read for this person (at a charge or a promotion): lets
+    # the sweeper find people with a free slot and waiting jobs in one indexed query, without
+    # working out every waiting person's plan. Only a hint: a promotion reads the limit afresh.
+    slots = models.PositiveIntegerField(default=0)
+    # When a job of theirs last took a slot: who waited longest goes first (editor.fairqueue).
+    last_started_at = models.DateTimeField(default=NEVER)
     stored_bytes = models.PositiveBigIntegerField(
         default=0, help_text="Bytes of this person's photos, results, thumbnails and drafts."
     )
+
+    class Meta:
+        indexes = (
+            # The sweeper's fair order over the people who have jobs waiting, in index order
+            # to the last tie (editor.fairqueue.next_in_turn).
+            models.Index(
+                fields=["active_jobs", "last_started_at", "user"],
+                condition=models.Q(waiting_jobs__gt=0),
+                name="quota_waiting_fair_order",
+            ),
+        )
 
     def __str__(self) -> str:
         return f"Quota of user {self.user_id}"

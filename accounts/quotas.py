@@ -1,10 +1,15 @@
 """Charging and refunding a person's limits, atomically.
 
-Limits: jobs per day, vendor credits per month, concurrent jobs and stored bytes, plus which
-operations and providers the person's plan allows and whether they may use the studio's house
-keys (``limits_for``: their plan, else the defaults from settings, each beaten by an override).
-A charge is one conditional UPDATE that succeeds only if every limit still holds, so 30
-submissions racing at a limit of 10 charge exactly 10 times.
+Limits: jobs per day, vendor credits per month, concurrent jobs, jobs waiting for a slot and
+stored bytes, plus which operations and providers the person's plan allows and whether they may
+use the studio's house keys (``limits_for``: their plan, else the defaults from settings, each
+beaten by an override). A charge is one conditional UPDATE that succeeds only if every limit
+still holds, so 30 submissions racing at a limit of 10 charge exactly 10 times.
+
+A charged job first waits for a slot (``waiting_jobs``); ``take_slots`` moves waiting jobs onto
+the concurrent-jobs slots (``active_jobs``), again in one conditional UPDATE, and ``release``
+frees a slot (or, for a job that never had one, its place in the waiting line). Which job
+takes a slot is editor.fairqueue's choice.
 
 Stored bytes are the sum of the person's ledger (``StoredFile``): every file kept has a row
 with the bytes it was counted at, written in the same transaction as the count. ``charge``
@@ -22,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, PositiveBigIntegerField, Value
+from django.db.models import F, PositiveBigIntegerField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,6 +45,7 @@ class Limits:
     credits_per_month: int
     concurrent_jobs: int
     storage_bytes: int
+    waiting_jobs: int = 500
     # Empty: everything allowed.
     operations: tuple[str, ...] = ()
     providers: tuple[str, ...] = ()
@@ -89,6 +95,7 @@ def limits_for(user: User) -> Limits:
         credits_per_month=plan.credits_per_month if plan else settings.QUOTA_CREDITS_PER_MONTH,
         concurrent_jobs=plan.concurrent_jobs if plan else settings.QUOTA_CONCURRENT_JOBS,
         storage_bytes=plan.storage_bytes if plan else settings.QUOTA_STORAGE_BYTES,
+        waiting_jobs=plan.waiting_jobs if plan else settings.QUOTA_WAITING_JOBS,
         operations=tuple(plan.operations) if plan else (),
         providers=tuple(plan.providers) if plan else (),
         house_keys=plan.house_keys if plan else settings.QUOTA_HOUSE_KEYS,
@@ -101,7 +108,13 @@ def limits_for(user: User) -> Limits:
         base,
         **{
             name: getattr(override, name)
-            for name in ("jobs_per_day", "credits_per_month", "concurrent_jobs", "storage_bytes")
+            for name in (
+                "jobs_per_day",
+                "credits_per_month",
+                "concurrent_jobs",
+                "storage_bytes",
+                "waiting_jobs",
+            )
             if getattr(override, name) is not None
         },
     )
@@ -130,8 +143,10 @@ def charge(
     jobs: int = 1,
     limits: Limits | None = None,
 ) -> dt.date:
-    """Count one job, its credits and the bytes of the photos it is about to store, or raise
-    QuotaExceeded naming the limit.
+    """Count one job, its credits and the bytes of the photos it is about to store, and put it
+    in the person's waiting line (``take_slots`` then gives it a slot when one is free), or
+    raise QuotaExceeded naming the limit. The concurrent-jobs limit refuses nothing here: a job
+    past it waits, up to the waiting-jobs limit.
 
     ``operation`` and ``provider`` (slugs), when given, must be allowed by the person's plan;
     ``house_key``: the job runs on the studio's key, which the plan must allow. ``jobs``: how
@@ -153,20 +168,26 @@ def charge(
             _("Your plan does not include the studio's keys. Add a key of your own in your vault."),
             None,
         )
+    # The jobs that will wait are those beyond the free slots: the waiting-jobs limit allows
+    # as many more waiting jobs as it has room, plus the slots free now.
+    room = Q(waiting_jobs__lte=limits.waiting_jobs - jobs) | Q(
+        waiting_jobs__lte=limits.waiting_jobs + limits.concurrent_jobs - jobs - F("active_jobs")
+    )
     fits = Quota.objects.filter(
+        room,
         user=user,
         day=today,
         month=month,
         jobs_today__lte=limits.jobs_per_day - jobs,
         credits_this_month__lte=limits.credits_per_month - credits * jobs,
-        active_jobs__lte=limits.concurrent_jobs - jobs,
         stored_bytes__lte=limits.storage_bytes - storage_bytes,
     )
     counted = {
         "jobs_today": F("jobs_today") + jobs,
         "credits_this_month": F("credits_this_month") + credits * jobs,
-        "active_jobs": F("active_jobs") + jobs,
+        "waiting_jobs": F("waiting_jobs") + jobs,
         "stored_bytes": F("stored_bytes") + storage_bytes,
+        "slots": limits.concurrent_jobs,
     }
     # The row usually exists and is in today's periods: one UPDATE. When it does not match, the
     # day or month may have turned (or there is no row yet): start them, then try once more.
@@ -177,30 +198,21 @@ def charge(
     if charged:
         return today
     quota = Quota.objects.get(user=user)
+    waiting_room = limits.waiting_jobs + max(0, limits.concurrent_jobs - quota.active_jobs)
     if jobs > 1:
         # As if the jobs that fit had been counted: the first one that does not fit speaks.
         fit = min(
             jobs - 1,
-            limits.concurrent_jobs - quota.active_jobs,
+            waiting_room - quota.waiting_jobs,
             limits.jobs_per_day - quota.jobs_today,
             (limits.credits_per_month - quota.credits_this_month) // credits if credits else jobs,
         )
         fit = max(fit, 0)
-        quota.active_jobs += fit
+        quota.waiting_jobs += fit
         quota.jobs_today += fit
         quota.credits_this_month += credits * fit
-    if quota.active_jobs >= limits.concurrent_jobs:
-        raise QuotaExceeded(
-            "concurrent_jobs",
-            ngettext(
-                "You already have %(count)d job running, your limit. Start this one when it ends.",
-                "You already have %(count)d jobs running, your limit. "
-                "Start this one when one of them ends.",
-                limits.concurrent_jobs,
-            )
-            % {"count": limits.concurrent_jobs},
-            None,
-        )
+    if quota.waiting_jobs >= waiting_room:
+        raise waiting_exceeded(limits)
     if quota.jobs_today >= limits.jobs_per_day:
         resets = periods.next_day(today)
         raise QuotaExceeded(
@@ -234,6 +246,74 @@ def charge(
         },
         resets,
     )
+
+
+def waiting_exceeded(limits: Limits) -> QuotaExceeded:
+    """The waiting-jobs limit's message: how many wait, and what to do."""
+    if limits.waiting_jobs <= 0:
+        return QuotaExceeded(
+            "waiting_jobs",
+            ngettext(
+                "Your plan runs %(running)d job at once and lets none wait for a slot. Send "
+                "this when it has ended.",
+                "Your plan runs %(running)d jobs at once and lets none wait for a slot. Send "
+                "this when one of them has ended.",
+                limits.concurrent_jobs,
+            )
+            % {"running": limits.concurrent_jobs},
+            None,
+        )
+    return QuotaExceeded(
+        "waiting_jobs",
+        ngettext(
+            "You already have %(count)d job waiting for a slot, your limit (%(running)d of your "
+            "jobs run at once). Send more when it has started, or cancel it.",
+            "You already have %(count)d jobs waiting for a slot, your limit (%(running)d of "
+            "your jobs run at once). Send more when some of them have started, or cancel some.",
+            limits.waiting_jobs,
+        )
+        % {"count": limits.waiting_jobs, "running": limits.concurrent_jobs},
+        None,
+    )
+
+
+def take_slots(user_id: int, wanted: int, limits: Limits, now: dt.datetime) -> int:
+    """Move up to ``wanted`` of the person's waiting jobs onto free concurrent-jobs slots, in
+    one conditional UPDATE (so racing callers never pass the limit); returns how many moved.
+    The caller holds the jobs it will start (editor.fairqueue) and starts exactly that many."""
+    for _attempt in range(5):
+        row = Quota.objects.filter(user_id=user_id).values("active_jobs", "waiting_jobs").first()
+        if row is None:
+            return 0
+        count = min(wanted, limits.concurrent_jobs - row["active_jobs"], row["waiting_jobs"])
+        if count <= 0:
+            # Nothing free: keep the hint the sweeper reads in step with the limit.
+            Quota.objects.filter(user_id=user_id).exclude(slots=limits.concurrent_jobs).update(
+                slots=limits.concurrent_jobs
+            )
+            return 0
+        if Quota.objects.filter(
+            user_id=user_id,
+            active_jobs__lte=limits.concurrent_jobs - count,
+            waiting_jobs__gte=count,
+        ).update(
+            active_jobs=F("active_jobs") + count,
+            waiting_jobs=F("waiting_jobs") - count,
+            slots=limits.concurrent_jobs,
+            last_started_at=now,
+        ):
+            return count
+        # Another process moved the counts between the read and the UPDATE: read them again.
+    return 0
+
+
+def untake_slots(user_id: int, count: int) -> None:
+    """Give back slots taken for jobs that turned out not to be waiting any more (canceled
+    meanwhile); their places in the line were already given back by that cancel."""
+    if count > 0:
+        Quota.objects.filter(user_id=user_id, active_jobs__gte=count).update(
+            active_jobs=F("active_jobs") - count
+        )
 
 
 def reserve_storage(user: User, size: int) -> None:
@@ -346,12 +426,14 @@ def when(moment: dt.datetime) -> str:
     return _when(moment)
 
 
-def release(user_id: int, credits: int, charged_on: dt.date, *, refund: bool) -> None:
-    """A job ended: free its concurrency slot and, if it did not succeed, give back its job
-    and credits (only within the day and month they were counted in)."""
-    Quota.objects.filter(user_id=user_id, active_jobs__gt=0).update(
-        active_jobs=F("active_jobs") - 1
-    )
+def release(
+    user_id: int, credits: int, charged_on: dt.date, *, refund: bool, had_slot: bool = True
+) -> None:
+    """A job ended: free its concurrency slot (``had_slot``; else its place in the waiting
+    line) and, if it did not succeed, give back its job and credits (only within the day and
+    month they were counted in)."""
+    held = "active_jobs" if had_slot else "waiting_jobs"
+    Quota.objects.filter(user_id=user_id, **{f"{held}__gt": 0}).update(**{held: F(held) - 1})
     if not refund:
         return
     Quota.objects.filter(user_id=user_id, day=charged_on, jobs_today__gt=0).update(

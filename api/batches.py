@@ -39,9 +39,12 @@ router = Router(tags=["batches"])
         "changed it). Other files (`style`, `ref`) go with every job; a mask fits one photo "
         "and cannot go with a batch. One job per photo with the same settings, all or none: "
         "a photo that fails its checks is a 422 `invalid` naming it in `errors.image`, and a "
-        "batch whose jobs together would pass a quota (each photo counts as a running job) "
-        "is a 429 `quota_exceeded` and starts nothing. `webhook_url` is called as each job "
-        "ends. Answers 201 with the batch and its jobs, in the order the photos were sent."
+        "batch whose jobs together would pass a quota is a 429 `quota_exceeded` and starts "
+        "nothing. Jobs beyond your concurrent-jobs limit wait for a slot (status `pending`, "
+        "with `queue_position` and `estimated_start`) and start in turn; only your "
+        "waiting-jobs limit refuses a batch for its size (`limit` `waiting_jobs`). "
+        "`webhook_url` is called as each job ends. Answers 201 with the batch and its jobs, "
+        "in the order the photos were sent."
     ),
     openapi_extra=multipart.body_schema(many="image"),
 )

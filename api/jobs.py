@@ -28,7 +28,7 @@ from api.errors import ApiError, not_found
 from api.idempotency import idempotent
 from api.models import Webhook
 from api.schemas import Error, InvalidError, JobFilters, JobOut, JobPage, QuotaError, job_out
-from editor import access, downloads, images, jobs
+from editor import access, downloads, fairqueue, images, jobs
 from editor.models import Job, JobStatus
 
 router = Router(tags=["jobs"])
@@ -56,7 +56,10 @@ def _base(request: HttpRequest) -> str:
         "Multipart form: `operation`, optional `provider`, the operation's parameters by the "
         "names GET /api/v1/operations lists, its files (`image`, and `style`, `ref`, `mask` "
         "where it takes them; one photo each), optional `key` (a vault key id) and optional "
-        "`webhook_url`. A `colors` parameter is hex colors separated by commas "
+        "`webhook_url`. A job beyond your concurrent-jobs limit is accepted and waits for a "
+        "slot (status `pending`, with `queue_position` and `estimated_start`); past your "
+        "waiting-jobs limit it is a 429 `quota_exceeded` with `limit` `waiting_jobs`. "
+        "A `colors` parameter is hex colors separated by commas "
         "(`DB0D0D,0E0CBB`) or the field repeated once per color. The same checks as the "
         "operation page apply. Errors: an unknown operation or field, a bad parameter or "
         "photo: 422 `invalid` with `errors` by field; no key for the vendor: 422 `no_key`; "
@@ -132,7 +135,8 @@ def list_jobs(request: AuthenticatedHttpRequest, filters: Query[JobFilters]) -> 
         query["offset"] = str(filters.offset + filters.limit)
         next_url = request.build_absolute_uri(f"{request.path}?{urlencode(list(query.items()))}")
     base = _base(request)
-    return JobPage(items=[job_out(job, base) for job in page], next=next_url)
+    places = fairqueue.places(request.user.pk, page)
+    return JobPage(items=[job_out(job, base, places) for job in page], next=next_url)
 
 
 @router.get(
@@ -204,7 +208,10 @@ def job_result(
     "/jobs/{job_id}/cancel",
     response={200: JobOut, 401: Error, 404: Error, 409: Error, 422: InvalidError},
     summary="Cancel a job",
-    description="Stops a job under way and refunds its credits. A job that ended is a 409.",
+    description=(
+        "Stops a job under way and refunds its credits; a job still waiting for a slot "
+        "(`pending`) gives back everything at once. A job that ended is a 409."
+    ),
 )
 @idempotent
 def cancel_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
@@ -229,7 +236,7 @@ def retry_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
         raise ApiError(409, "not_retryable", "Only a failed or canceled job can run again.")
     job = jobs.retry(job)
-    if job.status != JobStatus.QUEUED:
+    if job.status not in (JobStatus.PENDING, JobStatus.QUEUED):
         raise ApiError(409, "not_retryable", "Only a failed or canceled job can run again.")
     return job_out(job, _base(request))
 

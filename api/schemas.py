@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from django.urls import reverse
 from ninja import Field, Schema
 
-from editor import images, keys, polling
+from editor import fairqueue, images, keys, polling
 from editor.models import Batch, Job, JobStatus, Result, Vendor
 
 # --- Errors ----------------------------------------------------------------------------------
@@ -99,12 +100,25 @@ class JobOut(Schema):
     id: uuid.UUID
     operation: str
     provider: str
-    status: str
+    status: str = Field(
+        description="`pending` (accepted and charged, waiting for one of your concurrent-jobs "
+        "slots), `queued`, `running`, `waiting` (at the vendor), `storing`, then `succeeded`, "
+        "`failed` or `canceled`."
+    )
     progress: int
     error: JobError | None
     params: dict[str, Any]
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    queue_position: int | None = Field(
+        description="While the job is `pending`: how many of your jobs start before it (0: it "
+        "starts next, when one of your running jobs ends); null otherwise."
+    )
+    estimated_start: dt.datetime | None = Field(
+        description="While the job is `pending`: about when it starts, from how long your "
+        "recent jobs took (else everyone's), the jobs before it and how many of yours run at "
+        "once; null when there is nothing to go by."
+    )
     estimated_finish: dt.datetime | None = Field(
         description="While the job runs at a vendor: when it should be done, from the time "
         "recent jobs of the same provider and operation took; null when there is nothing to go by."
@@ -134,8 +148,14 @@ def _result_out(job: Job, result: Result, base: str) -> ResultOut:
     )
 
 
-def job_out(job: Job, base: str) -> JobOut:
-    """A job as the API (and its webhooks) show it. ``base``: scheme and host for URLs."""
+def job_out(
+    job: Job, base: str, places: Mapping[uuid.UUID, fairqueue.Place] | None = None
+) -> JobOut:
+    """A job as the API (and its webhooks) show it. ``base``: scheme and host for URLs.
+    ``places``: the waiting jobs' places when the caller read them for many jobs at once."""
+    if places is None:
+        places = fairqueue.places(job.owner_id, [job]) if job.is_pending else {}
+    place = places.get(job.pk)
     done = job.status == JobStatus.SUCCEEDED
     results = [_result_out(job, r, base) for r in job.results.all()] if done else []
     failed = job.status == JobStatus.FAILED
@@ -151,6 +171,8 @@ def job_out(job: Job, base: str) -> JobOut:
         params=job.params,
         created_at=job.created_at,
         finished_at=job.finished_at,
+        queue_position=place.ahead if place else None,
+        estimated_start=place.starts_at if place else None,
         estimated_finish=polling.estimated_finish(job),
         result=results[0] if results else None,
         results=results,
@@ -187,11 +209,12 @@ class BatchOut(Schema):
 
 def batch_out(batch: Batch, jobs: list[Job], base: str) -> BatchOut:
     """A batch as the API shows it: its jobs (oldest first, the photos' order) in full."""
+    places = fairqueue.places(batch.owner_id, jobs)
     return BatchOut(
         id=batch.pk,
         operation=batch.operation,
         created_at=batch.created_at,
-        jobs=[job_out(job, base) for job in jobs],
+        jobs=[job_out(job, base, places) for job in jobs],
     )
 
 
@@ -270,6 +293,10 @@ class LimitsOut(Schema):
     credits_per_month: int
     storage_bytes: int
     concurrent_jobs: int
+    waiting_jobs: int = Field(
+        description="How many jobs may wait for a slot beyond `concurrent_jobs`; past it, a "
+        "job or batch is refused."
+    )
     operations: list[str] = Field(description="Operation slugs you may run; empty: every one.")
     providers: list[str] = Field(description="Providers you may use; empty: every one.")
     house_keys: bool = Field(description="Whether jobs may run on the studio's own keys.")
@@ -282,6 +309,7 @@ class UsedOut(Schema):
     credits_resets_at: dt.datetime
     stored_bytes: int
     running_jobs: int
+    waiting_jobs: int = Field(description="Your jobs waiting for a slot now.")
 
 
 class UsageOut(Schema):

@@ -25,6 +25,7 @@ def usage(request: AuthenticatedHttpRequest) -> UsageOut:
             credits_per_month=limits.credits_per_month,
             storage_bytes=limits.storage_bytes,
             concurrent_jobs=limits.concurrent_jobs,
+            waiting_jobs=limits.waiting_jobs,
             operations=list(limits.operations),
             providers=list(limits.providers),
             house_keys=limits.house_keys,
@@ -36,5 +37,6 @@ def usage(request: AuthenticatedHttpRequest) -> UsageOut:
             credits_resets_at=figures.month_resets,
             stored_bytes=figures.storage.used,
             running_jobs=figures.running.used,
+            waiting_jobs=figures.waiting.used,
         ),
     )

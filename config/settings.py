@@ -475,6 +475,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
 QUOTA_JOBS_PER_DAY = env_int("QUOTA_JOBS_PER_DAY", 200)
 QUOTA_CREDITS_PER_MONTH = env_int("QUOTA_CREDITS_PER_MONTH", 2000)
 QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 5)
+# Jobs accepted beyond QUOTA_CONCURRENT_JOBS that wait for a slot; past this, refused.
+QUOTA_WAITING_JOBS = env_int("QUOTA_WAITING_JOBS", 500)
 QUOTA_STORAGE_BYTES = env_int("QUOTA_STORAGE_MB", 5120) * 1024 * 1024
 # Whether people without a plan may use the studio's house keys.
 QUOTA_HOUSE_KEYS = env_bool("QUOTA_HOUSE_KEYS", True)

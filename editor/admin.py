@@ -32,7 +32,7 @@ from accounts.models import AuditAction, Plan
 from accounts.quotas import QuotaExceeded
 from editor import jobs, keys, operations, submissions
 from editor.models import (
-    ACTIVE_STATUSES,
+    UNFINISHED_STATUSES,
     Job,
     JobStatus,
     Preset,
@@ -392,7 +392,7 @@ class JobAdmin(ReadOnlyAdmin):
                     messages.ERROR,
                 )
                 continue
-            if job.status == JobStatus.QUEUED:
+            if job.status in (JobStatus.PENDING, JobStatus.QUEUED):
                 retried += 1
                 audit.record(
                     AuditAction.JOB_RETRIED, job, request=request, details=_job_details(job, status)
@@ -413,7 +413,7 @@ class JobAdmin(ReadOnlyAdmin):
     )
     def cancel(self, request: HttpRequest, queryset: models.QuerySet[Job]) -> None:
         canceled = 0
-        for job in queryset.filter(status__in=ACTIVE_STATUSES).select_related("owner"):
+        for job in queryset.filter(status__in=UNFINISHED_STATUSES).select_related("owner"):
             status = job.status
             if jobs.cancel(job):
                 canceled += 1

@@ -3,9 +3,11 @@ cancel, retry and delete, and the retention that deletes old jobs.
 
 The database is the source of truth; the broker is only a doorbell. Submitting charges the
 quota, creates the job with its inputs in one transaction and rings the doorbell on commit
-(``ring``); what a worker then does with the job is editor.pipeline. Every change of a job's
-status is one compare-and-set (``Job.objects.transition``), so a cancel racing a worker, or two
-retries in two tabs, settle on one outcome.
+(``ring``); what a worker then does with the job is editor.pipeline. A job beyond its owner's
+concurrent-jobs limit is accepted all the same and waits for a slot (editor.fairqueue): it
+starts, and rings, when a job of theirs ends (``end``) or the sweeper finds a slot free. Every
+change of a job's status is one compare-and-set (``Job.objects.transition``), so a cancel
+racing a worker, or two retries in two tabs, settle on one outcome.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from accounts import quotas
 from accounts.models import User
-from editor import images, keys, operations, signals, storage
+from editor import fairqueue, images, keys, operations, signals, storage
 from editor.models import (
     ACTIVE_STATUSES,
     ENDED_STATUSES,
@@ -91,6 +93,8 @@ def ring(job: Job, countdown: float = 0.0) -> None:
 
 def _ring_all(rung: Sequence[Job], countdown: float = 0.0) -> None:
     """``ring`` for several jobs: one callback after commit sends every message."""
+    if not rung:
+        return
     messages = [
         ((str(job.pk), job.dispatch), queue_for(job.provider, job.status, job.light))
         for job in rung
@@ -271,6 +275,9 @@ def _new_job(
         photo_name=display_name(photo_name),
         credits=provider.credits,
         charged_on=charged_on,
+        # Every job starts in its owner's waiting line, and is promoted at once when a slot
+        # is free (``_start_waiting``), so no job overtakes an older one of theirs.
+        status=JobStatus.PENDING,
         deadline=now + dt.timedelta(seconds=operation.deadline_seconds),
         created_at=now,
         due_at=now,
@@ -330,7 +337,7 @@ def submit(
         job.light = is_light(files.values())
         job.save()
         storage.counted(owner.pk, _sizes(job, files))
-        ring(job)
+        _start_waiting(owner.pk, now=now, limits=limits, made=[job])
     return job
 
 
@@ -394,7 +401,7 @@ def submit_batch(
                 made.append(job)
             Job.objects.bulk_create(made)
             storage.counted(owner.pk, sizes)
-            _ring_all(made)
+            _start_waiting(owner.pk, now=now, limits=limits, made=made)
     except quotas.QuotaExceeded as exceeded:
         for name in stored:
             default_storage.delete(name)
@@ -408,6 +415,50 @@ def submit_batch(
             default_storage.delete(name)
         raise
     return batch, made
+
+
+# --- The waiting line ---------------------------------------------------------------------------
+
+
+def _start_waiting(
+    owner_id: int,
+    *,
+    now: dt.datetime | None = None,
+    limits: quotas.Limits | None = None,
+    made: Sequence[Job] = (),
+    most: int | None = None,
+) -> list[Job]:
+    """Start the owner's oldest waiting jobs in their free slots (editor.fairqueue.promote) and ring
+    them after commit, as a job that never waited. ``made``: this caller's copies of jobs it
+    just created, brought up to date when they started."""
+    started = fairqueue.promote(owner_id, now=now, limits=limits, most=most)
+    mine = {job.pk: job for job in made}
+    for job in started:
+        copy = mine.get(job.pk)
+        if copy is not None:
+            copy.status, copy.due_at, copy.deadline = job.status, job.due_at, job.deadline
+    _ring_all(started)
+    return started
+
+
+def promote_waiting(*, most: int = 1000) -> int:
+    """The sweeper's safety net: give every free slot that has a job waiting for it (a
+    promotion lost with a process that died) to the next job, fairly: one job per person per
+    round, in turn (editor.fairqueue.next_in_turn), each start its own transaction and its own
+    moment (who started last goes to the back). Returns how many started (at most ``most``)."""
+    started = 0
+    while started < most:
+        people = fairqueue.next_in_turn(most - started)
+        round_started = 0
+        for owner_id in people:
+            with transaction.atomic():
+                round_started += len(_start_waiting(owner_id, most=1))
+        started += round_started
+        if not round_started:
+            break
+    if started:
+        logger.info("sweeper: %d jobs waiting for a slot started", started)
+    return started
 
 
 # --- Ending ------------------------------------------------------------------------------------
@@ -439,6 +490,8 @@ def end(
             if refund:
                 keys.refund(job)
             _announce_end(job, status)
+            # The slot it held goes to the owner's next waiting job, in the same transaction.
+            _start_waiting(job.owner_id)
     return ended
 
 
@@ -453,16 +506,37 @@ def _announce_end(job: Job, status: str) -> None:
 
 def cancel(job: Job) -> bool:
     """Stop a job that has not ended; its credits are refunded. Work already in flight finds
-    the job canceled at its next conditional update and stops there."""
-    # Whatever step it is at: the dispatch number this copy holds does not matter.
-    canceled = end(job, JobStatus.CANCELED, current=False)
+    the job canceled at its next conditional update and stops there. A job still waiting for a
+    slot never had one: everything it was charged is given back at once."""
+    # Whatever step it is at: the dispatch number this copy holds does not matter. Waiting
+    # first: one that starts meanwhile is then canceled as a job under way.
+    canceled = _cancel_waiting(job) or end(job, JobStatus.CANCELED, current=False)
     job.refresh_from_db()
+    return canceled
+
+
+def _cancel_waiting(job: Job) -> bool:
+    """Cancel the job if it is still waiting for a slot: its place in the line, its job of the
+    day and its credits (quota and key) go back. Returns whether it was waiting."""
+    with transaction.atomic():
+        canceled = Job.objects.transition(
+            job,
+            statuses=(JobStatus.PENDING,),
+            current=False,
+            status=JobStatus.CANCELED,
+            finished_at=timezone.now(),
+        )
+        if canceled:
+            quotas.release(job.owner_id, job.credits, job.charged_on, refund=True, had_slot=False)
+            keys.refund(job)
+            _announce_end(job, JobStatus.CANCELED)
     return canceled
 
 
 def retry(job: Job) -> Job:
     """Run a failed or canceled job again from the start, charging the quota (and its key's
-    cap) again; the plan must still allow it."""
+    cap) again; the plan must still allow it. Like a new job, it waits for a slot when its
+    owner has none free (status ``pending``), else it is ``queued``."""
     operation = operations.get(job.operation)
     now = timezone.now()
     with transaction.atomic():
@@ -480,7 +554,7 @@ def retry(job: Job) -> Job:
             job,
             statuses=(JobStatus.FAILED, JobStatus.CANCELED),
             current=False,
-            status=JobStatus.QUEUED,
+            status=JobStatus.PENDING,
             due_at=now,
             deadline=now + dt.timedelta(seconds=operation.deadline_seconds),
             charged_on=charged_on,
@@ -495,8 +569,8 @@ def retry(job: Job) -> Job:
             transaction.set_rollback(True)
             job.refresh_from_db()
             return job
+        _start_waiting(job.owner_id, now=now)
         job.refresh_from_db()
-        ring(job)
     return job
 
 

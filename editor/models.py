@@ -121,6 +121,9 @@ class VendorKey(models.Model):
 
 
 class JobStatus(models.TextChoices):
+    # Accepted and charged, waiting for one of its owner's concurrent-jobs slots (editor.fairqueue);
+    # not to be confused with WAITING, a job whose task is at the vendor.
+    PENDING = "pending", _("Waiting for a slot")
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     WAITING = "waiting", _("Waiting on vendor")
@@ -130,7 +133,10 @@ class JobStatus(models.TextChoices):
     CANCELED = "canceled", _("Canceled")
 
 
+# A job in these holds one of its owner's concurrent-jobs slots and is the workers' business.
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.WAITING, JobStatus.STORING)
+# Not ended yet: under way, or waiting for a slot.
+UNFINISHED_STATUSES = (JobStatus.PENDING, *ACTIVE_STATUSES)
 ENDED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 # How far the job page follows "run again" links, and how many jobs it compares at most.
 FAMILY_DEPTH = 20
@@ -266,6 +272,13 @@ class Job(models.Model):
             models.Index(fields=["owner", "finished_at"]),
             # The first poll is timed by the recent jobs of one provider and operation.
             models.Index(fields=["provider", "operation", "-finished_at"]),
+            # The waiting line: a person's jobs waiting for a slot, oldest first (editor.fairqueue).
+            # Partial, so it holds only the waiting jobs however many rows the table has.
+            models.Index(
+                fields=["owner", "created_at", "id"],
+                condition=models.Q(status="pending"),
+                name="job_waiting_line",
+            ),
         )
 
     def __str__(self) -> str:
@@ -273,7 +286,12 @@ class Job(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        """Not ended: under way or waiting for a slot (it can be canceled, its page follows)."""
+        return self.status in UNFINISHED_STATUSES
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == JobStatus.PENDING
 
     @property
     def remaining(self) -> dt.timedelta:

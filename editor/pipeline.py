@@ -619,6 +619,9 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
             last_polls,
             resent,
         )
+    # The waiting line's safety net: a free slot whose promotion was lost (a process that died
+    # between ending a job and starting the next) goes to the next waiting job, fairly.
+    jobs.promote_waiting()
     return {"expired": expired, "last_polls": last_polls, "resent": resent}
 
 

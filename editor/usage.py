@@ -87,6 +87,8 @@ class Usage:
     credits: Meter
     storage: Meter
     running: Meter
+    # Jobs accepted beyond the running ones, waiting for a slot (editor.fairqueue).
+    waiting: Meter
     operations: tuple[OperationRow, ...]
     jobs_this_month: int
     # Credits by day and operation, as the quota counts them.
@@ -166,6 +168,7 @@ def usage_for(user: User, now: dt.datetime | None = None) -> Usage:
         credits=Meter(credits_used, limits.credits_per_month),
         storage=Meter(quota.stored_bytes, limits.storage_bytes),
         running=Meter(quota.active_jobs, limits.concurrent_jobs),
+        waiting=Meter(quota.waiting_jobs, limits.waiting_jobs),
         operations=tuple(table),
         jobs_this_month=sum(jobs_by_operation.values()),
         by_day=by_day,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import quotas
 from accounts.models import Plan, Quota, User
-from editor.models import Job, JobStatus, Result, ShareLink, Vendor, VendorKey
+from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, ShareLink, Vendor, VendorKey
 from tests.images import camera_jpeg, make_image
 
 PASSWORD = "correct horse battery staple"
@@ -79,9 +79,14 @@ def make_key(
 
 def make_job(owner: User, status: str = JobStatus.SUCCEEDED) -> Job:
     """A colorization charged to ``owner``'s quota, with its photo stored and, when it
-    succeeded, its result (``RESULT``) and a thumbnail."""
+    succeeded, its result (``RESULT``) and a thumbnail. A job under way holds one of the
+    owner's slots, a pending one its place in their line, an ended one neither."""
     now = timezone.now()
     charged_on = quotas.charge(owner, 1)
+    if status in ACTIVE_STATUSES:
+        quotas.take_slots(owner.pk, 1, quotas.limits_for(owner), now)
+    elif status != JobStatus.PENDING:
+        quotas.release(owner.pk, 1, charged_on, refund=False, had_slot=False)
     job = Job.objects.create(
         owner=owner,
         operation="colorize",

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
-from editor import access, images, media, metadata, operations
+from editor import access, fairqueue, images, media, metadata, operations
 from editor.models import Batch, Job, JobStatus, Result
 
 
@@ -34,7 +34,9 @@ def batch_detail(request: HtmxHttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch_jobs = _jobs(batch)
     counts = Counter(job.status for job in batch_jobs)
     ended = sum(not job.is_active for job in batch_jobs)
+    waiting = counts[JobStatus.PENDING]
     results = sum(len(job.results.all()) for job in batch_jobs)
+    places = fairqueue.places(batch.owner_id, batch_jobs) if waiting else {}
     template = "editor/batch.html#progress" if request.htmx else "editor/batch.html"
     return render(
         request,
@@ -42,10 +44,12 @@ def batch_detail(request: HtmxHttpRequest, batch_id: uuid.UUID) -> HttpResponse:
         {
             "batch": batch,
             "operation": operations.get(batch.operation),
-            "jobs": batch_jobs,
+            "rows": [(job, places.get(job.pk)) for job in batch_jobs],
             "total": len(batch_jobs),
             "ended": ended,
             "active": len(batch_jobs) - ended,
+            "waiting": waiting,
+            "running": len(batch_jobs) - ended - waiting,
             "succeeded": counts[JobStatus.SUCCEEDED],
             "failed": counts[JobStatus.FAILED] + counts[JobStatus.CANCELED],
             "results": results,

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET
 from accounts import periods
 from accounts.models import Quota
 from editor import operations
-from editor.models import ACTIVE_STATUSES, Job, JobStatus
+from editor.models import UNFINISHED_STATUSES, Job, JobStatus
 
 DAYS = 30
 BUSIEST = 10
@@ -68,7 +68,7 @@ class DayRow:
 
 
 def _outcome(status: str) -> str:
-    return "active" if status in ACTIVE_STATUSES else status
+    return "active" if status in UNFINISHED_STATUSES else status
 
 
 def _vendor_of(provider: str) -> str:
@@ -191,7 +191,7 @@ def _credits(month: dt.date) -> dict[str, Any]:
         .annotate(
             jobs=Count("pk"),
             spent=Coalesce(Sum("credits", filter=Q(status=JobStatus.SUCCEEDED)), 0),
-            pending=Coalesce(Sum("credits", filter=Q(status__in=ACTIVE_STATUSES)), 0),
+            pending=Coalesce(Sum("credits", filter=Q(status__in=UNFINISHED_STATUSES)), 0),
             house=Coalesce(Sum("credits", filter=Q(status=JobStatus.SUCCEEDED, house_key=True)), 0),
         )
         .order_by("-spent", "operation")
@@ -226,13 +226,13 @@ def _busiest(month: dt.date, order: str) -> list[dict[str, Any]]:
 
 def _queue() -> dict[str, Any]:
     depth = dict(
-        Job.objects.filter(status__in=ACTIVE_STATUSES)
+        Job.objects.filter(status__in=UNFINISHED_STATUSES)
         .values_list("status")
         .annotate(count=Count("pk"))
         .order_by()
     )
     oldest = (
-        Job.objects.filter(status__in=ACTIVE_STATUSES)
+        Job.objects.filter(status__in=UNFINISHED_STATUSES)
         .select_related("owner")
         .order_by("created_at")
         .first()
@@ -240,7 +240,7 @@ def _queue() -> dict[str, Any]:
     return {
         "depth": [
             {"status": status, "label": status.label, "count": depth.get(status, 0)}
-            for status in ACTIVE_STATUSES
+            for status in UNFINISHED_STATUSES
         ],
         "total": sum(depth.values()),
         "oldest": oldest,

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from editor import operations
-from editor.models import ACTIVE_STATUSES, Job, JobStatus
+from editor.models import UNFINISHED_STATUSES, Job, JobStatus
 
 # How far back ``since`` may reach: a page polls every few seconds, so this only bounds what a
 # forged or stale cursor can ask for.
@@ -80,12 +80,12 @@ def job_feed(request: AuthenticatedHttpRequest) -> HttpResponse:
         return JsonResponse({"error": message}, status=400)
     rows = list(
         Job.objects.filter(owner=request.user)
-        .filter(Q(status__in=ACTIVE_STATUSES) | Q(finished_at__gte=since))
+        .filter(Q(status__in=UNFINISHED_STATUSES) | Q(finished_at__gte=since))
         .order_by("-finished_at")
         .values_list("id", "operation", "status", "finished_at")
     )
-    active = sum(1 for row in rows if row[2] in ACTIVE_STATUSES)
-    ended = [row for row in rows if row[2] not in ACTIVE_STATUSES][:MAX_JOBS]
+    active = sum(1 for row in rows if row[2] in UNFINISHED_STATUSES)
+    ended = [row for row in rows if row[2] not in UNFINISHED_STATUSES][:MAX_JOBS]
     jobs = []
     for job_id, slug, status, finished_at in ended:
         label = operations.label_of(slug)
@@ -116,7 +116,7 @@ def job_activity(request: HttpRequest) -> dict[str, Any]:
 
     @functools.cache
     def count() -> int:
-        return Job.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
+        return Job.objects.filter(owner=user, status__in=UNFINISHED_STATUSES).count()
 
     active: Callable[[], int] = count
     return {

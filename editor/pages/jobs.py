@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from accounts.quotas import QuotaExceeded
-from editor import access, jobs, media, operations, polling
+from editor import access, fairqueue, jobs, media, operations, polling
 from editor.models import Job, JobStatus, Result
 
 # Error codes that mean the vendor no longer offers the operation: retrying cannot help.
@@ -124,6 +124,7 @@ def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
             "settings": describe(job),
             "vendor_retired": job.error_code in RETIRED_CODES,
             "seconds_left": polling.seconds_left(job),
+            "place": fairqueue.places(job.owner_id, [job]).get(job.pk) if job.is_pending else None,
         },
     )
 

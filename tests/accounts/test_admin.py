@@ -84,8 +84,9 @@ def test_plan_list_shows_limits_and_how_many_use_it(admin_client: Client, alice:
     page = admin_client.get(reverse("admin:accounts_plan_changelist")).content.decode()
     row = page.split("Basic</a>", 1)[1].split("</tr>", 1)[0]
     cells = [cell.split(">", 1)[1].split("<", 1)[0] for cell in row.split("<td")[1:]]
-    # jobs a day, credits, storage, concurrent, operations, providers, house keys, people, groups
-    assert cells[:6] == ["10", "100", "2.0\xa0GB", "2", "colorize", "all"]
+    # jobs a day, credits, storage, concurrent, waiting, operations, providers, house keys,
+    # people, groups
+    assert cells[:7] == ["10", "100", "2.0\xa0GB", "2", "500", "colorize", "all"]
     assert cells[-2:] == ["2", "1"]
 
 

@@ -29,6 +29,7 @@ def defaults(settings: SettingsWrapper) -> SettingsWrapper:
     settings.QUOTA_JOBS_PER_DAY = 7
     settings.QUOTA_CREDITS_PER_MONTH = 70
     settings.QUOTA_CONCURRENT_JOBS = 3
+    settings.QUOTA_WAITING_JOBS = 11
     settings.QUOTA_STORAGE_BYTES = 9 * MB
     settings.QUOTA_HOUSE_KEYS = False
     settings.DEFAULT_PLAN = ""
@@ -42,6 +43,7 @@ def test_without_any_plan_the_settings_hold(alice: User, defaults: SettingsWrapp
         credits_per_month=70,
         concurrent_jobs=3,
         storage_bytes=9 * MB,
+        waiting_jobs=11,
         operations=(),
         providers=(),
         house_keys=False,
@@ -137,11 +139,11 @@ def test_an_override_on_top_of_the_settings(alice: User, defaults: SettingsWrapp
 def test_the_override_limit_is_what_charge_enforces(alice: User, defaults: SettingsWrapper) -> None:
     alice.plan = make_plan("Pro", 20)
     alice.save()
-    QuotaOverride.objects.create(user=alice, concurrent_jobs=1)
-    quotas.charge(alice, 0)
+    QuotaOverride.objects.create(user=alice, concurrent_jobs=1, waiting_jobs=0)
+    quotas.charge(alice, 0)  # in the one slot
     with pytest.raises(quotas.QuotaExceeded) as caught:
-        quotas.charge(alice, 0)
-    assert caught.value.limit == "concurrent_jobs"
+        quotas.charge(alice, 0)  # would wait, and no job may wait
+    assert caught.value.limit == "waiting_jobs"
 
 
 @pytest.mark.parametrize(

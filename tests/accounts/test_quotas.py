@@ -23,19 +23,53 @@ def tight(settings: SettingsWrapper) -> SettingsWrapper:
     return settings
 
 
-def test_charge_counts_jobs_credits_and_running_jobs(alice: User, tight: SettingsWrapper) -> None:
+def test_charge_counts_the_job_and_its_credits_and_puts_it_in_line(
+    alice: User, tight: SettingsWrapper
+) -> None:
     quotas.charge(alice, 25)
     quota = Quota.objects.get(user=alice)
-    assert (quota.jobs_today, quota.credits_this_month, quota.active_jobs) == (1, 25, 1)
+    assert (quota.jobs_today, quota.credits_this_month, quota.active_jobs) == (1, 25, 0)
+    assert (quota.waiting_jobs, quota.slots) == (1, 2)
+    # Its slot is taken when editor.fairqueue starts it.
+    now = timezone.now()
+    assert quotas.take_slots(alice.pk, 5, quotas.limits_for(alice), now) == 1
+    quota.refresh_from_db()
+    assert (quota.active_jobs, quota.waiting_jobs, quota.last_started_at) == (1, 0, now)
 
 
-def test_concurrent_limit_names_itself(alice: User, tight: SettingsWrapper) -> None:
-    quotas.charge(alice, 0)
-    quotas.charge(alice, 0)
+def test_slots_are_never_taken_past_the_limit(alice: User, tight: SettingsWrapper) -> None:
+    limits = quotas.limits_for(alice)
+    quotas.charge(alice, 0, jobs=3)
+    now = timezone.now()
+    assert quotas.take_slots(alice.pk, 3, limits, now) == 2
+    assert quotas.take_slots(alice.pk, 1, limits, now) == 0
+    quota = Quota.objects.get(user=alice)
+    assert (quota.active_jobs, quota.waiting_jobs) == (2, 1)
+
+
+def test_past_the_concurrent_limit_a_job_waits_until_the_waiting_limit(
+    alice: User, tight: SettingsWrapper
+) -> None:
+    tight.QUOTA_JOBS_PER_DAY = 10
+    tight.QUOTA_WAITING_JOBS = 1
+    for _ in range(3):  # two in the free slots, one waiting
+        quotas.charge(alice, 0)
     with pytest.raises(quotas.QuotaExceeded) as caught:
         quotas.charge(alice, 0)
-    assert caught.value.limit == "concurrent_jobs"
-    assert "2 jobs running" in caught.value.message
+    assert caught.value.limit == "waiting_jobs"
+    assert caught.value.message == (
+        "You already have 1 job waiting for a slot, your limit (2 of your jobs run at once). "
+        "Send more when it has started, or cancel it."
+    )
+
+
+def test_a_job_that_never_had_a_slot_gives_back_its_place_in_line(
+    alice: User, tight: SettingsWrapper
+) -> None:
+    charged_on = quotas.charge(alice, 25)
+    quotas.release(alice.pk, 25, charged_on, refund=True, had_slot=False)
+    quota = Quota.objects.get(user=alice)
+    assert (quota.jobs_today, quota.credits_this_month, quota.waiting_jobs) == (0, 0, 0)
 
 
 def test_daily_limit_says_when_it_resets(alice: User, tight: SettingsWrapper) -> None:
@@ -137,10 +171,15 @@ def one_by_one(user: User, credits: int, count: int) -> quotas.QuotaExceeded:
 @pytest.mark.parametrize(
     ("limits", "credits", "count", "limit"),
     [
-        ({"QUOTA_CONCURRENT_JOBS": 2}, 1, 3, "concurrent_jobs"),
+        ({"QUOTA_CONCURRENT_JOBS": 1, "QUOTA_WAITING_JOBS": 1}, 1, 3, "waiting_jobs"),
         ({"QUOTA_JOBS_PER_DAY": 2}, 1, 5, "jobs_per_day"),
         ({"QUOTA_CREDITS_PER_MONTH": 50}, 20, 3, "credits_per_month"),
-        ({"QUOTA_CREDITS_PER_MONTH": 50, "QUOTA_CONCURRENT_JOBS": 1}, 20, 3, "concurrent_jobs"),
+        (
+            {"QUOTA_CREDITS_PER_MONTH": 50, "QUOTA_CONCURRENT_JOBS": 1, "QUOTA_WAITING_JOBS": 1},
+            20,
+            3,
+            "waiting_jobs",
+        ),
     ],
 )
 def test_jobs_counted_at_once_are_refused_as_one_by_one(
@@ -153,24 +192,24 @@ def test_jobs_counted_at_once_are_refused_as_one_by_one(
 ) -> None:
     for name, value in limits.items():
         setattr(settings, name, value)
-    quotas.charge(alice, 0)  # one job running already
+    quotas.charge(alice, 0)  # one job in line already
     expected = one_by_one(alice, credits, count)
     with pytest.raises(quotas.QuotaExceeded) as caught:
         quotas.charge(alice, credits, jobs=count)
     assert (caught.value.limit, caught.value.message) == (expected.limit, expected.message)
     assert caught.value.limit == limit
     quota = Quota.objects.get(user=alice)
-    assert (quota.jobs_today, quota.credits_this_month, quota.active_jobs) == (1, 0, 1)
+    assert (quota.jobs_today, quota.credits_this_month, quota.waiting_jobs) == (1, 0, 1)
 
 
 def test_jobs_that_fit_are_counted_at_once(alice: User, tight: SettingsWrapper) -> None:
     quotas.charge(alice, 10, jobs=2)
     quota = Quota.objects.get(user=alice)
-    assert (quota.jobs_today, quota.credits_this_month, quota.active_jobs) == (2, 20, 2)
+    assert (quota.jobs_today, quota.credits_this_month, quota.waiting_jobs) == (2, 20, 2)
 
 
 def test_limits_read_by_the_caller_are_used(alice: User, tight: SettingsWrapper) -> None:
     wider = quotas.limits_for(alice)
-    tight.QUOTA_CONCURRENT_JOBS = 0
+    tight.QUOTA_JOBS_PER_DAY = 0
     quotas.charge(alice, 0, limits=wider)
-    assert Quota.objects.get(user=alice).active_jobs == 1
+    assert Quota.objects.get(user=alice).jobs_today == 1

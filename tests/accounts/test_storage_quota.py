@@ -80,10 +80,11 @@ def test_someone_over_the_limit_cannot_start_even_an_empty_job(
 
 def test_other_limits_are_named_before_storage(alice: User, small: SettingsWrapper) -> None:
     small.QUOTA_CONCURRENT_JOBS = 1
+    small.QUOTA_WAITING_JOBS = 0
     quotas.charge(alice, 0)
     with pytest.raises(quotas.QuotaExceeded) as caught:
         quotas.charge(alice, 0, storage_bytes=50 * MB)
-    assert caught.value.limit == "concurrent_jobs"
+    assert caught.value.limit == "waiting_jobs"
 
 
 def test_reserving_storage_for_a_batch_is_all_or_nothing(

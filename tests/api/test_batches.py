@@ -177,32 +177,64 @@ def test_without_a_key_it_is_422_no_key(alice_api: ApiClient) -> None:
     assert not Job.objects.exists()
 
 
-def test_past_the_concurrency_limit_the_page_s_message_and_nothing_starts(
-    alice: User, alice_api: ApiClient, settings: SettingsWrapper
+def test_a_batch_past_the_concurrency_limit_waits_its_turn(
+    alice: User,
+    alice_api: ApiClient,
+    settings: SettingsWrapper,
+    sent_tasks: SentTasks,
+    django_capture_on_commit_callbacks: object,
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 2
     make_key(alice, Vendor.PICWISH)
-    response = alice_api.post(BATCHES, colorize_batch(3))
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        response = alice_api.post(BATCHES, colorize_batch(5))
+    assert response.status_code == 201, response.content
+    items = response.json()["jobs"]
+    assert [item["status"] for item in items] == ["queued"] * 2 + ["pending"] * 3
+    assert [item["queue_position"] for item in items] == [None, None, 0, 1, 2]
+    # No job has finished yet: nothing to time an estimated start by.
+    assert {item["estimated_start"] for item in items} == {None}
+    # Only the two that started were sent to the workers; all five were charged.
+    assert sorted(args[0] for args in sent_tasks.args[jobs.ADVANCE_TASK]) == sorted(
+        item["id"] for item in items[:2]
+    )
+    quota = Quota.objects.get(user=alice)
+    assert (quota.jobs_today, quota.active_jobs, quota.waiting_jobs) == (5, 2, 3)
+    # GET shows the same place.
+    one = alice_api.get(f"/api/v1/jobs/{items[3]['id']}").json()
+    assert (one["status"], one["queue_position"]) == ("pending", 1)
+
+
+def test_past_the_waiting_limit_the_page_s_message_and_nothing_starts(
+    alice: User, alice_api: ApiClient, settings: SettingsWrapper
+) -> None:
+    settings.QUOTA_CONCURRENT_JOBS = 2
+    settings.QUOTA_WAITING_JOBS = 1
+    make_key(alice, Vendor.PICWISH)
+    response = alice_api.post(BATCHES, colorize_batch(4))
     assert response.status_code == 429
     body = response.json()
-    assert (body["code"], body["limit"]) == ("quota_exceeded", "concurrent_jobs")
+    assert (body["code"], body["limit"]) == ("quota_exceeded", "waiting_jobs")
     assert body["message"] == (
-        "A batch of 3 photos is a job each, which would pass a limit: You already have 2 jobs "
-        "running, your limit. Start this one when one of them ends."
+        "A batch of 4 photos is a job each, which would pass a limit: You already have 1 job "
+        "waiting for a slot, your limit (2 of your jobs run at once). Send more when it has "
+        "started, or cancel it."
     )
     assert not Job.objects.exists()
     assert not Batch.objects.exists()
     assert not Quota.objects.filter(user=alice, jobs_today__gt=0).exists()
-    assert not Quota.objects.filter(user=alice, active_jobs__gt=0).exists()
+    assert not Quota.objects.filter(user=alice, waiting_jobs__gt=0).exists()
     assert not stored_job_files(settings)
     # The operation page refuses the same batch with the same words.
     page = Client()
     page.force_login(alice)
     answer = page.post(
         reverse("editor:operation", args=["colorize"]),
-        {"provider": "picwish", "format": "png", "file_image": photos(3)},
+        {"provider": "picwish", "format": "png", "file_image": photos(4)},
     )
     assert body["message"] in html.unescape(answer.content.decode())
+    # Three fit: two run, one waits.
+    assert alice_api.post(BATCHES, colorize_batch(3)).status_code == 201
 
 
 # --- Whose ----------------------------------------------------------------------------------

@@ -349,10 +349,10 @@ def test_a_refused_request_keeps_nothing_and_may_be_sent_again(
 def test_past_the_quota_nothing_is_kept(
     alice: User, alice_api: ApiClient, settings: SettingsWrapper
 ) -> None:
-    settings.QUOTA_CONCURRENT_JOBS = 0
+    settings.QUOTA_JOBS_PER_DAY = 0
     make_key(alice, Vendor.PICWISH)
     assert alice_api.post(JOBS, colorize(), headers=with_key()).status_code == 429
-    settings.QUOTA_CONCURRENT_JOBS = 5
+    settings.QUOTA_JOBS_PER_DAY = 5
     assert alice_api.post(JOBS, colorize(), headers=with_key()).status_code == 202
 
 

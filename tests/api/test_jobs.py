@@ -257,7 +257,7 @@ def test_another_users_key_is_never_used(alice: User, bob: User, alice_api: ApiC
 def test_the_quota_is_429_with_limit_and_reset(
     alice: User, alice_api: ApiClient, settings: SettingsWrapper
 ) -> None:
-    settings.QUOTA_CONCURRENT_JOBS = 1
+    settings.QUOTA_JOBS_PER_DAY = 1
     make_key(alice, Vendor.PICWISH)
     assert alice_api.post(JOBS, colorize()).status_code == 202
     response = alice_api.post(JOBS, colorize())
@@ -429,8 +429,7 @@ def test_retry_past_the_quota_is_429(
     alice: User, alice_api: ApiClient, settings: SettingsWrapper
 ) -> None:
     job = make_job(alice, JobStatus.FAILED)
-    settings.QUOTA_CONCURRENT_JOBS = 0
-    settings.QUOTA_DAILY_CREDITS = 0
+    settings.QUOTA_JOBS_PER_DAY = 0
     response = alice_api.post(f"{JOBS}/{job.pk}/retry")
     assert response.status_code == 429
     assert response.json()["code"] == "quota_exceeded"

@@ -30,6 +30,7 @@ def test_the_figures_are_the_usage_pages(alice_api: ApiClient, alice: User) -> N
         "credits_per_month": figures.limits.credits_per_month,
         "storage_bytes": figures.limits.storage_bytes,
         "concurrent_jobs": figures.limits.concurrent_jobs,
+        "waiting_jobs": figures.limits.waiting_jobs,
         "operations": [],
         "providers": [],
         "house_keys": figures.limits.house_keys,
@@ -39,6 +40,7 @@ def test_the_figures_are_the_usage_pages(alice_api: ApiClient, alice: User) -> N
     assert used["credits_this_month"] == figures.credits.used == 2
     assert used["stored_bytes"] == figures.storage.used
     assert used["running_jobs"] == figures.running.used
+    assert used["waiting_jobs"] == figures.waiting.used == 0
     assert dt.datetime.fromisoformat(used["jobs_today_resets_at"]) == figures.day_resets
     assert dt.datetime.fromisoformat(used["credits_resets_at"]) == figures.month_resets
 
@@ -49,6 +51,7 @@ def test_a_plans_limits_and_restrictions(alice_api: ApiClient, alice: User) -> N
         jobs_per_day=3,
         credits_per_month=30,
         concurrent_jobs=1,
+        waiting_jobs=7,
         storage_bytes=10_000,
         operations=["colorize"],
         providers=["picwish"],
@@ -63,6 +66,7 @@ def test_a_plans_limits_and_restrictions(alice_api: ApiClient, alice: User) -> N
     assert body["limits"]["operations"] == ["colorize"]
     assert body["limits"]["providers"] == ["picwish"]
     assert body["limits"]["house_keys"] is False
+    assert body["limits"]["waiting_jobs"] == 7
 
 
 def test_another_person_sees_their_own_figures(bob_api: ApiClient, alice: User) -> None:

@@ -41,7 +41,7 @@ def test_the_photo_survives_a_quota_error_and_the_next_try_sends_it(
 ) -> None:
     sign_in(page, live_server, "keeper")
     add_key(page, live_server, "picwish", "sandbox-kept-photo")
-    settings.QUOTA_CONCURRENT_JOBS = 0
+    settings.QUOTA_JOBS_PER_DAY = 0
     form = open_operation(page, live_server, "colorize")
     chosen = photo(tmp_path / "grandma.jpg", gray=True)
     field(form, "file_image").set_input_files(chosen)
@@ -56,7 +56,7 @@ def test_the_photo_survives_a_quota_error_and_the_next_try_sends_it(
     expect(thumbnail).to_have_js_property("complete", True)
     assert int(thumbnail.evaluate("img => img.naturalWidth")) == 320
 
-    settings.QUOTA_CONCURRENT_JOBS = 2
+    settings.QUOTA_JOBS_PER_DAY = 200
     run(form)
     job = job_of(page)
     assert stored(job.inputs["image"]) == chosen.read_bytes()
@@ -68,7 +68,7 @@ def test_a_painted_mask_comes_back_in_the_painter_and_is_sent_again(
 ) -> None:
     sign_in(page, live_server, "masker")
     add_key(page, live_server, "ailabtools", "sandbox-kept-mask")
-    settings.QUOTA_CONCURRENT_JOBS = 0
+    settings.QUOTA_JOBS_PER_DAY = 0
     form = open_operation(page, live_server, "extend")
     field(form, "file_image").set_input_files(photo(tmp_path / "room.jpg", size=(400, 300)))
     form.get_by_text("Paint a mask").click()
@@ -96,7 +96,7 @@ def test_a_painted_mask_comes_back_in_the_painter_and_is_sent_again(
     assert canvas.evaluate("c => [c.width, c.height]") == [400, 300]
     assert int(canvas.evaluate(PAINTED_PIXELS)) == pytest.approx(painted, rel=0.05)
 
-    settings.QUOTA_CONCURRENT_JOBS = 2
+    settings.QUOTA_JOBS_PER_DAY = 200
     run(form)
     job = job_of(page)
     mask = Image.open(io.BytesIO(stored(job.inputs["mask"]))).convert("L")
@@ -111,7 +111,7 @@ def test_extending_the_frame_does_not_send_a_kept_mask(
 ) -> None:
     sign_in(page, live_server, "framer")
     add_key(page, live_server, "ailabtools", "sandbox-kept-frame")
-    settings.QUOTA_CONCURRENT_JOBS = 0
+    settings.QUOTA_JOBS_PER_DAY = 0
     form = open_operation(page, live_server, "extend")
     field(form, "file_image").set_input_files(photo(tmp_path / "hall.jpg", size=(400, 300)))
     form.get_by_text("Paint a mask").click()
@@ -126,7 +126,7 @@ def test_extending_the_frame_does_not_send_a_kept_mask(
     expect(form.get_by_role("alert")).to_contain_text("limit")
     form.get_by_text("Extend the frame").click()
     field(form, "left").fill("0.5")
-    settings.QUOTA_CONCURRENT_JOBS = 2
+    settings.QUOTA_JOBS_PER_DAY = 200
     run(form)
     job = job_of(page)
     assert "mask" not in job.inputs

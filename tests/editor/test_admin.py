@@ -287,8 +287,10 @@ def test_cancel_stops_a_running_job_refunds_it_and_is_audited(
     assert "1 job(s) canceled." in page
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELED
-    # make_job charged both; the canceled one gave its slot back.
-    assert Quota.objects.get(user=alice).active_jobs == 1
+    # make_job charged both (only the running one holds a slot); the canceled one gave its
+    # slot back and its job of the day.
+    quota = Quota.objects.get(user=alice)
+    assert (quota.active_jobs, quota.jobs_today) == (0, 1)
     (event,) = events(AuditAction.JOB_CANCELED)
     assert (event.actor, event.target_id) == (root, str(job.pk))
     assert event.details == {

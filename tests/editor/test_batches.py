@@ -98,6 +98,7 @@ def test_a_batch_past_a_limit_starts_nothing_and_keeps_the_photos(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 2
+    settings.QUOTA_WAITING_JOBS = 0
     make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     response = client.post(
@@ -106,6 +107,7 @@ def test_a_batch_past_a_limit_starts_nothing_and_keeps_the_photos(
     assert response.status_code == 200
     page = response.content.decode()
     assert "A batch of 3 photos is a job each, which would pass a limit" in page
+    assert "lets none wait for a slot" in page
     assert not Job.objects.exists()
     assert not Batch.objects.exists()
     # Nothing was charged (the rolled-back charges took the quota row with them).
@@ -125,13 +127,14 @@ def test_the_kept_batch_is_sent_again_without_new_uploads(
     django_capture_on_commit_callbacks: object,
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 2
+    settings.QUOTA_WAITING_JOBS = 0
     make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     page = client.post(
         COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photos(3)}
     ).content.decode()
     drafts = re.findall(r'name="draft_image" value="([0-9a-f-]{36})"', page)
-    settings.QUOTA_CONCURRENT_JOBS = 5
+    settings.QUOTA_WAITING_JOBS = 5
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
         response = client.post(
             COLORIZE,
@@ -199,7 +202,7 @@ def test_the_batch_page_shows_overall_progress(client: Client, alice: User) -> N
     assert "2 of 3 finished" in page
     assert "1 succeeded" in page
     assert "1 failed or canceled" in page
-    assert "1 in progress" in page
+    assert "1 running" in page
     assert "The vendor refused this photo." in page
     assert 'hx-trigger="every 2s"' in page
     assert reverse("editor:batch_zip", args=[batch.pk]) in page

@@ -130,13 +130,13 @@ def test_a_field_error_keeps_the_photo_and_htmx_gets_the_form_with_it(
 def test_the_quota_message_keeps_the_photo(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
-    settings.QUOTA_CONCURRENT_JOBS = 0
+    settings.QUOTA_JOBS_PER_DAY = 0
     make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     page = client.post(
         COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": photo()}
     ).content.decode()
-    assert "your limit" in page
+    assert "your daily limit" in page
     assert Draft.objects.filter(pk=draft_id(page)).exists()
     assert not Job.objects.exists()
 

@@ -34,7 +34,7 @@ from accounts import quotas
 from accounts.models import Quota, StoredFile, User
 from editor import images, jobs, operations, pipeline, polling, storage, submissions
 from editor.images import ImageLimits
-from editor.models import Job, JobStatus, Result, Vendor, VendorKey
+from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
     Done,
     Pending,
@@ -1129,14 +1129,16 @@ def test_a_batch_past_the_keys_cap_says_what_one_job_at_a_time_meets(
 def test_a_batch_charges_the_quota_before_the_keys_cap_as_one_by_one(
     alice: User, picwish_key: VendorKey, settings: SettingsWrapper
 ) -> None:
-    """The second job passes the concurrency limit before the third passes the key's cap: the
-    refusal is the concurrency limit's, as when the jobs were counted one at a time."""
+    """The third job passes the waiting-jobs limit (one running, one waiting) before it passes
+    the key's cap: the refusal is the waiting limit's, as when the jobs were counted one at a
+    time."""
     settings.QUOTA_CONCURRENT_JOBS = 1
+    settings.QUOTA_WAITING_JOBS = 1
     picwish_key.monthly_credit_cap = 2
     picwish_key.save()
     with pytest.raises(quotas.QuotaExceeded) as caught:
         submit_batch(alice, picwish_key, 3)
-    assert caught.value.limit == "concurrent_jobs"
+    assert caught.value.limit == "waiting_jobs"
 
 
 class Killed(BaseException):
@@ -1370,3 +1372,46 @@ def test_a_job_that_runs_out_of_time_while_retrying_says_it_ended(
         "The studio could not check this key's rate limit, so nothing was sent to the vendor. "
         "The job stopped trying at its deadline; your credits were refunded."
     )
+
+
+# --- The waiting line: a batch larger than the concurrent-jobs limit --------------------------
+
+
+def test_a_batch_of_20_with_5_slots_waits_its_turn_and_ends_with_20_results(
+    alice: User,
+    picwish_key: VendorKey,
+    sent: Sent,
+    script: Script,
+    settings: SettingsWrapper,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    settings.QUOTA_CONCURRENT_JOBS = 5
+    script.outcomes = [DONE] * 20
+    with django_capture_on_commit_callbacks(execute=True):
+        _batch, made = submit_batch(alice, picwish_key, 20)
+    assert [job.status for job in made] == [JobStatus.QUEUED] * 5 + [JobStatus.PENDING] * 15
+    assert [message[0] for message in sent.messages] == [str(job.pk) for job in made[:5]]
+    # Every message is delivered in the order sent, as one worker would take them; each job
+    # that ends hands its slot to the next waiting one.
+    delivered = 0
+    most_running = 0
+    while delivered < len(sent.messages):
+        job_id, number, _queue, _countdown = sent.messages[delivered]
+        delivered += 1
+        with django_capture_on_commit_callbacks(execute=True):
+            pipeline.advance(job_id, number)
+        running = Job.objects.filter(owner=alice, status__in=ACTIVE_STATUSES).count()
+        assert running == Quota.objects.get(user=alice).active_jobs <= 5
+        most_running = max(most_running, running)
+    assert most_running == 5
+    assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}
+    assert Result.objects.filter(job__in=made).count() == 20
+    quota = Quota.objects.get(user=alice)
+    assert (quota.jobs_today, quota.active_jobs, quota.waiting_jobs) == (20, 0, 0)
+    assert len(script.submits) == 20
+    # Oldest first: the jobs took their slots in the photos' order.
+    first_messages = []
+    for job_id, *_rest in sent.messages:
+        if job_id not in first_messages:
+            first_messages.append(job_id)
+    assert first_messages == [str(job.pk) for job in made]

@@ -185,13 +185,14 @@ def test_the_quota_message_names_the_limit(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
     settings.QUOTA_CONCURRENT_JOBS = 1
+    settings.QUOTA_WAITING_JOBS = 0
     make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
     url = reverse("editor:operation", args=["colorize"])
     for expected in (302, 200):
         response = client.post(url, {"provider": "picwish", "format": "jpg", "file_image": photo()})
         assert response.status_code == expected
-    assert "your limit" in response.content.decode()
+    assert "lets none wait for a slot" in response.content.decode()
     assert Job.objects.count() == 1
 
 

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import Quota, User
 from editor import jobs, operations
-from editor.models import Job, JobStatus, Vendor, VendorKey
+from editor.models import (
+    ACTIVE_STATUSES,
+    UNFINISHED_STATUSES,
+    Job,
+    JobStatus,
+    Result,
+    Vendor,
+    VendorKey,
+)
 from tests.factories import make_key, make_user
 from tests.images import make_image, open_image
 from tests.integration.conftest import SpawnWorker, VendorCalls, WaitFor, Worker
@@ -190,3 +200,39 @@ def test_vendor_faults_end_in_a_clear_state(
     assert secret not in worker.log.read_text(errors="replace")
     if status == JobStatus.FAILED:
         assert Quota.objects.get(user=user).credits_this_month == 0
+
+
+def test_a_batch_of_20_with_5_slots_waits_its_turn_and_ends_with_20_results(
+    worker: Worker, wait_for_end: WaitFor, settings: SettingsWrapper
+) -> None:
+    """Past the concurrent-jobs limit the batch is accepted; each job that ends in the worker
+    hands its slot to the next waiting one, and never more than 5 run at once."""
+    settings.QUOTA_CONCURRENT_JOBS = 5
+    user = make_user("batcher")
+    key = make_key(user, Vendor.AILABTOOLS, "sandbox-queue-batch")
+    operation = operations.get("retouch")
+    _batch, made = jobs.submit_batch(
+        owner=user,
+        operation=operation,
+        provider=operation.provider("ailabtools"),
+        params={},
+        photos=[(make_image((320 + index, 240)), f"photo {index}.jpg") for index in range(20)],
+        files={"style": FACE},
+        key=key,
+    )
+    assert [job.status for job in made] == [JobStatus.QUEUED] * 5 + [JobStatus.PENDING] * 15
+    deadline = time.monotonic() + 180
+    while Job.objects.filter(owner=user, status__in=UNFINISHED_STATUSES).exists():
+        quota = Quota.objects.get(user=user)
+        running = Job.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
+        assert quota.active_jobs <= 5
+        assert running <= 5
+        assert time.monotonic() < deadline, f"{running} running, {quota.waiting_jobs} waiting"
+        time.sleep(0.2)
+    ended = [wait_for_end(job) for job in made]
+    assert [job.status for job in ended] == [JobStatus.SUCCEEDED] * 20, [
+        job.error_message for job in ended
+    ]
+    assert Result.objects.filter(job__owner=user).count() == 20
+    quota = Quota.objects.get(user=user)
+    assert (quota.jobs_today, quota.active_jobs, quota.waiting_jobs) == (20, 0, 0)

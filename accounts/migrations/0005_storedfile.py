@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_plans_overrides_audit"),
+        ("accounts", "0004_waiting_jobs"),
     ]
 
     operations = [
