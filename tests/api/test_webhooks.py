@@ -4,19 +4,27 @@ against a local receiver, let through by WEBHOOK_ALLOWED_NETWORKS)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 import pytest
 from celery import current_app
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pytest_django import Settings as SettingsWrapper
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
@@ -40,7 +48,7 @@ class Receiver:
     counts every connection it accepts, and keeps the request line of each CONNECT (when it
     stands in for an egress proxy)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.statuses: list[int] = []
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.connections = 0
@@ -71,20 +79,84 @@ class Receiver:
                 return True
 
         self.server = Server(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}/hook"
+
+
+def serve(made: Receiver) -> Iterator[Receiver]:
+    thread = threading.Thread(target=made.server.serve_forever, daemon=True)
+    thread.start()
+    yield made
+    made.server.shutdown()
+    made.server.server_close()
 
 
 @pytest.fixture
 def receiver(settings: SettingsWrapper) -> Iterator[Receiver]:
     """A local receiver, and loopback let through for it (as in development)."""
     settings.WEBHOOK_ALLOWED_NETWORKS = LOOPBACK
-    made = Receiver()
-    thread = threading.Thread(target=made.server.serve_forever, daemon=True)
-    thread.start()
-    yield made
-    made.server.shutdown()
-    made.server.server_close()
+    yield from serve(Receiver())
+
+
+def certificate(
+    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey]
+) -> x509.Certificate:
+    """A certificate for ``subject`` (a CA when it issues itself, else a server name)."""
+    is_ca = issuer[0] == subject
+    now = datetime.datetime.now(datetime.UTC)
+    built = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer[0])]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    )
+    if is_ca:
+        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+        built = built.add_extension(usage, critical=True)
+    else:
+        built = built.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    return built.sign(issuer[1], hashes.SHA256())
+
+
+@pytest.fixture
+def tls_receiver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper
+) -> Iterator[tuple[Receiver, list[str | None]]]:
+    """A local https receiver whose certificate names hooks.test only, issued by a CA the
+    studio's clients trust for the test; and the server names (SNI) its clients sent."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = LOOPBACK
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = certificate("Test CA", ca_key, ("Test CA", ca_key))
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "server.pem").write_bytes(
+        certificate("hooks.test", server_key, ("Test CA", ca_key)).public_bytes(pem)
+        + server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    monkeypatch.setattr(certifi, "where", lambda: str(tmp_path / "ca.pem"))
+    names: list[str | None] = []
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "server.pem")
+
+    def seen(_socket: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> None:
+        names.append(name)
+
+    tls.sni_callback = seen
+    for made in serve(Receiver(tls)):
+        yield made, names
 
 
 @pytest.fixture
@@ -580,3 +652,37 @@ def test_with_an_egress_proxy_the_proxy_connects_and_resolves(
     hook = Webhook.objects.get()
     assert hook.last_error == "Could not reach the receiver (ProxyError)."
     assert scheduled[1][1] == webhooks.BACKOFF[0]
+
+
+@pytest.mark.parametrize(("name", "delivered"), [("hooks.test", True), ("other.test", False)])
+def test_tls_to_a_pinned_address_names_and_verifies_the_host(
+    alice: User,
+    tls_receiver: tuple[Receiver, list[str | None]],
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    name: str,
+    delivered: bool,
+) -> None:
+    """Over real TLS: the call dials the checked address, sends the name in SNI and Host, and
+    takes only a certificate for the name (one for hooks.test does not do for other.test at
+    the same address)."""
+    receiver, names = tls_receiver
+    job, token = submit_with_hook(alice, f"https://{name}:{receiver.port}/hook")
+    asked = fake_dns(monkeypatch, name, "127.0.0.1")
+    connections = dialed(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert webhooks.deliver(*scheduled[0][0]) is delivered
+    assert connections == [("127.0.0.1", receiver.port)]
+    assert len(asked) == 1
+    assert names == [name]
+    hook = Webhook.objects.get()
+    if delivered:
+        ((headers, body),) = receiver.received
+        assert headers["Host"] == f"{name}:{receiver.port}"
+        assert verify(headers, body, token)
+        assert (hook.last_status, hook.last_error) == (200, "")
+    else:
+        assert receiver.received == []
+        assert hook.last_error == "Could not reach the receiver (ConnectError)."
