@@ -8,24 +8,26 @@ Also ``X-Studio-Event: job.ended`` and ``X-Studio-Delivery: <uuid>`` (the same f
 one delivery, so receivers can drop duplicates).
 
 A delivery is tried at once, then again after 10 s, 1 min, 5 min, 30 min and 2 h on a network
-error or an answer that is not 2xx. Calls go through the studio's one httpx client factory
-(editor.outbound: explicit timeouts, no redirects, no proxies from the environment). Nothing
-here logs a webhook URL: it may carry the receiver's own secret.
+error or an answer that is not 2xx (redirects are not followed). Calls go through the studio's
+one httpx client factory (editor.outbound: explicit timeouts, no redirects, no proxies from the
+environment). Nothing here logs a webhook URL: it may carry the receiver's own secret.
+
+Receivers are on the public internet only (editor.addresses, the one address policy): the URL
+is checked when given and again before each try; the host is looked up once per try and the
+call connects only to the addresses checked (no second look-up for DNS rebinding to turn
+inward). A refused address ends the delivery at once; a network error is retried.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import math
-import socket
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from celery import current_app
@@ -35,7 +37,7 @@ from django.utils import timezone
 from api.errors import ApiError
 from api.models import Webhook
 from api.schemas import job_out
-from editor import outbound
+from editor import addresses, outbound
 from editor.models import ENDED_STATUSES, Job
 from limiter import core as limiter
 
@@ -49,84 +51,48 @@ STORE_DOWN_WAIT = 10
 BACKOFF = (10, 60, 300, 1800, 7200)
 MAX_ATTEMPTS = 1 + len(BACKOFF)
 TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=10.0)
-LOOPBACK_NAMES = frozenset({"localhost"})
 
 
 def _refuse(message: str) -> ApiError:
     return ApiError(422, "invalid", f"webhook_url: {message}", errors={"webhook_url": [message]})
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
+def receiver_url(url: str) -> httpx.URL:
+    """``url`` read the way the HTTP client reads it, if the studio may call it; else
+    addresses.Refused saying why. The same check runs when the URL is given and before each
+    try (a stored URL is never trusted to have passed it). https only; plain http only to an
+    IP literal in WEBHOOK_ALLOWED_NETWORKS (local receivers in development and tests). A host
+    name is not looked up here: its addresses are checked right before each try."""
+    if len(url) > 2000:
+        raise addresses.Refused("At most 2000 characters.")
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        raise addresses.Refused("Not a valid URL.") from None
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        raise addresses.Refused("Give an absolute https URL.")
+    if parsed.userinfo:
+        raise addresses.Refused("Give an absolute https URL without user name or password.")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise addresses.Refused("Not a valid port number.")
+    allowed = settings.WEBHOOK_ALLOWED_NETWORKS
+    literal = addresses.canonical_host(parsed.raw_host.decode("ascii"))
+    if literal is not None:
+        addresses.check(literal, allowed)
+    local = literal is not None and any(literal in network for network in allowed)
+    if parsed.scheme != "https" and not local:
+        raise addresses.Refused("Webhooks are sent over https only.")
+    return parsed
 
 
 def check_url(url: str) -> str:
-    """The webhook URL if the studio may call it; else an ApiError 422. https only; plain http
-    to a loopback host only when DEBUG or the sandbox is on (local receivers in development and
-    tests). Addresses of the studio's own networks (private, link-local, loopback) are refused
-    otherwise."""
-    if len(url) > 2000:
-        raise _refuse("At most 2000 characters.")
+    """The webhook URL if the studio may call it (receiver_url); else an ApiError 422 that
+    names the field."""
     try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 (raises ValueError for a bad port)
-    except ValueError:
-        raise _refuse("Not a URL.") from None
-    if not host or parts.username or parts.password:
-        raise _refuse("Give an absolute https URL without user name or password.")
-    local_allowed = bool(settings.DEBUG or settings.SANDBOX_ENABLED)
-    if parts.scheme == "http" and not (local_allowed and _is_loopback(host)):
-        raise _refuse("Webhooks are sent over https only.")
-    if parts.scheme not in ("http", "https"):
-        raise _refuse("Webhooks are sent over https only.")
-    if _is_loopback(host) and not local_allowed:
-        raise _refuse("The studio does not call its own host.")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return url
-    if not address.is_loopback and (
-        address.is_private or address.is_link_local or address.is_reserved
-    ):
-        raise _refuse("The studio does not call addresses of private networks.")
+        receiver_url(url)
+    except addresses.Refused as refusal:
+        raise _refuse(str(refusal)) from None
     return url
-
-
-def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return bool(
-        address.is_private
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    )
-
-
-def unreachable_reason(url: str) -> str:
-    """Why the studio must not call ``url`` now, or "": a host name can resolve to an address of
-    the studio's own networks even though it passed check_url (looked up right before each try;
-    a name that changes its answer between this look-up and the connection is not caught)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    local_allowed = bool(settings.DEBUG or settings.SANDBOX_ENABLED)
-    try:
-        found = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return "The receiver's host name does not resolve."
-    for _family, _type, _proto, _name, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-        if address.is_loopback:
-            if not local_allowed:
-                return "The receiver's host name points at the studio itself."
-        elif _internal(address):
-            return "The receiver's host name points into a private network."
-    return ""
 
 
 def sign(token_hash: str, timestamp: int, body: bytes) -> str:
@@ -205,23 +171,18 @@ def deliver(webhook_id: str, delivery: str | None = None, attempt: int | None = 
         "X-Studio-Signature": sign(webhook.token_hash, int(time.time()), body),
     }
     status: int | None = None
-    refused = unreachable_reason(webhook.url)
-    if refused:
-        Webhook.objects.filter(pk=webhook.pk, delivery=webhook.delivery).update(
-            last_status=None, last_error=refused
-        )
-        logger.warning("webhook %s: not sent: %s", webhook.pk, refused)
-        return False
+    retryable = True
     try:
-        # Streamed and never read: the receiver's answer body is of no interest, and a huge
-        # one must not be loaded.
-        with outbound.shared_client().stream(
-            "POST", webhook.url, content=body, headers=headers, timeout=TIMEOUT
-        ) as answer:
-            status = answer.status_code
-        error = "" if 200 <= status < 300 else f"The receiver answered HTTP {status}."
-    except httpx.HTTPError as failure:
-        # The class only: httpx messages may quote the URL.
+        status = _post(webhook.url, body, headers)
+        error = _answer_error(status)
+    except addresses.Refused as refusal:
+        # Waiting will not make the address public: no more tries.
+        error, retryable = f"Not sent: {refusal}", False
+    except addresses.Unresolved as failure:
+        error = str(failure)
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as failure:
+        # The class only: httpx messages may quote the URL, which may carry the receiver's
+        # secret.
         error = f"Could not reach the receiver ({type(failure).__name__})."
     ok = not error
     Webhook.objects.filter(pk=webhook.pk, delivery=webhook.delivery).update(
@@ -230,9 +191,65 @@ def deliver(webhook_id: str, delivery: str | None = None, attempt: int | None = 
     if ok:
         logger.info("webhook %s: delivered job %s", webhook.pk, webhook.job_id)
         return True
-    if number + 1 < MAX_ATTEMPTS:
+    if retryable and number + 1 < MAX_ATTEMPTS:
         _schedule(str(webhook.pk), current, number + 1, countdown=BACKOFF[number])
     logger.warning(
         "webhook %s: try %d of %d failed: %s", webhook.pk, number + 1, MAX_ATTEMPTS, error
     )
     return False
+
+
+def _answer_error(status: int) -> str:
+    if 200 <= status < 300:
+        return ""
+    if 300 <= status < 400:
+        return f"The receiver answered HTTP {status} (redirects are not followed)."
+    return f"The receiver answered HTTP {status}."
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST ``body`` to the receiver; its answer's status. Refused or Unresolved (from
+    editor.addresses) before anything is sent; httpx errors as they come.
+
+    Direct calls look the host up once and connect only to the addresses that look-up gave
+    and the policy checked (outbound.pin: no second look-up for a rebinding name to answer).
+    With WEBHOOK_PROXY_URL the proxy connects and looks names up, so it must keep receivers
+    off internal networks itself; the URL check still refuses internal IP literals."""
+    parsed = receiver_url(url)
+    proxy = settings.WEBHOOK_PROXY_URL
+    if proxy:
+        with outbound.make_client(proxy=proxy) as client:
+            request = client.build_request(
+                "POST", parsed, content=body, headers=headers, timeout=TIMEOUT
+            )
+            return _status(client, request)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    target = addresses.resolve(
+        parsed.raw_host.decode("ascii"), port, settings.WEBHOOK_ALLOWED_NETWORKS
+    )
+    *others, last = target.addresses
+    for address in others:
+        try:
+            return _post_to(address, parsed, body, headers)
+        except httpx.ConnectError:
+            continue  # nothing was sent (no connection): the next checked address
+    return _post_to(last, parsed, body, headers)
+
+
+def _post_to(
+    address: addresses.IPAddress, url: httpx.URL, body: bytes, headers: dict[str, str]
+) -> int:
+    # A client per try: pinned connections must not be pooled across names (outbound.pin).
+    with outbound.make_client() as client:
+        request = client.build_request("POST", url, content=body, headers=headers, timeout=TIMEOUT)
+        return _status(client, outbound.pin(request, address))
+
+
+def _status(client: httpx.Client, request: httpx.Request) -> int:
+    # Streamed and never read: the receiver's answer body is of no interest, and a huge one
+    # must not be loaded.
+    answer = client.send(request, stream=True)
+    try:
+        return answer.status_code
+    finally:
+        answer.close()

@@ -8,6 +8,7 @@ and the variables listed in ``.env.example``; ``manage.py check --deploy`` catch
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item))
+        except ValueError:
+            raise ValueError(f"{name} must list networks like 127.0.0.0/8, got {item!r}") from None
+    return networks
 
 
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -231,6 +242,16 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/m/key")
 # Webhook deliveries per receiver URL, across every worker (a burst of ended jobs must not flood
 # someone's endpoint).
 WEBHOOK_RATE = env_str("WEBHOOK_RATE", "10/1s")
+# Webhooks go only to public internet addresses (editor.addresses). Networks listed here are let
+# through as well, plain http included when the URL names such an address: for development and
+# tests (127.0.0.0/8 for a local receiver), never in production. Empty by default.
+WEBHOOK_ALLOWED_NETWORKS = env_networks("WEBHOOK_ALLOWED_NETWORKS")
+# An egress proxy for webhook deliveries (http://host:port), for deployments that have one. The
+# proxy then looks up the receiver's name and must refuse internal addresses itself: the studio
+# still refuses internal IP literals, but no longer resolves names. Empty: direct, pinned calls.
+WEBHOOK_PROXY_URL = env_str("WEBHOOK_PROXY_URL", "")
+if WEBHOOK_PROXY_URL and urlsplit(WEBHOOK_PROXY_URL).scheme not in ("http", "https"):
+    raise ValueError("WEBHOOK_PROXY_URL must be an http:// or https:// proxy URL")
 # How long the API keeps the answer to a POST sent with an Idempotency-Key (api.idempotency): the
 # same request with the same key gets it again instead of a second job. Older ones are deleted
 # every hour.

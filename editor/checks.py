@@ -8,7 +8,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from editor.vendors import http
 
@@ -52,6 +52,22 @@ def vault_keys_are_not_development_values(
                 "VAULT_KEYS holds the development key, which is published in the source code.",
                 hint="Generate your own Fernet key and set VAULT_KEYS in the environment.",
                 id="studio.E003",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def webhooks_stay_on_the_public_internet(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    if settings.WEBHOOK_ALLOWED_NETWORKS:
+        return [
+            Warning(
+                "WEBHOOK_ALLOWED_NETWORKS lets anyone with an API token make the studio POST to "
+                "those networks.",
+                hint="Leave it empty in production; it is for a local receiver in development.",
+                id="studio.W001",
             )
         ]
     return []

@@ -1,12 +1,14 @@
 """The one httpx client factory for every call the studio makes to another server: the vendor
 adapters (editor.vendors.http adds their per-call budgets) and the API's webhooks.
 
-Clients never follow redirects, never take a proxy or credentials from the environment, pool a
-bounded number of connections and carry our User-Agent; every request passes its own timeout.
+Clients never follow redirects, never take a proxy or credentials from the environment (a
+caller may name a proxy explicitly), pool a bounded number of connections and carry our
+User-Agent; every request passes its own timeout.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 
 import httpx
@@ -20,8 +22,11 @@ _shared: httpx.Client | None = None
 _shared_lock = threading.Lock()
 
 
-def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """A client with our limits. Tests pass an ``httpx.MockTransport``."""
+def make_client(
+    transport: httpx.BaseTransport | None = None, proxy: str | None = None
+) -> httpx.Client:
+    """A client with our limits. Tests pass an ``httpx.MockTransport``; ``proxy`` is an egress
+    proxy's URL, which then makes every connection (and resolves every name)."""
     return httpx.Client(
         timeout=DEFAULT_TIMEOUT,
         limits=LIMITS,
@@ -29,7 +34,30 @@ def make_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
         trust_env=False,  # no proxy or netrc surprises from the worker's environment
         headers={"User-Agent": USER_AGENT},
         transport=transport,
+        proxy=proxy or None,
     )
+
+
+def pin(
+    request: httpx.Request, address: ipaddress.IPv4Address | ipaddress.IPv6Address
+) -> httpx.Request:
+    """``request``, made to connect to ``address`` and nowhere else, with no look-up of its
+    host name: the address is the one a policy checked (editor.addresses), and a second look-up
+    could answer differently (DNS rebinding).
+
+    Only the connection moves. The URL's host becomes the address, which is all httpcore dials;
+    the ``Host`` header, set from the name when the request was built, stays; for https the
+    ``sni_hostname`` extension makes httpcore send the name in TLS SNI and verify the
+    certificate against the name (Python's ssl checks the server_hostname it is given), so a
+    certificate for the name is still required. Send a pinned request on a client of its own:
+    a pool keys connections by the address, and must not hand a connection made (and verified)
+    for one name to a request for another name at the same address.
+    """
+    name = request.url.raw_host.decode("ascii")
+    request.url = request.url.copy_with(host=str(address))
+    if request.url.scheme == "https":
+        request.extensions = {**request.extensions, "sni_hostname": name}
+    return request
 
 
 def shared_client() -> httpx.Client:

@@ -1,26 +1,37 @@
 """Webhooks: https only, signed with the hash of the token, delivered once per job end, retried
-after a failed try (the task function run directly against a local receiver)."""
+after a failed try, sent only to the public addresses checked (the task function run directly
+against a local receiver, let through by WEBHOOK_ALLOWED_NETWORKS)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
+import certifi
+import httpx
 import pytest
 from celery import current_app
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pytest_django import Settings as SettingsWrapper
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
 from accounts.models import User
 from api import tasks, webhooks
 from api.models import Webhook
-from editor import jobs, pipeline
+from editor import jobs, outbound, pipeline
 from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient, token_for
@@ -29,12 +40,19 @@ from tests.factories import make_key
 pytestmark = pytest.mark.django_db
 
 
-class Receiver:
-    """A tiny HTTP server on 127.0.0.1 that answers each POST with the next planned status."""
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
 
-    def __init__(self) -> None:
+
+class Receiver:
+    """A tiny HTTP server on 127.0.0.1 that answers each POST with the next planned status; it
+    counts every connection it accepts, and keeps the request line of each CONNECT (when it
+    stands in for an egress proxy)."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.statuses: list[int] = []
         self.received: list[tuple[dict[str, str], bytes]] = []
+        self.connections = 0
+        self.tunnels: list[str] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,21 +64,99 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_CONNECT(self) -> None:
+                receiver.tunnels.append(self.path)
+                self.send_response(502)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        class Server(HTTPServer):
+            def verify_request(self, request: Any, client_address: Any) -> bool:
+                receiver.connections += 1
+                return True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/hook"
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
+def serve(made: Receiver) -> Iterator[Receiver]:
     thread = threading.Thread(target=made.server.serve_forever, daemon=True)
     thread.start()
     yield made
     made.server.shutdown()
     made.server.server_close()
+
+
+@pytest.fixture
+def receiver(settings: SettingsWrapper) -> Iterator[Receiver]:
+    """A local receiver, and loopback let through for it (as in development)."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = LOOPBACK
+    yield from serve(Receiver())
+
+
+def certificate(
+    subject: str, key: ec.EllipticCurvePrivateKey, issuer: tuple[str, ec.EllipticCurvePrivateKey]
+) -> x509.Certificate:
+    """A certificate for ``subject`` (a CA when it issues itself, else a server name)."""
+    is_ca = issuer[0] == subject
+    now = datetime.datetime.now(datetime.UTC)
+    built = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer[0])]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    )
+    if is_ca:
+        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+        built = built.add_extension(usage, critical=True)
+    else:
+        built = built.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False
+        ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    return built.sign(issuer[1], hashes.SHA256())
+
+
+@pytest.fixture
+def tls_receiver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: SettingsWrapper
+) -> Iterator[tuple[Receiver, list[str | None]]]:
+    """A local https receiver whose certificate names hooks.test only, issued by a CA the
+    studio's clients trust for the test; and the server names (SNI) its clients sent."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = LOOPBACK
+    ca_key, server_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = certificate("Test CA", ca_key, ("Test CA", ca_key))
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "server.pem").write_bytes(
+        certificate("hooks.test", server_key, ("Test CA", ca_key)).public_bytes(pem)
+        + server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    monkeypatch.setattr(certifi, "where", lambda: str(tmp_path / "ca.pem"))
+    names: list[str | None] = []
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "server.pem")
+
+    def seen(_socket: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> None:
+        names.append(name)
+
+    tls.sni_callback = seen
+    for made in serve(Receiver(tls)):
+        yield made, names
 
 
 @pytest.fixture
@@ -179,8 +275,10 @@ def test_a_receiver_gets_no_more_than_its_budget_and_the_rest_wait_their_turn(
 def test_an_unreachable_receiver_is_retried_until_the_tries_run_out(
     alice: User,
     scheduled: list[tuple[tuple[Any, ...], int]],
+    settings: SettingsWrapper,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
+    settings.WEBHOOK_ALLOWED_NETWORKS = LOOPBACK
     job, _token = submit_with_hook(alice, "http://127.0.0.1:9/closed")
     with django_capture_on_commit_callbacks(execute=True):
         jobs.cancel(job)
@@ -236,28 +334,70 @@ def test_a_job_without_a_webhook_sends_nothing(
         "http://hooks.example.com/x",
         "ftp://hooks.example.com/x",
         "https://user:pw@hooks.example.com/x",
-        "https://10.0.0.5/x",
-        "https://169.254.169.254/latest",
         "not a url",
+        "https://hooks.example.com:99999/x",
+        "https://exa mple.com/x",
+        "https://localhost/x",
+        # Every address form that leads inward.
+        "https://127.0.0.1/x",
+        "https://10.0.0.5/x",
+        "https://172.16.0.1/x",
+        "https://192.168.1.1/x",
+        "https://169.254.169.254/latest",
+        "https://100.64.0.1/x",
+        "https://100.100.100.200/latest",
+        "https://192.0.0.1/x",
+        "https://0.0.0.0/x",
+        "https://[::1]/x",
+        "https://[::ffff:127.0.0.1]/x",
+        "https://[2002:7f00:1::]/x",
+        "https://[2002:a9fe:a9fe::]/x",
+        "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x",  # Teredo, client 10.0.0.1
+        "https://[64:ff9b::7f00:1]/x",
+        "https://[fe80::1]/x",
+        "https://[fe80::1%25eth0]/x",
+        # Numeric hosts written another way: the C resolver reads them all as 127.0.0.1.
+        "https://0177.0.0.1/x",
+        "https://0x7f.1/x",
+        "https://2130706433/x",
+        "https://127.1/x",
     ],
 )
 def test_refused_webhook_urls(alice: User, alice_api: ApiClient, url: str) -> None:
     make_key(alice, Vendor.PICWISH)
     response = alice_api.post(JOBS, colorize(webhook_url=url))
     assert response.status_code == 422
-    assert list(response.json()["errors"]) == ["webhook_url"]
+    errors = response.json()["errors"]
+    assert list(errors) == ["webhook_url"]
+    assert errors["webhook_url"][0]
     assert not Job.objects.exists()
 
 
-def test_plain_http_to_loopback_only_in_development(
+@pytest.mark.parametrize(
+    "url",
+    ["https://93.184.216.34/x", "https://[2606:4700:4700::1111]:8443/x", "https://h.example/"],
+)
+def test_public_webhook_urls_are_taken(alice: User, alice_api: ApiClient, url: str) -> None:
+    make_key(alice, Vendor.PICWISH)
+    assert alice_api.post(JOBS, colorize(webhook_url=url)).status_code == 202
+    assert Webhook.objects.get().url == url
+
+
+def test_plain_http_only_to_an_allowed_network(
     alice: User, alice_api: ApiClient, settings: SettingsWrapper
 ) -> None:
     make_key(alice, Vendor.PICWISH)
-    settings.DEBUG = False
-    settings.SANDBOX_ENABLED = False
+    settings.QUOTA_CONCURRENT_JOBS = 5
+    settings.DEBUG = True
+    settings.SANDBOX_ENABLED = True
+    # Development mode alone lets nothing inward: the allowed networks are empty by default.
     response = alice_api.post(JOBS, colorize(webhook_url="http://127.0.0.1:8000/hook"))
     assert response.status_code == 422
-    settings.SANDBOX_ENABLED = True
+    settings.WEBHOOK_ALLOWED_NETWORKS = LOOPBACK
+    response = alice_api.post(JOBS, colorize(webhook_url="http://hooks.example.com/hook"))
+    assert response.status_code == 422  # a name may resolve anywhere: https only
+    response = alice_api.post(JOBS, colorize(webhook_url="http://10.0.0.5/hook"))
+    assert response.status_code == 422
     response = alice_api.post(JOBS, colorize(webhook_url="http://127.0.0.1:8000/hook"))
     assert response.status_code == 202
     hook = Webhook.objects.get()
@@ -265,9 +405,48 @@ def test_plain_http_to_loopback_only_in_development(
     assert len(hook.token_hash) == 64
 
 
+def fake_dns(monkeypatch: pytest.MonkeyPatch, name: str, *answers: str) -> list[tuple[str, object]]:
+    """``name`` resolves to each answer in turn (the last one from then on); every other host
+    goes to the real getaddrinfo (IP literals: no look-up). The look-ups of ``name`` made."""
+    real = socket.getaddrinfo
+    asked: list[tuple[str, object]] = []
+    left = list(answers)
+
+    def lookup(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        asked.append((host, port))
+        answer = left.pop(0) if len(left) > 1 else left[0]
+        family = socket.AF_INET6 if ":" in answer else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (answer, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return asked
+
+
+def dialed(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The addresses every socket connects to from now on (through the tests' network guard,
+    which refuses all but loopback)."""
+    seen: list[Any] = []
+    connect = socket.socket.connect
+
+    def recording(self: socket.socket, address: Any) -> None:
+        seen.append(address)
+        connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", recording)
+    return seen
+
+
 @pytest.mark.parametrize(
-    ("resolved", "reason"),
-    [("10.0.0.5", "private network"), ("169.254.169.254", "private network")],
+    ("resolved", "retried"),
+    [
+        ("10.0.0.5", False),
+        ("169.254.169.254", False),
+        ("100.100.100.200", False),
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),
+    ],
 )
 def test_a_host_name_that_resolves_inside_the_studio_is_not_called(
     alice: User,
@@ -275,20 +454,235 @@ def test_a_host_name_that_resolves_inside_the_studio_is_not_called(
     scheduled: list[tuple[tuple[Any, ...], int]],
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
     resolved: str,
-    reason: str,
+    retried: bool,
 ) -> None:
     """A name passes the URL check, but what it resolves to is checked right before each try."""
     job, _token = submit_with_hook(alice, "https://hooks.example.com/studio")
+    asked = fake_dns(monkeypatch, "hooks.example.com", resolved)
+    connections = dialed(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert not webhooks.deliver(*scheduled[0][0])
+    hook = Webhook.objects.get()
+    assert hook.last_error.startswith("Not sent: ")
+    assert "not on the public internet" in hook.last_error
+    assert resolved not in hook.last_error
+    assert hook.delivered_at is None
+    assert asked == [("hooks.example.com", 443)]
+    assert connections == []
+    assert len(scheduled) == 1  # no retry: the address will not become public by waiting
 
-    def lookup(host: str, port: object, *args: object, **kwargs: object) -> list[Any]:
-        assert host == "hooks.example.com"
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (resolved, 443))]
+
+def test_a_name_that_rebinds_is_called_only_at_the_address_checked(
+    alice: User,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    settings: SettingsWrapper,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """DNS rebinding: the name answers a public address to the check, then the studio's own
+    loopback, where a receiver listens on the URL's port. The call goes to the checked public
+    address (which the tests' network guard refuses: a connect error, retried) and the local
+    receiver never sees a connection."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    job, _token = submit_with_hook(alice, f"https://rebind.example:{receiver.port}/hook")
+    asked = fake_dns(monkeypatch, "rebind.example", "93.184.216.34", "127.0.0.1")
+    connections = dialed(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert not webhooks.deliver(*scheduled[0][0])
+    assert connections == [("93.184.216.34", receiver.port)]
+    assert len(asked) == 1
+    hook = Webhook.objects.get()
+    assert hook.last_error == "Could not reach the receiver (ConnectError)."
+    assert scheduled[1][1] == webhooks.BACKOFF[0]  # a network error: tried again later
+    # The next try looks up again, gets loopback and refuses it before connecting.
+    assert not webhooks.deliver(*scheduled[1][0])
+    assert len(asked) == 2
+    assert connections == [("93.184.216.34", receiver.port)]
+    hook.refresh_from_db()
+    assert hook.last_error.startswith("Not sent: ")
+    assert receiver.connections == 0
+    assert receiver.received == []
+    assert len(scheduled) == 2
+
+
+def mock_clients(monkeypatch: pytest.MonkeyPatch, answer: Any) -> None:
+    """Every client outbound makes from now on answers with ``answer(request)``."""
+    make_client = outbound.make_client
+    monkeypatch.setattr(
+        outbound,
+        "make_client",
+        lambda transport=None, proxy=None: make_client(httpx.MockTransport(answer), proxy),
+    )
+
+
+def test_the_next_checked_address_is_tried_when_one_does_not_connect(
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    job, _token = submit_with_hook(alice, "https://hooks.example.com/studio")
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *args, **kwargs: [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:4700:4700::1111", port, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+        ],
+    )
+    hosts: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        if request.url.host == "2606:4700:4700::1111":
+            raise httpx.ConnectError("no IPv6 route")
+        return httpx.Response(204)
+
+    mock_clients(monkeypatch, answer)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert webhooks.deliver(*scheduled[0][0])
+    assert hosts == ["2606:4700:4700::1111", "93.184.216.34"]
+    assert Webhook.objects.get().last_status == 204
+
+
+def test_a_pinned_call_keeps_the_name_for_host_and_tls(
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    """The request is sent to the checked address; the Host header and TLS (SNI, certificate
+    check) still use the name, and nothing follows a redirect."""
+    job, _token = submit_with_hook(alice, "https://Hooks.Example.com:8443/in?x=1")
+    fake_dns(monkeypatch, "hooks.example.com", "2606:4700:4700::1111")
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(302, headers={"Location": "http://127.0.0.1/"})
+
+    mock_clients(monkeypatch, answer)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert not webhooks.deliver(*scheduled[0][0])
+    (request,) = sent
+    assert str(request.url) == "https://[2606:4700:4700::1111]:8443/in?x=1"
+    assert request.headers["Host"] == "hooks.example.com:8443"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    hook = Webhook.objects.get()
+    assert (hook.last_status, hook.delivered_at) == (302, None)
+    assert "redirects are not followed" in hook.last_error
+
+
+def test_a_name_that_does_not_resolve_is_tried_again(
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    job, _token = submit_with_hook(alice, "https://hooks.example.com/studio")
+
+    def lookup(*args: object, **kwargs: object) -> list[Any]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
     with django_capture_on_commit_callbacks(execute=True):
         jobs.cancel(job)
     assert not webhooks.deliver(*scheduled[0][0])
+    assert Webhook.objects.get().last_error == "The receiver's host name does not resolve."
+    assert scheduled[1][1] == webhooks.BACKOFF[0]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "https://0177.0.0.1/",
+        "https://0x7f.1/",
+        "https://2130706433/",
+        "https://[fe80::1%25eth0]/",
+        "https://hooks.example.com:99999/",
+        "http://hooks.example.com/",
+        "https://169.254.169.254/latest",
+    ],
+)
+def test_a_stored_url_the_check_refuses_is_recorded_not_raised(
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    stored: str,
+) -> None:
+    """A URL stored before this check existed (or put there by hand) fails its delivery with a
+    reason, once: no traceback, no look-up, no connection, no retry."""
+    job, _token = submit_with_hook(alice, "https://hooks.example.com/studio")
+    Webhook.objects.update(url=stored)
+    asked = fake_dns(monkeypatch, "hooks.example.com", "93.184.216.34")
+    connections = dialed(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    tasks.deliver_webhook(*scheduled[0][0])
     hook = Webhook.objects.get()
-    assert reason in hook.last_error
-    assert hook.delivered_at is None
-    assert len(scheduled) == 1  # no retry: the address will not become public by waiting
+    assert hook.last_error.startswith("Not sent: ")
+    assert stored.split("/")[2] not in hook.last_error
+    assert (hook.attempts, hook.delivered_at) == (1, None)
+    assert (asked, connections) == ([], [])
+    assert len(scheduled) == 1
+
+
+def test_with_an_egress_proxy_the_proxy_connects_and_resolves(
+    alice: User,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    settings: SettingsWrapper,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    settings.WEBHOOK_PROXY_URL = f"http://127.0.0.1:{receiver.port}"
+    job, _token = submit_with_hook(alice, "https://hooks.example.com/studio")
+    asked = fake_dns(monkeypatch, "hooks.example.com", "93.184.216.34")
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert not webhooks.deliver(*scheduled[0][0])
+    assert receiver.tunnels == ["hooks.example.com:443"]
+    assert asked == []  # the proxy looks the name up, not the studio
+    hook = Webhook.objects.get()
+    assert hook.last_error == "Could not reach the receiver (ProxyError)."
+    assert scheduled[1][1] == webhooks.BACKOFF[0]
+
+
+@pytest.mark.parametrize(("name", "delivered"), [("hooks.test", True), ("other.test", False)])
+def test_tls_to_a_pinned_address_names_and_verifies_the_host(
+    alice: User,
+    tls_receiver: tuple[Receiver, list[str | None]],
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    name: str,
+    delivered: bool,
+) -> None:
+    """Over real TLS: the call dials the checked address, sends the name in SNI and Host, and
+    takes only a certificate for the name (one for hooks.test does not do for other.test at
+    the same address)."""
+    receiver, names = tls_receiver
+    job, token = submit_with_hook(alice, f"https://{name}:{receiver.port}/hook")
+    asked = fake_dns(monkeypatch, name, "127.0.0.1")
+    connections = dialed(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert webhooks.deliver(*scheduled[0][0]) is delivered
+    assert connections == [("127.0.0.1", receiver.port)]
+    assert len(asked) == 1
+    assert names == [name]
+    hook = Webhook.objects.get()
+    if delivered:
+        ((headers, body),) = receiver.received
+        assert headers["Host"] == f"{name}:{receiver.port}"
+        assert verify(headers, body, token)
+        assert (hook.last_status, hook.last_error) == (200, "")
+    else:
+        assert receiver.received == []
+        assert hook.last_error == "Could not reach the receiver (ConnectError)."

@@ -52,6 +52,12 @@ def test_development_vault_key_fails_the_deploy_check() -> None:
     assert "studio.E003" in result.stderr
 
 
+def test_webhooks_let_into_a_network_fail_the_deploy_check() -> None:
+    result = check_deploy(WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")
+    assert result.returncode != 0
+    assert "studio.W001" in result.stderr
+
+
 @pytest.mark.parametrize("value", ["not-a-fernet-key", " , "])
 def test_malformed_vault_keys_fail_every_check(value: str) -> None:
     result = check_deploy(VAULT_KEYS=value, DEBUG="true")
