@@ -3,7 +3,8 @@
 Pages run here, against a throwaway SQLite database in a temporary VAR_DIR, so they never touch
 var/. The gallery at 1,000 results (bench/gallery.py), thumbnails and downloads of a 48 MP
 result (bench/thumbnails.py), the built-in engine (bench/local_engine.py), the job pipeline
-(bench/pipeline.py), jobs under a chaos loop of killed workers (bench/crash.py) and the load run
+(bench/pipeline.py), the waiting line (bench/waiting_line.py), jobs under a chaos loop of killed
+workers and other faults (bench/crash.py) and the load run
 against gunicorn (bench/load.py) each run in a process of their own: the gallery fills a
 database of its own, the image benches measure peak memory, which a big parent would skew, and
 the last three set Django up with their own database, broker and workers.
@@ -14,8 +15,9 @@ script records its figures with bench/figures.py into a file named by ``BENCH_FI
 this script sets and reads back at the end, also when a section failed or the run was stopped.
 
 ``--only`` (``make bench ONLY=...``) runs some sections: a comma list of pages, gallery,
-thumbnails, engine, pipeline, crash and load, or ``vendor`` for what issue 16 measures (engine,
-pipeline, crash) or ``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
+thumbnails, engine, pipeline, queue, crash and load, or ``vendor`` for what issue 16 measures
+(engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the chaos run) or
+``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
 burst a second time on the embedded defaults (SQLite, kombu's filesystem broker, the file cache)
 when the environment names other stores, for the ``_default`` figures.
 """
@@ -46,8 +48,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FIGURES_DIR = ROOT / "var" / "bench"
-SECTIONS = ("pages", "gallery", "thumbnails", "engine", "pipeline", "crash", "load")
-GROUPS = {"vendor": ("engine", "pipeline", "crash"), "burst": ("burst",), "all": SECTIONS}
+SECTIONS = ("pages", "gallery", "thumbnails", "engine", "pipeline", "queue", "crash", "load")
+GROUPS = {
+    "vendor": ("engine", "pipeline", "crash"),
+    "burst": ("burst",),
+    # Issue 17: the waiting line's fairness and cost, and the chaos run with its faults.
+    "queue": ("queue", "crash"),
+    "all": SECTIONS,
+}
 # The stores the embedded defaults replace; bench/pipeline.py reads the same three.
 STORE_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
 PAGE_FIGURES = {"GET /healthz": "healthz", "GET /accounts/login/": "login"}
@@ -224,7 +232,8 @@ def run_section(name: str, environment: dict[str, str]) -> int:
         return run_pipeline(environment)
     if name == "burst":
         return run_pipeline(environment, "--cases", "burst")
-    script = {"engine": "local_engine.py"}.get(name, f"{name}.py")
+    # bench/queue.py would shadow the standard library's queue module for its siblings.
+    script = {"engine": "local_engine.py", "queue": "waiting_line.py"}.get(name, f"{name}.py")
     return run_script(script, environment)
 
 

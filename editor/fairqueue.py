@@ -66,16 +66,22 @@ def promote(
         if free <= 0:
             quotas.take_slots(owner_id, 0, limits, now)  # keeps the sweeper's hint right
             return []
-        line = list(
-            Job.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(owner_id=owner_id, status=JobStatus.PENDING)
-            .order_by("created_at", "id")
-            .only("id", "owner_id", "operation", "provider", "light", "dispatch", "status")[:free]
-        )
+        line = oldest_waiting(owner_id, free)
         taken = quotas.take_slots(owner_id, len(line), limits, now)
         started = _start(line[:taken], now)
         quotas.untake_slots(owner_id, taken - len(started))
     return started
+
+
+def oldest_waiting(owner_id: int, most: int) -> list[Job]:
+    """The owner's ``most`` oldest waiting jobs, locked for the caller's transaction; jobs
+    another process holds (promoting or canceling them) are skipped."""
+    return list(
+        Job.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(owner_id=owner_id, status=JobStatus.PENDING)
+        .order_by("created_at", "id")
+        .only("id", "owner_id", "operation", "provider", "light", "dispatch", "status")[:most]
+    )
 
 
 def _start(chosen: list[Job], now: dt.datetime) -> list[Job]:

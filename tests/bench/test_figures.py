@@ -74,6 +74,7 @@ def test_values_are_finite_numbers(figures: ModuleType, value: object) -> None:
 def test_sections_by_name_group_and_comma_list(run: ModuleType) -> None:
     assert run.sections("all") == list(run.SECTIONS)
     assert run.sections("vendor") == ["engine", "pipeline", "crash"]
+    assert run.sections("queue") == ["queue", "crash"]
     assert run.sections("crash, pages") == ["pages", "crash"]  # always in a full run's order
     assert run.sections("burst,engine") == ["engine", "burst"]
     assert run.sections("burst,pipeline") == ["pipeline"]  # the pipeline runs the bursts
