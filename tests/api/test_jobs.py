@@ -23,7 +23,7 @@ from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient
 from tests.factories import camera_job, make_job, make_key
-from tests.images import has_gps, lying_jpeg, photo, png_with_bad_crc
+from tests.images import has_gps, huge_png, lying_jpeg, photo, png_with_bad_crc
 
 pytestmark = pytest.mark.django_db
 
@@ -215,6 +215,23 @@ def test_a_damaged_photo_is_422_naming_the_file(
     answer = response.json()
     assert answer["errors"] == {"image": [answer["message"].removeprefix("image: ")]}
     assert answer["message"].startswith(f"image: {name}: This image is damaged or incomplete: ")
+    assert not Job.objects.exists()
+
+
+def test_a_photo_too_big_to_decode_within_the_memory_budget_is_422_naming_the_file(
+    alice: User, alice_api: ApiClient, settings: SettingsWrapper
+) -> None:
+    settings.IMAGE_MEMORY_BUDGET_MB = 10
+    make_key(alice, Vendor.PICWISH)
+    upload = SimpleUploadedFile("scan.png", huge_png((2000, 1000)), content_type="image/png")
+    response = alice_api.post(JOBS, colorize(image=upload))
+    assert response.status_code == 422
+    assert response.json()["errors"] == {
+        "image": [
+            "scan.png: This image needs too much memory to process: 16 MB; the limit is 10 MB. "
+            "Save it smaller or as JPEG."
+        ]
+    }
     assert not Job.objects.exists()
 
 
