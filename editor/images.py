@@ -446,11 +446,25 @@ def _fallback_format(limits: ImageLimits) -> str:
     raise ValueError("limits allow no format we can write")
 
 
+# A mask is turned upright, then its alpha or gray channel taken: two working copies.
+MASK_COPIES = 2
+
+
+def check_mask_memory(upload: IO[bytes]) -> None:
+    """At submit, from the header: refuse a mask ``fit_mask`` could not take within the
+    memory budget."""
+    upload.seek(0)
+    try:
+        within_budget(_open(upload), copies=MASK_COPIES)
+    finally:
+        upload.seek(0)
+
+
 def fit_mask(data: bytes, size: tuple[int, int]) -> Encoded:
     """A mask as the vendor wants it: grayscale PNG at exactly the photo's resolution
     (AILabTools refuses any other size with ERROR_MASK_IMAGE_RESOLUTION_MISMATCH)."""
     mask = _open(io.BytesIO(data))
-    within_budget(mask, copies=2)  # upright, then its alpha or gray channel
+    within_budget(mask, copies=MASK_COPIES)
     try:
         mask = _upright(mask)
         if "A" in mask.mode:

@@ -114,3 +114,18 @@ def test_the_built_in_engine_refuses_a_photo_over_the_budget(decoded: list[str])
     assert refused.value.code == "invalid_image"
     assert not refused.value.retryable
     assert decoded == []
+
+
+@pytest.mark.usefixtures("budget")
+def test_a_mask_over_the_budget_is_refused_at_submit_and_when_fitted(decoded: list[str]) -> None:
+    # 1000×1000 RGBA: 4 MB decoded and two working copies of 4 MB (upright, its alpha).
+    data = huge_png((1000, 1000), bits=8)
+    message = "This image needs too much memory to process: 12 MB; the limit is 10 MB."
+    with pytest.raises(images.ImageRejected, match=message):
+        images.check_mask_memory(io.BytesIO(data))
+    with pytest.raises(images.ImageRejected, match=message):
+        images.fit_mask(data, (1000, 1000))
+    assert decoded == []
+    small = huge_png((500, 500), bits=8)
+    images.check_mask_memory(io.BytesIO(small))
+    assert images.fit_mask(small, (500, 500)).media_type == "image/png"
