@@ -393,6 +393,12 @@ def count_file(user_id: int, name: str, size: int) -> None:
         add_storage(user_id, size - (earlier or 0))
 
 
+def counted_bytes(name: str) -> int | None:
+    """The bytes a stored file was counted at, or None when the ledger has no row for it."""
+    size: int | None = StoredFile.objects.filter(name=name).values_list("bytes", flat=True).first()
+    return size
+
+
 def ledger_counted(user_id: int, sizes: Mapping[str, int]) -> None:
     """Ledger rows for files whose bytes were counted already: a job's photos, counted by its
     charge. Call in the transaction of that charge."""

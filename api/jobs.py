@@ -196,7 +196,7 @@ def job_result(
         errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         raise multipart.invalid(errors)
     try:
-        body, fmt = downloads.encode(downloads.read(result), form.cleaned_data)
+        body, fmt = downloads.encode(result, form.cleaned_data)
     except images.ImageRejected as rejected:
         raise ApiError(422, "unreadable", f"This result cannot be downloaded: {rejected}") from None
     return downloads.attachment(result, body, fmt)

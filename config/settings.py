@@ -423,6 +423,10 @@ STORAGE_RECONCILE_GRACE_SECONDS = env_int("STORAGE_RECONCILE_GRACE_SECONDS", 360
 # (Pillow lets go of the GIL while it decodes and scales, and a small photo takes milliseconds).
 # 0 sends every photo to the cpu queue.
 JOB_LIGHT_PIXELS = env_int("JOB_LIGHT_PIXELS", 2_000_000)
+# The memory (MB) one image decode and its step's working copies may take (fit, thumbnail,
+# converted download, the built-in engine, the upload check): refused with a message above it,
+# computed from the header before decoding. 700 keeps every process under 1 GB (make bench).
+IMAGE_MEMORY_BUDGET_MB = env_int("IMAGE_MEMORY_BUDGET_MB", 700)
 # A batch: several photos sent at once with the same settings, one job each.
 BATCH_MAX_PHOTOS = env_int("BATCH_MAX_PHOTOS", 20)
 # Django refuses a request with more files than this (a 400): a batch's photos, and its style

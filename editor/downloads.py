@@ -6,8 +6,10 @@ removed and keeps its ICC color profile (``editor.metadata.strip_metadata`` for 
 whose pixels are copied byte for byte; ``images.convert`` for the copies). The download name is
 ours (``Result.download_name``).
 
-Converting is CPU work inside the request. Vendors return a few megapixels at most, which takes
-well under a second; results much bigger than that would call for a worker task instead.
+A converted copy is made once: the first request decodes and encodes it (within the memory
+budget of ``editor.images``) and keeps it in the job's folder, counted in the person's storage
+like the result itself and deleted with the job; later requests send the kept bytes without
+decoding anything. The original is never decoded.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy
 
-from editor import images, media, metadata
+from editor import images, media, metadata, storage
 from editor.models import Result
 
 ORIGINAL = "original"
@@ -65,14 +68,40 @@ class DownloadForm(forms.Form):
         return quality
 
 
-def encode(data: bytes, choice: dict[str, Any]) -> tuple[bytes, str]:
+def encode(result: Result, choice: dict[str, Any]) -> tuple[bytes, str]:
     """A DownloadForm's cleaned choice applied to a stored result: the bytes to send and their
-    Pillow format. Raises images.ImageRejected when the stored file cannot be read."""
+    Pillow format. Raises images.ImageRejected when the stored file cannot be read, Http404
+    when it is gone."""
     if choice["format"] == ORIGINAL:
-        body = metadata.strip_metadata(data)
+        body = metadata.strip_metadata(read(result))  # a container edit: no decode
         return body, images.format_of(body)
     fmt = CONVERSIONS[choice["format"]]
-    return images.convert(data, fmt, choice["quality"]), fmt
+    name = conversion_name(result, choice)
+    kept = storage.read_whole(name)
+    if kept is not None:
+        return kept, fmt
+    body = images.convert(read(result), fmt, choice["quality"])
+    _keep(result, name, body)
+    return body, fmt
+
+
+def conversion_name(result: Result, choice: dict[str, Any]) -> str:
+    """Where the copy a choice makes of this result is kept; the quality only names lossy ones."""
+    key = choice["format"]
+    if key in LOSSY:
+        key = f"{key}-q{choice['quality']}"
+    return result.conversion_name(key, images.EXTENSIONS[CONVERSIONS[choice["format"]]])
+
+
+def _keep(result: Result, name: str, body: bytes) -> None:
+    """Store a converted copy, counted. Requests converting the same copy at once each write
+    their own file (the storage gives a taken name another one, or, overwriting, writes the
+    same bytes); the ledger row comes after the bytes, so no request reads a half-written
+    copy (``storage.read_whole``), and one that did not get the name gives its file back."""
+    owner_id = result.job.owner_id
+    stored = storage.save(owner_id, name, ContentFile(body))
+    if stored != name:
+        storage.discard(owner_id, [stored])
 
 
 def attachment(result: Result, body: bytes, fmt: str) -> HttpResponse:

@@ -17,11 +17,13 @@ vendor adapters, the domain and the pages all take media types and image limits 
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 from dataclasses import dataclass, field
 from typing import IO
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
@@ -34,6 +36,24 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 TOO_MANY_PIXELS = (
     f"This image has too many pixels (the limit is {MAX_PIXELS // 1_000_000} megapixels)."
 )
+
+
+# The memory one decode and the working copies of its step may take, unless settings say
+# otherwise (IMAGE_MEMORY_BUDGET_MB): with a process's own 100-150 MB (Django, Celery) it keeps
+# every process that decodes under 1 GB (make bench).
+DEFAULT_MEMORY_BUDGET_MB = 700
+# Bytes Pillow keeps per decoded pixel: "1", "L" and "P" take one, the 16-bit grays two, and
+# every other mode four (RGB included: Pillow pads it to 32 bits; 16-bit RGB(A) PNGs decode
+# to 8-bit RGB(A)).
+_ONE_BYTE_MODES = frozenset({"1", "L", "P"})
+_TWO_BYTE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+# A working copy is RGB or RGBA: four bytes a pixel. Steps hold at most one beside the decoded
+# picture at a time (turned upright, converted to RGB, transparency flattened); a picture with
+# transparency in a mode other than RGBA is converted to RGBA first, a second one.
+WORKING_COPY_BYTES = 4
+# What libwebp's encoder holds beside the picture it is given, per pixel (measured on 48 MP:
+# its YUV planes and its own ARGB copy; make bench "converted to WebP").
+ENCODER_BYTES = {"WEBP": 6}
 
 
 @dataclass(frozen=True)
@@ -140,6 +160,48 @@ def _open(stream: IO[bytes]) -> Image.Image:
     return image
 
 
+def memory_budget() -> int:
+    """The bytes one decode and its step's working copies may take (IMAGE_MEMORY_BUDGET_MB)."""
+    megabytes = getattr(settings, "IMAGE_MEMORY_BUDGET_MB", DEFAULT_MEMORY_BUDGET_MB)
+    return int(megabytes) * 1_000_000
+
+
+def bytes_per_pixel(mode: str) -> int:
+    """What Pillow keeps per pixel of a picture decoded in ``mode``."""
+    if mode in _ONE_BYTE_MODES:
+        return 1
+    return 2 if mode in _TWO_BYTE_MODES else 4
+
+
+def memory_needed(image: Image.Image, *, copies: int = 1, encode: str = "") -> int:
+    """The bytes a step takes at its peak for ``image`` as it will decode (its header, after
+    any draft): the decoded pixels, ``copies`` working copies (two when transparency outside
+    RGBA must go through RGBA first), and the encoder's own buffers for ``encode``. Computed
+    from the header: nothing is decoded."""
+    pixels = image.width * image.height
+    if copies and image.mode != "RGBA" and _has_alpha(image):
+        copies += 1
+    per_pixel = bytes_per_pixel(image.mode) + copies * WORKING_COPY_BYTES
+    return pixels * (per_pixel + ENCODER_BYTES.get(encode, 0))
+
+
+def too_much_memory(needed: int, budget: int) -> ImageRejected:
+    return ImageRejected(
+        f"This image needs too much memory to process: {needed / 1_000_000:,.0f} MB; the "
+        f"limit is {budget / 1_000_000:,.0f} MB. Save it smaller or as JPEG."
+    )
+
+
+def within_budget(image: Image.Image, *, copies: int = 1, encode: str = "") -> None:
+    """Refuse, before decoding, a picture whose step would take more than the memory budget:
+    every full decode in the studio goes through here (fit, convert, thumbnail, masks, the
+    upload check, the built-in engine)."""
+    needed = memory_needed(image, copies=copies, encode=encode)
+    budget = memory_budget()
+    if needed > budget:
+        raise too_much_memory(needed, budget)
+
+
 # What Pillow may raise on a damaged EXIF block, reading it or writing it back.
 EXIF_ERRORS = (ValueError, TypeError, OSError, SyntaxError, KeyError, IndexError, struct.error)
 # EXIF orientation -> the turn that makes the picture upright (as in ImageOps.exif_transpose).
@@ -193,15 +255,24 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
         image = image.point(lambda value: value / 256).convert("L")
         mode = "L"
     if "A" in mode or (mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         notes.append(_("Flattened transparency onto white (the vendor needs RGB)."))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        return _flatten(image)
     if mode == "CMYK":
         notes.append(_("Converted from CMYK to RGB."))
     elif mode not in {"L", "P", "1"}:
         notes.append(f"Converted from {mode} to RGB.")
     return image.convert("RGB")
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """A picture with transparency laid on white, in RGB. One working copy beside the picture
+    (two for a mode other than RGBA, converted first), as ``memory_needed`` counts: pasted
+    through its own alpha onto a white RGB canvas, rather than composited onto an RGBA one and
+    converted, which takes three."""
+    rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+    flat = Image.new("RGB", rgba.size, (255, 255, 255))
+    flat.paste(rgba, mask=rgba)
+    return flat
 
 
 def save(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -251,8 +322,8 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str) -> Fitted:
     needs_rgb = limits.rgb_only and image.mode != "RGB"
     too_big = width > limits.max_width or height > limits.max_height
     if too_big and source_format == "JPEG":
-        # Let libjpeg decode at a reduced scale: far less memory and time on huge photos.
-        image.draft("RGB", (limits.max_width, limits.max_height))
+        _draft_to_fit(image, limits)
+    within_budget(image, encode=_fit_encoder(source_format, limits))
     try:
         # Decode fully even when the file fits: a damaged photo must not cost vendor credits.
         # Before reading the orientation: reading a PNG's EXIF decodes it, and Pillow forgets
@@ -333,6 +404,41 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str) -> Fitted:
     )
 
 
+def _draft_to_fit(image: Image.Image, limits: ImageLimits) -> None:
+    """Let libjpeg decode a JPEG bigger than ``limits`` at a reduced scale (1/2 to 1/8): far
+    less memory and time on huge photos. Asked for the size the picture is scaled to in the
+    end (its sides in proportion), rounded up, so the reduced copy is never smaller."""
+    scale = min(limits.max_width / image.width, limits.max_height / image.height)
+    image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+
+
+def _fit_encoder(source_format: str, limits: ImageLimits) -> str:
+    """The format ``fit`` may encode in, for its memory: WebP only for a WebP it keeps."""
+    return "WEBP" if source_format == "WEBP" and "WEBP" in limits.formats else ""
+
+
+def check_fit_memory(upload: IO[bytes], limits: ImageLimits) -> None:
+    """At submit, from the header: refuse a photo that ``fit`` could not take within the memory
+    budget for these limits (a JPEG bigger than the limits counts at the reduced scale fit
+    decodes it at). Its fitted copy is RGB, four bytes a pixel, which the built-in engine
+    decodes again, so a photo in a smaller mode counts at four bytes too."""
+    upload.seek(0)
+    try:
+        image = _open(upload)
+        if image.format == "JPEG" and (
+            image.width > limits.max_width or image.height > limits.max_height
+        ):
+            _draft_to_fit(image, limits)
+        needed = memory_needed(image, encode=_fit_encoder(image.format or "", limits))
+        pixels = image.width * image.height
+        needed = max(needed, pixels * (4 + WORKING_COPY_BYTES))
+        budget = memory_budget()
+        if needed > budget:
+            raise too_much_memory(needed, budget)
+    finally:
+        upload.seek(0)
+
+
 def _fallback_format(limits: ImageLimits) -> str:
     for candidate in ("JPEG", "PNG", "WEBP"):
         if candidate in limits.formats:
@@ -340,10 +446,25 @@ def _fallback_format(limits: ImageLimits) -> str:
     raise ValueError("limits allow no format we can write")
 
 
+# A mask is turned upright, then its alpha or gray channel taken: two working copies.
+MASK_COPIES = 2
+
+
+def check_mask_memory(upload: IO[bytes]) -> None:
+    """At submit, from the header: refuse a mask ``fit_mask`` could not take within the
+    memory budget."""
+    upload.seek(0)
+    try:
+        within_budget(_open(upload), copies=MASK_COPIES)
+    finally:
+        upload.seek(0)
+
+
 def fit_mask(data: bytes, size: tuple[int, int]) -> Encoded:
     """A mask as the vendor wants it: grayscale PNG at exactly the photo's resolution
     (AILabTools refuses any other size with ERROR_MASK_IMAGE_RESOLUTION_MISMATCH)."""
     mask = _open(io.BytesIO(data))
+    within_budget(mask, copies=MASK_COPIES)
     try:
         mask = _upright(mask)
         if "A" in mask.mode:
@@ -396,6 +517,7 @@ def check_pixels(data: bytes, *, scan_end: int | None = None) -> None:
     image = _open(io.BytesIO(stream))
     if image.format == "JPEG":
         image.draft(None, (1, 1))
+    within_budget(image, copies=0)
     try:
         image.load()
     except (OSError, ValueError, SyntaxError, EOFError):
@@ -453,6 +575,7 @@ def convert(data: bytes, fmt: str, quality: int) -> bytes:
     if not 1 <= quality <= 100:
         raise ValueError(f"quality {quality} is not between 1 and 100")
     image = _open(io.BytesIO(data))
+    within_budget(image, encode=fmt)
     try:
         image.load()  # the first frame of an animation
         image = _upright(image)
@@ -468,8 +591,10 @@ def convert(data: bytes, fmt: str, quality: int) -> bytes:
         elif image.mode not in _JPEG_MODES:
             image = _to_rgb(image, notes)
     elif fmt == "WEBP":
-        if image.mode != "RGB" or _has_alpha(image):
-            image = image.convert("RGBA") if _has_alpha(image) else _to_rgb(image, notes)
+        if image.mode != "RGBA" and _has_alpha(image):
+            image = image.convert("RGBA")
+        elif not _has_alpha(image):
+            image = _to_rgb(image, notes)
     elif image.mode not in _PNG_MODES:
         image = image.convert("RGBA") if _has_alpha(image) else _to_rgb(image, notes)
     if _icc_space(icc) != _space_of(image.mode):
@@ -503,15 +628,14 @@ def thumbnail(data: bytes) -> Thumbnail:
     image = _open(io.BytesIO(data))
     width, height = image.size
     image.draft("RGB", THUMBNAIL_SIZE)
+    within_budget(image)
     try:
         image.load()
         image = _upright(image)
     except (OSError, ValueError, SyntaxError):
         raise damaged() from None
     if image.mode not in {"RGB", "L"}:
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image).convert("RGB")
+        image = _flatten(image)
     image.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
     return Thumbnail(save(image, "JPEG", quality=85), width, height)
 

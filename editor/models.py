@@ -4,6 +4,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -336,6 +337,10 @@ class Job(models.Model):
         )
 
 
+# The start of the name of a kept converted download (Result.conversion_name).
+CONVERSION_PREFIX = "download-"
+
+
 class Result(models.Model):
     """One image a job produced, stored unchanged in our own storage."""
 
@@ -358,6 +363,15 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"Result {self.position} of job {self.job_id}"
+
+    def conversion_name(self, choice: str, extension: str) -> str:
+        """Where a converted download of this result is kept once made (editor.downloads), in
+        its job's folder beside it: e.g. ``download-0-3f2a9c1b4d5e-jpeg-q90.jpg``. The result's
+        id is in the name, so a retried job's new results never meet an old one's copies."""
+        folder = PurePosixPath(self.file.name).parent
+        return (
+            f"{folder}/{CONVERSION_PREFIX}{self.position}-{self.pk.hex[:12]}-{choice}.{extension}"
+        )
 
     def download_name(self, extension: str) -> str:
         """The name a download of this result gets, e.g. ``colorize-2026-11-22-3f2a9c1b.jpg``:

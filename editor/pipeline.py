@@ -31,7 +31,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from editor import images, jobs, operations, outbound, polling, storage, vault
-from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, VendorKey
+from editor.models import (
+    ACTIVE_STATUSES,
+    CONVERSION_PREFIX,
+    Job,
+    JobStatus,
+    Result,
+    VendorKey,
+)
 from editor.vendors.base import (
     Done,
     InputImage,
@@ -472,6 +479,13 @@ def _store_results(job: Job, done: Done) -> Job | None:
         # registered before the next step's message, so it runs first: the thumbnail step
         # writes new thumbnails under the names of the old ones.
         replaced = _result_files(Result.objects.filter(job=job)) - new_names
+        # And the converted downloads kept of the old results (editor.downloads): their names
+        # carry the old results' ids, so none would be sent again, but they are counted.
+        replaced |= {
+            name
+            for name in storage.files_in(jobs.folder_of(job))
+            if PurePosixPath(name).name.startswith(CONVERSION_PREFIX)
+        }
         transaction.on_commit(lambda: storage.discard(owner_id, replaced))
         Result.objects.filter(job=job).delete()
         Result.objects.bulk_create(stored)

@@ -56,6 +56,21 @@ def save(owner_id: int, name: str, content: Any) -> str:
     return stored
 
 
+def read_whole(name: str) -> bytes | None:
+    """A stored file's bytes once it is whole, or None. Its ledger row is written only after
+    the file was, with its size, so a file with no row (not there yet, or still being written
+    by another process) or with other bytes than its row says is not read as whole."""
+    size = quotas.counted_bytes(name)
+    if size is None:
+        return None
+    try:
+        with default_storage.open(name, "rb") as handle:
+            data: bytes = handle.read()
+    except FileNotFoundError:
+        return None
+    return data if len(data) == size else None
+
+
 def counted(owner_id: int, sizes: Mapping[str, int]) -> None:
     """Ledger rows for files just stored whose bytes the caller counted itself (a job's
     photos, in the charge that accepted the job). Call in the transaction of that charge."""

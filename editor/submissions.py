@@ -363,6 +363,15 @@ def _check_photo(spec: FileInput, provider: Provider, photo: Photo, found: _Phot
             "mh": limits.min_height,
         }
         return _Checked(too_small, photo)
+    try:
+        # Still from the header: a photo no later step could decode within the memory budget
+        # is refused now, naming the file, rather than failing its job.
+        if spec.role == "mask":
+            images.check_mask_memory(stream)
+        else:
+            images.check_fit_memory(stream, limits)
+    except images.ImageRejected as error:
+        return _Checked(str(error), photo, damaged=True)
     # Only now, past the cheap header checks: this decodes every pixel (a 12-megapixel JPEG
     # takes about 45 ms, decoded at an eighth of its size).
     raw = _read(content)

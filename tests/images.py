@@ -173,3 +173,23 @@ def photo(
 
 def photos(count: int) -> list[SimpleUploadedFile]:
     return [photo(size=(200 + index, 150), name=f"holiday {index}.jpg") for index in range(count)]
+
+
+def huge_png(size: tuple[int, int], *, bits: int = 16) -> bytes:
+    """An RGBA PNG of ``size`` at 8 or 16 bits a channel, all zeros: megapixels that compress to
+    a few kilobytes and are made in milliseconds, the shape of a picture that costs far more
+    memory to decode than its file suggests."""
+    width, height = size
+    row = b"\0" + bytes(width * 4 * bits // 8)  # filter type 0, then the pixels
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, bits, 6, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )

@@ -50,7 +50,7 @@ def result_download(
         errors = [str(error) for field_errors in form.errors.values() for error in field_errors]
         return _problem(request, result, errors, status=400)
     try:
-        body, fmt = downloads.encode(downloads.read(result), form.cleaned_data)
+        body, fmt = downloads.encode(result, form.cleaned_data)
     except images.ImageRejected as rejected:
         # The stored file itself cannot be read: nothing the person chose would help.
         message = _("This result cannot be downloaded: %(reason)s") % {"reason": rejected}

@@ -9,23 +9,26 @@ import io
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
+from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
 from accounts.models import Quota, User
 from api import multipart
 from api.models import ApiToken
+from editor import images
 from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient
 from tests.factories import camera_job, make_job, make_key
-from tests.images import has_gps, lying_jpeg, photo, png_with_bad_crc
+from tests.images import has_gps, huge_png, lying_jpeg, photo, png_with_bad_crc
 
 pytestmark = pytest.mark.django_db
 
@@ -220,6 +223,23 @@ def test_a_damaged_photo_is_422_naming_the_file(
     assert not Job.objects.exists()
 
 
+def test_a_photo_too_big_to_decode_within_the_memory_budget_is_422_naming_the_file(
+    alice: User, alice_api: ApiClient, settings: SettingsWrapper
+) -> None:
+    settings.IMAGE_MEMORY_BUDGET_MB = 10
+    make_key(alice, Vendor.PICWISH)
+    upload = SimpleUploadedFile("scan.png", huge_png((2000, 1000)), content_type="image/png")
+    response = alice_api.post(JOBS, colorize(image=upload))
+    assert response.status_code == 422
+    assert response.json()["errors"] == {
+        "image": [
+            "scan.png: This image needs too much memory to process: 16 MB; the limit is 10 MB. "
+            "Save it smaller or as JPEG."
+        ]
+    }
+    assert not Job.objects.exists()
+
+
 def test_a_file_over_the_limit_is_413(
     alice: User, alice_api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -382,6 +402,44 @@ def test_the_result_converted(alice: User, alice_api: ApiClient, choice: str, fm
     assert response.status_code == 200
     assert Image.open(io.BytesIO(response.content)).format == fmt
     assert not has_gps(response.content)
+
+
+def test_a_converted_result_is_made_once_then_sent_as_kept(
+    alice: User,
+    alice_api: ApiClient,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    job, _result = camera_job(alice)
+    made: list[str] = []
+    convert = images.convert
+
+    def counting(data: bytes, fmt: str, quality: int) -> bytes:
+        made.append(fmt)
+        return convert(data, fmt, quality)
+
+    monkeypatch.setattr(images, "convert", counting)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = alice_api.get(f"{JOBS}/{job.pk}/result", {"format": "webp", "quality": 70})
+    second = alice_api.get(f"{JOBS}/{job.pk}/result", {"format": "webp", "quality": 70})
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert made == ["WEBP"]
+
+
+def test_a_stored_result_too_big_to_convert_is_422(
+    alice: User, alice_api: ApiClient, settings: SettingsWrapper
+) -> None:
+    settings.IMAGE_MEMORY_BUDGET_MB = 10
+    job, result = camera_job(alice)
+    default_storage.delete(result.file.name)
+    default_storage.save(result.file.name, ContentFile(huge_png((2000, 1000))))
+    response = alice_api.get(f"{JOBS}/{job.pk}/result", {"format": "png"})
+    assert response.status_code == 422
+    assert response.json()["message"] == (
+        "This result cannot be downloaded: This image needs too much memory to process: 16 MB; "
+        "the limit is 10 MB. Save it smaller or as JPEG."
+    )
 
 
 def test_a_bad_format_or_quality_is_422(alice: User, alice_api: ApiClient) -> None:

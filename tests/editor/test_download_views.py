@@ -14,11 +14,23 @@ from django.http import HttpResponseBase
 from django.test import Client
 from django.urls import reverse
 from PIL import Image
+from pytest_django import DjangoCaptureOnCommitCallbacks
+from pytest_django import Settings as SettingsWrapper
 
-from accounts.models import User
+from accounts.models import StoredFile, User
+from editor import downloads, images, jobs
 from editor.models import Result
-from tests.factories import camera_job, make_job
-from tests.images import GPS_IFD, SRGB, camera_jpeg, encode, has_gps, open_image, picture
+from tests.factories import camera_job, make_job, stored
+from tests.images import (
+    GPS_IFD,
+    SRGB,
+    camera_jpeg,
+    encode,
+    has_gps,
+    huge_png,
+    open_image,
+    picture,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -234,3 +246,113 @@ def test_the_browser_gets_what_the_form_sends(client: Client, alice: User) -> No
         response = client.get(download_url(result), {"format": value, "quality": "90"})
         assert response.status_code == 200, value
         assert Image.open(io.BytesIO(response.content)).format
+
+
+def test_a_converted_copy_is_made_once_then_sent_as_kept(
+    client: Client,
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    _job, result = camera_job(alice)
+    made: list[str] = []
+    convert = images.convert
+
+    def counting(data: bytes, fmt: str, quality: int) -> bytes:
+        made.append(fmt)
+        return convert(data, fmt, quality)
+
+    monkeypatch.setattr(images, "convert", counting)
+    client.force_login(alice)
+    choice = {"format": "jpeg", "quality": "80"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.get(download_url(result), choice)
+    second = client.get(download_url(result), choice)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert second["Content-Type"] == "image/jpeg"
+    assert file_name(second) == file_name(first)
+    assert made == ["JPEG"]
+    # Another quality or format is another copy.
+    client.get(download_url(result), {"format": "jpeg", "quality": "70"})
+    client.get(download_url(result), {"format": "png"})
+    assert made == ["JPEG", "JPEG", "PNG"]
+
+
+def test_a_kept_copy_is_counted_and_goes_with_its_job(
+    client: Client,
+    alice: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    job, result = camera_job(alice)
+    before = stored(alice)
+    client.force_login(alice)
+    body = client.get(download_url(result), {"format": "webp", "quality": "75"}).content
+    name = downloads.conversion_name(result, {"format": "webp", "quality": 75})
+    assert name.startswith(jobs.folder_of(job) + "download-0-")
+    assert default_storage.open(name, "rb").read() == body
+    assert StoredFile.objects.get(name=name).bytes == len(body)
+    assert stored(alice) == before + len(body)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.delete(job)
+    assert not default_storage.exists(name)
+    assert not StoredFile.objects.filter(name=name).exists()
+    assert stored(alice) == 0
+
+
+def test_a_copy_being_written_by_another_request_is_not_sent(
+    client: Client,
+    alice: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    # The file is there but has no ledger row yet: another request is still writing it.
+    _job, result = camera_job(alice)
+    name = downloads.conversion_name(result, {"format": "png", "quality": 90})
+    default_storage.save(name, ContentFile(b"\x89PNG\r\n\x1a\n half"))
+    before = stored(alice)
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(download_url(result), {"format": "png"})
+    assert response.status_code == 200
+    assert open_image(response.content).size == (64, 96)  # the whole picture, upright
+    # This request's own copy, under another name, was given back rather than kept twice.
+    assert stored(alice) == before
+    assert (
+        not StoredFile.objects.filter(user=alice)
+        .exclude(name=name)
+        .filter(name__contains="download-")
+        .exists()
+    )
+
+
+def test_the_original_is_never_decoded(
+    client: Client, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _job, result = camera_job(alice)
+
+    def refuse(self: Image.Image) -> None:
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(Image.Image, "load", refuse)
+    client.force_login(alice)
+    response = client.get(download_url(result))
+    assert response.status_code == 200
+    assert not has_gps(response.content)
+
+
+def test_a_stored_result_too_big_to_convert_gets_the_memory_message(
+    client: Client, alice: User, settings: SettingsWrapper
+) -> None:
+    settings.IMAGE_MEMORY_BUDGET_MB = 10
+    _job, result = camera_job(alice)
+    default_storage.delete(result.file.name)
+    default_storage.save(result.file.name, ContentFile(huge_png((2000, 1000))))
+    client.force_login(alice)
+    response = client.get(download_url(result), {"format": "jpeg"})
+    assert response.status_code == 422
+    assert response.context["errors"] == [
+        "This result cannot be downloaded: This image needs too much memory to process: 16 MB; "
+        "the limit is 10 MB. Save it smaller or as JPEG."
+    ]
+    # The original needs no decode: still there for the taking.
+    assert client.get(download_url(result)).status_code == 200

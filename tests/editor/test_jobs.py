@@ -32,7 +32,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
 from accounts.models import Quota, StoredFile, User
-from editor import images, jobs, operations, pipeline, polling, storage, submissions
+from editor import downloads, images, jobs, operations, pipeline, polling, storage, submissions
 from editor.images import ImageLimits
 from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
@@ -914,6 +914,38 @@ def test_a_step_run_again_replaces_its_files_and_frees_the_old_ones(
     assert job.status == JobStatus.SUCCEEDED
     assert job.results.count() == 1
     # Only the files the job refers to are left, and the quota counts exactly them.
+    folder = Path(settings.MEDIA_ROOT) / jobs.folder_of(job)
+    on_disk = {str(path.relative_to(settings.MEDIA_ROOT)) for path in folder.iterdir()}
+    assert on_disk == jobs._files_of(job)
+    assert stored(alice) == disk_bytes(alice)
+
+
+def test_a_step_run_again_drops_the_converted_downloads_of_the_old_results(
+    alice: User,
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    script.outcomes = [DONE, DONE]
+    job = submit()
+    step()
+    job = step()
+    assert job.status == JobStatus.STORING
+    old = job.results.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        downloads.encode(old, {"format": "jpeg", "quality": 80})
+    kept = downloads.conversion_name(old, {"format": "jpeg", "quality": 80})
+    assert StoredFile.objects.filter(name=kept).exists()
+    assert jobs.cancel(job)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = jobs.retry(job)
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            job = step()
+    assert job.status == JobStatus.SUCCEEDED
+    assert not default_storage.exists(kept)
+    assert not StoredFile.objects.filter(name=kept).exists()
     folder = Path(settings.MEDIA_ROOT) / jobs.folder_of(job)
     on_disk = {str(path.relative_to(settings.MEDIA_ROOT)) for path in folder.iterdir()}
     assert on_disk == jobs._files_of(job)

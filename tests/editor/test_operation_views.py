@@ -17,6 +17,7 @@ from tests.images import (
     SRGB,
     camera_jpeg,
     cut_jpeg,
+    huge_png,
     lying_jpeg,
     make_image,
     open_image,
@@ -271,6 +272,27 @@ def test_a_damaged_photo_is_refused_on_its_field_by_name(
         f"{name}: This image is damaged or incomplete: {reason}."
     ]
     assert f"{name}: This image is damaged or incomplete" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_a_photo_too_big_to_decode_within_the_memory_budget_is_refused_by_name(
+    client: Client, alice: User, settings: SettingsWrapper
+) -> None:
+    # 2000×1000 16-bit RGBA, a few kB of file: 16 MB to fit, over a 10 MB budget (the default
+    # budget refuses a 100-megapixel one the same way).
+    settings.IMAGE_MEMORY_BUDGET_MB = 10
+    make_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    upload = SimpleUploadedFile("scan.png", huge_png((2000, 1000)), content_type="image/png")
+    response = client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": upload},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["file_image"] == [
+        "scan.png: This image needs too much memory to process: 16 MB; the limit is 10 MB. "
+        "Save it smaller or as JPEG."
+    ]
     assert not Job.objects.exists()
 
 

@@ -319,6 +319,12 @@ def _open(file: InputImage, what: str) -> Image.Image:
         raise _invalid(what, f"is larger than {LIMITS.max_width} x {LIMITS.max_height} pixels.")
     if width < LIMITS.min_width or height < LIMITS.min_height:
         raise _invalid(what, f"is smaller than {LIMITS.min_width} x {LIMITS.min_height} pixels.")
+    try:
+        # The decoded photo and one working copy: its RGB conversion, or a result recolored
+        # beside it (the last result is recolored in place).
+        images.within_budget(image)
+    except images.ImageRejected as rejected:
+        raise VendorError(str(rejected), retryable=False, code="invalid_image") from None
     return image
 
 
