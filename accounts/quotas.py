@@ -26,7 +26,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, PositiveBigIntegerField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -380,6 +380,7 @@ def count_file(user_id: int, name: str, size: int) -> None:
     """A file just stored for a person: its ledger row and its bytes on the count, in one
     transaction. A row already there (the storage wrote over the file of that name) is
     replaced, and only the difference is counted."""
+    now = timezone.now()
     with transaction.atomic():
         earlier = (
             StoredFile.objects.select_for_update()
@@ -387,10 +388,27 @@ def count_file(user_id: int, name: str, size: int) -> None:
             .values_list("bytes", flat=True)
             .first()
         )
-        StoredFile.objects.update_or_create(
-            name=name, defaults={"user_id": user_id, "bytes": size, "counted_at": timezone.now()}
-        )
+        if earlier is None:  # the usual case: a new name, one INSERT
+            earlier = _insert_file(name, user_id, size, now)
+        if earlier is not None:
+            StoredFile.objects.filter(name=name).update(user_id=user_id, bytes=size, counted_at=now)
         add_storage(user_id, size - (earlier or 0))
+
+
+def _insert_file(name: str, user_id: int, size: int, now: dt.datetime) -> int | None:
+    """The row for a name that had none; None, or the bytes of the row that another process
+    wrote for the same name meanwhile (a storage that writes over files: both wrote it)."""
+    try:
+        with transaction.atomic():
+            StoredFile.objects.create(name=name, user_id=user_id, bytes=size, counted_at=now)
+    except IntegrityError:
+        return (
+            StoredFile.objects.select_for_update()
+            .filter(name=name)
+            .values_list("bytes", flat=True)
+            .first()
+        )
+    return None
 
 
 def counted_bytes(name: str) -> int | None:

@@ -4,10 +4,11 @@ in the same conditional UPDATE as the other limits."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
-from accounts.models import Quota, User
+from accounts.models import Quota, StoredFile, User
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,14 @@ def test_reserving_storage_for_a_batch_is_all_or_nothing(
 )
 def test_megabytes(size: int, shown: str) -> None:
     assert quotas.megabytes(size) == shown
+
+
+def test_a_file_written_over_is_counted_at_its_new_size_once(alice: User) -> None:
+    """A storage that writes over files (S3): the same name counted twice, by two requests at
+    once or one after the other, is one row and the last size."""
+    quotas.count_file(alice.pk, "jobs/1/a/download-0.jpg", 100)
+    quotas.count_file(alice.pk, "jobs/1/a/download-0.jpg", 250)
+    assert Quota.objects.get(user=alice).stored_bytes == 250
+    # The other request's INSERT lost the race for the name: it learns the row's bytes.
+    assert quotas._insert_file("jobs/1/a/download-0.jpg", alice.pk, 300, timezone.now()) == 250
+    assert StoredFile.objects.get(name="jobs/1/a/download-0.jpg").bytes == 250
