@@ -247,14 +247,14 @@ def _upright(image: Image.Image) -> Image.Image:
 
 def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
     mode = image.mode
-    if mode == "RGB":
+    if mode == "RGB" and not _has_alpha(image):
         return image
     if mode in {"I;16", "I;16B", "I;16L", "I"}:
         # 16-bit grayscale: scale down to 8 bits rather than clipping at 255.
         notes.append(_("Converted from 16-bit to 8-bit color."))
         image = image.point(lambda value: value / 256).convert("L")
         mode = "L"
-    if "A" in mode or (mode == "P" and "transparency" in image.info):
+    if _has_alpha(image):
         notes.append(_("Flattened transparency onto white (the vendor needs RGB)."))
         return _flatten(image)
     if mode == "CMYK":
@@ -319,7 +319,7 @@ def fit(data: bytes, limits: ImageLimits, *, vendor_label: str) -> Fitted:
             f"This image is {width}×{height} pixels; {vendor_label} needs at least "
             f"{limits.min_width}×{limits.min_height}."
         )
-    needs_rgb = limits.rgb_only and image.mode != "RGB"
+    needs_rgb = limits.rgb_only and (image.mode != "RGB" or _has_alpha(image))
     too_big = width > limits.max_width or height > limits.max_height
     if too_big and source_format == "JPEG":
         _draft_to_fit(image, limits)
@@ -556,7 +556,9 @@ def _cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, by
 
 
 def _has_alpha(image: Image.Image) -> bool:
-    return "A" in image.mode or (image.mode == "P" and "transparency" in image.info)
+    """An alpha band, or a transparent colour (``info["transparency"]``), which PNG allows in
+    every mode without one: 1, L, P, RGB and 16-bit grey."""
+    return "A" in image.mode or "transparency" in image.info
 
 
 # Modes each format stores as they are; anything else is converted first.

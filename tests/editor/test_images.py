@@ -278,3 +278,25 @@ def test_every_jpeg_the_studio_saves_leaves_the_comment_out() -> None:
     image = open_image(TAGGED)
     assert image.info["comment"] == b"shot at home"
     assert "comment" not in open_image(save(image, "JPEG", quality=90)).info
+
+
+@pytest.mark.parametrize(
+    ("mode", "transparent"),
+    [("1", 0), ("L", 0), ("P", 0), ("I;16", 0), ("RGB", (0, 0, 0))],
+)
+@pytest.mark.parametrize("target", ["PNG", "JPEG"])
+def test_a_transparent_colour_in_any_mode_is_flattened_onto_white(
+    mode: str, transparent: object, target: str
+) -> None:
+    """PNG lets every mode without an alpha band name a transparent colour; a mode-"1" one made
+    the fit step raise on save ("transparency for RGB must be list or tuple")."""
+    buffer = io.BytesIO()
+    Image.new(mode, (64, 48)).save(buffer, "PNG", transparency=transparent)  # all transparent
+    limits = ImageLimits(frozenset({target}), 5_000_000, 4096, 4096, 8, 8, rgb_only=True)
+    fitted = fit(buffer.getvalue(), limits, vendor_label="V")
+    picture = open_image(fitted.image.data)
+    assert picture.mode == "RGB"
+    assert picture.getpixel((5, 5)) == (255, 255, 255)
+    assert any("Flattened transparency" in note for note in fitted.notes)
+    for fmt in ("PNG", "JPEG", "WEBP"):
+        assert open_image(convert(buffer.getvalue(), fmt, 90)).size == (64, 48)
