@@ -13,7 +13,7 @@ from django.urls import reverse
 from ninja import Field, Schema
 
 from editor import fairqueue, images, keys, polling
-from editor.models import Batch, Job, JobStatus, Result, Vendor
+from editor.models import ACTIVE_STATUSES, Batch, Job, JobStatus, Result, Vendor
 
 # --- Errors ----------------------------------------------------------------------------------
 
@@ -88,6 +88,12 @@ class JobError(Schema):
     message: str
 
 
+class JobRetry(Schema):
+    code: str
+    message: str
+    attempts: int
+
+
 class ResultOut(Schema):
     width: int
     height: int
@@ -107,6 +113,10 @@ class JobOut(Schema):
     )
     progress: int
     error: JobError | None
+    retrying: JobRetry | None = Field(
+        description="While the job is under way after a failed try: what that try met and how "
+        "many tries have failed; null otherwise. `error` is only set once the job failed."
+    )
     params: dict[str, Any]
     created_at: dt.datetime
     finished_at: dt.datetime | None
@@ -167,6 +177,9 @@ def job_out(
         progress=job.progress,
         error=JobError(code=job.error_code or "failed", message=job.error_message)
         if failed
+        else None,
+        retrying=JobRetry(code=job.error_code, message=job.error_message, attempts=job.attempts)
+        if job.status in ACTIVE_STATUSES and job.error_code
         else None,
         params=job.params,
         created_at=job.created_at,

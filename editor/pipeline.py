@@ -16,6 +16,7 @@ import datetime as dt
 import enum
 import logging
 import random
+import secrets
 import time
 from collections.abc import Iterable
 from pathlib import PurePosixPath
@@ -163,12 +164,17 @@ def _step(job: Job) -> Job | None:
     except vault.VaultError as error:
         _fail(job, "vault", str(error))
     except Exception as error:
-        logger.exception("job %s: unexpected error in step %s", job.pk, job.status)
-        _handle_vendor_error(job, _internal(job, error))
+        # A reference the person can quote and an admin can find in the log, next to the
+        # traceback (which never reaches the job's message).
+        incident = secrets.token_hex(4)
+        logger.exception(
+            "job %s: unexpected error in step %s (incident %s)", job.pk, job.status, incident
+        )
+        _handle_vendor_error(job, _internal(job, error, incident))
     return None
 
 
-def _internal(job: Job, error: Exception) -> VendorError:
+def _internal(job: Job, error: Exception, incident: str) -> VendorError:
     """What an unexpected error in a step means for the job. The studio's own services (the
     database, the broker, storage) failing is passing trouble: the step is tried again until
     the deadline. Anything else is a bug that this job's input or settings set off, which
@@ -182,14 +188,17 @@ def _internal(job: Job, error: Exception) -> VendorError:
         return VendorError(
             _(
                 "Something in this job makes our own processing fail every time, so it was "
-                "stopped. We have logged it; your credits were refunded. Trying another "
-                "photo or other settings may work."
-            ),
+                "stopped (reference %(incident)s). We have logged it; your credits were "
+                "refunded. Trying another photo or other settings may work."
+            )
+            % {"incident": incident},
             retryable=False,
             code=INTERNAL_FAILURE,
         )
     return VendorError(
-        _("Something went wrong on our side. The job will try again shortly."),
+        _("Something went wrong on our side (reference %(incident)s).") % {"incident": incident}
+        + " "
+        + _("The job will try again shortly."),
         retryable=True,
         code=INTERNAL,
     )

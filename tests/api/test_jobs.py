@@ -27,7 +27,7 @@ from editor import images
 from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient
-from tests.factories import camera_job, make_job, make_key
+from tests.factories import camera_job, make_job, make_job_row, make_key
 from tests.images import has_gps, huge_png, lying_jpeg, photo, png_with_bad_crc
 
 pytestmark = pytest.mark.django_db
@@ -560,3 +560,26 @@ def test_a_full_storage_is_a_503_to_try_again_with_nothing_charged(
         0,
         0,
     )
+
+
+def test_a_job_retrying_shows_what_its_last_try_met(alice: User, alice_api: ApiClient) -> None:
+    job = make_job_row(alice, JobStatus.RUNNING)
+    Job.objects.filter(pk=job.pk).update(
+        error_code="internal",
+        error_message="Something went wrong on our side (reference 0a1b2c3d). The job will try "
+        "again shortly.",
+        attempts=2,
+    )
+    body = alice_api.get(f"{JOBS}/{job.pk}").json()
+    assert body["status"] == "running"
+    assert body["error"] is None
+    assert body["retrying"] == {
+        "code": "internal",
+        "message": "Something went wrong on our side (reference 0a1b2c3d). The job will try "
+        "again shortly.",
+        "attempts": 2,
+    }
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED)
+    body = alice_api.get(f"{JOBS}/{job.pk}").json()
+    assert body["retrying"] is None
+    assert body["error"]["code"] == "internal"

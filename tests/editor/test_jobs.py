@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1357,6 +1358,7 @@ def test_a_crash_that_comes_back_every_time_ends_the_job_after_two_more_tries(
     sent: Sent,
     script: Script,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     crash_every_fit(monkeypatch, ValueError("cannot use transparency for this mode"))
     job = submit()
@@ -1368,6 +1370,12 @@ def test_a_crash_that_comes_back_every_time_ends_the_job_after_two_more_tries(
     assert (job.status, job.error_code) == (JobStatus.FAILED, pipeline.INTERNAL_FAILURE)
     assert "makes our own processing fail every time" in job.error_message
     assert "transparency" not in job.error_message  # the exception stays in the log
+    # The reference in the message finds the traceback in the log.
+    reference = re.search(r"reference ([0-9a-f]{8})", job.error_message)
+    assert reference is not None
+    logged = [r for r in caplog.records if f"incident {reference.group(1)}" in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
     assert Quota.objects.get(user=job.owner).credits_this_month == 0
 
 
