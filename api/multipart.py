@@ -9,17 +9,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, QueryDict
 
 from accounts.http import AuthenticatedHttpRequest
 from api.errors import ApiError
-from editor import operations, submissions
+from editor import operations, submissions, uploads
 from editor.models import display_name
 from editor.submissions import Photo, Submission, SubmissionInvalid
 
-# One uploaded file may be at most this big (413 "too_large" above it). Photos bigger than a
-# vendor takes are scaled down, as on the page; this only bounds what a request may store.
-MAX_FILE_BYTES = 64 * 1024 * 1024
 # Request fields that are not parameters of the operation.
 FIXED_FIELDS = frozenset({"operation", "provider", "key", "webhook_url"})
 
@@ -83,20 +81,20 @@ def photos(
     role named by ``many`` (a batch's photos), which may repeat."""
     found: dict[str, list[Photo]] = {}
     for spec in operation.files:
-        uploads = request.FILES.getlist(spec.role)
-        for upload in uploads:
-            if (upload.size or 0) > MAX_FILE_BYTES:
+        sent = request.FILES.getlist(spec.role)
+        for upload in sent:
+            if uploads.too_large(upload):
                 raise ApiError(
                     413,
                     "too_large",
-                    f"{spec.role}: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.",
-                    max_bytes=MAX_FILE_BYTES,
+                    f"{spec.role}: the file is larger than {settings.UPLOAD_MAX_MB} MB.",
+                    max_bytes=settings.UPLOAD_MAX_BYTES,
                 )
-        if len(uploads) > 1 and spec.role != many:
+        if len(sent) > 1 and spec.role != many:
             message = "Send one photo per job." if not many else "Send one photo for every job."
             raise invalid({spec.role: [message]})
-        if uploads:
-            found[spec.role] = [Photo(upload, display_name(upload.name)) for upload in uploads]
+        if sent:
+            found[spec.role] = [Photo(upload, display_name(upload.name)) for upload in sent]
     return found
 
 

@@ -330,6 +330,13 @@ STORAGES: dict[str, dict[str, Any]] = {
     },
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # stream every upload to a temporary file
+# One uploaded file may be at most this big, on every path (pages, API, batches, drafts): the
+# upload handler stops writing a file past it while the body streams in, and the validator
+# refuses it by name (the API with a 413). A proxy in front should refuse bodies a little over
+# UPLOAD_MAX_MB x BATCH_MAX_PHOTOS (nginx: client_max_body_size).
+UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 64)
+UPLOAD_MAX_BYTES = UPLOAD_MAX_MB * 1024 * 1024
+FILE_UPLOAD_HANDLERS = ["editor.uploads.LimitedUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Security --------------------------------------------------------------------------------

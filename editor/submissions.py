@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from accounts import quotas
 from accounts.models import User
-from editor import images, metadata
+from editor import images, metadata, uploads
 from editor.models import VendorKey
 from editor.operations import FileInput, Operation, Param, Provider
 
@@ -328,6 +328,8 @@ def _check_photo(spec: FileInput, provider: Provider, photo: Photo, found: _Phot
     cut to the picture's end, without its GPS position, camera serial or comments:
     metadata.clean_upload); notes when it will be scaled down to the vendor's limits."""
     content = photo.content
+    if uploads.too_large(content):
+        return _Checked(uploads.limit_message(), photo, damaged=True)
     stream = io.BytesIO(content) if isinstance(content, bytes) else content
     try:
         header = images.check_upload(stream)

@@ -21,14 +21,13 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
 from accounts.models import Quota, User
-from api import multipart
 from api.models import ApiToken
 from editor import images
 from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient
 from tests.factories import camera_job, make_job, make_job_row, make_key
-from tests.images import has_gps, huge_png, lying_jpeg, photo, png_with_bad_crc
+from tests.images import has_gps, huge_png, lying_jpeg, make_image, photo, png_with_bad_crc
 
 pytestmark = pytest.mark.django_db
 
@@ -241,13 +240,16 @@ def test_a_photo_too_big_to_decode_within_the_memory_budget_is_422_naming_the_fi
 
 
 def test_a_file_over_the_limit_is_413(
-    alice: User, alice_api: ApiClient, monkeypatch: pytest.MonkeyPatch
+    alice: User, alice_api: ApiClient, settings: SettingsWrapper
 ) -> None:
     make_key(alice, Vendor.PICWISH)
-    monkeypatch.setattr(multipart, "MAX_FILE_BYTES", 100)
-    response = alice_api.post(JOBS, colorize())
+    settings.UPLOAD_MAX_MB = 1
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    big = SimpleUploadedFile("big.jpg", make_image() + b"\0" * (2 * 1024 * 1024), "image/jpeg")
+    response = alice_api.post(JOBS, colorize(image=big))
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
+    assert response.json()["message"] == "image: the file is larger than 1 MB."
     assert not Job.objects.exists()
 
 

@@ -7,9 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django import Settings as SettingsWrapper
 
-from accounts.models import User
-from editor import metadata, operations
-from editor.models import Job, JobStatus, Vendor
+from accounts.models import Quota, User
+from editor import metadata, operations, uploads
+from editor.models import Draft, Job, JobStatus, Vendor
 from tests.factories import make_key
 from tests.images import (
     HTML_TAIL,
@@ -333,3 +333,36 @@ def test_a_polyglot_is_stored_without_what_follows_the_picture(client: Client, a
     job = Job.objects.get()
     with default_storage.open(job.inputs["image"], "rb") as handle:
         assert handle.read() == png
+
+
+def test_a_file_over_the_upload_limit_is_cut_off_while_it_streams_in(
+    client: Client, alice: User, settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page form takes no file past UPLOAD_MAX_BYTES: its temporary file stops growing at
+    the limit, and the form names the file."""
+    make_key(alice, Vendor.PICWISH)
+    settings.UPLOAD_MAX_MB = 1
+    settings.UPLOAD_MAX_BYTES = 1024 * 1024
+    largest: list[int] = [0]
+    receive = uploads.LimitedUploadHandler.receive_data_chunk
+
+    def watched(handler: uploads.LimitedUploadHandler, raw: bytes, start: int) -> bytes | None:
+        kept = receive(handler, raw, start)
+        if not handler.file.closed:
+            largest[0] = max(largest[0], handler.file.tell())
+        return kept
+
+    monkeypatch.setattr(uploads.LimitedUploadHandler, "receive_data_chunk", watched)
+    # A JPEG followed by 3 MB of zeros, as the outside review sent (at 315 MB).
+    big = SimpleUploadedFile("padded.jpg", make_image() + b"\0" * (3 * 1024 * 1024), "image/jpeg")
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:operation", args=["colorize"]),
+        {"provider": "picwish", "format": "jpg", "file_image": big},
+    )
+    assert response.status_code == 200
+    assert "padded.jpg: This file is larger than 1 MB" in response.content.decode()
+    assert 0 < largest[0] <= settings.UPLOAD_MAX_BYTES
+    assert not Job.objects.exists()
+    assert not Draft.objects.exists()
+    assert Quota.objects.filter(user=alice, stored_bytes__gt=0).count() == 0
