@@ -11,9 +11,21 @@ from typing import Annotated, Any, Literal
 
 from django.urls import reverse
 from ninja import Field, Schema
+from pydantic import AfterValidator
 
 from editor import fairqueue, images, keys, polling
 from editor.models import ACTIVE_STATUSES, Batch, Job, JobStatus, Result, Vendor
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold a NUL byte: such input is refused (422), never a failed query.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    return value
+
+
+# Free text that is stored or queried.
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 # --- Errors ----------------------------------------------------------------------------------
 
@@ -201,7 +213,7 @@ class JobFilters(Schema):
     limit: int = Field(20, ge=1, le=100)
     # Bounded: a database takes no offset past a 64-bit integer (and none this far is real).
     offset: int = Field(0, ge=0, le=1_000_000_000)
-    operation: str | None = None
+    operation: Text | None = Field(None, max_length=40)
     status: JobStatus | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
@@ -249,7 +261,7 @@ class KeyOut(Schema):
 class KeyIn(Schema):
     vendor: Vendor
     secret: str = Field(..., max_length=keys.SECRET_MAX, json_schema_extra={"writeOnly": True})
-    label: str = Field("", max_length=100, description="Optional; like “PicWish key 2” if empty.")
+    label: Text = Field("", max_length=100, description="Optional; like “PicWish key 2” if empty.")
     monthly_credit_cap: int | None = Field(None, ge=1, le=keys.CAP_MAX)
 
 

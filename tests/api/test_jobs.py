@@ -333,6 +333,9 @@ def test_the_list_filters(alice: User, alice_api: ApiClient) -> None:
     assert ids(created_after=yesterday) == {str(done.pk), str(migrated.pk)}
     assert ids(created_before=yesterday) == {str(old.pk)}
     assert alice_api.get(JOBS, {"status": "bogus"}).status_code == 422
+    # PostgreSQL text cannot hold a NUL byte: refused as input, never a failed query.
+    assert alice_api.get(JOBS, {"operation": "colorize\x00"}).status_code == 422
+    assert alice_api.get(JOBS, {"operation": "x" * 41}).status_code == 422
 
 
 def test_the_list_takes_a_fixed_number_of_queries(alice: User, alice_api: ApiClient) -> None:

@@ -150,3 +150,10 @@ def test_no_token_or_a_revoked_one_is_401(alice: User, method: str) -> None:
         assert response.status_code == 401
         assert response.json()["code"] == "unauthenticated"
     assert VendorKey.objects.filter(owner=alice).count() == 1
+
+
+def test_a_label_with_a_nul_byte_is_refused(alice: User, alice_api: ApiClient) -> None:
+    payload = {"vendor": "picwish", "secret": "sandbox-secret-1234", "label": "mine\x00"}
+    response = alice_api.post(KEYS, json.dumps(payload), content_type="application/json")
+    assert response.status_code == 422
+    assert not VendorKey.objects.exists()
