@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from accounts import quotas
 from accounts.models import User
 from editor import images, submissions
-from editor.models import Draft, Job, Vendor, VendorKey, display_name
+from editor.models import Draft, Job, Vendor, VendorKey, display_name, plain_text
 from editor.operations import FileInput, Operation, Param, Provider
 from editor.submissions import Photo, Submission, SubmissionInvalid
 
@@ -378,7 +378,7 @@ class PresetForm(forms.Form):
                 self.fields[param.name] = submissions.field_for(param)
 
     def clean_preset_name(self) -> str:
-        name = " ".join(str(self.cleaned_data["preset_name"]).split())
+        name = " ".join(plain_text(str(self.cleaned_data["preset_name"])).split())
         if not name:
             raise forms.ValidationError(_("Give the preset a name."))
         return name

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts import audit, periods, quotas
 from accounts.models import AuditAction, User
-from editor.models import Job, Vendor, VendorKey
+from editor.models import Job, Vendor, VendorKey, plain_text
 
 SECRET_MIN = 8
 SECRET_MAX = 512
@@ -120,7 +120,7 @@ def add(
         clean_secret(secret)
     except forms.ValidationError as error:
         raise KeyRefused("secret", " ".join(error.messages)) from None
-    label = label or default_label(owner, vendor)
+    label = plain_text(label).strip() or default_label(owner, vendor)
     if label_taken(owner.pk, vendor, label):
         raise KeyRefused("label", duplicate_label(vendor))
     key = VendorKey(owner=owner, vendor=vendor, label=label, monthly_credit_cap=monthly_credit_cap)
@@ -146,6 +146,7 @@ def change(
     the secret replaced, and the label or cap changed (old and new values), one event each.
     Raises KeyRefused (and changes nothing) when the label is taken meanwhile."""
     changed: dict[str, list[Any]] = {}
+    label = plain_text(label).strip() or key.label
     for name, after in (("label", label), ("monthly_credit_cap", monthly_credit_cap)):
         before = getattr(key, name)
         if before != after:

@@ -144,6 +144,18 @@ FAMILY_DEPTH = 20
 FAMILY_SIZE = 48
 
 
+# Characters that reorder the text around them (overrides, embeddings, isolates, marks): a name
+# holding U+202E shows "gpj.exe" as "exe.jpg". Removed from every text a person gives us.
+BIDI_CONTROLS = dict.fromkeys(
+    (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+)
+
+
+def plain_text(text: str) -> str:
+    """A person's text without the characters that reorder how it displays."""
+    return text.translate(BIDI_CONTROLS)
+
+
 def display_name(name: str | None) -> str:
     """A person's file name as we show it: the last part of the path, without control
     characters, short enough for a card. Only ever shown or used in a download name."""

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from accounts import quotas
 from accounts.models import User
 from editor import images, metadata, uploads
-from editor.models import VendorKey
+from editor.models import VendorKey, plain_text
 from editor.operations import FileInput, Operation, Param, Provider
 
 HEX_COLOR = re.compile(r"^#?(?:[0-9A-Fa-f]{2})?([0-9A-Fa-f]{6})$")
@@ -203,6 +203,8 @@ def clean_params(
             if param.required:
                 errors.setdefault(param.name, []).append(_("This field is required."))
             continue
+        if param.kind == "text":
+            value = plain_text(str(value))
         if param.kind == "text" and param.max_words:
             value = " ".join(str(value).split())
         params[param.name] = value

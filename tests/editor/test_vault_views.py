@@ -516,3 +516,18 @@ def test_admin_shows_jobs_and_results_read_only(admin_client_: Client) -> None:
     for name in ("job", "result"):
         assert admin_client_.get(reverse(f"admin:editor_{name}_changelist")).status_code == 200
         assert admin_client_.get(reverse(f"admin:editor_{name}_add")).status_code == 403
+
+
+def test_a_label_that_would_display_reversed_is_kept_without_its_override(
+    alice_client: Client,
+) -> None:
+    """U+202E would show "invoice‮gpj.exe" as "invoiceexe.jpg": the characters that reorder
+    text are removed from what a person types, wherever it is shown later."""
+    alice_client.post(
+        reverse("editor:vault_add"),
+        {"vendor": "picwish", "label": "invoice\u202egpj.exe", "secret": SECRET},
+    )
+    assert VendorKey.objects.get().label == "invoicegpj.exe"
+    page = alice_client.get(reverse("editor:vault")).content.decode()
+    assert "invoicegpj.exe" in page
+    assert "\u202e" not in page
