@@ -6,9 +6,9 @@ person's jobs never take another's slot). When several people have a free slot a
 sweeper's pass), they are served round-robin: whoever has the fewest jobs running goes first,
 then whoever's last job started longest ago, one job each per round.
 
-Starting a job is one atomic step per person (``promote``): the oldest waiting jobs are read
-and locked (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL: two processes promoting for
-the same person never pick the same job, and a job being canceled is skipped), the slots are
+Starting a job is one atomic step per person (``promote``): the person's quota row is locked
+(promotions for one person run in turn), the oldest waiting jobs are read and locked (``SELECT
+... FOR UPDATE SKIP LOCKED`` on PostgreSQL: a job being canceled is skipped), the slots are
 taken in one conditional UPDATE of the person's quota row (accounts.quotas.take_slots, so no
 number of racing web and worker processes passes the limit), and the jobs move to ``queued``,
 all in one transaction. On SQLite the write transaction itself serializes them. The caller
@@ -54,8 +54,15 @@ def promote(
     date, for the caller to ring after commit. ``limits``: the owner's, when just read."""
     now = now or timezone.now()
     with transaction.atomic():
+        # The person's quota row locked first: promotions for one person run one after the
+        # other, so the oldest waiting jobs take the slots. (With SKIP LOCKED alone, a second
+        # promoter would pass over the first one's jobs, lock younger ones and could win the
+        # slots for them.) Ending a job and submitting one hold this lock already.
         counts = (
-            Quota.objects.filter(user_id=owner_id).values("active_jobs", "waiting_jobs").first()
+            Quota.objects.select_for_update()
+            .filter(user_id=owner_id)
+            .values("active_jobs", "waiting_jobs")
+            .first()
         )
         if counts is None or counts["waiting_jobs"] <= 0:
             return []  # the usual case when a slot frees: one query, and no plan to read
