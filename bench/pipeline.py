@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,6 +268,11 @@ class Service:
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self._text().splitlines()[-lines:])
 
+    @property
+    def pid(self) -> int | None:
+        """The service's process id, which is also its process group's (a session of its own)."""
+        return None if self._process is None else self._process.pid
+
     def stop(self) -> None:
         process = self._process
         if process is None or process.poll() is not None:
@@ -279,6 +284,67 @@ class Service:
             # Not yet reaped, so its group still exists: the pool's children go with it.
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
+
+
+# --- Where the CPU goes ----------------------------------------------------------------------
+
+
+def _proc_stats() -> Iterable[tuple[int, str, int, float]]:
+    """(pid, command, process group, CPU seconds) of every process now alive (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        command = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # After the command: state, ppid, pgrp, ... utime (12th), stime (13th).
+        yield int(entry.name), command, int(fields[2]), (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all cores) since it started."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle, iowait = values[3], values[4]
+    return (sum(values[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent over a span by the machine and by each part of the bench's world: each
+    Celery service (its whole process group: threads and pool children), this process (the
+    sandbox runs in a thread of it, and the API batch's request is made in it), PostgreSQL and
+    Redis. A process that ends within the span
+    takes its seconds with it; the machine's total keeps them."""
+
+    def __init__(self, services: list[Service]) -> None:
+        self._groups = {service.pid: service.name for service in services if service.pid}
+        self._start = self._take()
+
+    def _take(self) -> dict[str, float]:
+        seen: defaultdict[str, float] = defaultdict(float)
+        for pid, command, group, seconds in _proc_stats():
+            if pid == os.getpid():  # the sandbox's thread, and the API batch's request
+                seen["bench"] += seconds
+            elif group in self._groups:
+                seen[self._groups[group]] += seconds
+            elif command.startswith(("postgres", "postmaster")):
+                seen["postgresql"] += seconds
+            elif command.startswith("redis-server"):
+                seen["redis"] += seconds
+        seen["machine"] = _machine_busy()
+        return seen
+
+    def spent(self) -> dict[str, float]:
+        """CPU seconds by part since the meter started; ``other``: the machine's rest."""
+        now = self._take()
+        spent = {name: seconds - self._start.get(name, 0.0) for name, seconds in now.items()}
+        spent["other"] = spent["machine"] - sum(
+            seconds for name, seconds in spent.items() if name != "machine"
+        )
+        return spent
 
 
 def start_services(var_dir: Path, cleanup: contextlib.ExitStack) -> list[Service]:
@@ -505,6 +571,7 @@ class Batch:
     tasks: dict[str, int]  # Celery tasks each worker ran meanwhile
     resent: int  # steps the sweeper re-sent meanwhile
     deaths: list[str]  # workers that died meanwhile (and were started again), and why
+    cpu: dict[str, float]  # CPU seconds by part of the world meanwhile (CpuMeter)
 
     @property
     def succeeded(self) -> list[Ended]:
@@ -547,6 +614,23 @@ class Batch:
         died = "; ".join(self.deaths) or "none"
         return f"tasks: {rates}; sweeper re-sent {self.resent}; worker deaths: {died}"
 
+    def cpu_per_job(self) -> dict[str, float]:
+        """Milliseconds of CPU a job by part (the wait for the last ones included)."""
+        jobs = max(1, len(self.rows))
+        return {name: 1000 * seconds / jobs for name, seconds in self.cpu.items()}
+
+    def cpu_text(self) -> str:
+        per_job = self.cpu_per_job()
+        parts = [name for name in self.cpu if name.startswith(("worker-", "beat"))]
+        parts += ["bench", "postgresql", "redis", "other"]
+        spent = ", ".join(f"{name} {per_job.get(name, 0):.1f}" for name in parts)
+        busy = self.cpu.get("machine", 0) / (self.waited * (os.cpu_count() or 1))
+        return (
+            f"CPU ms a job (bench: the API batch and the sandbox): {spent}; "
+            f"in all {per_job.get('machine', 0):.1f} "
+            f"(the machine's {os.cpu_count()} CPUs {busy:.0%} busy)"
+        )
+
     def sandbox(self) -> str:
         by_endpoint: Counter[str] = Counter()
         for (endpoint, _status), count in self.answers.items():
@@ -571,12 +655,14 @@ def run_batch(
     tasks = {service.name: service.tasks_done() for service in world.services}
     resent = sum(service.resent() for service in world.services)
     deaths = len(world.deaths())
+    meter = CpuMeter(world.services)
     started = time.perf_counter()
     for _ in range(count):
         submit_one()
     submitting = time.perf_counter() - started
     finished = wait_for_jobs(world, cap - submitting, 0.25, owner=user)
     waited = time.perf_counter() - started
+    cpu = meter.spent()
     canceled: Counter[str] = Counter()
     if not finished:
         canceled = cancel_active(user)
@@ -594,6 +680,7 @@ def run_batch(
         },
         resent=sum(service.resent() for service in world.services) - resent,
         deaths=world.deaths()[deaths:],
+        cpu=cpu,
     )
 
 
@@ -803,6 +890,12 @@ def bench_many_jobs(world: World) -> None:
             f"{ideal_poll:.0f} s with one poll more)"
         )
     print(f"    {batch.outcome()}")
+    print(f"    {batch.cpu_text()}")
+    per_job = batch.cpu_per_job()
+    keep("async300_cpu_ms_a_job", round(per_job.get("machine", 0), 1))
+    keep("async300_cpu_ms_a_job_worker", round(per_job.get("worker-io", 0), 1))
+    keep("async300_cpu_ms_a_job_api_and_sandbox", round(per_job.get("bench", 0), 1))
+    keep("async300_cpu_ms_a_job_postgresql", round(per_job.get("postgresql", 0), 1))
     cpu = batch.rate("worker-cpu")
     if not batch.finished and cpu:
         # Every job takes two steps on the cpu queue: fitting the input, then the thumbnail.

@@ -59,6 +59,8 @@ WAKE_EARLY = 0.2
 # A step's unexpected error: retried (INTERNAL) until it has happened too often in a row.
 INTERNAL = "internal"
 INTERNAL_FAILURE = "internal_repeated"
+# How fresh a key's "last used" must be before a job that used it writes it again.
+KEY_USED_RESOLUTION = dt.timedelta(seconds=30)
 # Vendor error codes that mean the key itself is wrong: shown on the key in the vault.
 BAD_KEY_CODES = frozenset(
     {"unauthorized", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_NOT_EXISTS"}
@@ -463,8 +465,17 @@ def _hold(budget: str, seconds: float) -> None:
 
 
 def _key_worked(job: Job) -> None:
-    if job.key is not None:
-        VendorKey.objects.filter(pk=job.key.pk).update(last_used_at=timezone.now(), last_error="")
+    """Note on the key that it just worked: the vault shows when a key was last used (to the
+    minute) and clears a stale error. Only a row that needs it is written: hundreds of jobs on
+    one key would otherwise queue up on that one row's lock, two writes a job."""
+    if job.key is None:
+        return
+    now = timezone.now()
+    VendorKey.objects.filter(pk=job.key.pk).filter(
+        Q(last_used_at__isnull=True)
+        | Q(last_used_at__lt=now - KEY_USED_RESOLUTION)
+        | ~Q(last_error="")
+    ).update(last_used_at=now, last_error="")
 
 
 def _store_results(job: Job, done: Done) -> Job | None:
@@ -487,7 +498,8 @@ def _store_results(job: Job, done: Done) -> Job | None:
         # Results of an earlier run of this step (a retried job) are replaced, files included;
         # registered before the next step's message, so it runs first: the thumbnail step
         # writes new thumbnails under the names of the old ones.
-        replaced = _result_files(Result.objects.filter(job=job)) - new_names
+        earlier = list(Result.objects.filter(job=job))
+        replaced = _result_files(earlier) - new_names
         # And the converted downloads kept of the old results (editor.downloads): their names
         # carry the old results' ids, so none would be sent again, but they are counted.
         replaced |= {
@@ -496,7 +508,8 @@ def _store_results(job: Job, done: Done) -> Job | None:
             if PurePosixPath(name).name.startswith(CONVERSION_PREFIX)
         }
         transaction.on_commit(lambda: storage.discard(owner_id, replaced))
-        Result.objects.filter(job=job).delete()
+        if earlier:
+            Result.objects.filter(pk__in=[result.pk for result in earlier]).delete()
         Result.objects.bulk_create(stored)
         moved = _move(
             job,

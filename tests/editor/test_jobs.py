@@ -1038,6 +1038,37 @@ def test_a_failed_or_canceled_job_gives_its_credits_back_to_its_key(
     assert picwish_key.credits_this_month == 1  # a success keeps its charge
 
 
+def test_a_key_that_worked_is_noted_once_in_a_while_and_its_stale_error_cleared(
+    picwish_key: VendorKey, submit: Run, step: Callable[[], Job], script: Script
+) -> None:
+    script.outcomes = [DONE, DONE]
+    submit()
+    for _ in range(3):
+        step()
+    picwish_key.refresh_from_db()
+    first = picwish_key.last_used_at
+    assert first is not None
+    # A second job moments later leaves the row alone: no write (and no lock) per job.
+    submit()
+    for _ in range(3):
+        step()
+    picwish_key.refresh_from_db()
+    assert picwish_key.last_used_at == first
+    # An error another job left on the key, or an old "last used", is written over.
+    picwish_key.last_error = "The vendor says this key has no credits left."
+    picwish_key.save()
+    job = Job.objects.filter(key=picwish_key).select_related("key").latest("created_at")
+    pipeline._key_worked(job)
+    picwish_key.refresh_from_db()
+    assert (picwish_key.last_error, picwish_key.last_used_at > first) == ("", True)
+    VendorKey.objects.filter(pk=picwish_key.pk).update(
+        last_used_at=timezone.now() - 2 * pipeline.KEY_USED_RESOLUTION
+    )
+    pipeline._key_worked(job)
+    picwish_key.refresh_from_db()
+    assert timezone.now() - picwish_key.last_used_at < pipeline.KEY_USED_RESOLUTION
+
+
 def test_a_job_on_the_house_key_runs_on_its_secret_and_charges_its_owner(
     alice: User,
     bob: User,
