@@ -8,8 +8,11 @@ import struct
 import zipfile
 import zlib
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageCms, ImageDraw
+
+from editor import images
 
 
 def make_image(
@@ -193,3 +196,17 @@ def huge_png(size: tuple[int, int], *, bits: int = 16) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
     )
+
+
+def count_conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the format of every ``editor.images.convert`` call from now on (the list grows
+    as they happen): a converted download must be made once, then sent as kept."""
+    made: list[str] = []
+    convert = images.convert
+
+    def counting(data: bytes, fmt: str, quality: int) -> bytes:
+        made.append(fmt)
+        return convert(data, fmt, quality)
+
+    monkeypatch.setattr(images, "convert", counting)
+    return made

@@ -22,12 +22,19 @@ from pytest_django import Settings as SettingsWrapper
 from accounts import quotas
 from accounts.models import Quota, User
 from api.models import ApiToken
-from editor import images
 from editor.models import Job, JobStatus, Vendor
 from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient
 from tests.factories import camera_job, make_job, make_job_row, make_key
-from tests.images import has_gps, huge_png, lying_jpeg, make_image, photo, png_with_bad_crc
+from tests.images import (
+    count_conversions,
+    has_gps,
+    huge_png,
+    lying_jpeg,
+    make_image,
+    photo,
+    png_with_bad_crc,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -416,14 +423,7 @@ def test_a_converted_result_is_made_once_then_sent_as_kept(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     job, _result = camera_job(alice)
-    made: list[str] = []
-    convert = images.convert
-
-    def counting(data: bytes, fmt: str, quality: int) -> bytes:
-        made.append(fmt)
-        return convert(data, fmt, quality)
-
-    monkeypatch.setattr(images, "convert", counting)
+    made = count_conversions(monkeypatch)
     with django_capture_on_commit_callbacks(execute=True):
         first = alice_api.get(f"{JOBS}/{job.pk}/result", {"format": "webp", "quality": 70})
     second = alice_api.get(f"{JOBS}/{job.pk}/result", {"format": "webp", "quality": 70})

@@ -18,13 +18,14 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import StoredFile, User
-from editor import downloads, images, jobs
+from editor import downloads, jobs
 from editor.models import Result
 from tests.factories import camera_job, make_job, stored
 from tests.images import (
     GPS_IFD,
     SRGB,
     camera_jpeg,
+    count_conversions,
     encode,
     has_gps,
     huge_png,
@@ -255,14 +256,7 @@ def test_a_converted_copy_is_made_once_then_sent_as_kept(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     _job, result = camera_job(alice)
-    made: list[str] = []
-    convert = images.convert
-
-    def counting(data: bytes, fmt: str, quality: int) -> bytes:
-        made.append(fmt)
-        return convert(data, fmt, quality)
-
-    monkeypatch.setattr(images, "convert", counting)
+    made = count_conversions(monkeypatch)
     client.force_login(alice)
     choice = {"format": "jpeg", "quality": "80"}
     with django_capture_on_commit_callbacks(execute=True):
