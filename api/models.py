@@ -9,6 +9,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from editor.models import plain_text
+
 # Tokens start with this, so a leaked one is recognisable (secret scanners, logs).
 PREFIX = "pst_"
 
@@ -63,7 +65,10 @@ class ApiToken(models.Model):
         body = secrets.token_urlsafe(32)
         token = PREFIX + body
         made = cls.objects.create(
-            owner_id=owner.pk, name=name, token_hash=token_hash(token), hint=body[:6]
+            owner_id=owner.pk,
+            name=plain_text(name).strip(),
+            token_hash=token_hash(token),
+            hint=body[:6],
         )
         return made, token
 

@@ -25,6 +25,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from accounts.models import User
 from api.models import ApiToken
+from editor.models import plain_text
 
 TEMPLATE = "api/tokens.html"
 
@@ -35,6 +36,13 @@ class TokenForm(forms.Form):
         max_length=80,
         help_text=gettext_lazy("What the token is for, such as “backup script”."),
     )
+
+    def clean_name(self) -> str:
+        # Without the characters that would make the name display reversed.
+        name = plain_text(str(self.cleaned_data["name"])).strip()
+        if not name:
+            raise forms.ValidationError(_("Give the token a name."))
+        return name
 
 
 def get_token_for_user(user: User, token_id: uuid.UUID) -> ApiToken:

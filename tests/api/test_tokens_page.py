@@ -88,6 +88,17 @@ def test_a_token_needs_a_name(alice_client: Client) -> None:
     assert not TOKEN.search(text(response))
 
 
+def test_a_token_name_loses_the_characters_that_reorder_it(alice_client: Client) -> None:
+    response = alice_client.post(PAGE, {"name": "backup \u202egpj.exe\u202c"})
+    assert response.status_code == 201
+    assert ApiToken.objects.get().name == "backup gpj.exe"
+    assert "\u202e" not in text(response)
+    # Nothing but such characters is no name at all.
+    response = alice_client.post(PAGE, {"name": "\u202e\u2066"})
+    assert response.status_code == 400
+    assert ApiToken.objects.count() == 1
+
+
 def test_the_list_has_only_my_tokens_with_their_state(
     alice_client: Client, alice: User, bob: User
 ) -> None:
