@@ -16,16 +16,21 @@ vendor adapters, the domain and the pages all take media types and image limits 
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import math
 import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+
+logger = logging.getLogger(__name__)
 
 # Anything bigger is refused before decoding: 100 megapixels (a 48 MP phone photo fits twice).
 MAX_PIXELS = 100_000_000
@@ -311,6 +316,33 @@ def _encode(image: Image.Image, fmt: str, quality: int, icc: bytes | None) -> by
 
 def fit(data: bytes, limits: ImageLimits, *, vendor_label: str) -> Fitted:
     """Make ``data`` acceptable to an endpoint with ``limits``, or say why it cannot be."""
+    with _processing():
+        return _fit(data, limits, vendor_label)
+
+
+@contextlib.contextmanager
+def _processing() -> Iterator[None]:
+    """Pillow's own errors while working on a photo that decoded (a colour mode it cannot
+    convert or save, a broken profile) are about that photo: they would happen again on every
+    try, so they end the job with a clear refusal rather than as a crash retried. An OSError
+    with an errno is the disk's or the system's, not the photo's, and passes on."""
+    try:
+        yield
+    except ImageRejected:
+        raise
+    except (OSError, ValueError) as error:
+        if isinstance(error, OSError) and error.errno is not None:
+            raise
+        logger.warning("a photo could not be processed: %s: %s", type(error).__name__, error)
+        raise ImageRejected(
+            _(
+                "This image could not be processed (its colour mode or format is one we cannot "
+                "convert). Save it as an ordinary JPEG or PNG and try again."
+            )
+        ) from error
+
+
+def _fit(data: bytes, limits: ImageLimits, vendor_label: str) -> Fitted:
     image = _open(io.BytesIO(data))
     source_format = image.format or "JPEG"
     width, height = image.size

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
+from editor import images
 from editor.images import ImageLimits, ImageRejected, convert, fit, fit_mask, save, thumbnail
 from tests.images import SRGB, camera_jpeg, make_image, open_image, private_metadata
 
@@ -300,3 +301,29 @@ def test_a_transparent_colour_in_any_mode_is_flattened_onto_white(
     assert any("Flattened transparency" in note for note in fitted.notes)
     for fmt in ("PNG", "JPEG", "WEBP"):
         assert open_image(convert(buffer.getvalue(), fmt, 90)).size == (64, 48)
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        (ValueError("cannot use transparency for this mode"), True),
+        (OSError("cannot write mode PA as JPEG"), True),
+        (OSError(28, "No space left on device"), False),  # the disk's, not the photo's
+    ],
+)
+def test_pillow_failing_on_a_decoded_photo_is_a_refusal_of_the_photo(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, refused: bool
+) -> None:
+    def encode(*args: object, **kwargs: object) -> bytes:
+        raise error
+
+    monkeypatch.setattr(images, "_encode", encode)
+    limits = ImageLimits(frozenset({"JPEG"}), 5_000_000, 1000, 1000, 8, 8)
+    data = make_image((64, 48), fmt="PNG")  # a PNG for a JPEG-only vendor: re-encoded
+    if refused:
+        with pytest.raises(ImageRejected, match="could not be processed"):
+            fit(data, limits, vendor_label="Fake")
+    else:
+        with pytest.raises(OSError, match="No space left") as raised:
+            fit(data, limits, vendor_label="Fake")
+        assert raised.value is error

@@ -1410,6 +1410,28 @@ def test_a_crash_that_comes_back_every_time_ends_the_job_after_two_more_tries(
     assert Quota.objects.get(user=job.owner).credits_this_month == 0
 
 
+def test_pillow_failing_on_a_photo_ends_the_job_at_once_with_a_clear_refusal(
+    submit: Run,
+    step: Callable[[], Job],
+    script: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A photo that decodes but that Pillow cannot convert or save: the same on every try, so
+    one try, a refusal that says what to do, and the credits back."""
+
+    def encode(*args: Any, **kwargs: Any) -> bytes:
+        raise ValueError("cannot write mode PA as JPEG")
+
+    monkeypatch.setattr(images, "_encode", encode)
+    monkeypatch.setattr(images, "_orientation", lambda image: 6)  # to be turned: re-encoded
+    job = submit()
+    job = step()
+    assert (job.status, job.error_code, job.attempts) == (JobStatus.FAILED, "invalid_image", 0)
+    assert "could not be processed" in job.error_message
+    assert "mode PA" not in job.error_message
+    assert Quota.objects.get(user=job.owner).credits_this_month == 0
+
+
 def test_the_studios_own_services_failing_is_retried_until_the_deadline(
     submit: Run,
     step: Callable[[], Job],
