@@ -76,6 +76,9 @@ class User(AbstractUser):
         related_name="users",
         help_text=_("Empty: the plan of their groups, else the default plan."),
     )
+    # Opt-in: an email when a batch ends, or a job that took longer than a minute
+    # (editor.notifications).
+    email_when_done = models.BooleanField(_("email me when my work ends"), default=False)
 
 
 class GroupPlan(models.Model):

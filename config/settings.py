@@ -270,6 +270,11 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "studio@localhost")
+# Emails when work ends (opt-in on the account page, editor.notifications): a batch when its
+# last job ends, a single job when it took at least this long. A failed send is tried again
+# with growing waits, this many times in all, then shown as failed in the admin.
+NOTIFY_AFTER_SECONDS = env_int("NOTIFY_AFTER_SECONDS", 60)
+NOTICE_MAX_ATTEMPTS = env_int("NOTICE_MAX_ATTEMPTS", 5)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Internationalisation --------------------------------------------------------------------
@@ -483,6 +488,7 @@ CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "editor.tasks.delete_expired_jobs": {"queue": "cpu"},
     "editor.tasks.check_credits": {"queue": "io"},
     "api.tasks.deliver_webhook": {"queue": "io"},
+    "editor.tasks.send_notice": {"queue": "io"},
     "limiter.tasks.forget_expired": {"queue": "cpu"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -30,11 +30,13 @@ from accounts.admin import PlanAdmin as AccountsPlanAdmin
 from accounts.admin import PlanForm as AccountsPlanForm
 from accounts.models import AuditAction, Plan
 from accounts.quotas import QuotaExceeded
-from editor import jobs, keys, operations, submissions
+from editor import jobs, keys, notifications, operations, submissions
 from editor.models import (
     UNFINISHED_STATUSES,
+    EmailNotice,
     Job,
     JobStatus,
+    NoticeStatus,
     Preset,
     Result,
     ShareLink,
@@ -540,3 +542,43 @@ class ShareLinkAdmin(ReadOnlyAdmin):
             )
             count += 1
         self.message_user(request, _("%(count)d link(s) revoked.") % {"count": count})
+
+
+@admin.register(EmailNotice)
+class EmailNoticeAdmin(ReadOnlyAdmin):
+    """The emails saying work ended (editor.notifications): what failed to send, and why."""
+
+    list_display = ("created_at", "owner", "about", "status", "attempts", "last_error", "sent_at")
+    list_filter = ("status",)
+    list_select_related = ("owner",)
+    search_fields = ("owner__username", "owner__email")
+    fields = (
+        "id",
+        "owner",
+        "job",
+        "batch",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "due_at",
+        "sent_at",
+    )
+    readonly_fields = fields
+    actions = ("send_again",)
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("editor.change_emailnotice")
+
+    @admin.display(description=_("About"))
+    def about(self, notice: EmailNotice) -> str:
+        if notice.batch_id:
+            return gettext("batch %(id)s") % {"id": notice.batch_id}
+        if notice.job_id:
+            return gettext("job %(id)s") % {"id": notice.job_id}
+        return "—"
+
+    @admin.action(description=_("Try sending the selected emails again"), permissions=("manage",))
+    def send_again(self, request: HttpRequest, queryset: models.QuerySet[EmailNotice]) -> None:
+        count = notifications.send_again(queryset.exclude(status=NoticeStatus.SENT))
+        self.message_user(request, _("%(count)d email(s) will be sent again.") % {"count": count})

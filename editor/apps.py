@@ -9,4 +9,10 @@ class EditorConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks; imported once the app registry is ready, as Django asks.
-        from editor import checks  # noqa: F401
+        from editor import (
+            checks,  # noqa: F401
+            notifications,
+        )
+        from editor.signals import job_ended
+
+        job_ended.connect(notifications.job_ended, dispatch_uid="editor.notifications.job_ended")

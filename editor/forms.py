@@ -24,6 +24,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import quotas
 from accounts.models import User
@@ -407,3 +408,13 @@ class PresetForm(forms.Form):
             if name in labels
             for error in errors
         ]
+
+
+class NotificationsForm(forms.Form):
+    """The person's choice of emails when their work ends (editor.notifications)."""
+
+    email_when_done = forms.BooleanField(
+        label=gettext_lazy("Email me when my work ends"),
+        help_text=gettext_lazy("When a batch has ended, or a job that took longer than a minute."),
+        required=False,
+    )

@@ -194,6 +194,9 @@ class Batch(models.Model):
     )
     operation = models.CharField(max_length=40)
     created_at = models.DateTimeField(default=timezone.now)
+    # When the email saying it ended was decided on (editor.notifications): set once, by a
+    # conditional UPDATE, so two last jobs ending at once make one email.
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at",)
@@ -630,3 +633,43 @@ class ShareLink(models.Model):
         """One more opening of the page, counted in the database so no view is lost."""
         now = timezone.now()
         ShareLink.objects.filter(pk=self.pk).update(views=models.F("views") + 1, last_viewed_at=now)
+
+
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", _("To send")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class EmailNotice(models.Model):
+    """An email telling a person that work they started has ended: a batch, or one long job
+    (editor.notifications). Kept with its outcome so that an admin sees what failed to send."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_notices"
+    )
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="email_notices"
+    )
+    batch = models.ForeignKey(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="email_notices"
+    )
+    status = models.CharField(
+        max_length=10, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The mail server's answer to the last failed try (never a password: Django's SMTP errors
+    # carry the server's reply, not our credentials).
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When its next try is due: the sweeper re-sends a pending notice whose message was lost.
+    due_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (models.Index(fields=("status", "due_at"), name="notice_due"),)
+
+    def __str__(self) -> str:
+        return f"notice {self.pk} ({self.status})"

@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from editor import credits, jobs, pipeline, reconcile
+from editor import credits, jobs, notifications, pipeline, reconcile
 from editor.models import Draft
 
 
@@ -24,6 +24,7 @@ def advance(job_id: str, dispatch: int) -> None:
 @shared_task(name="editor.tasks.sweep", ignore_result=True)
 def sweep() -> None:
     pipeline.sweep()
+    notifications.resend_lost()
     Draft.purge(timezone.now() - dt.timedelta(seconds=settings.DRAFT_MAX_AGE_SECONDS))
 
 
@@ -41,3 +42,9 @@ def delete_expired_jobs() -> None:
 @shared_task(name="editor.tasks.reconcile_storage", ignore_result=True)
 def reconcile_storage() -> None:
     reconcile.reconcile()
+
+
+@shared_task(name="editor.tasks.send_notice", ignore_result=True)
+def send_notice(notice_id: str) -> None:
+    """Send one email saying work has ended (editor.notifications)."""
+    notifications.send(notice_id)

@@ -9,6 +9,7 @@ from editor.pages import (
     feed,
     gallery,
     jobs,
+    notifications,
     shares,
     studio,
     usage,
@@ -28,6 +29,7 @@ urlpatterns = [
     path("vault/<uuid:key_id>/delete/", vault.delete_key, name="vault_delete"),
     path("vault/<uuid:key_id>/credits/", credits.key_credits, name="vault_credits"),
     path("usage/", usage.usage_page, name="usage"),
+    path("account/notifications/", notifications.notifications, name="notifications"),
     path("studio/<slug:slug>/", studio.operation, name="operation"),
     path("studio/<slug:slug>/presets/", studio.preset_save, name="preset_save"),
     path(

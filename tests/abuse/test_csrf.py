@@ -39,7 +39,7 @@ from django.urls.resolvers import RoutePattern
 
 from accounts.models import AuditAction, AuditEvent, Plan, User
 from api.models import ApiToken
-from editor.models import Batch, Draft, Job, Preset, ShareLink, VendorKey
+from editor.models import Batch, Draft, EmailNotice, Job, Preset, ShareLink, VendorKey
 from tests.factories import PASSWORD, make_job
 from tests.images import make_image
 
@@ -102,6 +102,7 @@ ROUTES: dict[str, Kind] = {
     "vault/<uuid:key_id>/delete/": Kind.CSRF,
     "vault/<uuid:key_id>/credits/": Kind.CSRF,
     "usage/": Kind.CSRF,
+    "account/notifications/": Kind.CSRF,
     "studio/<slug:slug>/": Kind.CSRF,
     "studio/<slug:slug>/presets/": Kind.CSRF,
     "studio/<slug:slug>/presets/<uuid:preset_id>/delete/": Kind.CSRF,
@@ -197,6 +198,7 @@ def world(alice: User) -> World:
     )
     EmailAddress.objects.create(user=alice, email=alice.email, primary=True, verified=True)
     AuditEvent.objects.create(actor=alice, action=AuditAction.KEY_ADDED, target_type="key")
+    EmailNotice.objects.create(owner=alice, job=job)
     values = {
         "job_id": str(job.pk),
         "result_id": str(result.pk),

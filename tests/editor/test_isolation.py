@@ -54,6 +54,7 @@ SIGNED_IN = {
     "editor:preset_save",
     "editor:shares",
     "editor:job_feed",
+    "editor:notifications",
     "api_tokens",
 }
 # Open to anyone: the front page, the health check and the share pages (checked below).
