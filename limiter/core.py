@@ -355,7 +355,8 @@ class DatabaseStore:
             with transaction.atomic():
                 row = self._locked(name)
                 if at in row.stamps:
-                    row.stamps = [stamp for stamp in row.stamps if stamp != at]
+                    # One, as Redis's LREM: two tries may share a time (a coarse clock).
+                    row.stamps.remove(at)
                     row.save(update_fields=["stamps"])
         except DatabaseError as error:
             raise StoreDown(f"the rate-limit table could not be used ({error})") from error

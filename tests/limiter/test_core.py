@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import redis
+import time_machine
 from django.conf import settings
 from pytest_django import Settings as SettingsWrapper
 
@@ -317,3 +318,13 @@ def test_tries_in_settings_go_to_the_store_settings_choose(
     assert not core.try_once("settings", once).slot.taken
     core.forget("settings")
     assert core.try_once("settings", once).slot.go
+
+
+def test_giving_back_removes_one_try_of_several_at_the_same_time(db: None) -> None:
+    store = core.DatabaseStore()
+    once = Backoff(free=5, first=1.0, cap=1.0, quiet=60.0)
+    with time_machine.travel(1_000_000.0, tick=False):
+        first = store.try_once("same-time", once, False)
+        store.try_once("same-time", once, False)
+        store.give_back("same-time", first.slot.at)
+        assert store.try_once("same-time", once, False).before == 1
