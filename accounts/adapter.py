@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from limiter import core as limiter
+from limiter import wording
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
@@ -33,7 +34,16 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
                 _("Signing in is not possible for a moment. Please try again shortly.")
             ) from None
         if not self._sign_in.allowed:
-            raise self.validation_error("too_many_login_attempts")
+            # When, not "later": the limiter knows when the budget frees. The page's "Forgot
+            # your password?" link still works: a reset is not a sign-in and is not held back.
+            raise forms.ValidationError(
+                _(
+                    "Too many failed login attempts. You can try again %(when)s, or reset "
+                    "your password by email."
+                )
+                % {"when": wording.in_words(self._sign_in.wait)},
+                code="too_many_login_attempts",
+            )
 
     def authenticate(self, request: HttpRequest, **credentials: Any) -> User | None:
         user: User | None = super().authenticate(request, **credentials)
@@ -57,6 +67,16 @@ def sign_in_budgets(address: str, credentials: dict[str, Any]) -> list[tuple[str
             (limiter.budget_name("sign-in", "account", _account(credentials)), rates["key"])
         )
     return budgets
+
+
+def forget_failed_sign_ins(sender: object, user: User, **kwargs: object) -> None:
+    """On allauth's ``password_reset``: a reset by email proves the account is theirs, and the
+    guesses counted were at the old password, so the account's budget starts afresh (the
+    per-address one stays)."""
+    rates = limiter.rates_by(settings.LOGIN_FAILED_RATE_LIMIT)
+    if "key" in rates:
+        with contextlib.suppress(limiter.StoreDown):
+            limiter.forget(limiter.budget_name("sign-in", "account", f"user-{user.pk}"))
 
 
 def _account(credentials: dict[str, Any]) -> str:

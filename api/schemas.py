@@ -298,6 +298,12 @@ class ShareOut(Schema):
     has_password: bool
     include_original: bool
     views: int
+    failed_passwords: int = Field(
+        description="Wrong passwords typed on the link so far (someone may be guessing)."
+    )
+    last_failed_password_at: dt.datetime | None = Field(
+        description="When the last wrong password was typed; null if none was."
+    )
     created_at: dt.datetime
     revoked_at: dt.datetime | None
 

@@ -35,6 +35,8 @@ def describe(request: HttpRequest, link: ShareLink, token: str | None = None) ->
         has_password=link.has_password,
         include_original=link.include_original,
         views=link.views,
+        failed_passwords=link.failed_passwords,
+        last_failed_password_at=link.last_failed_password_at,
         created_at=link.created_at,
         revoked_at=link.revoked_at,
     )

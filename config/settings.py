@@ -236,6 +236,16 @@ ACCOUNT_PRESERVE_USERNAME_CASING = False
 # was typed), counted by accounts.adapter in the limiter, not by allauth's cache-based counter.
 LOGIN_FAILED_RATE_LIMIT = env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key")
 ACCOUNT_RATE_LIMITS = {"login_failed": False}
+# Share-link passwords (editor.shares), in budgets of their own, never the sign-in ones. Each is
+# "free tries, first delay, cap, quiet spell" (limiter.core.Backoff): from one address on one
+# link, 3 tries at once, then each further try waits 1 s after the one before, doubling up to 5
+# minutes; forgotten after 15 quiet minutes or at the right password.
+SHARE_PASSWORD_ADDRESS_BACKOFF = env_str("SHARE_PASSWORD_ADDRESS_BACKOFF", "3,1s,5m,15m")
+# One link, every address (guessing spread over many addresses): past 10 wrong passwords, each
+# try from an address that already failed on the link waits 1 s after the link's last failure,
+# doubling up to 5 minutes; forgotten after a quiet hour. An address's first try on a link is
+# never held back by it, so whoever was given the password opens the link at once.
+SHARE_PASSWORD_LINK_BACKOFF = env_str("SHARE_PASSWORD_LINK_BACKOFF", "10,1s,5m,1h")
 ACCOUNT_ALLOW_REGISTRATION = env_bool("ACCOUNT_ALLOW_REGISTRATION", True)
 # Requests per personal access token on the JSON API (same limiter and syntax as above).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/m/key")

@@ -504,6 +504,8 @@ class ShareLinkAdmin(ReadOnlyAdmin):
         "has_password",
         "include_original",
         "views",
+        "failed_passwords",
+        "last_failed_password_at",
     )
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "include_original")
     list_select_related = ("owner", "result")
@@ -518,6 +520,8 @@ class ShareLinkAdmin(ReadOnlyAdmin):
         "include_original",
         "views",
         "last_viewed_at",
+        "failed_passwords",
+        "last_failed_password_at",
     )
     readonly_fields = fields
     actions = ("revoke",)

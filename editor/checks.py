@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from editor.vendors import http
+from limiter.core import Backoff
 
 
 @register(Tags.security)
@@ -112,3 +113,24 @@ def picwish_blocking_calls_can_finish(
             id="studio.E005",
         )
     ]
+
+
+@register()
+def share_password_backoffs_parse(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name in ("SHARE_PASSWORD_ADDRESS_BACKOFF", "SHARE_PASSWORD_LINK_BACKOFF"):
+        try:
+            Backoff.parse(getattr(settings, name))
+        except ValueError:
+            # Found at start-up, not by the first visitor who types a password.
+            errors.append(
+                Error(
+                    f"{name} is not a backoff.",
+                    hint='Write "free tries, first delay, cap, quiet spell", such as '
+                    '"3,1s,5m,15m", with first <= cap <= quiet.',
+                    id="studio.E006",
+                )
+            )
+    return errors

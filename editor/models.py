@@ -552,6 +552,9 @@ class ShareLink(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     views = models.PositiveIntegerField(default=0)
     last_viewed_at = models.DateTimeField(null=True, blank=True)
+    # Wrong passwords typed on the link, for its owner to see (someone may be guessing).
+    failed_passwords = models.PositiveIntegerField(default=0)
+    last_failed_password_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ShareLinkQuerySet.as_manager()
@@ -633,6 +636,13 @@ class ShareLink(models.Model):
         """One more opening of the page, counted in the database so no view is lost."""
         now = timezone.now()
         ShareLink.objects.filter(pk=self.pk).update(views=models.F("views") + 1, last_viewed_at=now)
+
+    def count_failed_password(self) -> None:
+        """One more wrong password, counted in the database so none is lost to a race."""
+        now = timezone.now()
+        ShareLink.objects.filter(pk=self.pk).update(
+            failed_passwords=models.F("failed_passwords") + 1, last_failed_password_at=now
+        )
 
 
 class NoticeStatus(models.TextChoices):

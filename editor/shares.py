@@ -1,11 +1,16 @@
 """Share links: making a public link to one result, revoking it (each written to the audit log),
-and the address a link opens at. The share pages and the API both go through here.
+the address a link opens at, and the password a visitor types (``unlock``: throttled per link
+and address with growing delays, never by the sign-in budgets). The share pages and the API
+both go through here.
 
 A link's token is 256 random bits; the database keeps its SHA-256 to find it and a copy
 encrypted with ``VAULT_KEYS`` for the owner's list (editor.models.ShareLink).
 """
 
 from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -62,14 +67,47 @@ def revoke(request: HttpRequest, link: ShareLink) -> None:
         audit.record(AuditAction.SHARE_REVOKED, link, request=request, details=_audited(link))
 
 
-def password_attempt(address: str, link: ShareLink) -> limiter.Attempt:
-    """Count one password try on a link: per address and per link, with the numbers of failed
-    sign-ins (``LOGIN_FAILED_RATE_LIMIT``) but budgets of their own, so guessing at links never
-    locks anyone out of signing in. A right password is given back. Raises StoreDown."""
-    rates = limiter.rates_by(settings.LOGIN_FAILED_RATE_LIMIT)
-    budgets = []
-    if "ip" in rates:
-        budgets.append((limiter.budget_name("share-password", "ip", address), rates["ip"]))
-    if "key" in rates:
-        budgets.append((limiter.budget_name("share-password", "link", str(link.pk)), rates["key"]))
-    return limiter.attempt(*budgets)
+@dataclass(frozen=True)
+class Unlock:
+    """The answer to one password typed on a link: ``opened``, or refused before it was looked
+    at (``wait`` > 0: seconds until this address may try again), or wrong (neither)."""
+
+    opened: bool
+    wait: float = 0.0
+
+
+def unlock(address: str, link: ShareLink, password: str) -> Unlock:
+    """Try a password on a link from ``address``, in budgets of its own (never the sign-in
+    ones; ``SHARE_PASSWORD_*_BACKOFF``):
+
+    - per link and address: a few tries at once, then each wrong one makes the next wait
+      longer (1 s, 2 s, 4 s… up to a cap); a quiet spell or the right password forgives them;
+    - per link, every address together, against guessing spread over many addresses: past a
+      number of wrong passwords, an address that already failed on the link waits for the
+      link's growing delay too. An address's first try is never held back by it, so whoever
+      was given the password opens the link at once, however many others guess at it.
+
+    Tries are counted before the password is checked (one atomic step on the limiter's store),
+    so many at once never get past a delay; a right password is given back. A wrong one is
+    counted on the link for its owner to see. Raises StoreDown."""
+    mine = limiter.budget_name("share-password", "link", str(link.pk), "address", address)
+    links = limiter.budget_name("share-password", "link", str(link.pk), "every-address")
+    own = limiter.try_once(mine, limiter.Backoff.parse(settings.SHARE_PASSWORD_ADDRESS_BACKOFF))
+    if not own.slot.go:
+        return Unlock(opened=False, wait=own.slot.wait)
+    shared = limiter.try_once(
+        links,
+        limiter.Backoff.parse(settings.SHARE_PASSWORD_LINK_BACKOFF),
+        force=own.before == 0,  # a first try from this address: counted, never held back
+    )
+    if not shared.slot.go:
+        limiter.give_back(mine, own.slot)  # not tried: it does not count against the address
+        return Unlock(opened=False, wait=shared.slot.wait)
+    if link.check_password(password):
+        # If the store went away meanwhile the tries stay counted: safe, and the link opens.
+        with contextlib.suppress(limiter.StoreDown):
+            limiter.forget(mine)
+            limiter.give_back(links, shared.slot)
+        return Unlock(opened=True)
+    link.count_failed_password()
+    return Unlock(opened=False)

@@ -19,6 +19,12 @@ must go out within ``slack`` of its time; the window is lengthened by the margin
 (``RATE_LIMIT_MARGIN``, twice the slack) so the guarantee still holds for a call that goes out
 up to ``slack`` late, with the rest of the margin for network jitter. A caller that comes back
 later than that takes again (its old slot stays counted, which only errs on the safe side).
+
+A ``Backoff`` is the other kind of budget, for guesses (a share link's password): a few tries
+go at once, then each further one waits twice as long as the one before, up to a cap; the tries
+are forgotten after a quiet spell or at once with ``forget`` (a right guess). ``try_once``
+counts a try before it is made, in one atomic step on the same stores, so many tries at once
+never get past the delay.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -75,6 +82,46 @@ def rates_by(spec: str) -> dict[str, Rate]:
         if amount:
             rates[per] = Rate.parse(amount)
     return rates
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """``free`` tries at once, then each further try waits ``first`` seconds after the one
+    before, doubling up to ``cap``; every try is forgotten ``quiet`` seconds after the last."""
+
+    free: int
+    first: float
+    cap: float
+    quiet: float
+
+    @classmethod
+    def parse(cls, text: str) -> Backoff:
+        """``"3,1s,5m,15m"``: 3 free tries, then 1 s doubling up to 5 minutes, forgotten after
+        15 quiet minutes (the units of ``Rate.parse``)."""
+        try:
+            free, first, cap, quiet = (part.strip() for part in text.split(","))
+            backoff = cls(int(free), _seconds(first), _seconds(cap), _seconds(quiet))
+        except ValueError:
+            raise ValueError(f"not a backoff: {text!r}") from None
+        if backoff.free < 0 or not 0 < backoff.first <= backoff.cap <= backoff.quiet:
+            raise ValueError(f"not a backoff: {text!r}")
+        return backoff
+
+    def delay(self, tries: int) -> float:
+        """How long after the last of ``tries`` tries the next one may go."""
+        if tries < self.free:
+            return 0.0
+        return min(self.cap, self.first * 2.0 ** (tries - self.free))
+
+    @property
+    def keep(self) -> int:
+        """How many tries' times a store keeps: past these the delay is at its cap anyway."""
+        return self.free + max(0, math.ceil(math.log2(self.cap / self.first))) + 1
+
+
+def _seconds(text: str) -> float:
+    unit = text[-1:] if text[-1:] in _UNITS else "s"
+    return float(text.removesuffix(unit)) * _UNITS[unit]
 
 
 @dataclass(frozen=True)
@@ -160,6 +207,29 @@ def attempt(*budgets: tuple[str, Rate]) -> Attempt:
     return Attempt(tuple(taken), 0.0)
 
 
+@dataclass(frozen=True)
+class Try:
+    """What the store decided about one try under a Backoff. ``slot.go``: the try is counted
+    and may be made now; else ``slot.wait`` says when it may. ``before``: how many tries were
+    counted (since the last quiet spell) when this one came, refused or not."""
+
+    slot: Slot
+    before: int
+
+
+def try_once(name: str, backoff: Backoff, *, force: bool = False) -> Try:
+    """Count one try in ``name`` if the backoff lets it go now (always, with ``force``: a try
+    that is let through for another reason but must still count). Give a try back with
+    ``give_back(name, result.slot)``; ``forget(name)`` clears them all. Raises StoreDown."""
+    return _store().try_once(name, backoff, force)
+
+
+def forget(name: str) -> None:
+    """Forget a budget's calls or tries at once (a right password, a password reset).
+    Raises StoreDown."""
+    _store().forget(name)
+
+
 def forget_expired() -> int:
     """Delete budgets whose window and hold have passed (the database store; Redis expires its
     keys itself). Returns how many were deleted."""
@@ -194,6 +264,21 @@ def decide(
     return Slot(opens - now, opens, True), kept
 
 
+def decide_try(
+    stamps: list[float], now: float, backoff: Backoff, force: bool
+) -> tuple[Try, list[float] | None]:
+    """The database store's decision for a Backoff; the Redis script ``_TRY`` is the same.
+    ``stamps``: the times of the tries counted, oldest first. Returns the try and the stamps
+    to store (None: nothing changes)."""
+    if stamps and now - stamps[-1] >= backoff.quiet:
+        stamps = []  # a quiet spell forgives every try
+    before = len(stamps)
+    opens = stamps[-1] + backoff.delay(before) if stamps else now
+    if opens > now and not force:
+        return Try(Slot(opens - now, opens, False), before), None
+    return Try(Slot(0.0, now, True), before), [*stamps, now][-backoff.keep :]
+
+
 # --- Stores -------------------------------------------------------------------------------------
 
 
@@ -211,6 +296,10 @@ class Store(Protocol):
     def hold(self, name: str, seconds: float) -> None: ...
 
     def give_back(self, name: str, at: float) -> None: ...
+
+    def try_once(self, name: str, backoff: Backoff, force: bool) -> Try: ...
+
+    def forget(self, name: str) -> None: ...
 
 
 class DatabaseStore:
@@ -266,8 +355,29 @@ class DatabaseStore:
             with transaction.atomic():
                 row = self._locked(name)
                 if at in row.stamps:
-                    row.stamps = [stamp for stamp in row.stamps if stamp != at]
+                    # One, as Redis's LREM: two tries may share a time (a coarse clock).
+                    row.stamps.remove(at)
                     row.save(update_fields=["stamps"])
+        except DatabaseError as error:
+            raise StoreDown(f"the rate-limit table could not be used ({error})") from error
+
+    def try_once(self, name: str, backoff: Backoff, force: bool) -> Try:
+        try:
+            with transaction.atomic():
+                row = self._locked(name)
+                now = self._now()
+                tried, stamps = decide_try(list(row.stamps), now, backoff, force)
+                if stamps is not None:
+                    row.stamps = stamps
+                    row.expires_at = now + backoff.quiet
+                    row.save(update_fields=["stamps", "expires_at"])
+                return tried
+        except DatabaseError as error:
+            raise StoreDown(f"the rate-limit table could not be used ({error})") from error
+
+    def forget(self, name: str) -> None:
+        try:
+            Window.objects.filter(name=name).delete()
         except DatabaseError as error:
             raise StoreDown(f"the rate-limit table could not be used ({error})") from error
 
@@ -325,6 +435,36 @@ end
 return 1
 """
 
+# A Backoff's tries, newest first (as _TAKE's stamps); ARGV: free, first, cap, quiet, keep, force.
+_TRY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local free, first, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local quiet, keep, force = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
+local last = redis.call('LINDEX', KEYS[1], 0)
+local before = 0
+if last then
+  last = tonumber(last)
+  if now - last >= quiet then
+    redis.call('DEL', KEYS[1])
+    last = nil
+  else
+    before = redis.call('LLEN', KEYS[1])
+  end
+end
+local opens = now
+if last and before >= free then
+  opens = last + math.min(cap, first * 2 ^ (before - free))
+end
+if opens > now and not force then
+  return {opens - now, opens, 0, before}
+end
+redis.call('LPUSH', KEYS[1], string.format('%.0f', now))
+redis.call('LTRIM', KEYS[1], 0, keep - 1)
+redis.call('PEXPIRE', KEYS[1], math.ceil(quiet / 1000) + 1000)
+return {0, now, 1, before}
+"""
+
 _MICRO = 1_000_000
 
 
@@ -335,6 +475,7 @@ class RedisStore:
         self._client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         self._take = self._client.register_script(_TAKE)
         self._hold = self._client.register_script(_HOLD)
+        self._try = self._client.register_script(_TRY)
 
     def take(
         self,
@@ -369,6 +510,27 @@ class RedisStore:
     def give_back(self, name: str, at: float) -> None:
         try:
             self._client.lrem(f"limiter:{name}", 1, f"{round(at * _MICRO)}")
+        except redis.RedisError as error:
+            raise StoreDown(f"Redis could not be reached ({type(error).__name__})") from error
+
+    def try_once(self, name: str, backoff: Backoff, force: bool) -> Try:
+        arguments = [
+            backoff.free,
+            round(backoff.first * _MICRO),
+            round(backoff.cap * _MICRO),
+            round(backoff.quiet * _MICRO),
+            backoff.keep,
+            int(force),
+        ]
+        try:
+            wait, at, taken, before = self._try(keys=[f"limiter:{name}"], args=arguments)
+        except redis.RedisError as error:
+            raise StoreDown(f"Redis could not be reached ({type(error).__name__})") from error
+        return Try(Slot(int(wait) / _MICRO, int(at) / _MICRO, bool(taken)), int(before))
+
+    def forget(self, name: str) -> None:
+        try:
+            self._client.delete(f"limiter:{name}", f"limiter:{name}:hold")
         except redis.RedisError as error:
             raise StoreDown(f"Redis could not be reached ({type(error).__name__})") from error
 

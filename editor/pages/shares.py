@@ -2,19 +2,20 @@
 links; anyone with the link sees that result (and the photo it came from, when allowed).
 
 The public side answers unknown, expired and revoked tokens with the same 404 page. A
-password is checked through allauth's rate limits for failed logins (``login_failed``: per
-address and per link), so guessing one is as slow as guessing an account's. A page unlocked
-with the password stays unlocked for that browser's session. Every public answer carries
-``noindex`` and is not stored by shared caches; the studio's referrer policy (same-origin)
-keeps the address from other sites. (``no-referrer`` would make browsers send ``Origin: null``
-with the password form, which CSRF protection rightly refuses.) Images leave without
-their EXIF or GPS (``editor.metadata.strip_metadata``), with their ICC profile. Making and
-revoking links is editor.shares', shared with the API.
+password is checked by editor.shares.unlock, in budgets of its own (never the sign-in ones):
+per link and address, a few tries at once and then growing delays (1 s, 2 s, 4 s… up to a cap);
+per link, a growing delay for addresses that already failed on it once many have. A refused try
+gets a 429 with ``Retry-After`` and a message saying when; the owner sees the wrong passwords
+counted on the link's row. A page unlocked with the password stays unlocked for that browser's
+session. Every public answer carries ``noindex`` and is not stored by shared caches; the
+studio's referrer policy (same-origin) keeps the address from other sites. (``no-referrer``
+would make browsers send ``Origin: null`` with the password form, which CSRF protection
+rightly refuses.) Images leave without their EXIF or GPS (``editor.metadata.strip_metadata``),
+with their ICC profile. Making and revoking links is editor.shares', shared with the API.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 from allauth.account.adapter import get_adapter
@@ -34,6 +35,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from editor import access, images, media, metadata, operations, shares
 from editor.models import JobStatus, ShareLink
+from limiter import wording
 from limiter.core import StoreDown
 
 # Session key: the ids of password-protected links this browser has unlocked.
@@ -214,25 +216,33 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
 
 def _password_page(request: HttpRequest, link: ShareLink, token: str) -> HttpResponse:
     form = UnlockForm(request.POST if request.method == "POST" else None)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            attempt = shares.password_attempt(get_adapter(request).get_client_ip(request), link)
-        except StoreDown:
-            attempt = None
-        if attempt is None or not attempt.allowed:
-            form.add_error(
-                "password", _("Too many wrong passwords. Wait a few minutes and try again.")
-            )
-            status = 429
-        elif link.check_password(form.cleaned_data["password"]):
-            with contextlib.suppress(StoreDown):
-                attempt.give_back()  # a right password does not count
-            request.session[UNLOCKED] = [*request.session.get(UNLOCKED, []), str(link.pk)][-50:]
-            return _public(redirect("editor:shared", token=token))
-        else:
-            form.add_error("password", _("That password is not right."))
-            status = 403
+    if request.method != "POST" or not form.is_valid():
+        return _password_form(request, form, 200)
+    address = get_adapter(request).get_client_ip(request)
+    try:
+        unlocked = shares.unlock(address, link, form.cleaned_data["password"])
+    except StoreDown:
+        form.add_error(
+            "password", _("Passwords cannot be checked for a moment. Please try again shortly.")
+        )
+        return _password_form(request, form, 503)
+    if unlocked.opened:
+        request.session[UNLOCKED] = [*request.session.get(UNLOCKED, []), str(link.pk)][-50:]
+        return _public(redirect("editor:shared", token=token))
+    if unlocked.wait > 0:
+        form.add_error(
+            "password",
+            _("Too many wrong passwords. You can try again %(when)s.")
+            % {"when": wording.in_words(unlocked.wait)},
+        )
+        response = _password_form(request, form, 429)
+        response["Retry-After"] = str(wording.retry_after(unlocked.wait))
+        return response
+    form.add_error("password", _("That password is not right."))
+    return _password_form(request, form, 403)
+
+
+def _password_form(request: HttpRequest, form: UnlockForm, status: int) -> HttpResponse:
     return _public(render(request, "editor/shared_password.html", {"form": form}, status=status))
 
 

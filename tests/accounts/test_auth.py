@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import math
+import re
+
 import pytest
+import time_machine
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
@@ -74,6 +80,56 @@ def test_the_failure_budget_is_the_accounts_whatever_identifier_is_typed(
     response = client.post(reverse("account_login"), {"login": alice.email, "password": PASSWORD})
     assert b"Too many failed login attempts" in response.content
     assert not response.wsgi_request.user.is_authenticated
+
+
+LOCKED = "Too many failed login attempts."
+
+
+def sign_in(client: Client, login: str, password: str) -> str:
+    response = client.post(reverse("account_login"), {"login": login, "password": password})
+    return "signed in" if response.status_code == 302 else response.content.decode()
+
+
+def test_six_wrong_passwords_by_username_and_email_lock_the_account_at_five(
+    client: Client, alice: User
+) -> None:
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        answers = [sign_in(client, login, "wrong") for login in ["alice", alice.email] * 3]
+        assert ["not correct" in answer for answer in answers] == [True] * 5 + [False]
+        assert LOCKED in answers[5]
+        # The right password waits like any other, by either identifier...
+        for login in ("alice", alice.email.upper()):
+            locked = sign_in(client, login, PASSWORD)
+            assert LOCKED in locked
+        # ...and says when: five minutes after the first failure (and the limiter's margin).
+        wait = 300 * (1 + settings.RATE_LIMIT_MARGIN)
+        assert f"You can try again in {math.ceil(wait / 60)} minutes" in locked
+        assert "reset your password by email" in locked
+        assert reverse("account_reset_password") in locked  # "Forgot your password?"
+        clock.shift(wait - 1)
+        assert LOCKED in sign_in(client, alice.email, PASSWORD)
+        clock.shift(1)
+        assert sign_in(client, alice.email, PASSWORD) == "signed in"
+
+
+def test_a_locked_out_person_can_reset_the_password_by_email(
+    client: Client, alice: User, mailoutbox: list[EmailMessage]
+) -> None:
+    for _ in range(5):
+        sign_in(client, "alice", "wrong")
+    assert LOCKED in sign_in(client, "alice", PASSWORD)
+    assert client.get(reverse("account_reset_password")).status_code == 200
+    sent = client.post(reverse("account_reset_password"), {"email": "alice@example.com"})
+    assert sent.status_code == 302
+    key_url = re.search(r"https?://[^/\s]+(/\S+/key/\S+/)", str(mailoutbox[0].body))
+    assert key_url is not None
+    form = client.get(key_url.group(1), follow=True)
+    assert form.status_code == 200
+    new = "a new password 42!"
+    done = client.post(form.redirect_chain[-1][0], {"password1": new, "password2": new})
+    assert done.status_code == 302
+    # The reset proves the account is theirs: its failure budget starts afresh.
+    assert sign_in(Client(), "alice", new) == "signed in"
 
 
 def test_right_passwords_do_not_use_up_the_budget(client: Client, alice: User) -> None:

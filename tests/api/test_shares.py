@@ -45,6 +45,8 @@ def test_sharing_a_result_answers_201_with_the_link(alice_api: ApiClient, alice:
     assert body["has_password"] is True
     assert body["include_original"] is False
     assert body["views"] == 0
+    assert body["failed_passwords"] == 0
+    assert body["last_failed_password_at"] is None
     assert body["revoked_at"] is None
     expires = dt.datetime.fromisoformat(body["expires_at"])
     assert before + dt.timedelta(minutes=59) < expires <= timezone.now() + dt.timedelta(hours=1)
@@ -121,6 +123,20 @@ def test_the_list_shows_live_links_with_their_address_and_dead_ones_without(
     assert by_id[dead["id"]]["url"] is None
     assert by_id[dead["id"]]["revoked_at"] is not None
     assert bob_api.get(SHARES).json() == {"items": [], "count": 0}
+
+
+def test_the_list_shows_wrong_passwords_typed_on_a_link(alice_api: ApiClient, alice: User) -> None:
+    made = share(alice_api, make_job(alice).pk, password="open sesame").json()
+    before = timezone.now()
+    for _ in range(2):
+        assert (
+            Client().post(f"/s/{ShareLink.objects.get().token}/", {"password": "no"}).status_code
+            == 403
+        )
+    item = alice_api.get(SHARES).json()["items"][0]
+    assert item["id"] == made["id"]
+    assert item["failed_passwords"] == 2
+    assert dt.datetime.fromisoformat(item["last_failed_password_at"]) >= before
 
 
 def test_the_list_is_paginated(alice_api: ApiClient, alice: User) -> None:

@@ -92,3 +92,10 @@ def test_blocking_picwish_calls_cut_short_fail_every_check() -> None:
     assert result.returncode != 0
     assert "studio.E005" in result.stderr
     assert check_deploy(JOB_LEASE_SECONDS="300", VENDOR_CALL_MAX_SECONDS="40").returncode == 0
+
+
+def test_a_share_password_backoff_that_does_not_parse_fails_every_check() -> None:
+    result = check_deploy(SHARE_PASSWORD_LINK_BACKOFF="10 a minute", DEBUG="true")
+    assert result.returncode != 0
+    assert "studio.E006" in result.stderr
+    assert "SHARE_PASSWORD_LINK_BACKOFF is not a backoff." in result.stderr

@@ -325,13 +325,15 @@ def test_the_right_password_opens_the_page_for_this_browser(client: Client, alic
     assert Client().get(file_url(token)).status_code == 404  # another browser
 
 
-def test_wrong_passwords_are_throttled_like_logins(client: Client, alice: User) -> None:
+def test_wrong_passwords_are_slowed_down(client: Client, alice: User) -> None:
+    # The delays, the per-link guard and the owner's count: tests/editor/test_share_passwords.py.
     _link, token = made_link(alice, password="open sesame")
-    for _ in range(5):
+    for _ in range(3):
         assert client.post(page_url(token), {"password": "guess"}).status_code == 403
     blocked = client.post(page_url(token), {"password": "open sesame"})
     assert blocked.status_code == 429
-    assert "Too many wrong passwords." in text(blocked)
+    assert blocked["Retry-After"] == "1"
+    assert "Too many wrong passwords. You can try again in 1 second." in text(blocked)
     assert client.get(file_url(token)).status_code == 404
 
 
@@ -360,6 +362,8 @@ def test_the_admin_shows_links_but_never_their_tokens(client: Client, alice: Use
     client.force_login(admin)
     listing = text(client.get(reverse("admin:editor_sharelink_changelist")))
     detail = text(client.get(reverse("admin:editor_sharelink_change", args=[link.pk])))
+    assert "Failed passwords" in listing
+    assert "Last failed password at" in listing
     for page in (listing, detail):
         assert str(link.pk) in page
         assert token not in page

@@ -1,5 +1,6 @@
 """One process of the limiter's multi-process test: take ``--calls`` slots of one budget as fast
-as the budget allows and print the time each call went out, one per line.
+as the budget allows and print the time each call went out, one per line. With ``--backoff``
+(a limiter.core.Backoff), try ``--calls`` times at once instead and print each try let through.
 
 Run by tests/limiter/test_processes.py with the test's database (DATABASE_URL) and store
 (RATE_LIMIT_URL) in its environment; a waiting taker sleeps here, since this is the caller
@@ -16,7 +17,8 @@ import time
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", required=True)
-    parser.add_argument("--rate", required=True)
+    parser.add_argument("--rate", default="")
+    parser.add_argument("--backoff", default="")
     parser.add_argument("--calls", type=int, required=True)
     parser.add_argument("--reserve", action="store_true")
     parser.add_argument("--start-at", type=float, required=True)
@@ -25,10 +27,16 @@ def main() -> None:
     import django
 
     django.setup()
-    from limiter.core import Rate, take
+    from limiter.core import Backoff, Rate, take, try_once
 
-    rate = Rate.parse(arguments.rate)
     time.sleep(max(0.0, arguments.start_at - time.time()))  # every process starts together
+    if arguments.backoff:
+        backoff = Backoff.parse(arguments.backoff)
+        for _ in range(arguments.calls):
+            if try_once(arguments.name, backoff).slot.go:
+                print(f"{time.time():.6f}", flush=True)
+        return
+    rate = Rate.parse(arguments.rate)
     made = 0
     while made < arguments.calls:
         slot = take(arguments.name, rate, reserve=arguments.reserve)

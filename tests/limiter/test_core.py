@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 
 import pytest
 import redis
+import time_machine
 from django.conf import settings
 from pytest_django import Settings as SettingsWrapper
 
 from config.celery import app
 from limiter import core, tasks
-from limiter.core import Rate, Slot, StoreDown, decide
+from limiter.core import Backoff, Rate, Slot, StoreDown, decide, decide_try
 from limiter.models import Window
 
 W, SLACK = 1.0, 0.02
@@ -96,7 +99,10 @@ def test_secrets_never_name_a_budget_in_clear() -> None:
 
 
 def _redis_store() -> core.RedisStore:
-    store = core.RedisStore("redis://127.0.0.1:6379/12")
+    # The database CI's broker is on, as tests/limiter/test_processes.py picks it.
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    url = broker.rsplit("/", 1)[0] + "/12" if broker.startswith("redis://") else ""
+    store = core.RedisStore(url or "redis://127.0.0.1:6379/12")
     try:
         store._client.ping()
     except redis.RedisError:
@@ -186,3 +192,139 @@ def test_attempts_count_in_every_budget_or_none(db: None, settings: SettingsWrap
 def test_rates_in_allauths_syntax() -> None:
     assert core.rates_by("10/m/ip,5/5m/key") == {"ip": Rate(10, 60.0), "key": Rate(5, 300.0)}
     assert Rate.parse("100/h") == Rate(100, 3600.0)
+
+
+# --- Backoffs: growing delays for guesses ----------------------------------------------------
+
+B = Backoff(free=2, first=1.0, cap=4.0, quiet=60.0)
+
+
+def test_backoffs_parse() -> None:
+    assert Backoff.parse("3,1s,5m,15m") == Backoff(3, 1.0, 300.0, 900.0)
+    assert Backoff.parse(" 0, 0.5, 2, 1h ") == Backoff(0, 0.5, 2.0, 3600.0)
+    for bad in ("3,1s,5m", "3,0s,5m,15m", "3,10m,5m,15m", "3,1s,1h,15m", "x,1s,5m,15m", ""):
+        with pytest.raises(ValueError, match="not a backoff"):
+            Backoff.parse(bad)
+
+
+def test_delays_double_after_the_free_tries_up_to_the_cap() -> None:
+    assert [B.delay(n) for n in range(7)] == [0.0, 0.0, 1.0, 2.0, 4.0, 4.0, 4.0]
+    # Enough tries are kept to reach the cap, and no more.
+    assert B.keep == 5
+    assert B.delay(B.keep) == B.cap
+
+
+def _tries(times: list[float], backoff: Backoff = B) -> tuple[list[core.Try], list[float]]:
+    stamps: list[float] = []
+    tried = []
+    for now in times:
+        result, kept = decide_try(stamps, now, backoff, False)
+        tried.append(result)
+        stamps = kept if kept is not None else stamps
+    return tried, stamps
+
+
+def test_free_tries_go_then_each_waits_longer() -> None:
+    tried, stamps = _tries([0.0, 0.0, 0.5, 1.0, 2.9, 3.0, 6.0, 7.0])
+    assert [t.slot.go for t in tried] == [True, True, False, True, False, True, False, True]
+    assert [t.before for t in tried] == [0, 1, 2, 2, 3, 3, 4, 4]
+    assert tried[2].slot.wait == pytest.approx(0.5)  # 1 s after the second try
+    assert tried[4].slot.wait == pytest.approx(0.1)  # 2 s after the third
+    assert tried[6].slot.wait == pytest.approx(1.0)  # 4 s after the fourth: the cap
+    assert stamps == [0.0, 0.0, 1.0, 3.0, 7.0]
+
+
+def test_the_cap_holds_however_many_tries_came() -> None:
+    stamps: list[float] = []
+    now = 0.0
+    for _ in range(20):
+        result, kept = decide_try(stamps, now, B, False)
+        if not result.slot.go:
+            now += result.slot.wait
+            result, kept = decide_try(stamps, now, B, False)
+        assert result.slot.go
+        assert kept is not None
+        stamps = kept
+    assert len(stamps) == B.keep
+    refused, _ = decide_try(stamps, now, B, False)
+    assert refused.slot.wait == B.cap
+
+
+def test_a_quiet_spell_forgives_every_try() -> None:
+    stamps = [0.0, 1.0, 2.0, 4.0]
+    result, kept = decide_try(stamps, 4.0 + B.quiet, B, False)
+    assert result.slot.go
+    assert result.before == 0
+    assert kept == [4.0 + B.quiet]
+
+
+def test_a_forced_try_is_counted_even_when_it_would_wait() -> None:
+    stamps = [0.0, 0.0, 0.0]
+    result, kept = decide_try(stamps, 0.5, B, True)
+    assert result.slot.go
+    assert result.before == 3
+    assert kept == [0.0, 0.0, 0.0, 0.5]
+
+
+def test_a_store_backs_off_gives_back_and_forgets(store: core.Store) -> None:
+    name = uuid.uuid4().hex
+    slow = Backoff(free=2, first=30.0, cap=60.0, quiet=600.0)
+    first = store.try_once(name, slow, False)
+    second = store.try_once(name, slow, False)
+    assert (first.slot.go, first.before, second.slot.go, second.before) == (True, 0, True, 1)
+    third = store.try_once(name, slow, False)
+    assert not third.slot.taken
+    assert third.before == 2
+    assert 29 < third.slot.wait <= 30
+    # Giving the second back frees a free try again.
+    store.give_back(name, second.slot.at)
+    again = store.try_once(name, slow, False)
+    assert again.slot.go
+    assert again.before == 1
+    forced = store.try_once(name, slow, True)
+    assert forced.slot.go
+    assert forced.before == 2
+    assert 59 < store.try_once(name, slow, False).slot.wait <= 60  # 30 s doubled
+    store.forget(name)
+    fresh = store.try_once(name, slow, False)
+    assert fresh.slot.go
+    assert fresh.before == 0
+
+
+def test_a_store_forgets_tries_after_a_quiet_spell(store: core.Store) -> None:
+    name = uuid.uuid4().hex
+    brief = Backoff(free=0, first=0.05, cap=0.05, quiet=0.05)
+    assert store.try_once(name, brief, False).slot.go
+    refused = store.try_once(name, brief, False)
+    assert not refused.slot.taken
+    time.sleep(refused.slot.wait + 0.01)
+    after = store.try_once(name, brief, False)
+    assert after.slot.go
+    assert after.before == 0
+
+
+def test_the_database_store_cleans_up_quiet_backoffs(db: None) -> None:
+    core.DatabaseStore().try_once("guess", Backoff(1, 1.0, 1.0, 1.0), False)
+    row = Window.objects.get(name="guess")
+    assert row.expires_at == pytest.approx(row.stamps[-1] + 1.0)
+
+
+def test_tries_in_settings_go_to_the_store_settings_choose(
+    db: None, settings: SettingsWrapper
+) -> None:
+    settings.RATE_LIMIT_URL = ""
+    once = Backoff(free=1, first=60.0, cap=60.0, quiet=60.0)
+    assert core.try_once("settings", once).slot.go
+    assert not core.try_once("settings", once).slot.taken
+    core.forget("settings")
+    assert core.try_once("settings", once).slot.go
+
+
+def test_giving_back_removes_one_try_of_several_at_the_same_time(db: None) -> None:
+    store = core.DatabaseStore()
+    once = Backoff(free=5, first=1.0, cap=1.0, quiet=60.0)
+    with time_machine.travel(1_000_000.0, tick=False):
+        first = store.try_once("same-time", once, False)
+        store.try_once("same-time", once, False)
+        store.give_back("same-time", first.slot.at)
+        assert store.try_once("same-time", once, False).before == 1

@@ -37,7 +37,7 @@ def _redis_url() -> str | None:
     return url
 
 
-def _hammer(store_url: str, *, reserve: bool) -> list[float]:
+def _hammer(store_url: str, *, reserve: bool = False, backoff: str = "") -> list[float]:
     name = f"test:{uuid.uuid4().hex}"
     env = {
         **os.environ,
@@ -56,6 +56,7 @@ def _hammer(store_url: str, *, reserve: bool) -> list[float]:
         *("--name", name, "--rate", f"{CALLS}/{SECONDS}s", "--calls", str(CALLS_EACH)),
         *("--start-at", str(start_at)),
         *(["--reserve"] if reserve else []),
+        *(["--backoff", backoff] if backoff else []),
     ]
     processes = [
         subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -104,3 +105,20 @@ def test_processes_on_redis_never_crowd_a_window(reserve: bool) -> None:
 def test_the_check_sees_a_crowded_window() -> None:
     # Five calls within half a second: the check must catch it, or the tests above prove nothing.
     assert _crowded_windows([0.0, 0.1, 0.2, 0.3, 0.4, 2.0]) == [(0.0, 0.4)]
+
+
+# Three free tries, then a minute's wait: however many processes try at once, three go.
+GUESSES = "3,60s,60s,10m"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processes_on_the_database_never_get_past_a_backoff() -> None:
+    assert len(_hammer("", backoff=GUESSES)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processes_on_redis_never_get_past_a_backoff() -> None:
+    url = _redis_url()
+    if url is None:
+        pytest.skip("no Redis on 127.0.0.1:6379 (CI starts one)")
+    assert len(_hammer(url, backoff=GUESSES)) == 3
