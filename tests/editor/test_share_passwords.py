@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,8 +38,12 @@ def _fast_hashing(settings: SettingsWrapper) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def clock() -> Iterator[Any]:
+@pytest.fixture(autouse=True)
+def clock(settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # The database store on Python's clock: Redis's scripts and PostgreSQL read their servers'
+    # clocks, which no test can move (tests/limiter checks those stores on real time).
+    settings.RATE_LIMIT_URL = ""
+    monkeypatch.setattr(limiter.DatabaseStore, "_now", staticmethod(time.time))
     with time_machine.travel(timezone.now(), tick=False) as traveller:
         yield traveller
 
