@@ -507,6 +507,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Set, it closes them only every this many tasks; config/celery.py closes broken and aged ones
 # (CONN_MAX_AGE) around each task instead, as Django does around each request.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+# /healthz: how often each queue's worker is asked to say it is there, and how long after its
+# last answer a queue counts as having no worker.
+HEALTH_HEARTBEAT_SECONDS = env_int("HEALTH_HEARTBEAT_SECONDS", 30)
+HEALTH_WORKER_LATE_SECONDS = env_int("HEALTH_WORKER_LATE_SECONDS", 90)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
     "delete-expired-jobs": {"task": "editor.tasks.delete_expired_jobs", "schedule": 3600.0},
@@ -515,6 +519,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "reconcile-storage": {
         "task": "editor.tasks.reconcile_storage",
         "schedule": float(STORAGE_RECONCILE_SECONDS),
+    },
+    # One heartbeat on each queue, for /healthz (editor.health); a late one expires unsent.
+    **{
+        f"heartbeat-{queue}": {
+            "task": "editor.tasks.heartbeat",
+            "schedule": float(HEALTH_HEARTBEAT_SECONDS),
+            "args": (queue,),
+            "options": {"queue": queue, "expires": float(HEALTH_HEARTBEAT_SECONDS)},
+        }
+        for queue in ("io", "cpu")
     },
 }
 

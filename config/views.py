@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from config.celery import app as celery_app
+from editor import health
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +54,21 @@ def broker_answers() -> bool:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": database_answers(), "broker": broker_answers()}
+    """503 when the web process cannot serve (database, broker or storage down); 200 otherwise,
+    "degraded" when a queue has no worker taking its tasks (the pages still work, jobs wait)."""
+    checks = {
+        "database": database_answers(),
+        "broker": broker_answers(),
+        "storage": health.storage_answers(),
+    }
     down = sorted(name for name, ok in checks.items() if not ok)
+    workers = health.workers()
+    slow = sorted(queue for queue, seen in workers.items() if seen["status"] != "ok")
+    status = "down" if down else "degraded" if slow else "ok"
     body = {
-        "status": "ok" if not down else "down",
+        "status": status,
         "checks": {name: ("ok" if ok else "down") for name, ok in checks.items()},
         "down": down,
+        "workers": workers,
     }
-    return JsonResponse(body, status=200 if not down else 503)
+    return JsonResponse(body, status=503 if down else 200)

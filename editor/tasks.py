@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from editor import credits, jobs, notifications, pipeline, reconcile
+from editor import credits, health, jobs, notifications, pipeline, reconcile
 from editor.models import Draft
 
 
@@ -48,3 +48,9 @@ def reconcile_storage() -> None:
 def send_notice(notice_id: str) -> None:
     """Send one email saying work has ended (editor.notifications)."""
     notifications.send(notice_id)
+
+
+@shared_task(name="editor.tasks.heartbeat", ignore_result=True, bind=True)
+def heartbeat(self: Task[..., None], queue: str) -> None:
+    """A worker of ``queue`` is taking tasks (editor.health; beat sends one on each queue)."""
+    health.beat(queue, str(self.request.hostname or ""))
