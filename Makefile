@@ -23,7 +23,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile.dev start
+	rm -rf var/metrics && mkdir -p var/metrics
+	PATH="$(CURDIR)/$(BIN):$$PATH" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/var/metrics" \
+		$(BIN)/honcho --procfile Procfile.dev start
 
 lint: install
 	$(BIN)/ruff check .

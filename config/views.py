@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from config.celery import app as celery_app
-from editor import health
+from editor import health, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +75,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "workers": workers,
     }
     return JsonResponse(body, status=503 if down else 200)
+
+
+@never_cache
+@require_GET
+def metrics_page(request: HttpRequest) -> HttpResponse:
+    """Prometheus's scrape (editor.metrics), for a scraper that sends ``METRICS_TOKEN`` as a
+    bearer token. Without a token set there is no such page: a 404, as for any unknown path."""
+    token = str(settings.METRICS_TOKEN)
+    if not token:
+        raise Http404
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(sent.encode(), token.encode()):
+        refused = HttpResponse("A bearer token is needed.\n", status=401, content_type="text/plain")
+        refused["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return refused
+    return HttpResponse(metrics.page(), content_type=CONTENT_TYPE_LATEST)

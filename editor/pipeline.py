@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from editor import images, jobs, operations, outbound, polling, storage, vault
+from editor import images, instruments, jobs, operations, outbound, polling, storage, vault
 from editor.models import (
     ACTIVE_STATUSES,
     CONVERSION_PREFIX,
@@ -424,6 +424,8 @@ def _slot(job: Job, budget: str, rate: limiter.Rate) -> bool:
             retryable=True,
             code="limiter_down",
         ) from error
+    if slot.wait > 0:
+        instruments.limiter_waited(job.provider, slot.wait)
     if slot.taken and slot.wait <= WAKE_EARLY:
         # The slot is ours and opens within the broker's delivery delay: the last moment is
         # waited here (bounded by WAKE_EARLY, never the whole wait), so the request leaves on

@@ -3,7 +3,8 @@
 One page for staff, in the admin's look: jobs per day over the last 30 days by operation and
 outcome (a table and a bar chart drawn here as inline SVG: no chart library, nothing from a
 CDN), failures grouped by the vendor's error code, the credits spent this month, storage, the
-busiest people this month, the queue and its oldest job. Every figure is one aggregate query,
+busiest people this month, the queue and its oldest job, and each vendor's last hour (jobs,
+error rate, how long it took). Every figure is one aggregate query,
 so the page costs the same handful of queries with ten jobs or ten million.
 """
 
@@ -32,6 +33,9 @@ from editor.models import UNFINISHED_STATUSES, Job, JobStatus
 DAYS = 30
 BUSIEST = 10
 FAILURE_ROWS = 50
+# Vendor health: the jobs that ended in this last stretch, at most this many of them.
+HEALTH_WINDOW = dt.timedelta(hours=1)
+HEALTH_ROWS = 20_000
 # The outcomes a day's bar is stacked from, bottom up; "active" is every status not yet ended.
 OUTCOMES: tuple[tuple[str, Any], ...] = (
     (JobStatus.SUCCEEDED, gettext_lazy("Succeeded")),
@@ -182,6 +186,42 @@ def _failures(start: dt.datetime) -> list[dict[str, Any]]:
     ]
 
 
+def _vendor_health(now: dt.datetime) -> list[dict[str, Any]]:
+    """Each vendor's last hour, from the jobs that ended in it: how many, the share that
+    failed, and how long the vendor took (median and 95th percentile of ``vendor_seconds``).
+    Read at most ``HEALTH_ROWS`` jobs: enough for the figures, bounded whatever the traffic."""
+    rows = Job.objects.filter(
+        finished_at__gte=now - HEALTH_WINDOW,
+        status__in=(JobStatus.SUCCEEDED, JobStatus.FAILED),
+    ).values_list("provider", "status", "vendor_seconds")[:HEALTH_ROWS]
+    by_vendor: dict[str, dict[str, Any]] = {}
+    for provider, status, seconds in rows:
+        entry = by_vendor.setdefault(_vendor_of(provider), {"jobs": 0, "failed": 0, "times": []})
+        entry["jobs"] += 1
+        entry["failed"] += status == JobStatus.FAILED
+        if seconds is not None:
+            entry["times"].append(seconds)
+    health = []
+    for vendor, entry in sorted(by_vendor.items()):
+        times = sorted(entry.pop("times"))
+        health.append(
+            {
+                "vendor": vendor,
+                **entry,
+                "error_rate": round(100 * entry["failed"] / entry["jobs"]),
+                "p50": _percentile(times, 0.5),
+                "p95": _percentile(times, 0.95),
+            }
+        )
+    return health
+
+
+def _percentile(ordered: list[float], fraction: float) -> float | None:
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 def _credits(month: dt.date) -> dict[str, Any]:
     """Credits of this month's jobs by operation: spent (succeeded), still in flight, and the
     part of the spent ones that ran on house keys. Failed and canceled jobs were refunded."""
@@ -263,6 +303,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "outcomes": [label for _name, label in OUTCOMES],
         **_jobs_per_day(start, days),
         "failures": _failures(start),
+        "vendor_health": _vendor_health(now),
         "credits": _credits(month),
         "month": month,
         "stored_bytes": stored,

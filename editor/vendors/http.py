@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
-from editor import images
+from editor import images, instruments
 from editor.vendors.base import ResultImage, VendorError
 
 
@@ -97,7 +97,44 @@ def call(
     data: dict[str, str] | None = None,
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
 ) -> Answer:
-    """Send one request and read its whole body within the kind's budget."""
+    """Send one request and read its whole body within the kind's budget; counted for the
+    metrics page by vendor, kind and outcome (editor.instruments)."""
+    started = time.monotonic()
+    outcome = "error"
+    try:
+        answer = _call(
+            client,
+            method,
+            url,
+            kind=kind,
+            vendor_label=vendor_label,
+            headers=headers,
+            params=params,
+            data=data,
+            files=files,
+        )
+    except VendorError as error:
+        outcome = error.code or "error"
+        raise
+    else:
+        outcome = str(answer.status)
+        return answer
+    finally:
+        instruments.vendor_call(vendor_label, kind.value, outcome, time.monotonic() - started)
+
+
+def _call(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    kind: CallKind,
+    vendor_label: str,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    data: dict[str, str] | None = None,
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+) -> Answer:
     budget = budget_for(kind)
     request = client.build_request(
         method, url, headers=headers, params=params, data=data, files=files, timeout=budget.timeout

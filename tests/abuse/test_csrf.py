@@ -58,6 +58,7 @@ class Kind(enum.Enum):
 # taking POST is covered the day it does.
 ROUTES: dict[str, Kind] = {
     "healthz": Kind.CSRF,
+    "metrics": Kind.CSRF,
     "accounts/login/": Kind.CSRF,
     "accounts/logout/": Kind.CSRF,
     "accounts/inactive/": Kind.CSRF,

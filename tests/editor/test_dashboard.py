@@ -232,3 +232,31 @@ def test_the_page_costs_the_same_queries_for_10_or_500_jobs(
     with CaptureQueriesContext(connection) as many:
         assert admin_client.get(URL).status_code == 200
     assert len(many) == len(few), [query["sql"] for query in many]
+
+
+def test_each_vendors_last_hour(admin_client: Client, alice: User) -> None:
+    recent = NOW - dt.timedelta(minutes=20)
+    Job.objects.bulk_create(
+        [
+            *(
+                job(alice, finished_at=recent, vendor_seconds=float(seconds))
+                for seconds in (1, 2, 3, 4, 10)
+            ),
+            job(alice, status=JobStatus.FAILED, finished_at=recent, vendor_seconds=None),
+            # An AILabTools job an hour and a half ago: out of the window.
+            job(
+                alice,
+                provider="ailabtools_advanced",
+                operation="expression",
+                finished_at=NOW - dt.timedelta(minutes=90),
+            ),
+            job(alice, status=JobStatus.RUNNING),  # not ended
+        ]
+    )
+    health = tables(admin_client.get(URL).content.decode())["vendor-health"]
+    assert row(health, "PicWish") == ["PicWish", "6", "1", "17 %", "3.0 s", "10.0 s"]
+    assert not [cells for cells in health if cells and cells[0] == "AILabTools"]
+
+
+def test_no_vendor_health_without_jobs_in_the_last_hour(admin_client: Client) -> None:
+    assert "No job ended in the last hour." in admin_client.get(URL).content.decode()

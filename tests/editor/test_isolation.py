@@ -57,8 +57,9 @@ SIGNED_IN = {
     "editor:notifications",
     "api_tokens",
 }
-# Open to anyone: the front page, the health check and the share pages (checked below).
-PUBLIC = {"editor:home", "healthz", "editor:shared", "editor:shared_file"}
+# Open to anyone: the front page, the health check, the metrics page (behind its own bearer
+# token, tests/config/test_metrics.py) and the share pages (checked below).
+PUBLIC = {"editor:home", "healthz", "metrics", "editor:shared", "editor:shared_file"}
 # Mounted apps with matrices of their own.
 ELSEWHERE = ("admin/", "accounts/", "api/v1/")
 

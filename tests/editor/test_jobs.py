@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from PIL import ImageOps
+from prometheus_client import REGISTRY
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
@@ -701,9 +702,14 @@ def test_a_full_key_budget_reserves_the_next_slot_and_waits_for_exactly_it(
     clock: Clock,
 ) -> None:
     script.outcomes = [DONE, DONE]
+    waits = REGISTRY.get_sample_value("studio_limiter_waits_total", {"provider": "picwish"}) or 0
     first, second = both_at_the_vendor_step()
     assert first.status == JobStatus.STORING
     assert len(script.submits) == 1  # the second never reached the vendor
+    # Counted for the metrics page (editor.instruments).
+    assert REGISTRY.get_sample_value("studio_limiter_waits_total", {"provider": "picwish"}) == (
+        waits + 1
+    )
     assert second.status == JobStatus.RUNNING
     assert (second.attempts, second.error_message) == (0, "")  # waiting is no failed attempt
     assert second.rate_slot_at == 1_001.0
