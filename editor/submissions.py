@@ -23,7 +23,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
 from accounts import quotas
@@ -306,7 +306,7 @@ def _cleaned(photo: Photo, data: bytes, *, changed: bool) -> Photo:
         return Photo(data, photo.name)
     if not changed:
         return photo  # nothing was cut or stripped: no copy
-    cleaned = TemporaryUploadedFile(
+    cleaned = uploads.temporary_upload(
         content.name or "", content.content_type, len(data), content.charset
     )
     cleaned.write(data)
