@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.core.cache import cache
 from django.db import transaction
@@ -82,3 +84,106 @@ def isolated() -> Iterator[None]:
     with transaction.atomic():
         yield
         transaction.set_rollback(True)
+
+
+# --- Multipart bodies --------------------------------------------------------------------------
+
+BOUNDARY = "fuzzboundary7MA4YWxkTrZu0gW"
+
+# File names as people and attackers send them.
+file_name = st.one_of(
+    SPECIAL_TEXT,
+    st.text(CHARACTERS, max_size=80),
+    st.sampled_from(
+        [
+            "photo.jpg",
+            "../../../../etc/passwd",
+            "C:\\Users\\me\\photo.jpg",
+            "/photo.jpg",
+            ".",
+            "..",
+            "photo\x00.jpg",
+            "\u202egpj.exe",
+            "photo.jpg\u202e",
+            "ph\u200foto\u2066.png",
+            "photo." + "x" * 300,
+            "p" * 300 + ".jpg",
+            "photo." + "é" * 200,
+            "photo." + "\U0001f600" * 100,
+            "a\r\nContent-Type: text/html\r\n\r\n.jpg",
+            "&quot;.jpg",
+            "&#x2F;..&#x2F;x.jpg",
+        ]
+    ),
+)
+
+
+@st.composite
+def disposition_file_name(draw: st.DrawFn) -> bytes:
+    """The ``filename`` parameter of a part's Content-Disposition, written one of the ways
+    clients write it: quoted UTF-8 (escaped or not), Latin-1, RFC 2231, or bare."""
+    name = draw(file_name)
+    way = draw(st.sampled_from(["utf-8", "escaped", "latin-1", "rfc2231", "bare", "both"]))
+    if way == "escaped":
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+        return b'filename="' + escaped.encode() + b'"'
+    if way == "latin-1":
+        return b'filename="' + name.encode("latin-1", "replace") + b'"'
+    if way == "rfc2231":
+        return b"filename*=UTF-8''" + quote(name).encode()
+    if way == "bare":
+        return b"filename=" + name.encode()
+    if way == "both":
+        return b"filename=\"x.jpg\"; filename*=UTF-8''" + quote(name).encode()
+    return b'filename="' + name.encode() + b'"'
+
+
+content_type = st.one_of(
+    st.sampled_from(
+        [
+            "image/jpeg",
+            "image/png",
+            "text/html",
+            "application/octet-stream",
+            "image/jpeg; charset=utf-16",
+            "image/svg+xml",
+            "",
+            "multipart/form-data; boundary=x",
+        ]
+    ),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+)
+
+
+@dataclass(frozen=True)
+class FilePart:
+    field: str
+    file_name: bytes  # the Content-Disposition parameter, as written
+    content_type: str
+    content: bytes
+
+
+def multipart(fields: dict[str, str], files: list[FilePart]) -> bytes:
+    """A multipart/form-data body with ``BOUNDARY``, built by hand so that file names and types
+    reach the server exactly as written (Django's test client would clean them first)."""
+    lines: list[bytes] = []
+    for name, value in fields.items():
+        lines += [
+            f"--{BOUNDARY}".encode(),
+            f'Content-Disposition: form-data; name="{name}"'.encode(),
+            b"",
+            value.encode(),
+        ]
+    for part in files:
+        lines += [
+            f"--{BOUNDARY}".encode(),
+            f'Content-Disposition: form-data; name="{part.field}"; '.encode() + part.file_name,
+            f"Content-Type: {part.content_type}".encode(),
+            b"",
+            part.content,
+        ]
+    lines += [f"--{BOUNDARY}--".encode(), b""]
+    return b"\r\n".join(lines)
+
+
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
