@@ -187,3 +187,84 @@ def multipart(fields: dict[str, str], files: list[FilePart]) -> bytes:
 
 
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+# --- URLs --------------------------------------------------------------------------------------
+
+HOST_CHARACTERS = st.sampled_from(list("abcxyz0189.-_:[]%@ éß\u202e\x00/\\?#"))
+host = st.one_of(
+    st.sampled_from(
+        [
+            "example.com",
+            "hooks.example.com.",
+            "0177.0.0.1",
+            "0x7f.1",
+            "2130706433",
+            "127.1",
+            "127.0.0.1",
+            "8.8.8.8",
+            "08.8.8.8",
+            "1.2.3",
+            "8.8.8.8.",
+            "[::1]",
+            "[::ffff:7f00:1]",
+            "[::ffff:8.8.8.8]",
+            "[64:ff9b::808:808]",
+            "[2002:808:808::]",
+            "[2001:4860:4860::8888]",
+            "[fe80::1%25eth0]",
+            "[v1.x]",
+            "[::1",
+            "xn--nxasmq6b.com",
+            "xn--.com",
+            "ex ample.com",
+            "exa%41mple.com",
+            "éxample.com",
+            "\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com",
+            "a" * 64 + ".com",
+            ("a" * 60 + ".") * 5 + "com",
+            "localhost",
+            "LOCALHOST.",
+            "metadata.google.internal",
+            "",
+        ]
+    ),
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(lambda address: f"[{address}]"),
+    st.text(HOST_CHARACTERS, min_size=1, max_size=30),
+)
+# Names and addresses the check should take, written in the ways that still parse.
+public_host = st.one_of(
+    st.from_regex(
+        r"[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?(?:\.[a-z0-9-_]{1,20}){0,3}\.[a-z]{2,6}",
+        fullmatch=True,
+    ),
+    st.sampled_from(
+        ["8.8.8.8", "[2001:4860:4860::8888]", "Example.COM", "b\u00fccher.de", "xn--bcher-kva.de"]
+    ),
+)
+path = st.one_of(
+    st.sampled_from(["", "/", "/hook?secret=s3cr3t", "/%zz", "/ space", "/%", "/a%00b", "#f"]),
+    st.text(CHARACTERS, max_size=40).map(lambda tail: "/" + tail),
+)
+# Mostly URLs the check should take (so that delivery is reached), then anything at all.
+plausible_url = st.builds(
+    "{}{}{}{}".format,
+    st.sampled_from(["https://", "https://", "HTTPS://", "http://"]),
+    public_host,
+    st.sampled_from(["", "", ":443", ":8443", ":1", ":65535", ":65536", ":0"]),
+    path,
+)
+url = st.one_of(
+    plausible_url,
+    plausible_url,
+    st.builds(
+        "{}{}{}{}{}".format,
+        st.sampled_from(["https://", "http://", "HTTPS://", "ftp://", "//", "https:", ""]),
+        st.sampled_from(["", "user:pass@", "@", "a@b@"]),
+        host,
+        st.sampled_from(["", ":443", ":0", ":8443", ":65536", ":99999999999", ":-1", ":abc", ":"]),
+        path,
+    ),
+    text,
+)
