@@ -55,10 +55,14 @@ def test_a_url_is_refused_with_a_reason_or_read_as_the_client_reads_it(given_url
 
 @pytest.fixture
 def public_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every name resolves to a public address (which the tests' network guard then refuses
-    to connect to): delivery gets as far as it can without leaving the machine."""
+    """Every receiver's name resolves to a public address (which the tests' network guard then
+    refuses to connect to): delivery gets as far as it can without leaving the machine. The
+    studio's own services (the database, Redis) are still found where they are."""
+    real = socket.getaddrinfo
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host in ("localhost", "127.0.0.1", "::1", None):
+            return real(host, port, *args, **kwargs)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", port or 443))]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
