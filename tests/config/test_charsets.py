@@ -15,9 +15,7 @@ BODY = b'--b\r\nContent-Disposition: form-data; name="password"\r\n\r\nguess\r\n
 
 
 @pytest.mark.parametrize("charset", ["rot13", "idna", "hex"])
-def test_a_body_in_a_charset_that_is_no_text_encoding_is_refused(
-    alice: User, charset: str
-) -> None:
+def test_a_body_in_a_charset_that_is_no_text_encoding_is_refused(alice: User, charset: str) -> None:
     _link, token = made_link(alice, password="open sesame")
     response = Client().generic(
         "POST", f"/s/{token}/", BODY, f"multipart/form-data; boundary=b; charset={charset}"
