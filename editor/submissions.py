@@ -23,7 +23,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
 from accounts import quotas
@@ -238,8 +238,7 @@ def check_preset_params(operation: Operation, provider_name: str, params: Any) -
             continue
         try:
             if param.kind == "colors":
-                text = ", ".join(value) if isinstance(value, list) else str(value)
-                values[name] = list(parse_colors(text, param.max_items))
+                values[name] = list(parse_colors(_palette_text(value), param.max_items))
             else:
                 values[name] = field_for(param).clean(value)
         except forms.ValidationError as error:
@@ -249,6 +248,16 @@ def check_preset_params(operation: Operation, provider_name: str, params: Any) -
     if errors:
         raise forms.ValidationError(errors)
     return values
+
+
+def _palette_text(value: Any) -> str:
+    """A stored palette (a list of hex colors, or the page's "A, B" text) as the page's text;
+    a list of anything but text is refused, not joined."""
+    if not isinstance(value, list):
+        return str(value)
+    if not all(isinstance(item, str) for item in value):
+        raise forms.ValidationError(_("Give the colors as text, like DB0D0D."))
+    return ", ".join(value)
 
 
 # --- Providers and files -----------------------------------------------------------------------
@@ -297,7 +306,7 @@ def _cleaned(photo: Photo, data: bytes, *, changed: bool) -> Photo:
         return Photo(data, photo.name)
     if not changed:
         return photo  # nothing was cut or stripped: no copy
-    cleaned = TemporaryUploadedFile(
+    cleaned = uploads.temporary_upload(
         content.name or "", content.content_type, len(data), content.charset
     )
     cleaned.write(data)
