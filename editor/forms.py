@@ -356,7 +356,10 @@ class OperationForm(forms.Form):
                 self.add_error(_file_field(spec.role), missing)
             return []
         self.reused_roles.add(spec.role)
-        return [Photo(data, self.source.photo_name if spec.role == "image" else "")]
+        if spec.role != "image":
+            return [Photo(data)]
+        # The stored photo was stripped at its own submit: its details come from its job.
+        return [Photo(data, self.source.photo_name, bytes(self.source.photo_exif))]
 
     @property
     def needs_key(self) -> bool:

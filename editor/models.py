@@ -244,6 +244,13 @@ class Job(models.Model):
     inputs = models.JSONField(default=dict, help_text="File role -> storage name.")
     prepared = models.JSONField(default=dict, help_text="File role -> fitted storage name.")
     notes = models.JSONField(default=list, help_text="What was done to fit the inputs.")
+    # What the studio kept of the photo's EXIF at submit (editor.metadata.photo_details: the
+    # capture date, camera and its settings, never the location), for downloads that keep it.
+    photo_exif = models.BinaryField(
+        default=b"",
+        blank=True,
+        help_text="The photo's capture date, camera and settings as a TIFF structure.",
+    )
     status = models.CharField(
         max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
     )

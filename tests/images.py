@@ -204,9 +204,9 @@ def count_conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     made: list[str] = []
     convert = images.convert
 
-    def counting(data: bytes, fmt: str, quality: int) -> bytes:
+    def counting(data: bytes, fmt: str, quality: int, *, exif: bytes = b"") -> bytes:
         made.append(fmt)
-        return convert(data, fmt, quality)
+        return convert(data, fmt, quality, exif=exif)
 
     monkeypatch.setattr(images, "convert", counting)
     return made
