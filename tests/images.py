@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageCms, ImageDraw
 
-from editor import images
+from editor import images, metadata
 
 
 def make_image(
@@ -276,3 +276,14 @@ def cut_heic() -> bytes:
     whole = encode(noise, "HEIF", quality=80)
     coded = whole.index(b"mdat") + 4
     return whole[: coded + (len(whole) - coded) // 2]
+
+
+def phone_details() -> bytes:
+    """What the studio keeps beside a phone photo (``metadata.photo_details``) of
+    ``phone_exif``."""
+    return metadata.photo_details(encode(Image.new("RGB", (8, 8)), "JPEG", exif=phone_exif()))
+
+
+DAMAGED_HEIC = (
+    "IMG_0042.HEIC: This image is damaged or incomplete: its data ends before the picture does."
+)

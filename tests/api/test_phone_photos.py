@@ -10,9 +10,8 @@ from accounts.models import User
 from editor.models import Job, Vendor
 from tests.api.calls import JOBS, colorize
 from tests.api.conftest import ApiClient
-from tests.editor.test_phone_photos import DAMAGED_HEIC, job_with_details
-from tests.factories import make_key
-from tests.images import MODEL, cut_heic, open_image
+from tests.factories import job_with_details, make_key
+from tests.images import DAMAGED_HEIC, MODEL, cut_heic, open_image
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,9 @@ from pytest_django import Settings as SettingsWrapper
 from accounts.models import User
 from editor import images, metadata
 from editor.models import Job, Result, Vendor
-from tests.factories import camera_job, make_job, make_key
+from tests.factories import job_with_details, make_job, make_key
 from tests.images import (
+    DAMAGED_HEIC,
     DATE_TAKEN,
     EXIF_IFD,
     F_NUMBER,
@@ -33,7 +34,6 @@ from tests.images import (
     is_upright,
     make_image,
     open_image,
-    phone_exif,
     phone_photo,
     private_metadata,
 )
@@ -187,21 +187,6 @@ def test_a_heic_input_is_shown_to_the_browser_as_an_upright_jpeg(
 
 
 # --- Downloads: the photo details they carry --------------------------------------------------
-
-
-DAMAGED_HEIC = (
-    "IMG_0042.HEIC: This image is damaged or incomplete: its data ends before the picture does."
-)
-
-
-def job_with_details(owner: User) -> Result:
-    """A finished job (``camera_job``) whose photo's details were kept at submit."""
-    job, result = camera_job(owner)
-    job.photo_exif = metadata.photo_details(
-        encode(Image.new("RGB", (8, 8)), "JPEG", exif=phone_exif())
-    )
-    job.save()
-    return result
 
 
 def _download(client: Client, result: Result, **query: str) -> Image.Image:
