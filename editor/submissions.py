@@ -41,6 +41,8 @@ class Photo:
 
     content: UploadedFile | bytes
     name: str = ""
+    # What the studio keeps of its EXIF (metadata.photo_details), read before it is stripped.
+    details: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class Submission:
     def single(self) -> dict[str, Photo]:
         """The first photo of each role: all of them, for a single job."""
         return {role: photos[0] for role, photos in self.photos.items() if photos}
+
+    @property
+    def photo_details(self) -> bytes:
+        photos = self.photos.get("image", [])
+        return photos[0].details if photos else b""
 
     @property
     def photo_name(self) -> str:
@@ -303,7 +310,7 @@ def _cleaned(photo: Photo, data: bytes, *, changed: bool) -> Photo:
     (a batch has many): the form keeps uploads that passed as drafts."""
     content = photo.content
     if isinstance(content, bytes):
-        return Photo(data, photo.name)
+        return Photo(data, photo.name, photo.details)
     if not changed:
         return photo  # nothing was cut or stripped: no copy
     cleaned = uploads.temporary_upload(
@@ -311,7 +318,7 @@ def _cleaned(photo: Photo, data: bytes, *, changed: bool) -> Photo:
     )
     cleaned.write(data)
     cleaned.seek(0)
-    return Photo(cleaned, photo.name)
+    return Photo(cleaned, photo.name, photo.details)
 
 
 def _read(content: UploadedFile | bytes) -> bytes:
@@ -392,6 +399,8 @@ def _check_photo(spec: FileInput, provider: Provider, photo: Photo, found: _Phot
         cleaned = metadata.clean_upload(raw)
     except images.ImageRejected as error:
         return _Checked(str(error), photo, damaged=True)
+    if spec.role == "image" and not photo.details:
+        photo = Photo(photo.content, photo.name, metadata.photo_details(raw))
     return _Checked("", _cleaned(photo, cleaned, changed=cleaned != raw))
 
 
