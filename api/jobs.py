@@ -75,7 +75,7 @@ def submit_job(request: AuthenticatedHttpRequest, response: HttpResponse) -> Sta
     operation = multipart.operation_of(request.POST)
     webhook_url = request.POST.get("webhook_url", "").strip()
     if webhook_url:
-        webhooks.check_url(webhook_url)
+        webhook_url = webhooks.check_url(webhook_url)
     submission = multipart.submission(request, operation)
     # The job and its webhook commit together; without one, jobs.start's transaction is all.
     with transaction.atomic() if webhook_url else contextlib.nullcontext():
