@@ -125,9 +125,9 @@ def list_jobs(request: AuthenticatedHttpRequest, filters: Query[JobFilters]) -> 
     if filters.created_before:
         found = found.filter(created_at__lt=_instant("created_before", filters.created_before))
     page = list(
-        found.order_by("-created_at", "-pk").prefetch_related("results")[
-            filters.offset : filters.offset + filters.limit + 1
-        ]
+        found.order_by("-created_at", "-pk")
+        .select_related("webhook")
+        .prefetch_related("results")[filters.offset : filters.offset + filters.limit + 1]
     )
     next_url = None
     if len(page) > filters.limit:
