@@ -53,7 +53,7 @@ def submit_batch(request: AuthenticatedHttpRequest) -> Status[BatchOut]:
     operation = multipart.operation_of(request.POST)
     webhook_url = request.POST.get("webhook_url", "").strip()
     if webhook_url:
-        webhooks.check_url(webhook_url)
+        webhook_url = webhooks.check_url(webhook_url)
     submission = multipart.submission(request, operation, many="image")
     # The jobs and their webhooks commit together; without, jobs.start_batch's transaction is all.
     with transaction.atomic() if webhook_url else contextlib.nullcontext():

@@ -75,7 +75,7 @@ def submit_job(request: AuthenticatedHttpRequest, response: HttpResponse) -> Sta
     operation = multipart.operation_of(request.POST)
     webhook_url = request.POST.get("webhook_url", "").strip()
     if webhook_url:
-        webhooks.check_url(webhook_url)
+        webhook_url = webhooks.check_url(webhook_url)
     submission = multipart.submission(request, operation)
     # The job and its webhook commit together; without one, jobs.start's transaction is all.
     with transaction.atomic() if webhook_url else contextlib.nullcontext():
@@ -125,9 +125,9 @@ def list_jobs(request: AuthenticatedHttpRequest, filters: Query[JobFilters]) -> 
     if filters.created_before:
         found = found.filter(created_at__lt=_instant("created_before", filters.created_before))
     page = list(
-        found.order_by("-created_at", "-pk").prefetch_related("results")[
-            filters.offset : filters.offset + filters.limit + 1
-        ]
+        found.order_by("-created_at", "-pk")
+        .select_related("webhook")
+        .prefetch_related("results")[filters.offset : filters.offset + filters.limit + 1]
     )
     next_url = None
     if len(page) > filters.limit:

@@ -9,10 +9,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+import httpx
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 from ninja import Field, Schema
 from pydantic import AfterValidator
 
+from api.models import Webhook
 from editor import fairqueue, images, keys, polling
 from editor.models import ACTIVE_STATUSES, Batch, Job, JobStatus, Result, Vendor
 
@@ -106,6 +109,20 @@ class JobRetry(Schema):
     attempts: int
 
 
+class WebhookOut(Schema):
+    url: str = Field(description="Where the job's end is sent, without its query string.")
+    attempts: int = Field(description="Tries of the latest delivery so far (at most 6).")
+    last_status: int | None = Field(
+        description="The HTTP status the receiver answered the latest try; null when it did "
+        "not answer (see `last_error`) or nothing was tried yet."
+    )
+    last_error: str = Field(description="Why the latest try failed; empty when it succeeded.")
+    last_attempt_at: dt.datetime | None
+    delivered_at: dt.datetime | None = Field(
+        description="When the receiver took the latest delivery; null until then."
+    )
+
+
 class ResultOut(Schema):
     width: int
     height: int
@@ -150,6 +167,10 @@ class JobOut(Schema):
     )
     results: list[ResultOut] = Field(
         description="Every result (an operation may make several); the first is `result`."
+    )
+    webhook: WebhookOut | None = Field(
+        None,
+        description="The job's `webhook_url` and how its latest delivery went; null without one.",
     )
 
 
@@ -201,7 +222,33 @@ def job_out(
         estimated_finish=polling.estimated_finish(job),
         result=results[0] if results else None,
         results=results,
+        webhook=_webhook_out(job),
     )
+
+
+def _webhook_out(job: Job) -> WebhookOut | None:
+    try:
+        webhook: Webhook = job.webhook
+    except ObjectDoesNotExist:
+        return None
+    return WebhookOut(
+        url=shown_url(webhook.url),
+        attempts=webhook.attempts,
+        last_status=webhook.last_status,
+        last_error=webhook.last_error,
+        last_attempt_at=webhook.last_attempt_at,
+        delivered_at=webhook.delivered_at,
+    )
+
+
+def shown_url(url: str) -> str:
+    """A webhook URL as the API shows it: without a query or fragment, where a receiver may
+    keep its own secret (user names and passwords are refused at submit)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        return ""
+    return str(parsed.copy_with(query=None, fragment=None))
 
 
 class JobPage(Schema):

@@ -25,6 +25,7 @@ import hmac
 import json
 import logging
 import math
+import re
 import time
 import uuid
 from typing import Any
@@ -51,6 +52,8 @@ STORE_DOWN_WAIT = 10
 BACKOFF = (10, 60, 300, 1800, 7200)
 MAX_ATTEMPTS = 1 + len(BACKOFF)
 TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=10.0)
+# A % that does not start a two-digit hex escape.
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _refuse(message: str) -> ApiError:
@@ -65,6 +68,12 @@ def receiver_url(url: str) -> httpx.URL:
     name is not looked up here: its addresses are checked right before each try."""
     if len(url) > 2000:
         raise addresses.Refused("At most 2000 characters.")
+    # httpx would quietly escape these (a space becomes %20, a stray % stays as it is), so the
+    # URL called would not be the one given: refused, for the caller to write it out.
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise addresses.Refused("A URL cannot contain spaces or control characters.")
+    if _BAD_ESCAPE.search(url):
+        raise addresses.Refused("Each % in a URL must start an escape such as %20.")
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError, UnicodeError):
@@ -86,13 +95,12 @@ def receiver_url(url: str) -> httpx.URL:
 
 
 def check_url(url: str) -> str:
-    """The webhook URL if the studio may call it (receiver_url); else an ApiError 422 that
-    names the field."""
+    """The webhook URL as the HTTP client reads it (receiver_url), to store: parsed and
+    normalised once, here. Else an ApiError 422 that names the field."""
     try:
-        receiver_url(url)
+        return str(receiver_url(url))
     except addresses.Refused as refusal:
         raise _refuse(str(refusal)) from None
-    return url
 
 
 def sign(token_hash: str, timestamp: int, body: bytes) -> str:
@@ -109,7 +117,12 @@ def job_ended(sender: Any, job_id: str, status: str, **kwargs: Any) -> None:
         return
     delivery = uuid.uuid4()
     Webhook.objects.filter(pk=webhook.pk).update(
-        delivery=delivery, attempts=0, last_status=None, last_error="", delivered_at=None
+        delivery=delivery,
+        attempts=0,
+        last_status=None,
+        last_error="",
+        last_attempt_at=None,
+        delivered_at=None,
     )
     _schedule(str(webhook.pk), str(delivery), 0, countdown=0)
 
@@ -184,9 +197,17 @@ def deliver(webhook_id: str, delivery: str | None = None, attempt: int | None = 
         # The class only: httpx messages may quote the URL, which may carry the receiver's
         # secret.
         error = f"Could not reach the receiver ({type(failure).__name__})."
+    except Exception as failure:
+        # Anything else the client raises is this try's failure, recorded and retried like
+        # the rest, never a task that dies with a traceback (which would quote the URL).
+        error = f"The delivery failed ({type(failure).__name__})."
     ok = not error
+    now = timezone.now()
     Webhook.objects.filter(pk=webhook.pk, delivery=webhook.delivery).update(
-        last_status=status, last_error=error, delivered_at=timezone.now() if ok else None
+        last_status=status,
+        last_error=error,
+        last_attempt_at=now,
+        delivered_at=now if ok else None,
     )
     if ok:
         logger.info("webhook %s: delivered job %s", webhook.pk, webhook.job_id)

@@ -569,6 +569,9 @@ def retry(job: Job) -> Job:
             attempts=0,
             progress=0,
             vendor_ref="",
+            # A submit the last run left in flight is that run's: this one starts afresh
+            # (editor.pipeline._intend_submit would count it as cut off).
+            submit_started_at=None,
             error_code="",
             error_message="",
             finished_at=None,

@@ -41,6 +41,7 @@ from editor.models import (
     VendorKey,
 )
 from editor.vendors.base import (
+    BAD_RESPONSE,
     Done,
     InputImage,
     Pending,
@@ -65,6 +66,9 @@ KEY_USED_RESOLUTION = dt.timedelta(seconds=30)
 BAD_KEY_CODES = frozenset(
     {"unauthorized", "ERROR_APPLICATIONS_NOT_EXISTS", "ERROR_USER_NOT_EXISTS"}
 )
+# A submit the vendor answered (HTTP 200) in a way we could not read: it may have been billed,
+# so it is never sent again on our own (the job page warns next to its Retry button).
+UNREADABLE_ANSWER = "unreadable_answer"
 
 
 def _lease() -> dt.timedelta:
@@ -378,9 +382,39 @@ def _call_vendor(job: Job) -> Job | None:
 
 def _ask(adapter: VendorAdapter, job: Job, request: VendorRequest | None) -> Done | Pending:
     if request is None:
-        # A restarted worker resumes polling; it never pays for a second submit.
+        # A restarted worker resumes polling; it never pays for a second submit. A poll whose
+        # answer could not be read is asked again: both vendors' status queries are free and
+        # change nothing (vendor contracts: AILabTools §2.3-2.4, PicWish §6).
         return adapter.poll(job.vendor_ref)
-    return adapter.submit(request)
+    try:
+        return adapter.submit(request)
+    except VendorError as error:
+        if error.code != BAD_RESPONSE:
+            raise
+        raise _unreadable(job, error) from None
+
+
+def _unreadable(job: Job, error: VendorError) -> VendorError:
+    """A submit answered 200 whose answer we could not read (not JSON, cut off, fields
+    missing). The vendor got the request and answered it, so it may have charged the key.
+
+    Synchronous calls did the work in that call: sending it again pays twice. An asynchronous
+    create is no different, though the "cut off after it left" path (``_intend_submit``) does
+    resend: there we never heard back and the vendor may not have the request at all; here it
+    answered, so a task most likely exists and is billed, and neither vendor lets us look a
+    task up by anything of ours to poll it instead. Both fail the step alike, saying so, and
+    resending is the person's choice (Retry, with that warning)."""
+    logger.warning(
+        "job %s: %s answered a submit unreadably (%s); not resending",
+        job.pk,
+        job.provider,
+        error.message,
+    )
+    return VendorError(
+        _("The vendor answered but the answer was unreadable; it may have charged you."),
+        retryable=False,
+        code=UNREADABLE_ANSWER,
+    )
 
 
 def _intend_submit(job: Job) -> bool:

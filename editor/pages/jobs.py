@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from accounts.quotas import QuotaExceeded
-from editor import access, fairqueue, jobs, media, operations, polling
+from editor import access, fairqueue, jobs, media, operations, pipeline, polling
 from editor.models import Job, JobStatus, Result
 
 # Error codes that mean the vendor no longer offers the operation: retrying cannot help.
@@ -123,6 +123,8 @@ def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
             "other_runs": any(not v.current for v in variants),
             "settings": describe(job),
             "vendor_retired": job.error_code in RETIRED_CODES,
+            # The vendor may have charged the failed run: Retry says it may charge again.
+            "may_charge_again": job.error_code == pipeline.UNREADABLE_ANSWER,
             "seconds_left": polling.seconds_left(job),
             "place": fairqueue.places(job.owner_id, [job]).get(job.pk) if job.is_pending else None,
         },

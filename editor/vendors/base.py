@@ -23,6 +23,10 @@ from editor.images import ImageLimits
 from editor.outbound import shared_client
 
 ParamValue = str | int | float | bool | tuple[str, ...]
+# VendorError.code of a successful (HTTP 200) answer that could not be read: not JSON, cut off,
+# or without the fields the contract promises. The adapter cannot tell whether repeating the call
+# is free (a poll) or pays again (a submit): it says retryable, and the pipeline decides.
+BAD_RESPONSE = "bad_response"
 
 
 class VendorError(Exception):

@@ -19,7 +19,7 @@ import httpx
 from django.conf import settings
 
 from editor import images, instruments
-from editor.vendors.base import ResultImage, VendorError
+from editor.vendors.base import BAD_RESPONSE, ResultImage, VendorError
 
 
 class CallKind(enum.Enum):
@@ -140,8 +140,10 @@ def _call(
         method, url, headers=headers, params=params, data=data, files=files, timeout=budget.timeout
     )
     started = time.monotonic()
+    status: int | None = None  # known once the status line is in
     try:
         response = client.send(request, stream=True)
+        status = response.status_code
         try:
             body = _read_capped(response, budget, started, vendor_label)
         finally:
@@ -153,6 +155,14 @@ def _call(
             code="timeout",
         ) from None
     except httpx.RemoteProtocolError:
+        if status == 200 and kind in (CallKind.SUBMIT, CallKind.PROCESS):
+            # The vendor took the request and began a successful answer: as unreadable as a
+            # garbled one, and it may have been billed (the pipeline does not resend it).
+            raise VendorError(
+                f"{vendor_label} answered, but its answer broke off before it was complete.",
+                retryable=True,
+                code=BAD_RESPONSE,
+            ) from None
         # We reached the vendor, and its server hung up mid-answer (a truncated body or a
         # dropped connection): "could not reach" would send the person to check their network.
         raise VendorError(

@@ -23,6 +23,7 @@ from django.conf import settings
 
 from editor.images import ImageLimits
 from editor.vendors.base import (
+    BAD_RESPONSE,
     Done,
     Pending,
     ResultImage,
@@ -255,7 +256,7 @@ def _progress(value: object) -> int | None:
 
 def _bad_response(message: str) -> VendorError:
     # A malformed answer is a glitch on PicWish's side: the same call usually works next time.
-    return VendorError(message, retryable=True, code="bad_response")
+    return VendorError(message, retryable=True, code=BAD_RESPONSE)
 
 
 def _state_error(state: int, *, polling: bool) -> VendorError:

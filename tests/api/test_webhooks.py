@@ -326,6 +326,7 @@ def test_a_job_without_a_webhook_sends_nothing(
     assert Job.objects.get().status == JobStatus.CANCELED
     assert scheduled == []
     assert not Webhook.objects.exists()
+    assert alice_api.get(f"{JOBS}/{Job.objects.get().pk}").json()["webhook"] is None
 
 
 @pytest.mark.parametrize(
@@ -361,6 +362,13 @@ def test_a_job_without_a_webhook_sends_nothing(
         "https://0x7f.1/x",
         "https://2130706433/x",
         "https://127.1/x",
+        "https://[::ffff:7f00:1]/x",  # 127.0.0.1, mapped and written in hex
+        # What the client would quietly rewrite, so the URL called is not the one given.
+        "https://hooks.example.com/a b",
+        "https://hooks.example.com/a\tb",
+        "https://hooks.example.com/%zz",
+        "https://hooks.example.com/x?q=%G1",
+        "https://hooks.example.com/x%2",
     ],
 )
 def test_refused_webhook_urls(alice: User, alice_api: ApiClient, url: str) -> None:
@@ -686,3 +694,73 @@ def test_tls_to_a_pinned_address_names_and_verifies_the_host(
     else:
         assert receiver.received == []
         assert hook.last_error == "Could not reach the receiver (ConnectError)."
+
+
+def test_the_url_is_stored_as_the_client_reads_it(alice: User, alice_api: ApiClient) -> None:
+    make_key(alice, Vendor.PICWISH)
+    response = alice_api.post(JOBS, colorize(webhook_url="https://Hooks.EXAMPLE.com/x?a=1"))
+    assert response.status_code == 202
+    assert Webhook.objects.get().url == "https://hooks.example.com/x?a=1"
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        httpx.InvalidURL("Invalid IPv4 address: '0177.0.0.1'"),
+        RuntimeError("https://hooks.example.com/studio?secret=s3 went wrong"),
+    ],
+    ids=["invalid-url", "anything-else"],
+)
+def test_a_delivery_that_raises_is_recorded_and_retried(
+    alice: User,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    raised: Exception,
+) -> None:
+    job, _token = submit_with_hook(alice, "https://hooks.example.com/studio?secret=s3")
+
+    def explode(url: str, body: bytes, headers: dict[str, str]) -> int:
+        raise raised
+
+    monkeypatch.setattr(webhooks, "_post", explode)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    assert not tasks.deliver_webhook(*scheduled[0][0])
+    hook = Webhook.objects.get()
+    assert (hook.attempts, hook.last_status, hook.delivered_at) == (1, None, None)
+    assert type(raised).__name__ in hook.last_error
+    assert "hooks.example.com" not in hook.last_error
+    assert "0177" not in hook.last_error
+    assert "s3" not in hook.last_error
+    assert hook.last_attempt_at is not None
+    # Retried on the documented schedule.
+    assert [countdown for _args, countdown in scheduled[1:]] == [webhooks.BACKOFF[0]]
+
+
+def test_the_api_shows_the_last_delivery_of_a_jobs_webhook(
+    alice: User,
+    receiver: Receiver,
+    scheduled: list[tuple[tuple[Any, ...], int]],
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    job, token = submit_with_hook(alice, receiver.url + "?secret=s3")
+    shown = ApiClient(token).get(f"{JOBS}/{job.pk}").json()["webhook"]
+    assert shown == {
+        "url": receiver.url,  # without the query, where a receiver keeps its secret
+        "attempts": 0,
+        "last_status": None,
+        "last_error": "",
+        "last_attempt_at": None,
+        "delivered_at": None,
+    }
+    receiver.statuses = [503]
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.cancel(job)
+    tasks.deliver_webhook(*scheduled[0][0])
+    shown = ApiClient(token).get(f"{JOBS}/{job.pk}").json()["webhook"]
+    assert (shown["attempts"], shown["last_status"]) == (1, 503)
+    assert "503" in shown["last_error"]
+    assert shown["last_attempt_at"] is not None
+    assert shown["delivered_at"] is None
+    assert "s3" not in json.dumps(shown)

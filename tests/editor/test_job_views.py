@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts import quotas
 from accounts.models import Quota, User
+from editor import pipeline
 from editor.models import Job, JobStatus
 from tests.factories import RESULT, make_job
 
@@ -143,3 +144,21 @@ def test_the_studio_lists_recent_jobs_with_thumbnails(
     page = client.get(reverse("editor:studio")).content.decode()
     assert reverse("editor:job", args=[mine.pk]) in page
     assert reverse("editor:job", args=[theirs.pk]) not in page
+
+
+def test_retry_warns_when_the_vendor_may_have_charged_the_failed_run(
+    client: Client, alice: User
+) -> None:
+    warning = "the vendor may charge again"
+    plain = make_job(alice, JobStatus.FAILED)
+    unreadable = make_job(alice, JobStatus.FAILED)
+    Job.objects.filter(pk=unreadable.pk).update(
+        error_code=pipeline.UNREADABLE_ANSWER,
+        error_message="The vendor answered but the answer was unreadable; it may have charged you.",
+    )
+    client.force_login(alice)
+    assert warning not in client.get(reverse("editor:job", args=[plain.pk])).content.decode()
+    page = client.get(reverse("editor:job", args=[unreadable.pk])).content.decode()
+    assert "it may have charged you" in page
+    assert warning in page
+    assert 'aria-describedby="retry-warning"' in page

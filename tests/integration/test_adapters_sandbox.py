@@ -111,7 +111,7 @@ def test_async_operations_succeed(sandbox: server.RunningSandbox) -> None:
         ("sandbox-fault-http-503-x", None, True),
         ("sandbox-fault-timeout-x", "timeout", True),
         ("sandbox-fault-badjson-x", "bad_response", True),
-        ("sandbox-fault-truncated-x", None, True),
+        ("sandbox-fault-truncated-x", "bad_response", True),
         ("sandbox-fault-drip-x", "timeout", True),
         ("sandbox-fault-oversize-2-x", "too_large", False),
         ("sandbox-fault-oversize-2-stream-x", "too_large", False),

@@ -124,13 +124,8 @@ def transport_faults(run: Run, label: str) -> list[Case]:
     return [
         Case(run, "fault-timeout", "timeout", f"{label} did not answer in time.", True),
         Case(run, "fault-drip", "timeout", f"{label} was too slow sending its answer.", True),
-        Case(
-            run,
-            "fault-truncated",
-            "network",
-            f"{label} broke off the connection before its answer was complete.",
-            True,
-        ),
+        # A 200 cut off half way: the vendor may have charged it, so it is not sent again.
+        Case(run, "fault-truncated", pipeline.UNREADABLE_ANSWER, UNREADABLE),
         Case(run, "fault-oversize", "too_large", f"{label} sent an answer larger than we accept"),
         Case(
             run,
@@ -155,6 +150,8 @@ def transport_faults(run: Run, label: str) -> list[Case]:
 
 
 AILAB_BUSY = "AILabTools had a temporary problem"
+# A submit answered 200 that could not be read (editor.pipeline._unreadable).
+UNREADABLE = "The vendor answered but the answer was unreadable; it may have charged you."
 RATE_LIMITED = ailabtools_errors.ERRORS["EXCEEDING_LIMITS"].message
 
 CASES: list[Case] = [
@@ -186,9 +183,8 @@ CASES: list[Case] = [
     Case(
         RETOUCH,
         "fault-badjson",
-        "bad_response",
-        "AILabTools sent an answer we could not read (not a JSON object).",
-        True,
+        pipeline.UNREADABLE_ANSWER,
+        UNREADABLE,
     ),
     *transport_faults(RETOUCH, "AILabTools"),
     Case(
@@ -228,9 +224,8 @@ CASES: list[Case] = [
     Case(
         ADVANCED,
         "fault-badjson",
-        "bad_response",
-        "AILabTools sent an answer we could not read (not a JSON object).",
-        True,
+        pipeline.UNREADABLE_ANSWER,
+        UNREADABLE,
     ),
     Case(
         ADVANCED,
@@ -279,9 +274,7 @@ CASES: list[Case] = [
     Case(COLORIZE, "fault-error-500", "http_500", "PicWish had a server error (HTTP 500).", True),
     Case(COLORIZE, "fault-http-502", "http_502", "PicWish had a server error (HTTP 502).", True),
     Case(COLORIZE, "fault-http-403", "http_403", "PicWish gave an unexpected answer (status 403)."),
-    Case(
-        COLORIZE, "fault-badjson", "bad_response", "PicWish sent an answer we could not read.", True
-    ),
+    Case(COLORIZE, "fault-badjson", pipeline.UNREADABLE_ANSWER, UNREADABLE),
     *(picwish_state(state) for state in sorted(picwish.STATE_FAILURES)),
     *transport_faults(COLORIZE, "PicWish"),
 ]

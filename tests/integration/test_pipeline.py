@@ -236,3 +236,69 @@ def test_a_batch_of_20_with_5_slots_waits_its_turn_and_ends_with_20_results(
     assert Result.objects.filter(job__owner=user).count() == 20
     quota = Quota.objects.get(user=user)
     assert (quota.jobs_today, quota.active_jobs, quota.waiting_jobs) == (20, 0, 0)
+
+
+UNREADABLE = "The vendor answered but the answer was unreadable; it may have charged you."
+
+
+@pytest.mark.parametrize(
+    ("slug", "provider", "vendor", "params", "files", "marker"),
+    [
+        # Synchronous AILabTools: a 200 that is not JSON, and one cut off half way.
+        (
+            "retouch",
+            "ailabtools",
+            Vendor.AILABTOOLS,
+            {},
+            {"image": PHOTO, "style": FACE},
+            "badjson",
+        ),
+        (
+            "retouch",
+            "ailabtools",
+            Vendor.AILABTOOLS,
+            {},
+            {"image": PHOTO, "style": FACE},
+            "truncated",
+        ),
+        # PicWish in its blocking mode (PICWISH_SYNC, the default).
+        ("colorize", "picwish", Vendor.PICWISH, {"format": "png"}, {"image": PHOTO}, "truncated"),
+        # An asynchronous create: "in doubt", failed the same way rather than resent.
+        (
+            "expression",
+            "ailabtools_advanced",
+            Vendor.AILABTOOLS,
+            {"expression": "natural_smile"},
+            {"image": FACE},
+            "badjson",
+        ),
+    ],
+)
+def test_an_unreadable_answer_to_a_submit_is_never_sent_again_on_our_own(
+    worker: Worker,
+    wait_for_end: WaitFor,
+    vendor_calls: VendorCalls,
+    slug: str,
+    provider: str,
+    vendor: Vendor,
+    params: dict[str, Any],
+    files: dict[str, bytes],
+    marker: str,
+) -> None:
+    user = make_user("doubtful")
+    secret = f"sandbox-fault-{marker}-{provider}"
+    key = make_key(user, vendor, secret)
+    job = wait_for_end(submit(user, slug, provider, params, files, key), timeout=30)
+    assert job.status == JobStatus.FAILED
+    assert (job.error_code, job.error_message) == ("unreadable_answer", UNREADABLE)
+    assert vendor_calls.submits(secret) == 1
+    assert job.attempts == 0
+    assert Quota.objects.get(user=user).credits_this_month == 0  # refunded
+
+    # Resending is the person's choice: one Retry, one more call, and no "cut off" submit.
+    job = wait_for_end(jobs.retry(job), timeout=30)
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "unreadable_answer"
+    assert vendor_calls.submits(secret) == 2
+    assert job.double_submits == 0
+    assert secret not in worker.log.read_text(errors="replace")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from editor.vendors.ailabtools.contract import LABEL
-from editor.vendors.base import VendorError
+from editor.vendors.base import BAD_RESPONSE, VendorError
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,7 @@ def bad_response(what: str) -> VendorError:
     return VendorError(
         f"{LABEL} sent an answer we could not read ({what}).",
         retryable=True,
-        code="bad_response",
+        code=BAD_RESPONSE,
     )
 
 
