@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.core.exceptions import ImmediateHttpResponse
@@ -39,6 +40,15 @@ def groups_claim(provider_id: str) -> str:
         if app["provider_id"] == provider_id:
             return str(app["settings"].get("groups_claim", "groups"))
     return "groups"
+
+
+def provider_origin(provider_id: str) -> str:
+    """scheme://host[:port] of the provider's issuer, "" for an unknown provider."""
+    for app in settings.OIDC_PROVIDERS:
+        if app["provider_id"] == provider_id:
+            parts = urlsplit(str(app["settings"]["server_url"]))
+            return f"{parts.scheme}://{parts.netloc}"
+    return ""
 
 
 def login_url(provider_id: str) -> str:

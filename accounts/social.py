@@ -138,15 +138,26 @@ def apply_company_plan(sender: object, request: HttpRequest, user: User, **kwarg
 
 
 class CompanySignInErrors:
-    """Middleware: the provider's discovery document is read when the person sets off for the
-    provider, outside allauth's error handling; a provider that cannot be reached or answers
-    nonsense then sends them back to the sign-in page with a message instead of a 500."""
+    """Middleware for allauth's "continue to the provider" page:
+
+    - its form posts, then is redirected to the provider, which the studio's CSP
+      ``form-action 'self'`` would block: that one page also allows the provider's origin (its
+      issuer's; the authorization endpoint is expected there);
+    - the provider's discovery document is read when the person sets off, outside allauth's
+      error handling: a provider that cannot be reached or answers nonsense sends them back to
+      the sign-in page with a message instead of a 500.
+    """
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response: HttpResponse = self.get_response(request)
+        match = request.resolver_match
+        if match is not None and match.url_name == "openid_connect_login":
+            origin = signin.provider_origin(str(match.kwargs.get("provider_id", "")))
+            if origin:
+                response._csp_update = {"form-action": [origin]}  # type: ignore[attr-defined]
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

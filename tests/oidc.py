@@ -166,14 +166,15 @@ def real_provider(
         "OIDC_TEST_RSA_KEY": rsa_key_pem(),
     }
     errors = tmp / "provider.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.oidc_provider.serve", str(config)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=errors.open("w"),
-        text=True,
-    )
+    with errors.open("w") as log:  # the child keeps its own copy of the file
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.oidc_provider.serve", str(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -184,3 +185,5 @@ def real_provider(
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()

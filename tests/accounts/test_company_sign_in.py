@@ -291,6 +291,15 @@ def test_a_provider_that_cannot_be_reached_is_explained(client: Client, idp: Fak
     assert "Acme could not be reached" in page_text(response)
 
 
+def test_the_continue_page_may_post_to_the_provider_and_only_that_page(
+    client: Client, idp: FakeProvider
+) -> None:
+    page = client.get(reverse("openid_connect_login", kwargs={"provider_id": "acme"}))
+    assert "form-action 'self' https://idp.test" in page["Content-Security-Policy"]
+    login = client.get(reverse("account_login"))
+    assert "idp.test" not in login["Content-Security-Policy"]
+
+
 def test_an_unknown_provider_is_a_404(client: Client, idp: FakeProvider) -> None:
     response = client.post(reverse("openid_connect_login", kwargs={"provider_id": "nope"}))
     assert response.status_code == 404
