@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
 from django.conf import settings
@@ -132,3 +133,22 @@ class LoginForm(AllauthLoginForm):  # type: ignore[misc]
             raise ImmediateHttpResponse(HttpResponseRedirect(login_url(rule.provider_id)))
         cleaned: dict[str, Any] = super().clean()
         return cleaned
+
+
+class SignupForm(AllauthSignupForm):  # type: ignore[misc]
+    """allauth's sign-up form, refusing an email of a domain that must use its company sign-in:
+    a password account there would be signed in at once, past the rule."""
+
+    def clean_email(self) -> str:
+        email = str(super().clean_email())
+        rule = rule_for(email)
+        if rule is not None and rule.required:
+            raise forms.ValidationError(
+                _(
+                    "People at %(domain)s sign in with their company account (%(provider)s): "
+                    "use the button on the sign-in page."
+                )
+                % {"domain": rule.domain, "provider": provider_name(rule.provider_id)},
+                code="company_sign_in_required",
+            )
+        return email

@@ -317,9 +317,9 @@ if WEBHOOK_PROXY_URL and urlsplit(WEBHOOK_PROXY_URL).scheme not in ("http", "htt
 # every hour.
 API_IDEMPOTENCY_SECONDS = env_int("API_IDEMPOTENCY_SECONDS", 24 * 3600)
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
-# The password form refuses people whose email domain must sign in with their company account
-# (accounts.signin: SignInRule, set in the admin).
-ACCOUNT_FORMS = {"login": "accounts.signin.LoginForm"}
+# The password and sign-up forms refuse people whose email domain must sign in with their company
+# account (accounts.signin: SignInRule, set in the admin).
+ACCOUNT_FORMS = {"login": "accounts.signin.LoginForm", "signup": "accounts.signin.SignupForm"}
 
 # Sign in with a company account (OpenID Connect), configured only from the environment: see
 # env_oidc_providers above. None configured (the default): no company sign-in button.

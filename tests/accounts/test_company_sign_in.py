@@ -187,6 +187,19 @@ def test_a_required_domain_with_an_unconfigured_provider_still_refuses_the_passw
     assert "_auth_user_id" not in client.session
 
 
+def test_a_required_domain_cannot_sign_up_with_a_password(
+    client: Client, idp: FakeProvider
+) -> None:
+    SignInRule.objects.create(domain="acme.test", provider_id="acme", required=True)
+    form = {"username": "mallory", "password1": PASSWORD, "password2": PASSWORD}
+    response = client.post(reverse("account_signup"), {**form, "email": "Mallory@ACME.test"})
+    assert response.status_code == 200
+    assert "People at acme.test sign in with their company account (Acme)" in page_text(response)
+    assert not User.objects.exists()
+    client.post(reverse("account_signup"), {**form, "email": "mallory@example.com"})
+    assert User.objects.filter(username="mallory").exists()
+
+
 def test_other_domains_and_rules_that_are_not_required_keep_their_passwords(
     client: Client, idp: FakeProvider
 ) -> None:
