@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from allauth.socialaccount.models import SocialApp, SocialToken
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -25,14 +26,16 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import audit, quotas
+from accounts import audit, quotas, signin
 from accounts.models import (
     AuditAction,
     AuditEvent,
+    CompanyGroupPlan,
     GroupPlan,
     Plan,
     Quota,
     QuotaOverride,
+    SignInRule,
     User,
 )
 
@@ -298,9 +301,9 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     list_select_related = ("plan",)
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        (_("Plan"), {"fields": ("plan", "limits_now")}),
+        (_("Plan"), {"fields": ("plan", "company_plan", "limits_now")}),
     )
-    readonly_fields = ("limits_now",)
+    readonly_fields = ("company_plan", "limits_now")
 
     def get_inlines(self, request: HttpRequest, obj: User | None) -> list[type[Any]]:
         return [] if obj is None else [QuotaOverrideInline, QuotaInline]
@@ -400,6 +403,75 @@ class GroupAdmin(BaseGroupAdmin):
                 request=request,
                 details={"old": before, "new": after},
             )
+
+
+# --- Company sign-in -------------------------------------------------------------------------
+# Providers come from the OIDC_PROVIDERS setting (the environment), never from the database:
+# allauth's own SocialApp and SocialToken pages are taken away, so no client secret or token
+# can be typed into or shown by the admin.
+
+for _model in (SocialApp, SocialToken):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class ProviderChoiceForm(forms.ModelForm):  # type: ignore[type-arg]
+    """``provider_id`` as a choice of the configured providers (their names, nothing else)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = list(signin.providers().items())
+        current = self.instance.provider_id if self.instance.pk else ""
+        if current and current not in dict(choices):
+            choices.append((current, gettext("%(id)s (not configured)") % {"id": current}))
+        self.fields["provider_id"] = forms.ChoiceField(
+            label=_("company sign-in"),
+            choices=choices,
+            help_text=_("The providers set in OIDC_PROVIDERS."),
+        )
+
+    def clean_provider_id(self) -> str:
+        value = str(self.cleaned_data["provider_id"])
+        if value not in signin.providers():
+            raise forms.ValidationError(gettext("This provider is not configured."))
+        return value
+
+
+class SignInRuleForm(ProviderChoiceForm):
+    class Meta:
+        model = SignInRule
+        fields = ("domain", "provider_id", "required")
+
+    def clean_domain(self) -> str:
+        domain = str(self.cleaned_data["domain"]).strip().lower().lstrip("@")
+        if not domain or "@" in domain or "." not in domain or " " in domain:
+            raise forms.ValidationError(gettext("Enter a domain such as acme.com."))
+        return domain
+
+
+@admin.register(SignInRule)
+class SignInRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = SignInRuleForm
+    list_display = ("domain", "provider_id", "required")
+    list_filter = ("required", "provider_id")
+    search_fields = ("domain",)
+
+
+class CompanyGroupPlanForm(ProviderChoiceForm):
+    class Meta:
+        model = CompanyGroupPlan
+        fields = ("provider_id", "group", "plan", "priority")
+
+
+@admin.register(CompanyGroupPlan)
+class CompanyGroupPlanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The provider's groups claim → studio plan table, applied at each company sign-in."""
+
+    form = CompanyGroupPlanForm
+    list_display = ("group", "provider_id", "plan", "priority")
+    list_filter = ("provider_id", "plan")
+    list_select_related = ("plan",)
+    search_fields = ("group",)
 
 
 # --- Audit log -------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from allauth.account.signals import password_reset
+        from allauth.account.signals import password_reset, user_logged_in
 
         from accounts.adapter import forget_failed_sign_ins
+        from accounts.social import apply_company_plan
 
         password_reset.connect(forget_failed_sign_ins, dispatch_uid="forget_failed_sign_ins")
+        user_logged_in.connect(apply_company_plan, dispatch_uid="apply_company_plan")

@@ -76,6 +76,17 @@ class User(AbstractUser):
         related_name="users",
         help_text=_("Empty: the plan of their groups, else the default plan."),
     )
+    # Set at each company sign-in from the provider's groups (accounts.social, CompanyGroupPlan);
+    # kept apart from ``plan`` so a sign-in never overwrites what an admin assigned by hand.
+    company_plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="company_users",
+        verbose_name=_("plan from company groups"),
+        help_text=_("Set at each company sign-in from the provider's groups."),
+    )
     # Opt-in: an email when a batch ends, or a job that took longer than a minute
     # (editor.notifications).
     email_when_done = models.BooleanField(_("email me when my work ends"), default=False)
@@ -97,6 +108,63 @@ class GroupPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} → {self.plan}"
+
+
+class SignInRule(models.Model):
+    """How people whose email is in ``domain`` sign in: with ``required``, only through the
+    company's OpenID Connect provider (the password form refuses them and sends them there)."""
+
+    domain = models.CharField(
+        _("email domain"),
+        max_length=253,
+        unique=True,
+        help_text=_("For example acme.com: everyone whose email ends in @acme.com."),
+    )
+    provider_id = models.CharField(
+        _("company sign-in"),
+        max_length=50,
+        help_text=_("One of the providers in the OIDC_PROVIDERS setting."),
+    )
+    required = models.BooleanField(
+        _("only way in"),
+        default=True,
+        help_text=_("People of this domain cannot sign in with a password."),
+    )
+
+    class Meta:
+        ordering = ("domain",)
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.domain = self.domain.strip().lower().lstrip("@")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class CompanyGroupPlan(models.Model):
+    """A group named in the provider's groups claim, and the studio plan its members get.
+    Applied at each company sign-in; for someone in several groups, the highest priority wins."""
+
+    provider_id = models.CharField(_("company sign-in"), max_length=50)
+    group = models.CharField(
+        _("group in the provider's claim"),
+        max_length=200,
+        help_text=_("Exactly as the provider sends it in the groups claim."),
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="company_groups")
+    priority = models.IntegerField(_("priority"), default=0)
+
+    class Meta:
+        ordering = ("provider_id", "-priority", "group")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["provider_id", "group"], name="company_group_plan_unique_group"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}: {self.group} → {self.plan}"
 
 
 class QuotaOverride(models.Model):

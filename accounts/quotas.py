@@ -69,10 +69,13 @@ class QuotaExceeded(Exception):
 
 
 def plan_for(user: User) -> Plan | None:
-    """The person's plan: their own, else their groups' highest-priority one, else the plan
-    named by ``DEFAULT_PLAN``, else none (the ``QUOTA_*`` settings)."""
+    """The person's plan: their own, else the one their company groups gave them at their last
+    company sign-in, else their groups' highest-priority one, else the plan named by
+    ``DEFAULT_PLAN``, else none (the ``QUOTA_*`` settings)."""
     if user.plan_id is not None:
         return user.plan
+    if user.company_plan_id is not None:
+        return user.company_plan
     grouped = (
         GroupPlan.objects.filter(group__user=user)
         .select_related("plan")

@@ -9,7 +9,9 @@ and the variables listed in ``.env.example``; ``manage.py check --deploy`` catch
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,6 +76,48 @@ def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Networ
     return networks
 
 
+def env_oidc_providers(name: str) -> list[dict[str, Any]]:
+    """OpenID Connect providers as a JSON list, e.g. ``[{"id": "acme", "name": "Acme",
+    "issuer": "https://login.acme.com", "client_id": "...", "secret": "..."}]``; optional per
+    provider: ``"groups_claim"`` (default ``"groups"``). Returned as allauth's ``APPS`` entries."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return []
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a JSON list of providers") from None
+    if not isinstance(items, list):
+        raise ValueError(f"{name} must be a JSON list of providers")
+    apps: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        missing = [
+            key
+            for key in ("id", "issuer", "client_id", "secret")
+            if not isinstance(item, dict) or not isinstance(item.get(key), str) or not item[key]
+        ]
+        if missing:
+            # Names only: the value of "secret" must never reach an error or a log.
+            raise ValueError(f"{name}[{index}] needs {', '.join(missing)} (non-empty strings)")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,49}", item["id"]):
+            raise ValueError(f"{name}[{index}].id must be lower-case letters, digits, - or _")
+        apps.append(
+            {
+                "provider_id": item["id"],
+                "name": str(item.get("name") or item["id"]),
+                "client_id": item["client_id"],
+                "secret": item["secret"],
+                "settings": {
+                    "server_url": item["issuer"].rstrip("/"),
+                    "groups_claim": str(item.get("groups_claim") or "groups"),
+                },
+            }
+        )
+    if len({app["provider_id"] for app in apps}) != len(apps):
+        raise ValueError(f"{name}: each provider needs its own id")
+    return apps
+
+
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # SQLite, the local broker and media live here
 
@@ -107,6 +151,8 @@ INSTALLED_APPS = [
     "template_partials",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "ninja",
     "csp",
     "limiter",
@@ -131,6 +177,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.social.CompanySignInErrors",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -272,6 +319,24 @@ if WEBHOOK_PROXY_URL and urlsplit(WEBHOOK_PROXY_URL).scheme not in ("http", "htt
 # every hour.
 API_IDEMPOTENCY_SECONDS = env_int("API_IDEMPOTENCY_SECONDS", 24 * 3600)
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# The password and sign-up forms refuse people whose email domain must sign in with their company
+# account (accounts.signin: SignInRule, set in the admin).
+ACCOUNT_FORMS = {"login": "accounts.signin.LoginForm", "signup": "accounts.signin.SignupForm"}
+
+# Sign in with a company account (OpenID Connect), configured only from the environment: see
+# env_oidc_providers above. None configured (the default): no company sign-in button.
+OIDC_PROVIDERS = env_oidc_providers("OIDC_PROVIDERS")
+SOCIALACCOUNT_PROVIDERS: dict[str, Any] = {
+    "openid_connect": {"APPS": OIDC_PROVIDERS, "OAUTH_PKCE_ENABLED": True}
+}
+SOCIALACCOUNT_ADAPTER = "accounts.social.SocialAccountAdapter"
+# An existing account with the same (provider-verified) email is signed in and linked, so
+# people who had a password before their company switched to single sign-on keep their work.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+# Access and refresh tokens are not needed after sign-in: never stored.
+SOCIALACCOUNT_STORE_TOKENS = False
 
 # --- Email -----------------------------------------------------------------------------------
 
