@@ -270,6 +270,7 @@ if WEBHOOK_PROXY_URL and urlsplit(WEBHOOK_PROXY_URL).scheme not in ("http", "htt
 # every hour.
 API_IDEMPOTENCY_SECONDS = env_int("API_IDEMPOTENCY_SECONDS", 24 * 3600)
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
 
 # --- Email -----------------------------------------------------------------------------------
 

@@ -123,6 +123,8 @@ def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
             "other_runs": any(not v.current for v in variants),
             "settings": describe(job),
             "vendor_retired": job.error_code in RETIRED_CODES,
+            "out_of_credits": jobs.out_of_credits(job),
+            "retrying": jobs.retrying(job),
             "seconds_left": polling.seconds_left(job),
             "place": fairqueue.places(job.owner_id, [job]).get(job.pk) if job.is_pending else None,
         },
