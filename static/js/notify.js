@@ -251,6 +251,16 @@
     });
   }
 
+  // On a job page, another job's toast goes in the page's flow above the status, never over
+  // the result (the fixed corner of the screen is where a large result shows on a phone).
+  function placeToasts() {
+    var region = document.getElementById("toasts");
+    var anchor = document.getElementById("job-ended");
+    if (!region || !anchor || !currentJobSection()) { return; }
+    anchor.parentNode.insertBefore(region, anchor);
+    region.classList.add("toasts--inline");
+  }
+
   // --- "Enable notifications" -------------------------------------------------------------
 
   // Asked once: the offer is only on the page of a job under way (the page a person lands on
@@ -293,6 +303,7 @@
       if (document.visibilityState === "visible") { clearBadge(); }
     });
     watchJobPage();
+    placeToasts();
 
     feedUrl = body.getAttribute("data-job-feed");
     if (!feedUrl) { return; } // signed out

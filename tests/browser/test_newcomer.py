@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import ConsoleMessage, Error, FloatRect, Page, expect
 from pytest_django import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
@@ -129,7 +130,9 @@ def test_out_of_credits_and_cancel_say_what_to_do_next(page: Page, live_server: 
     errors = collect_errors(page)
     user = make_user("broke")
     failed = make_job(user, JobStatus.FAILED)
-    Job.objects.filter(pk=failed.pk).update(error_code="ERROR_NOT_ENOUGH_CREDITS")
+    Job.objects.filter(pk=failed.pk).update(
+        error_code="ERROR_NOT_ENOUGH_CREDITS", finished_at=timezone.now()
+    )
     log_in(page, live_server, "broke")
     page.goto(f"{live_server.url}/jobs/{failed.pk}/")
     actions = page.locator(".job-actions")
@@ -145,4 +148,18 @@ def test_out_of_credits_and_cancel_say_what_to_do_next(page: Page, live_server: 
     )
     page.reload()
     expect(page.locator("#job-refund")).to_be_visible()
+
+    # Another job's news on a job page: a toast in the page's flow, not over the photo.
+    page.evaluate(
+        "sessionStorage.clear();"
+        "sessionStorage.setItem('notify:cursor', JSON.stringify({since: 0, at: Date.now()}))"
+    )
+    page.reload()
+    toast = page.locator("#toasts .toast")
+    expect(toast).to_contain_text("Colorize failed.")
+    photo_box = page.locator("#job-status img").first.bounding_box()
+    toast_box = toast.bounding_box()
+    assert photo_box
+    assert toast_box
+    assert not overlap(toast_box, photo_box)
     assert errors == []
