@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
@@ -24,6 +23,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from accounts.forms import LoginForm as StudioLoginForm
 from accounts.models import CompanyGroupPlan, Plan, SignInRule, User
 
 
@@ -114,8 +114,9 @@ def plan_for_groups(provider_id: str, groups: set[str]) -> Plan | None:
     return found.plan if found is not None else None
 
 
-class LoginForm(AllauthLoginForm):  # type: ignore[misc]
-    """allauth's password form, refusing people whose domain must use its company sign-in."""
+class LoginForm(StudioLoginForm):
+    """The studio's password form (accounts.forms), refusing people whose domain must use its
+    company sign-in."""
 
     def clean(self) -> dict[str, Any]:
         login = str(self.cleaned_data.get("login") or "")

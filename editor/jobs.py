@@ -16,7 +16,9 @@ import datetime as dt
 import functools
 import io
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from celery import current_app
@@ -510,6 +512,36 @@ def _announce_end(job: Job, status: str) -> None:
     transaction.on_commit(
         lambda: signals.job_ended.send_robust(sender=Job, job_id=job_id, status=str(status))
     )
+
+
+# The vendors' "your account has no credits left" codes (vendor-contracts.md §1.3: AILabTools
+# answers ERROR_NOT_ENOUGH_CREDITS; PicWish documents none). Retrying with the same key fails the
+# same way: the job page offers the key's balance and another key first.
+OUT_OF_CREDITS_CODES = frozenset({"ERROR_NOT_ENOUGH_CREDITS"})
+
+
+def out_of_credits(job: Job) -> bool:
+    """Whether the job failed because its key's vendor account has no credits left."""
+    return job.status == JobStatus.FAILED and job.error_code in OUT_OF_CREDITS_CODES
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """A job under way after failed tries: which try this is and, while it waits for the next
+    one, how many seconds are left (None: the try is being made now)."""
+
+    attempt: int
+    next_try_in: int | None
+
+
+def retrying(job: Job, now: dt.datetime | None = None) -> Retrying | None:
+    """How a job that is retrying a failing vendor stands, or None when it is not retrying.
+    ``attempts`` counts the failed tries and ``due_at`` is when the pipeline tries again."""
+    if not job.is_active or not job.error_code or job.attempts < 1:
+        return None
+    now = now or timezone.now()
+    wait = (job.due_at - now).total_seconds() if job.due_at is not None else 0.0
+    return Retrying(attempt=job.attempts + 1, next_try_in=math.ceil(wait) if wait > 0 else None)
 
 
 def cancel(job: Job) -> bool:

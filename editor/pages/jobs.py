@@ -125,6 +125,8 @@ def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
             "vendor_retired": job.error_code in RETIRED_CODES,
             # The vendor may have charged the failed run: Retry says it may charge again.
             "may_charge_again": job.error_code == pipeline.UNREADABLE_ANSWER,
+            "out_of_credits": jobs.out_of_credits(job),
+            "retrying": jobs.retrying(job),
             "seconds_left": polling.seconds_left(job),
             "place": fairqueue.places(job.owner_id, [job]).get(job.pk) if job.is_pending else None,
         },

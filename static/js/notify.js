@@ -1,10 +1,11 @@
 // Job feedback on every page. While the signed-in person has jobs under way (<body
 // data-active-jobs>), poll the job feed (editor/feed_views.py) every few seconds; each job that
-// ends becomes a toast with a link to it, a badge on the tab's title and favicon until the tab is
-// looked at again, and a browser notification if the person allowed them (asked only when they
-// press "Enable notifications", never on load). On a job page the title and favicon change as
-// soon as the status fragment shows the job ended. Without this script nothing is lost: the job
-// page and the studio show every status.
+// ends becomes a toast with a link to it (on that job's own page, a line in the page instead:
+// a toast would cover the result), a badge on the tab's title and favicon until the tab is
+// looked at again, and a browser notification if the person allowed them (offered once, on the
+// page of a job under way; the browser asks only when they press "Enable notifications"). On a
+// job page the title and favicon change as soon as the status fragment shows the job ended.
+// Without this script nothing is lost: the job page and the studio show every status.
 (function () {
   "use strict";
 
@@ -135,6 +136,13 @@
     toast.addEventListener("focusout", function () { window.setTimeout(resume, 0); });
   }
 
+  function sayEndedHere(job) {
+    var line = document.getElementById("job-ended");
+    if (!line) { return; }
+    line.textContent = job.message + " " + (line.getAttribute("data-" + job.status) || "");
+    line.hidden = false;
+  }
+
   function notify(job) {
     if (!("Notification" in window) || Notification.permission !== "granted" || looking()) {
       return;
@@ -157,10 +165,14 @@
   function announce(job) {
     if (alreadySeen(job)) { return; }
     markSeen(job);
-    // Canceling is something the person just did on that job's page, which already says so.
-    if (job.status === "canceled" && onJobPage(job)) { return; }
-    showToast(job);
-    if (!onJobPage(job)) { showBadge(job.status); }
+    if (onJobPage(job)) {
+      // The page already shows the result: a toast would cover it and link to this very page.
+      // Say it in place instead (canceling is something the person just did here: no line).
+      if (job.status !== "canceled") { sayEndedHere(job); }
+    } else {
+      showToast(job);
+      showBadge(job.status);
+    }
     notify(job);
   }
 
@@ -239,15 +251,28 @@
     });
   }
 
+  // On a job page, another job's toast goes in the page's flow above the status, never over
+  // the result (the fixed corner of the screen is where a large result shows on a phone).
+  function placeToasts() {
+    var region = document.getElementById("toasts");
+    var anchor = document.getElementById("job-ended");
+    if (!region || !anchor || !currentJobSection()) { return; }
+    anchor.parentNode.insertBefore(region, anchor);
+    region.classList.add("toasts--inline");
+  }
+
   // --- "Enable notifications" -------------------------------------------------------------
 
+  // Asked once: the offer is only on the page of a job under way (the page a person lands on
+  // after starting one), shown the first time, and never again once shown, whatever the answer.
   function showOffer() {
     var offer = document.getElementById("notify-offer");
     if (!offer || !("Notification" in window)) { return; }
-    if (Notification.permission !== "default" || load("localStorage", "notify:declined", false)) {
-      offer.hidden = true;
+    if (!offer.hidden) { return; }
+    if (Notification.permission !== "default" || load("localStorage", "notify:asked", false)) {
       return;
     }
+    save("localStorage", "notify:asked", true);
     offer.hidden = false;
   }
 
@@ -256,14 +281,12 @@
     if (!offer) { return; }
     var enable = offer.querySelector("[data-notify-enable]");
     var decline = offer.querySelector("[data-notify-decline]");
+    function close() { offer.hidden = true; }
     enable.addEventListener("click", function () {
-      var asked = Notification.requestPermission(function () { showOffer(); });
-      if (asked && asked.then) { asked.then(showOffer); }
+      var asked = Notification.requestPermission(function () { close(); });
+      if (asked && asked.then) { asked.then(close, close); }
     });
-    decline.addEventListener("click", function () {
-      save("localStorage", "notify:declined", true);
-      offer.hidden = true;
-    });
+    decline.addEventListener("click", close);
   }
 
   // --- Start --------------------------------------------------------------------------------
@@ -280,6 +303,7 @@
       if (document.visibilityState === "visible") { clearBadge(); }
     });
     watchJobPage();
+    placeToasts();
 
     feedUrl = body.getAttribute("data-job-feed");
     if (!feedUrl) { return; } // signed out
