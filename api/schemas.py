@@ -288,8 +288,10 @@ class ShareIn(Schema):
 
 class ShareOut(Schema):
     id: uuid.UUID
-    job: uuid.UUID
-    result: uuid.UUID
+    job: uuid.UUID | None = Field(description="The shared result's job; null for an album link.")
+    result: uuid.UUID | None = Field(description="The shared result; null for an album link.")
+    album: uuid.UUID | None = Field(None, description="The shared album; null for a result link.")
+    name: str = Field("", description="Whom the link was made for; empty for anyone.")
     url: str | None = Field(
         description="The public address; null once the link no longer opens (or its address "
         "can no longer be decrypted)."

@@ -28,8 +28,10 @@ def describe(request: HttpRequest, link: ShareLink, token: str | None = None) ->
         token = link.token or None
     return ShareOut(
         id=link.pk,
-        job=link.result.job_id,
+        job=link.result.job_id if link.result is not None else None,
         result=link.result_id,
+        album=link.album_id,
+        name=link.name,
         url=shares.url(request, token) if token else None,
         expires_at=link.expires_at,
         has_password=link.has_password,
