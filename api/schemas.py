@@ -318,6 +318,63 @@ class SharePage(Schema):
     count: int = Field(description="How many links you have in all.")
 
 
+# --- Albums ----------------------------------------------------------------------------------
+
+
+class AlbumIn(Schema):
+    title: str = Field(min_length=1, max_length=120)
+
+
+class AlbumItemOut(Schema):
+    result: uuid.UUID
+    job: uuid.UUID
+    position: int = Field(description="Its place in the album, from 0.")
+    added_at: dt.datetime
+
+
+class AlbumOut(Schema):
+    id: uuid.UUID
+    title: str
+    items: list[AlbumItemOut]
+    deleted_results: int = Field(
+        description="Results of the album deleted since (deleting a result takes it out)."
+    )
+    created_at: dt.datetime
+
+
+class AlbumPage(Schema):
+    items: list[AlbumOut]
+    count: int = Field(description="How many albums you have in all.")
+
+
+class AlbumResultIn(Schema):
+    result: uuid.UUID = Field(description="A finished result of yours, by id.")
+
+
+class AlbumOrderIn(Schema):
+    results: list[uuid.UUID] = Field(
+        max_length=1000, description="Every result of the album once, in the new order."
+    )
+
+
+class AlbumShareIn(Schema):
+    expires_in: Lifetime = Field(
+        "7d",
+        description="How long the links open: a key of 1h, 1d, 7d, 30d, or never (until revoked).",
+    )
+    password: str = Field("", max_length=128, description="Optional: whoever opens must type it.")
+    names: list[Annotated[str, Field(max_length=80)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="One link per person, each with its own name and view count; empty for one "
+        "link for anyone.",
+    )
+
+
+class Revoked(Schema):
+    revoked: int = Field(description="How many live links were revoked.")
+
+
 # --- Usage -----------------------------------------------------------------------------------
 
 
