@@ -610,7 +610,8 @@ class ShareLink(models.Model):
             token_hash=share_token_hash(token),
             token_ciphertext=vault.encrypt(token),
             password_hash=make_password(password) if password else "",
-            include_original=include_original,
+            # The photo a result was made from is only ever shown beside that one result.
+            include_original=include_original and not isinstance(target, Album),
             expires_at=timezone.now() + lifetime if lifetime is not None else None,
         )
         return link, token

@@ -58,7 +58,7 @@ def make(
         target,
         lifetime=SHARE_LIFETIMES[lifetime],
         password=password,
-        include_original=include_original and isinstance(target, Result),
+        include_original=include_original,
         name=name,
     )
     audit.record(AuditAction.SHARE_CREATED, link, request=request, details=_audited(link))
