@@ -16,9 +16,9 @@ script records its figures with bench/figures.py into a file named by ``BENCH_FI
 this script sets and reads back at the end, also when a section failed or the run was stopped.
 
 ``--only`` (``make bench ONLY=...``) runs some sections: a comma list of pages, gallery,
-albums, thumbnails, engine, pipeline, queue, crash and load, or ``vendor`` for what issue 16 measures
-(engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the chaos run) or
-``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
+albums, thumbnails, engine, pipeline, queue, crash and load, or ``vendor`` for what issue 16
+measures (engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the
+chaos run) or ``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
 burst a second time on the embedded defaults (SQLite, kombu's filesystem broker, the file cache)
 when the environment names other stores, for the ``_default`` figures.
 """
