@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 from accounts.models import AuditAction, AuditEvent, User
 from editor import albums, jobs, shares
 from editor.models import Album, JobStatus, ShareLink
-from tests.factories import camera_job, make_album, make_job
+from tests.factories import camera_job, make_admin, make_album, make_job
 from tests.images import has_gps
 
 pytestmark = pytest.mark.django_db
@@ -281,3 +282,28 @@ def test_a_camera_photo_loses_its_location(alice: User) -> None:
     found = albums.read_stripped(result)
     assert found is not None
     assert not has_gps(found[0])
+
+
+# --- The admin -------------------------------------------------------------------------------
+
+
+def test_the_admin_lists_albums_with_their_photos_and_live_links(
+    client: Client, alice: User
+) -> None:
+    album = make_album(alice, photos=2)
+    ShareLink.create(album, lifetime=None, name="Gran")
+    revoked, _token = ShareLink.create(album, lifetime=None)
+    revoked.revoke()
+    client.force_login(make_admin())
+    listing = client.get(reverse("admin:editor_album_changelist"))
+    assert listing.status_code == 200
+    row = re.search(r"<tr[^>]*>.*?Holidays.*?</tr>", text(listing), re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="field-(\w+)">([^<]*)</td>', row.group(0))
+    assert ("photos", "2") in cells
+    assert ("live_links", "1") in cells
+    detail = client.get(reverse("admin:editor_album_change", args=[album.pk]))
+    assert detail.status_code == 200
+    links = client.get(reverse("admin:editor_sharelink_changelist"))
+    assert "Gran" in text(links)
+    assert revoked.token not in text(links)  # never a token
