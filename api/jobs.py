@@ -170,8 +170,11 @@ RESULT_RESPONSES: dict[str, Any] = {
     description=(
         "The stored result with its EXIF (GPS included), XMP and comments removed, or with "
         "`format=png|jpeg|webp` (and `quality=1..100` for jpeg and webp, default 90) a "
-        "converted copy. `position` picks a later result of a job that has several. 404 until "
-        "the job has succeeded."
+        "converted copy. `metadata` says which of the photo's details it carries: `camera` "
+        "(the default) its capture date and camera, `none` nothing, `uploaded` all the studio "
+        "kept of the photo's EXIF (date, camera, lens, exposure settings); never a location, "
+        "which is dropped at upload. `position` picks a later result of a job that has "
+        "several. 404 until the job has succeeded."
     ),
     url_name="job_result",
     openapi_extra=RESULT_RESPONSES,
@@ -182,6 +185,7 @@ def job_result(
     format: str = downloads.ORIGINAL,
     quality: int | None = None,
     position: int = 0,
+    metadata: str = downloads.CAPTURE,
 ) -> HttpResponse:
     job = access.get_job_for_user(request.user, job_id)
     result = (
@@ -190,7 +194,11 @@ def job_result(
     if result is None or not result.file.name or not default_storage.exists(result.file.name):
         raise not_found("This job has no result yet.")
     form = downloads.DownloadForm(
-        {"format": format, "quality": "" if quality is None else str(quality)}
+        {
+            "format": format,
+            "quality": "" if quality is None else str(quality),
+            "metadata": metadata,
+        }
     )
     if not form.is_valid():
         errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}

@@ -118,6 +118,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestMetrics",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a request's body (CSRF, sessions' views): config.charsets.
+    "config.charsets.refuse_unreadable_charsets",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,10 +1,13 @@
 """Downloads of a result, for the pages and the API alike: the original file, or a copy as
-PNG, JPEG or WebP.
+PNG, JPEG or WebP, with the photo's details the person chooses.
 
 Whatever leaves the studio this way has its EXIF (the GPS position included), XMP and comments
 removed and keeps its ICC color profile (``editor.metadata.strip_metadata`` for the original,
-whose pixels are copied byte for byte; ``images.convert`` for the copies). The download name is
-ours (``Result.download_name``).
+whose pixels are copied byte for byte; ``images.convert`` for the copies). Then, by the
+``metadata`` choice, the details kept of the job's photo at submit (``Job.photo_exif``) are
+written back: its capture date and camera (the default), nothing, or all the studio kept ("as
+uploaded": date, camera, lens and exposure settings). The location is never among them: it was
+dropped when the photo was uploaded. The download name is ours (``Result.download_name``).
 
 A converted copy is made once: the first request decodes and encodes it (within the memory
 budget of ``editor.images``) and keeps it in the job's folder, counted in the person's storage
@@ -26,6 +29,15 @@ from editor import images, media, metadata, storage
 from editor.models import Result
 
 ORIGINAL = "original"
+# What of the photo's details a download carries (``metadata``).
+CAPTURE = "camera"
+NO_METADATA = "none"
+AS_UPLOADED = "uploaded"
+METADATA_CHOICES = (
+    (CAPTURE, gettext_lazy("Keep capture date and camera, drop location")),
+    (NO_METADATA, gettext_lazy("Drop all metadata")),
+    (AS_UPLOADED, gettext_lazy("As uploaded (what the studio kept: no location)")),
+)
 # Query value -> Pillow format name.
 CONVERSIONS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 # Formats whose quality setting means something.
@@ -51,9 +63,22 @@ class DownloadForm(forms.Form):
     # Text, checked below: a quality is only an error when the chosen format uses it (the form
     # always sends the field, hidden for the original and PNG).
     quality = forms.CharField(label=gettext_lazy("Quality"), required=False)
+    metadata = forms.ChoiceField(
+        label=gettext_lazy("Photo details"),
+        choices=METADATA_CHOICES,
+        required=False,
+        error_messages={
+            "invalid_choice": gettext_lazy(
+                "Choose camera (keep capture date and camera), none or uploaded."
+            ),
+        },
+    )
 
     def clean_format(self) -> str:
         return str(self.cleaned_data.get("format") or ORIGINAL)
+
+    def clean_metadata(self) -> str:
+        return str(self.cleaned_data.get("metadata") or CAPTURE)
 
     def clean_quality(self) -> int:
         raw = str(self.cleaned_data.get("quality") or "").strip()
@@ -72,24 +97,38 @@ def encode(result: Result, choice: dict[str, Any]) -> tuple[bytes, str]:
     """A DownloadForm's cleaned choice applied to a stored result: the bytes to send and their
     Pillow format. Raises images.ImageRejected when the stored file cannot be read, Http404
     when it is gone."""
+    details = details_of(result, choice)
     if choice["format"] == ORIGINAL:
-        body = metadata.strip_metadata(read(result))  # a container edit: no decode
+        body = metadata.strip_metadata(read(result), details)  # a container edit: no decode
         return body, images.format_of(body)
     fmt = CONVERSIONS[choice["format"]]
-    name = conversion_name(result, choice)
+    name = conversion_name(result, choice, details)
     kept = storage.read_whole(name)
     if kept is not None:
         return kept, fmt
-    body = images.convert(read(result), fmt, choice["quality"])
+    body = images.convert(read(result), fmt, choice["quality"], exif=details)
     _keep(result, name, body)
     return body, fmt
 
 
-def conversion_name(result: Result, choice: dict[str, Any]) -> str:
-    """Where the copy a choice makes of this result is kept; the quality only names lossy ones."""
+def details_of(result: Result, choice: dict[str, Any]) -> bytes:
+    """The photo details (EXIF, as a TIFF structure) the chosen download carries."""
+    wanted = choice.get("metadata") or CAPTURE
+    if wanted == NO_METADATA:
+        return b""
+    kept = bytes(result.job.photo_exif or b"")
+    return metadata.details_for(kept, everything=wanted == AS_UPLOADED)
+
+
+def conversion_name(result: Result, choice: dict[str, Any], details: bytes = b"") -> str:
+    """Where the copy a choice makes of this result is kept; the quality only names lossy ones,
+    and the details only copies that carry some (a copy without is the same for every
+    choice)."""
     key = choice["format"]
     if key in LOSSY:
         key = f"{key}-q{choice['quality']}"
+    if details:
+        key = f"{key}-{choice.get('metadata') or CAPTURE}"
     return result.conversion_name(key, images.EXTENSIONS[CONVERSIONS[choice["format"]]])
 
 

@@ -220,11 +220,11 @@ class OperationForm(forms.Form):
             return True
         return any(item.spec.role == "mask" and item.checked for item in self.kept_inputs())
 
-    def new_uploads(self) -> dict[str, list[UploadedFile]]:
-        """The uploads of this try that passed their checks, by role: what the view keeps as
-        drafts when it sends the form back."""
+    def new_uploads(self) -> dict[str, list[tuple[UploadedFile, bytes]]]:
+        """The uploads of this try that passed their checks, by role, each with the details
+        kept of its EXIF: what the view keeps as drafts when it sends the form back."""
         uploads = {
-            role: [p.content for p in photos if isinstance(p.content, UploadedFile)]
+            role: [(p.content, p.details) for p in photos if isinstance(p.content, UploadedFile)]
             for role, photos in self.passed.items()
         }
         return {role: files for role, files in uploads.items() if files}
@@ -343,7 +343,7 @@ class OperationForm(forms.Form):
                 data = draft.read()
                 if data is None:
                     break
-                photos.append(Photo(data, draft.name))
+                photos.append(Photo(data, draft.name, bytes(draft.photo_exif)))
             if drafts and len(photos) == len(drafts):
                 self.drafts_used += drafts
                 return photos
@@ -359,7 +359,10 @@ class OperationForm(forms.Form):
                 self.add_error(_file_field(spec.role), missing)
             return []
         self.reused_roles.add(spec.role)
-        return [Photo(data, self.source.photo_name if spec.role == "image" else "")]
+        if spec.role != "image":
+            return [Photo(data)]
+        # The stored photo was stripped at its own submit: its details come from its job.
+        return [Photo(data, self.source.photo_name, bytes(self.source.photo_exif))]
 
     @property
     def needs_key(self) -> bool:

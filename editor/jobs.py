@@ -165,6 +165,7 @@ def start(submission: Submission, *, source_job: Job | None = None) -> Job | Bat
         key=submission.key,
         source_job=source_job,
         photo_name=submission.photo_name,
+        photo_exif=submission.photo_details,
         limits=submission.limits,
     )
 
@@ -184,6 +185,7 @@ def start_batch(submission: Submission) -> tuple[Batch, list[Job]]:
         files={role: photo.content for role, photo in shared.items()},
         key=submission.key,
         limits=submission.limits,
+        photo_exif=[photo.details for photo in submission.photos.get("image", [])],
     )
 
 
@@ -296,6 +298,7 @@ def submit(
     batch: Batch | None = None,
     photo_name: str = "",
     limits: quotas.Limits | None = None,
+    photo_exif: bytes = b"",
 ) -> Job:
     """Charge the quota (and the key's monthly cap), create the job with its inputs, and ring
     the doorbell on commit.
@@ -306,6 +309,7 @@ def submit(
     bytes come in ``files`` and are stored under this job's names. ``batch``: the batch this
     job is one photo of. ``photo_name``: the name the person's photo had, for display (storage
     names are ours). ``limits``: the owner's, when the caller has just read them.
+    ``photo_exif``: what is kept of the photo's EXIF (editor.metadata.photo_details).
 
     Raises quotas.QuotaExceeded (nothing is created) when a limit would be passed, the plan
     does not allow the operation, provider or house key, or the key's cap would be passed.
@@ -335,6 +339,7 @@ def submit(
         )
         job.inputs = {role: _store_input(job, role, upload) for role, upload in files.items()}
         job.light = is_light(files.values())
+        job.photo_exif = photo_exif
         job.save()
         storage.counted(owner.pk, _sizes(job, files))
         _start_waiting(owner.pk, now=now, limits=limits, made=[job])
@@ -351,9 +356,11 @@ def submit_batch(
     files: Mapping[str, UploadedFile | bytes],
     key: VendorKey | None,
     limits: quotas.Limits | None = None,
+    photo_exif: Sequence[bytes] = (),
 ) -> tuple[Batch, list[Job]]:
     """Several photos with the same settings: one job each, all or none. ``photos`` are the
-    ``image`` inputs with their names; ``files`` the other inputs, shared by every job (each
+    ``image`` inputs with their names (``photo_exif``: what is kept of each one's EXIF, in the
+    same order); ``files`` the other inputs, shared by every job (each
     job stores its own copy). The storage the whole batch needs is counted at once, then its
     jobs and their credits; the jobs are inserted together and their messages sent after
     commit. Returns the batch and its jobs, in the order of ``photos``.
@@ -392,6 +399,7 @@ def submit_batch(
                     photo_name=name,
                 )
                 job.light = shared_light and is_light([photo])
+                job.photo_exif = photo_exif[position] if position < len(photo_exif) else b""
                 job.inputs = {}
                 inputs = {**files, "image": photo}
                 for role, upload in inputs.items():

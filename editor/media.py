@@ -29,6 +29,8 @@ PRIVATE_CACHE = "private, max-age=3600"
 # A file opened as a page (an image with HTML stuck on behind, a type a browser second-guessed)
 # gets a unique origin and runs no script: it reaches no cookie, session or page of ours.
 SANDBOX = "sandbox"
+# The JPEG quality of the copy shown for a photo browsers cannot show (a HEIC).
+SHOWN_QUALITY = 90
 
 
 def protect(response: HttpResponseBase, *, download_name: str = "") -> HttpResponseBase:
@@ -49,8 +51,25 @@ def private_image(name: str) -> HttpResponseBase:
     if not name or not default_storage.exists(name):
         raise Http404
     with default_storage.open(name, "rb") as handle:
-        found = images.sniff(handle.read(16))
+        found = images.sniff(handle.read(images.SNIFF_BYTES))
+    if found is not None and not found.shown_by_browsers:
+        return _shown_as_jpeg(name)
     return private_file(name, found.mime if found else "application/octet-stream")
+
+
+def _shown_as_jpeg(name: str) -> HttpResponseBase:
+    """A stored photo browsers cannot show (a HEIC) as a JPEG copy made for the occasion,
+    upright and without metadata (``images.convert``, within the memory budget); 404 when it
+    cannot be read."""
+    with default_storage.open(name, "rb") as handle:
+        data = handle.read()
+    try:
+        body = images.convert(data, "JPEG", SHOWN_QUALITY)
+    except images.ImageRejected:
+        raise Http404 from None
+    response = HttpResponse(body, content_type=images.MEDIA_TYPES["JPEG"])
+    response["Cache-Control"] = PRIVATE_CACHE
+    return protect(response)
 
 
 def private_file(

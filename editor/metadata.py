@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,9 @@ from PIL import Image
 
 from editor import images
 from editor.images import EXIF_ERRORS, ORIENTATION_TAG, UPRIGHT, check_upload, damaged
+
+# The formats in an ISO base media file (a HEIC, an AVIF).
+ISOBMFF = frozenset({"HEIF", "AVIF"})
 
 
 def _orientation_of(exif: bytes | None) -> int:
@@ -43,6 +47,90 @@ def _orientation_exif(orientation: int) -> bytes:
     """A minimal TIFF structure holding only the Orientation tag (no ``Exif`` prefix)."""
     exif = Image.Exif()
     exif[ORIENTATION_TAG] = orientation
+    return exif.tobytes()[len(b"Exif\0\0") :]
+
+
+# --- Photo details: what the studio keeps of a photo's EXIF beside it -------------------------
+#
+# At submit, the capture date, the camera and its settings are read from the upload and kept
+# on the job (``Job.photo_exif``), never its location, serial numbers, owner's name or the
+# maker's private notes; the stored input itself keeps none of them (``clean_upload``). A
+# download puts them back on the result when the person asks (editor.downloads).
+
+# IFD0 tags and the Exif sub-IFD's, by what they say.
+_EXIF_IFD = 0x8769
+_CAMERA_TAGS = frozenset({0x010F, 0x0110})  # Make, Model
+_DATE_TAGS = frozenset({0x0132})  # DateTime
+_EXIF_DATE_TAGS = frozenset(
+    # DateTimeOriginal, DateTimeDigitized, OffsetTime(Original, Digitized), SubSecTime*
+    {0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292}
+)
+_LENS_TAGS = frozenset({0xA433, 0xA434})  # LensMake, LensModel
+_SETTINGS_TAGS = frozenset(
+    # ExposureTime, FNumber, ExposureProgram, ISO, ExposureBias, MeteringMode, Flash,
+    # FocalLength, WhiteBalance, FocalLengthIn35mmFilm
+    {0x829A, 0x829D, 0x8822, 0x8827, 0x9204, 0x9207, 0x9209, 0x920A, 0xA403, 0xA405}
+)
+_SOFTWARE_TAGS = frozenset({0x0131})  # Software
+# What a download keeping "capture date and camera" carries, and what the studio keeps at all
+# ("as uploaded"): (IFD0 tags, Exif sub-IFD tags).
+CAPTURE_TAGS = (_CAMERA_TAGS | _DATE_TAGS, _EXIF_DATE_TAGS | _LENS_TAGS)
+KEPT_TAGS = (
+    _CAMERA_TAGS | _DATE_TAGS | _SOFTWARE_TAGS,
+    _EXIF_DATE_TAGS | _LENS_TAGS | _SETTINGS_TAGS,
+)
+
+
+def _picked(exif: Image.Exif, tags: tuple[frozenset[int], frozenset[int]]) -> bytes:
+    """The TIFF structure (no ``Exif`` prefix) of the tags of ``exif`` named in ``tags``; b""
+    when none of them is there."""
+    top, sub = tags
+    picked = Image.Exif()
+    for tag in top:
+        if tag in exif:
+            picked[tag] = exif[tag]
+    found = exif.get_ifd(_EXIF_IFD)
+    inner = {tag: found[tag] for tag in sub if tag in found}
+    if inner:
+        picked.get_ifd(_EXIF_IFD).update(inner)
+    if not len(picked) and not inner:
+        return b""
+    return picked.tobytes()[len(b"Exif\0\0") :]
+
+
+def photo_details(data: bytes) -> bytes:
+    """What the studio keeps of an upload's EXIF (``KEPT_TAGS``: date, camera, lens and
+    exposure settings; never the location), as a TIFF structure; b"" when it has none or
+    none we can read. Reads the header only."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return _picked(image.getexif(), KEPT_TAGS)
+    except (*EXIF_ERRORS, RuntimeError, Image.DecompressionBombError):
+        return b""
+
+
+def details_for(kept: bytes, *, everything: bool) -> bytes:
+    """Of the details kept with a photo (``photo_details``): all of them (``everything``), or
+    the capture date and camera only."""
+    if not kept:
+        return b""
+    exif = Image.Exif()
+    try:
+        exif.load(kept)
+        return _picked(exif, KEPT_TAGS if everything else CAPTURE_TAGS)
+    except EXIF_ERRORS:
+        return b""
+
+
+def _exif_block(orientation: int, details: bytes) -> bytes | None:
+    """The EXIF a stripped file keeps (no ``Exif`` prefix): its orientation when it has one,
+    and ``details`` (a TIFF structure from ``details_for``); None when that is nothing."""
+    if not details:
+        return _orientation_exif(orientation) if orientation != 1 else None
+    exif = Image.Exif()
+    exif.load(details)
+    if orientation != 1:
+        exif[ORIENTATION_TAG] = orientation
     return exif.tobytes()[len(b"Exif\0\0") :]
 
 
@@ -122,7 +210,7 @@ def _walk_jpeg(data: bytes) -> list[_Piece]:
             position = found.start()
 
 
-def _strip_jpeg(data: bytes, pieces: list[_Piece]) -> bytes:
+def _strip_jpeg(data: bytes, pieces: list[_Piece], details: bytes = b"") -> bytes:
     """Copy the segments that describe the pixels and the color profile; the compressed scan
     data is copied byte for byte. Whatever follows the end-of-image marker is left out."""
     kept: list[bytes] = [b"\xff\xd8"]
@@ -140,9 +228,9 @@ def _strip_jpeg(data: bytes, pieces: list[_Piece]) -> bytes:
             exif = payload
         if _keep_jpeg_segment(piece.marker, payload):
             kept.append(whole)
-    orientation = _orientation_of(exif)
-    if orientation != 1:
-        payload = b"Exif\0\0" + _orientation_exif(orientation)
+    block = _exif_block(_orientation_of(exif), details)
+    if block is not None:
+        payload = b"Exif\0\0" + block
         segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
         kept.insert(exif_at if exif_at is not None else 1, segment)
     return b"".join(kept)
@@ -225,7 +313,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
 
 
-def _strip_png(data: bytes) -> bytes:
+def _strip_png(data: bytes, details: bytes = b"") -> bytes:
     size = len(data)
     kept: list[bytes] = [data[:8]]
     exif: bytes | None = None
@@ -245,10 +333,10 @@ def _strip_png(data: bytes) -> bytes:
         position = end
         if kind == b"IEND":
             break
-    orientation = _orientation_of(exif)
-    if orientation != 1:
+    block = _exif_block(_orientation_of(exif), details)
+    if block is not None:
         # Right after IHDR: eXIf must come before the image data.
-        kept.insert(2, _png_chunk(b"eXIf", _orientation_exif(orientation)))
+        kept.insert(2, _png_chunk(b"eXIf", block))
     return b"".join(kept)
 
 
@@ -349,7 +437,7 @@ def _webp_chunk(kind: bytes, body: bytes) -> bytes:
     return kind + len(body).to_bytes(4, "little") + body + (b"\0" if len(body) % 2 else b"")
 
 
-def _strip_webp(data: bytes) -> bytes:
+def _strip_webp(data: bytes, details: bytes = b"") -> bytes:
     if len(data) < 12:
         raise damaged()
     riff_end = 8 + int.from_bytes(data[4:8], "little")
@@ -374,18 +462,170 @@ def _strip_webp(data: bytes) -> bytes:
         position = end + length % 2
     if not chunks:
         raise damaged()
-    orientation = _orientation_of(exif)
+    block = _exif_block(_orientation_of(exif), details)
     if chunks[0][0] == b"VP8X" and len(chunks[0][1]) >= 10:
         header = bytearray(chunks[0][1])
         header[0] &= ~(_WEBP_EXIF_FLAG | _WEBP_XMP_FLAG) & 0xFF
-        if orientation != 1:
+        if block is not None:
             header[0] |= _WEBP_EXIF_FLAG
-            chunks.append((b"EXIF", _orientation_exif(orientation)))
+            chunks.append((b"EXIF", block))
         chunks[0] = (b"VP8X", bytes(header))
     # A simple (lossy or lossless) WebP without VP8X cannot carry metadata at all: nothing to
-    # keep, since a file that had an EXIF chunk there was not valid to begin with.
+    # keep, since a file that had an EXIF chunk there was not valid to begin with. (Details a
+    # download would add are then left out: the file's pixels are not re-encoded for them.)
     body = b"WEBP" + b"".join(_webp_chunk(kind, chunk) for kind, chunk in chunks)
     return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+# --- HEIF and AVIF (ISO-BMFF): metadata items overwritten where they lie ----------------------
+#
+# A HEIC or AVIF keeps its EXIF and XMP as items of its ``meta`` box, located by ``iloc``
+# (ISO/IEC 23008-12, 14496-12). Rather than rebuild the container (every offset in iloc would
+# move), each metadata item is overwritten in place, at its own length: the EXIF with one that
+# holds only the orientation (or none), zero-padded, and the XMP with spaces. The coded picture
+# and its colour profile (``colr``, an item property) are not touched.
+
+_HEIF_EXIF = b"Exif"
+_HEIF_MIME = b"mime"
+_XMP_TYPE = b"application/rdf+xml"
+
+
+class _NotEditable(Exception):
+    """A container this editor does not follow (the upload is then re-encoded instead)."""
+
+
+def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """The boxes between ``start`` and ``end``: (type, where its payload starts, its end)."""
+    position = start
+    while position + 8 <= end:
+        size = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        header = 8
+        if size == 1:
+            size = int.from_bytes(data[position + 8 : position + 16], "big")
+            header = 16
+        elif size == 0:
+            size = end - position
+        if size < header or position + size > end:
+            raise _NotEditable
+        yield kind, position + header, position + size
+        position += size
+
+
+def _number(data: bytes, at: int, size: int) -> tuple[int, int]:
+    """A big-endian number of ``size`` bytes at ``at``, and where the next field starts."""
+    if at + size > len(data):
+        raise _NotEditable
+    return int.from_bytes(data[at : at + size], "big"), at + size
+
+
+def _metadata_items(data: bytes, start: int, end: int) -> dict[int, bytes]:
+    """Item id -> "exif" or "xmp", from an ``iinf`` box's payload (a full box)."""
+    version = data[start]
+    position = start + 4 + (2 if version == 0 else 4)
+    found: dict[int, bytes] = {}
+    for kind, payload, box_end in _boxes(data, position, end):
+        if kind != b"infe" or data[payload] < 2:
+            continue
+        item_id, at = _number(data, payload + 4, 2 if data[payload] == 2 else 4)
+        item_type = data[at + 2 : at + 6]
+        name_end = data.find(b"\0", at + 6, box_end)
+        content_type = data[name_end + 1 : box_end].split(b"\0")[0] if name_end >= 0 else b""
+        if item_type == _HEIF_EXIF:
+            found[item_id] = b"exif"
+        elif item_type == _HEIF_MIME and content_type == _XMP_TYPE:
+            found[item_id] = b"xmp"
+    return found
+
+
+def _item_ranges(data: bytes, start: int, idat: int | None) -> dict[int, list[tuple[int, int]]]:
+    """Item id -> the (start, end) file ranges of its data, from an ``iloc`` box's payload."""
+    version = data[start]
+    sizes = data[start + 4]
+    offset_size, length_size = sizes >> 4, sizes & 0x0F
+    more = data[start + 5]
+    base_size, index_size = more >> 4, (more & 0x0F) if version in {1, 2} else 0
+    count, at = _number(data, start + 6, 2 if version < 2 else 4)
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for _item in range(count):
+        item_id, at = _number(data, at, 2 if version < 2 else 4)
+        method = 0
+        if version in {1, 2}:
+            method, at = _number(data, at, 2)
+            method &= 0x0F
+        at += 2  # data_reference_index
+        base, at = _number(data, at, base_size)
+        extents, at = _number(data, at, 2)
+        spans: list[tuple[int, int]] = []
+        for _extent in range(extents):
+            at += index_size
+            offset, at = _number(data, at, offset_size)
+            length, at = _number(data, at, length_size)
+            origin = 0 if method == 0 else (idat if method == 1 and idat is not None else None)
+            if origin is None or length == 0:
+                spans.append((-1, -1))  # by reference, or "to the end of the file"
+                continue
+            spans.append((origin + base + offset, origin + base + offset + length))
+        ranges[item_id] = spans
+    return ranges
+
+
+def _blank_exif(raw: bytes, size: int) -> bytes:
+    """An EXIF item's new content of ``size`` bytes: only the orientation, or an empty EXIF."""
+    orientation = 1
+    if len(raw) >= 4:
+        skip = int.from_bytes(raw[:4], "big")
+        orientation = _orientation_of(raw[4 + skip :])
+    tiff = _orientation_exif(orientation) if orientation != 1 else _EMPTY_TIFF
+    body = b"\0\0\0\0" + tiff
+    if len(body) > size:
+        raise _NotEditable
+    return body.ljust(size, b"\0")
+
+
+# A big-endian TIFF header and an IFD with no entries.
+_EMPTY_TIFF = b"MM\0*\0\0\0\x08" + b"\0\0" + b"\0\0\0\0"
+
+
+def _strip_isobmff(data: bytes) -> bytes:
+    """A HEIC or AVIF with its EXIF (but the orientation) and XMP items overwritten in place.
+    Raises _NotEditable for a layout this does not follow."""
+    try:
+        meta = next((box for box in _boxes(data, 0, len(data)) if box[0] == b"meta"), None)
+        if meta is None:
+            raise _NotEditable
+        children = list(_boxes(data, meta[1] + 4, meta[2]))
+        infos = [box for box in children if box[0] == b"iinf"]
+        locations = [box for box in children if box[0] == b"iloc"]
+        idat = next((box[1] for box in children if box[0] == b"idat"), None)
+        if not infos or not locations:
+            raise _NotEditable
+        kinds = _metadata_items(data, infos[0][1], infos[0][2])
+        ranges = _item_ranges(data, locations[0][1], idat)
+    except IndexError:
+        raise _NotEditable from None
+    edited = bytearray(data)
+    for item_id, kind in kinds.items():
+        spans = ranges.get(item_id, [])
+        if any(start < 0 or end > len(data) for start, end in spans):
+            raise _NotEditable
+        raw = b"".join(data[start:end] for start, end in spans)
+        new = _blank_exif(raw, len(raw)) if kind == b"exif" else b" " * len(raw)
+        position = 0
+        for start, end in spans:
+            edited[start:end] = new[position : position + end - start]
+            position += end - start
+    return bytes(edited)
+
+
+def _clean_isobmff(data: bytes) -> bytes:
+    """A HEIC or AVIF upload decoded whole (refused when damaged), then stripped in place; one
+    whose container this does not follow is re-encoded as a JPEG instead (no metadata)."""
+    images.check_pixels(data)
+    try:
+        return _strip_isobmff(data)
+    except _NotEditable:
+        return images.convert(data, "JPEG", 95)
 
 
 def clean_upload(data: bytes) -> bytes:
@@ -405,18 +645,27 @@ def clean_upload(data: bytes) -> bytes:
     if header.format == "PNG":
         _check_png_pixels(data)
         return _strip_png(data)
+    if header.format in ISOBMFF:
+        return _clean_isobmff(data)
     stripped = _strip_webp(data)
     images.check_pixels(stripped)
     return stripped
 
 
-def strip_metadata(data: bytes) -> bytes:
+def strip_metadata(data: bytes, details: bytes = b"") -> bytes:
     """The same picture with its EXIF (GPS included), XMP and comments removed, by editing the
     file's container: the compressed pixels are copied byte for byte, never re-encoded, and the
     ICC color profile stays. A photo whose EXIF said to rotate it keeps an EXIF block with that
     one tag, so it displays as before (dropping the tag would turn it sideways; rotating the
-    pixels would mean re-encoding the original). Raises ImageRejected for what we cannot read."""
+    pixels would mean re-encoding the original). ``details`` (``details_for``): EXIF tags to
+    write back, the capture date and camera for example. Raises ImageRejected for what we
+    cannot read."""
     header = check_upload(io.BytesIO(data))  # header only: the format, and a sane size
     if header.format == "JPEG":
-        return _strip_jpeg(data, _walk_jpeg(data))
-    return _strip_png(data) if header.format == "PNG" else _strip_webp(data)
+        return _strip_jpeg(data, _walk_jpeg(data), details)
+    if header.format in ISOBMFF:
+        try:
+            return _strip_isobmff(data)
+        except _NotEditable:
+            return images.convert(data, "JPEG", 95)
+    return _strip_png(data, details) if header.format == "PNG" else _strip_webp(data, details)

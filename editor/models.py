@@ -244,6 +244,13 @@ class Job(models.Model):
     inputs = models.JSONField(default=dict, help_text="File role -> storage name.")
     prepared = models.JSONField(default=dict, help_text="File role -> fitted storage name.")
     notes = models.JSONField(default=list, help_text="What was done to fit the inputs.")
+    # What the studio kept of the photo's EXIF at submit (editor.metadata.photo_details: the
+    # capture date, camera and its settings, never the location), for downloads that keep it.
+    photo_exif = models.BinaryField(
+        default=b"",
+        blank=True,
+        help_text="The photo's capture date, camera and settings as a TIFF structure.",
+    )
     status = models.CharField(
         max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
     )
@@ -455,19 +462,27 @@ class Draft(models.Model):
     file = models.FileField(max_length=200)
     # The file name the person chose, for the form and the job: never part of a storage path.
     name = models.CharField(max_length=120, blank=True)
+    # What was kept of the photo's EXIF when it was checked (Job.photo_exif): the stored file
+    # has none, so the job made from the draft takes it from here.
+    photo_exif = models.BinaryField(default=b"", blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self) -> str:
         return f"Draft {self.role} of {self.owner_id}"
 
     @classmethod
-    def keep(cls, owner: AbstractBaseUser, role: str, upload: UploadedFile) -> Draft:
-        """Store an upload that passed its checks, under a name we make."""
+    def keep(
+        cls, owner: AbstractBaseUser, role: str, upload: UploadedFile, details: bytes = b""
+    ) -> Draft:
+        """Store an upload that passed its checks, under a name we make, with the details
+        kept of its EXIF (``details``)."""
         upload.seek(0)
         media = images.sniff(upload.read(64))
         suffix = media.extension if media else "bin"
         upload.seek(0)
-        draft = cls(owner_id=owner.pk, role=role, name=display_name(upload.name))
+        draft = cls(
+            owner_id=owner.pk, role=role, name=display_name(upload.name), photo_exif=details
+        )
         # Copied, not moved: the upload may still be needed by the request. Counted like every
         # stored file of the person's (not limited: a draft is a photo the person already
         # sent, kept for a day at most).

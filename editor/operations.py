@@ -171,7 +171,9 @@ OPERATIONS: tuple[Operation, ...] = (
                 choices=(("jpg", "JPEG"), ("png", "PNG"), ("webp", "WebP")),
             ),
         ),
-        files=(FileInput("image", _("Photo"), help=_("JPEG, PNG or WebP, up to 15 MB.")),),
+        files=(
+            FileInput("image", _("Photo"), help=_("JPEG, PNG, WebP, HEIC or AVIF, up to 15 MB.")),
+        ),
         providers=(PICWISH,),
         deadline_seconds=300,
     ),

@@ -23,7 +23,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
 from accounts import quotas
@@ -41,6 +41,8 @@ class Photo:
 
     content: UploadedFile | bytes
     name: str = ""
+    # What the studio keeps of its EXIF (metadata.photo_details), read before it is stripped.
+    details: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class Submission:
     def single(self) -> dict[str, Photo]:
         """The first photo of each role: all of them, for a single job."""
         return {role: photos[0] for role, photos in self.photos.items() if photos}
+
+    @property
+    def photo_details(self) -> bytes:
+        photos = self.photos.get("image", [])
+        return photos[0].details if photos else b""
 
     @property
     def photo_name(self) -> str:
@@ -238,8 +245,7 @@ def check_preset_params(operation: Operation, provider_name: str, params: Any) -
             continue
         try:
             if param.kind == "colors":
-                text = ", ".join(value) if isinstance(value, list) else str(value)
-                values[name] = list(parse_colors(text, param.max_items))
+                values[name] = list(parse_colors(_palette_text(value), param.max_items))
             else:
                 values[name] = field_for(param).clean(value)
         except forms.ValidationError as error:
@@ -249,6 +255,16 @@ def check_preset_params(operation: Operation, provider_name: str, params: Any) -
     if errors:
         raise forms.ValidationError(errors)
     return values
+
+
+def _palette_text(value: Any) -> str:
+    """A stored palette (a list of hex colors, or the page's "A, B" text) as the page's text;
+    a list of anything but text is refused, not joined."""
+    if not isinstance(value, list):
+        return str(value)
+    if not all(isinstance(item, str) for item in value):
+        raise forms.ValidationError(_("Give the colors as text, like DB0D0D."))
+    return ", ".join(value)
 
 
 # --- Providers and files -----------------------------------------------------------------------
@@ -294,15 +310,15 @@ def _cleaned(photo: Photo, data: bytes, *, changed: bool) -> Photo:
     (a batch has many): the form keeps uploads that passed as drafts."""
     content = photo.content
     if isinstance(content, bytes):
-        return Photo(data, photo.name)
+        return Photo(data, photo.name, photo.details)
     if not changed:
         return photo  # nothing was cut or stripped: no copy
-    cleaned = TemporaryUploadedFile(
+    cleaned = uploads.temporary_upload(
         content.name or "", content.content_type, len(data), content.charset
     )
     cleaned.write(data)
     cleaned.seek(0)
-    return Photo(cleaned, photo.name)
+    return Photo(cleaned, photo.name, photo.details)
 
 
 def _read(content: UploadedFile | bytes) -> bytes:
@@ -383,6 +399,8 @@ def _check_photo(spec: FileInput, provider: Provider, photo: Photo, found: _Phot
         cleaned = metadata.clean_upload(raw)
     except images.ImageRejected as error:
         return _Checked(str(error), photo, damaged=True)
+    if spec.role == "image" and not photo.details:
+        photo = Photo(photo.content, photo.name, metadata.photo_details(raw))
     return _Checked("", _cleaned(photo, cleaned, changed=cleaned != raw))
 
 

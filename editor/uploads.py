@@ -6,10 +6,15 @@ all read their uploads through this handler (``FILE_UPLOAD_HANDLERS``)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.core.files.uploadedfile import (
+    SimpleUploadedFile,
+    TemporaryUploadedFile,
+    UploadedFile,
+)
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.utils.translation import gettext as _
 
@@ -23,11 +28,35 @@ class TooLarge(SimpleUploadedFile):
         self.size = received
 
 
-class LimitedUploadHandler(TemporaryFileUploadHandler):
-    """Django's temporary-file handler, with the per-file limit."""
+# The most of a file name's extension that its temporary file's name takes (in UTF-8 bytes).
+MAX_SUFFIX_BYTES = 16
 
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
+
+def temporary_name(name: str) -> str:
+    """``name`` for naming a temporary file after: Django ends a temporary upload's file name
+    with the upload's extension, however long, and a file system refuses a name over 255
+    bytes (an OSError, a server error). A longer extension is left out; the upload keeps its
+    whole name (UploadedFile.name) for display."""
+    stem, extension = os.path.splitext(name)
+    return name if len(extension.encode()) <= MAX_SUFFIX_BYTES else stem
+
+
+def temporary_upload(
+    name: str, content_type: str | None, size: int, charset: str | None, **extra: Any
+) -> TemporaryUploadedFile:
+    """A TemporaryUploadedFile called ``name``, whatever its extension (temporary_name)."""
+    upload = TemporaryUploadedFile(temporary_name(name), content_type, size, charset, **extra)
+    upload.name = name
+    return upload
+
+
+class LimitedUploadHandler(TemporaryFileUploadHandler):
+    """Django's temporary-file handler, with the per-file limit and a temporary file named
+    safely whatever the upload's name (temporary_name)."""
+
+    def new_file(self, field_name: str, file_name: str, *args: Any, **kwargs: Any) -> None:
+        super().new_file(field_name, temporary_name(file_name), *args, **kwargs)
+        self.file_name = self.file.name = file_name
         self.received = 0
         self.over = False
 

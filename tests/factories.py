@@ -25,7 +25,7 @@ from editor.models import (
     Vendor,
     VendorKey,
 )
-from tests.images import camera_jpeg, make_image
+from tests.images import camera_jpeg, make_image, phone_details
 
 PASSWORD = "correct horse battery staple"
 MB = 1024 * 1024
@@ -221,3 +221,12 @@ def disk_bytes(user: User) -> int:
 def stored(user: User) -> int:
     """What the person's quota counts as stored."""
     return Quota.objects.get(user=user).stored_bytes
+
+
+def job_with_details(owner: User) -> Result:
+    """A finished job (``camera_job``) whose photo's details were kept at submit: a phone's
+    camera, capture date and aperture (``tests.images.phone_exif``)."""
+    job, result = camera_job(owner)
+    job.photo_exif = phone_details()
+    job.save()
+    return result

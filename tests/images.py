@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageCms, ImageDraw
 
-from editor import images
+from editor import images, metadata
 
 
 def make_image(
@@ -204,9 +204,86 @@ def count_conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     made: list[str] = []
     convert = images.convert
 
-    def counting(data: bytes, fmt: str, quality: int) -> bytes:
+    def counting(data: bytes, fmt: str, quality: int, *, exif: bytes = b"") -> bytes:
         made.append(fmt)
-        return convert(data, fmt, quality)
+        return convert(data, fmt, quality, exif=exif)
 
     monkeypatch.setattr(images, "convert", counting)
     return made
+
+
+# --- Phone photos: HEIC and AVIF -------------------------------------------------------------
+
+MODEL = 0x0110
+DATE_TAKEN = 0x9003
+F_NUMBER = 0x829D
+TAKEN_ON = "2026:07:14 18:30:05"
+BLUE = (20, 40, 230)
+RED = (230, 30, 20)
+
+
+def upright_picture(size: tuple[int, int] = (48, 96)) -> Image.Image:
+    """A portrait picture, blue on top and red below: which way is up shows in two pixels."""
+    image = Image.new("RGB", size, RED)
+    image.paste(BLUE, (0, 0, size[0], size[1] // 2))
+    return image
+
+
+def is_upright(image: Image.Image) -> bool:
+    """Portrait, with blue on top and red below (``upright_picture`` turned back up)."""
+    rgb = image.convert("RGB")
+    width, height = rgb.size
+    top, bottom = (
+        rgb.getpixel((width // 2, height // 8)),
+        rgb.getpixel((width // 2, height * 7 // 8)),
+    )
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    return height > width and top[2] > 150 > top[0] and bottom[0] > 150 > bottom[2]
+
+
+def phone_exif() -> Image.Exif:
+    """What a phone writes: ``exif(6)`` (GPS, serial, orientation "turn 90° clockwise") with
+    the camera's model, the capture date and an aperture."""
+    data = exif(6)
+    data[MODEL] = "Phone 15"
+    data.get_ifd(EXIF_IFD)[DATE_TAKEN] = TAKEN_ON
+    data.get_ifd(EXIF_IFD)[F_NUMBER] = 1.8
+    return data
+
+
+def phone_photo(fmt: str = "HEIF", size: tuple[int, int] = (48, 96), **options: object) -> bytes:
+    """A photo taken sideways, as phones store one: the sensor's pixels a quarter turn off
+    (landscape) and an EXIF orientation that says to turn them back (a HEIC keeps it as an
+    ``irot`` box too), with ``phone_exif``, XMP and an ICC profile. ``fmt``: "HEIF" or
+    "AVIF"."""
+    sideways = upright_picture(size).transpose(Image.Transpose.ROTATE_90)
+    return encode(
+        sideways,
+        fmt,
+        quality=90,
+        exif=phone_exif().tobytes(),
+        xmp=XMP,
+        icc_profile=SRGB,
+        **options,
+    )
+
+
+def cut_heic() -> bytes:
+    """A HEIC whose header is whole but whose coded picture stops halfway, as an interrupted
+    copy leaves it (a noisy picture: the coded data of a flat one is too short to cut)."""
+    noise = Image.frombytes("RGB", (128, 96), bytes((i * 7919) % 251 for i in range(128 * 96 * 3)))
+    whole = encode(noise, "HEIF", quality=80)
+    coded = whole.index(b"mdat") + 4
+    return whole[: coded + (len(whole) - coded) // 2]
+
+
+def phone_details() -> bytes:
+    """What the studio keeps beside a phone photo (``metadata.photo_details``) of
+    ``phone_exif``."""
+    return metadata.photo_details(encode(Image.new("RGB", (8, 8)), "JPEG", exif=phone_exif()))
+
+
+DAMAGED_HEIC = (
+    "IMG_0042.HEIC: This image is damaged or incomplete: its data ends before the picture does."
+)

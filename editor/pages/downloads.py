@@ -33,6 +33,9 @@ def _problem(request: HttpRequest, result: Result, errors: list[str], status: in
             if chosen in {downloads.ORIGINAL, *downloads.CONVERSIONS}
             else downloads.ORIGINAL,
             "download_quality": request.GET.get("quality", "")[:10] or downloads.DEFAULT_QUALITY,
+            "download_metadata": request.GET.get("metadata")
+            if request.GET.get("metadata") in dict(downloads.METADATA_CHOICES)
+            else downloads.CAPTURE,
         },
         status=status,
     )
@@ -43,7 +46,8 @@ def _problem(request: HttpRequest, result: Result, errors: list[str], status: in
 def result_download(
     request: AuthenticatedHttpRequest, job_id: uuid.UUID, result_id: uuid.UUID
 ) -> HttpResponse:
-    """``?format=original|png|jpeg|webp&quality=1..100`` (defaults: original, 90), as a file."""
+    """``?format=original|png|jpeg|webp&quality=1..100&metadata=camera|none|uploaded``
+    (defaults: original, 90, camera), as a file."""
     result = access.get_result_for_user(request.user, job_id, result_id)
     form = downloads.DownloadForm(request.GET)
     if not form.is_valid():

@@ -206,7 +206,7 @@ def operation(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         try:
             form.show_drafts(
                 {
-                    role: [Draft.keep(user, role, upload) for upload in uploads]
+                    role: [Draft.keep(user, role, upload, details) for upload, details in uploads]
                     for role, uploads in form.new_uploads().items()
                 }
             )

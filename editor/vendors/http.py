@@ -264,7 +264,7 @@ def origin_allowed(url: str, vendor_origins: tuple[Origin, ...]) -> bool:
 def image_from_bytes(data: bytes, vendor_label: str) -> ResultImage:
     """A result's type from its magic bytes: vendors do not always say, or say it right."""
     media = images.sniff(data)
-    if media is None:
+    if media is None or media.format not in images.WRITTEN:
         raise VendorError(
             f"{vendor_label} returned something that is not a JPEG, PNG or WebP image.",
             retryable=False,

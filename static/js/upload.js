@@ -9,7 +9,24 @@
   "use strict";
 
   var studio = window.studioForm;
-  var FORMATS = { "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP" };
+  var FORMATS = {
+    "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP",
+    "image/avif": "AVIF", "image/heic": "HEIF", "image/heif": "HEIF"
+  };
+  // Phone photos whose type some systems do not name (a .heic picked on Windows comes as "").
+  var BY_EXTENSION = { heic: "image/heic", heif: "image/heif", avif: "image/avif" };
+  // What browsers cannot show: the server reads and converts it, the page only names it.
+  var UNSHOWN = { HEIF: "HEIC" };
+
+  function typeOf(file) {
+    if (file.type) { return file.type; }
+    var extension = (file.name || "").split(".").pop().toLowerCase();
+    return BY_EXTENSION[extension] || "";
+  }
+
+  function isPhoto(file) {
+    return !!file && !!FORMATS[typeOf(file)];
+  }
 
   function formOf() {
     return document.querySelector("form.op-form");
@@ -60,7 +77,7 @@
     var limits = limitsFor(form, input);
     var lines = [];
     // A mask is made to match the photo on the server, whatever its own size.
-    if (photo && photo.file && limits && input.getAttribute("data-role") !== "mask") {
+    if (photo && photo.file && photo.width && limits && input.getAttribute("data-role") !== "mask") {
       var values = {
         vendor: limits.vendor,
         width: studio.number(photo.width),
@@ -71,7 +88,7 @@
         max_bytes: bytesText(form, limits.max_bytes),
         min_width: studio.number(limits.min_width),
         min_height: studio.number(limits.min_height),
-        format: FORMATS[photo.file.type] || photo.file.type
+        format: UNSHOWN[FORMATS[typeOf(photo.file)]] || FORMATS[typeOf(photo.file)] || photo.file.type
       };
       if (photo.width < limits.min_width || photo.height < limits.min_height) {
         lines.push(studio.say(form, "too_small", values));
@@ -82,7 +99,7 @@
       if (photo.file.size > limits.max_bytes) {
         lines.push(studio.say(form, "too_heavy", values));
       }
-      if (limits.formats.indexOf(FORMATS[photo.file.type]) === -1) {
+      if (limits.formats.indexOf(FORMATS[typeOf(photo.file)]) === -1) {
         lines.push(studio.say(form, "convert", values));
       }
     }
@@ -98,6 +115,9 @@
     var image = zone.querySelector("[data-preview]");
     var info = zone.querySelector("[data-info]");
     var file = input.files && input.files[0];
+    var note = input._note || "";
+    input._note = "";
+    function noted(text) { return note ? text + " " + note : text; }
     if (input._previewUrl) {
       URL.revokeObjectURL(input._previewUrl);
       input._previewUrl = null;
@@ -107,10 +127,23 @@
     zone.classList.remove("upload--chosen");
     box.hidden = true;
     info.textContent = "";
-    if (!file || !FORMATS[file.type]) {
+    if (!file || !isPhoto(file)) {
       if (file) { input._problem = studio.say(form, "not_image"); }
       warn(form, input);
       if (!file && reuse(form, input)) { return; }
+      input.dispatchEvent(new CustomEvent("photo:cleared", { bubbles: true }));
+      return;
+    }
+    if (UNSHOWN[FORMATS[typeOf(file)]]) {
+      // No preview, and no size until the server reads it: say what it is and what happens.
+      info.textContent = studio.say(form, "unshown", { name: file.name, format: UNSHOWN[FORMATS[typeOf(file)]], bytes: bytesText(form, file.size) });
+      if (input.files.length > 1) {
+        info.textContent = studio.say(form, "batch", { count: studio.number(input.files.length), first: info.textContent });
+      }
+      info.textContent = noted(info.textContent);
+      zone.classList.add("upload--chosen");
+      input._photo = { url: "", width: 0, height: 0, file: file };
+      warn(form, input);
       input.dispatchEvent(new CustomEvent("photo:cleared", { bubbles: true }));
       return;
     }
@@ -129,6 +162,7 @@
       if (input.files.length > 1) {
         info.textContent = studio.say(form, "batch", { count: studio.number(input.files.length), first: info.textContent });
       }
+      info.textContent = noted(info.textContent);
       box.hidden = false;
       zone.classList.add("upload--chosen");
       warn(form, input);
@@ -163,7 +197,7 @@
 
   function firstImage(list) {
     for (var i = 0; list && i < list.length; i++) {
-      if (list[i] && /^image\//.test(list[i].type)) { return list[i]; }
+      if (isPhoto(list[i])) { return list[i]; }
     }
     return list && list.length ? list[0] : null;
   }
@@ -171,6 +205,14 @@
   function put(form, input, file) {
     if (!input || !file) { return; }
     studio.setFiles(input, [file]);
+  }
+
+  // Several photos dropped on a field that takes one (a style photo, a mask): the first is
+  // used, and the field says so (``show`` adds the note to what it writes).
+  function putFirst(form, input, file, count) {
+    if (!input || !file) { return; }
+    input._note = studio.say(form, "first_of_many", { count: studio.number(count), name: file.name });
+    put(form, input, file);
   }
 
   studio.onForm("Upload", function (form) {
@@ -239,11 +281,15 @@
     depth = 0;
     dropping(form, false);
     var input = targetInput(form, event.target);
-    var photos = Array.prototype.filter.call(event.dataTransfer.files, function (file) { return /^image\//.test(file.type); });
+    var photos = Array.prototype.filter.call(event.dataTransfer.files, isPhoto);
     if (input && input.multiple && photos.length > 1) {
       studio.setFiles(input, photos);
     } else {
-      put(form, input, firstImage(event.dataTransfer.files));
+      if (photos.length > 1) {
+        putFirst(form, input, photos[0], photos.length);
+      } else {
+        put(form, input, firstImage(event.dataTransfer.files));
+      }
     }
   });
 
@@ -266,7 +312,7 @@
     }
     var file = firstImage(files);
     // Text pasted into a text field stays text.
-    if (!file || !/^image\//.test(file.type)) { return; }
+    if (!isPhoto(file)) { return; }
     event.preventDefault();
     if (!file.name || file.name === "image.png") {
       file = new File([file], "pasted-" + Date.now() + "." + (file.type.split("/")[1] || "png"), { type: file.type });

@@ -31,7 +31,7 @@ HUMAN_MESSAGES = (
     "Send the photo as a file",
     "This file is not an image we can read.",
     "This image has too many pixels (the limit is 100 megapixels).",
-    " images are not supported; use JPEG, PNG or WebP.",
+    " images are not supported; use JPEG, PNG, WebP, HEIC or AVIF.",
     "This image is damaged or incomplete",
 )
 pytestmark = pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")

@@ -243,10 +243,18 @@ def test_the_browser_gets_what_the_form_sends(client: Client, alice: User) -> No
     form = form[: form.index("</form>")]
     assert 'name="format"' in form
     assert 'name="quality"' in form
-    for value in re.findall(r'<option value="([a-z]+)"', form):
+    assert 'name="metadata"' in form
+    formats = form[form.index('name="format"') : form.index("</select>")]
+    details = form[form.index('name="metadata"') :]
+    details = details[: details.index("</select>")]
+    for value in re.findall(r'<option value="([a-z]+)"', formats):
         response = client.get(download_url(result), {"format": value, "quality": "90"})
         assert response.status_code == 200, value
         assert Image.open(io.BytesIO(response.content)).format
+    assert re.findall(r'<option value="([a-z]+)"', details) == ["camera", "none", "uploaded"]
+    for value in ("camera", "none", "uploaded"):
+        response = client.get(download_url(result), {"metadata": value})
+        assert response.status_code == 200, value
 
 
 def test_a_converted_copy_is_made_once_then_sent_as_kept(

@@ -19,7 +19,7 @@ from editor import metadata
 from editor.models import Draft, Job, Vendor
 from editor.tasks import sweep
 from tests.factories import make_job, make_key
-from tests.images import HTML_TAIL, camera_jpeg, photo, private_metadata
+from tests.images import HTML_TAIL, camera_jpeg, phone_photo, photo, private_metadata
 
 pytestmark = pytest.mark.django_db
 
@@ -280,3 +280,30 @@ def test_the_sweeper_deletes_drafts_nobody_came_back_for(
     assert list(Draft.objects.all()) == [recent]
     assert not default_storage.exists(old.file.name)
     assert default_storage.exists(recent.file.name)
+
+
+def test_a_kept_phone_photo_keeps_its_date_and_camera_for_the_job_made_from_it(
+    client: Client, alice: User
+) -> None:
+    """A HEIC sent back with the form (no key yet): the draft is stripped like any upload, but
+    what was kept of its details reaches the job the next try makes, and a run again of that
+    job, for their downloads."""
+    client.force_login(alice)
+    upload = SimpleUploadedFile("IMG_0003.HEIC", phone_photo("HEIF"))
+    page = client.post(
+        COLORIZE, {"provider": "picwish", "format": "jpg", "file_image": upload}
+    ).content.decode()
+    kept = Draft.objects.get(pk=draft_id(page))
+    assert b"PhoneCorp" not in stored(kept.file.name)
+    assert bytes(kept.photo_exif) == metadata.photo_details(phone_photo("HEIF"))
+    make_key(alice, Vendor.PICWISH)
+    form = {"provider": "picwish", "format": "png", "reuse_image": "1"}
+    response = client.post(COLORIZE, {**form, "draft_image": str(kept.pk)})
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert bytes(job.photo_exif) == bytes(kept.photo_exif)
+    assert b"Phone 15" in bytes(job.photo_exif)
+    again = client.post(COLORIZE, {**form, "from": str(job.pk)})
+    assert again.status_code == 302
+    rerun = Job.objects.exclude(pk=job.pk).get()
+    assert bytes(rerun.photo_exif) == bytes(job.photo_exif)

@@ -47,7 +47,16 @@ from editor.vendors.base import (
 )
 from limiter import core as limiter_core
 from tests.factories import disk_bytes, stored
-from tests.images import SRGB, camera_jpeg, make_image, open_image, photo, private_metadata
+from tests.images import (
+    SRGB,
+    camera_jpeg,
+    is_upright,
+    make_image,
+    open_image,
+    phone_photo,
+    photo,
+    private_metadata,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -254,6 +263,56 @@ def test_the_vendor_gets_no_gps_serial_or_comment_but_the_profile(
     assert image.info["icc_profile"] == SRGB
     # Upright either way: still tagged to turn, or turned once in the fitted copy.
     assert ImageOps.exif_transpose(image).size == ((64, 96) if orientation else (96, 64))
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_a_sideways_phone_photo_reaches_the_vendor_upright_as_jpeg_and_says_so(
+    alice: User,
+    client: Client,
+    picwish_key: VendorKey,
+    step: Callable[[], Job],
+    script: Script,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    fmt: str,
+) -> None:
+    """A HEIC or AVIF taken sideways, through the one validator and on to the vendor, which
+    takes neither: a JPEG, upright, with the colour profile and nothing private; the job says
+    it converted it and keeps the capture date and camera for downloads."""
+    script.outcomes = [DONE]
+    operation = operations.get("colorize")
+    upload = SimpleUploadedFile("IMG_0001.HEIC", phone_photo(fmt))
+    submission = submissions.validate(
+        operation,
+        alice,
+        provider="picwish",
+        values={"format": "jpg"},
+        photos={"image": [submissions.Photo(upload, "IMG_0001.HEIC")]},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        job = jobs.start(submission)
+    assert isinstance(job, Job)
+    stored_input = job.read_input("image")
+    assert stored_input is not None
+    assert images.format_of(stored_input) == fmt  # kept as sent, converted when fitted
+    # Its XMP item is blanked where it lies (spaces): present, saying nothing.
+    assert private_metadata(stored_input) <= {"xmp"}
+    assert b"Secret place" not in stored_input
+    assert b"PhoneCorp" not in stored_input
+    assert b"Phone 15" in bytes(job.photo_exif)
+    assert b"PhoneCorp" in bytes(job.photo_exif)
+    step()
+    job = step()
+    sent = script.submits[0].files["image"]
+    assert sent.media_type == "image/jpeg"
+    image = open_image(sent.data)
+    assert is_upright(ImageOps.exif_transpose(image))
+    assert image.info["icc_profile"] == SRGB
+    assert private_metadata(sent.data) == set()
+    label = "HEIC" if fmt == "HEIF" else "AVIF"
+    assert f"Converted from {label} to JPEG." in job.notes
+    client.force_login(alice)
+    page = client.get(reverse("editor:job", args=[job.pk])).content.decode()
+    assert f"Converted from {label} to JPEG." in page
 
 
 # --- Light jobs: small photos, every step in the io worker ----------------------------------

@@ -262,6 +262,8 @@ def test_admin_form_accepts_declared_parameters() -> None:
         ({"params": '{"format": "png"}'}, "format is not a parameter of Color migration"),
         ({"params": '{"degree": 4}'}, "Strength: Ensure this value is less than or equal to 1"),
         ({"params": "[1, 2]"}, "Give the parameters as a JSON object."),
+        # Found by tests/fuzz: a list of numbers was joined as text (a TypeError, a 500).
+        ({"params": '{"color_template": [219, null]}'}, "Give the colors as text"),
         ({"provider": "picwish", "params": "{}"}, "Color migration runs on: local, ailabtools"),
         ({"operation": "nope", "params": "{}"}, "Select a valid choice"),
     ],

@@ -307,9 +307,14 @@ def test_a_broker_restart_loses_messages_and_the_sweeper_brings_every_job_to_its
             time.sleep(0.05)
         # The worker's own steps hold a lease of JOB_LEASE_SECONDS (600 s) while they run, so
         # only the lost messages are re-sent: no step runs twice at once.
-        later = django_settings.JOB_LOST_MESSAGE_SECONDS + 30
         if died:
-            later += django_settings.JOB_LEASE_SECONDS
+            # The dead worker's leases are over, as they would be 600 s later. (Sweeping 600 s
+            # ahead instead would pass the jobs' deadlines, and the sweeper would end them.)
+            ids = [job.job.pk for job in waiting + running]
+            Job.objects.filter(pk__in=ids, lease_until__isnull=False).update(
+                lease_until=timezone.now() - dt.timedelta(seconds=1)
+            )
+        later = django_settings.JOB_LOST_MESSAGE_SECONDS + 30
         pipeline.sweep(now=timezone.now() + dt.timedelta(seconds=later))
         for job in waiting:
             job.job = wait_for_end(job.job)

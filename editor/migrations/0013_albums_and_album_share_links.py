@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("editor", "0011_sharelink_failed_passwords"),
+        ("editor", "0012_photo_exif"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
