@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from editor import access, albums, operations, shares
@@ -108,12 +109,14 @@ def album_rename(request: AuthenticatedHttpRequest, album_id: uuid.UUID) -> Http
 
 @require_POST
 @login_required
-def album_delete(request: AuthenticatedHttpRequest, album_id: uuid.UUID) -> HttpResponse:
+def album_delete(request: HtmxHttpRequest, album_id: uuid.UUID) -> HttpResponse:
     """Delete the album and, with it, its links (the results themselves stay)."""
     album = access.get_album_for_user(request.user, album_id)
     shares.revoke_all(request, request.user, album=album)  # audited, before they go
     album.delete()
     messages.success(request, _("Album deleted. Its photos are still in your gallery."))
+    if request.htmx:  # asked after a confirmation: the whole page goes to the list
+        return HttpResponseClientRedirect(reverse("editor:albums"))
     return redirect("editor:albums")
 
 

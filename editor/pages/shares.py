@@ -1,5 +1,8 @@
 """Share links: a person makes a public link to one result, lists, copies and revokes their
-links; anyone with the link sees that result (and the photo it came from, when allowed).
+links (one, or all at once); anyone with the link sees that result (and the photo it came from,
+when allowed). A link to an album (made on the album's page, editor.pages.albums) opens here
+too: the album's photos as a gallery with a full-screen viewer (static/js/album.js), each photo
+on its own, and the whole album as a streamed ZIP (editor.albums.zip_stream).
 
 The public side answers unknown, expired and revoked tokens with the same 404 page. A
 password is checked by editor.shares.unlock, in budgets of its own (never the sign-in ones):

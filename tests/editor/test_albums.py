@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, AuditEvent, User
 from editor import albums, jobs, shares
-from editor.models import Album, JobStatus, ShareLink
+from editor.models import Album, JobStatus, Result, ShareLink
 from tests.factories import camera_job, make_admin, make_album, make_job
 from tests.images import has_gps
 
@@ -307,3 +307,20 @@ def test_the_admin_lists_albums_with_their_photos_and_live_links(
     links = client.get(reverse("admin:editor_sharelink_changelist"))
     assert "Gran" in text(links)
     assert revoked.token not in text(links)  # never a token
+
+
+def test_deleting_an_album_keeps_its_photos_and_ends_its_links(client: Client, alice: User) -> None:
+    album = make_album(alice, photos=1)
+    result_id = album.items.get().result_id
+    _link, token = ShareLink.create(album, lifetime=None)
+    client.force_login(alice)
+    response = client.post(
+        reverse("editor:album_delete", args=[album.pk]), headers={"HX-Request": "true"}
+    )
+    assert response["HX-Redirect"] == reverse("editor:albums")
+    assert not Album.objects.exists()
+    assert not ShareLink.objects.exists()
+    assert Client().get(reverse("editor:shared", args=[token])).status_code == 404
+    assert Result.objects.filter(pk=result_id).exists()  # the photo stays in the gallery
+    revoked = AuditEvent.objects.filter(action=AuditAction.SHARE_REVOKED)
+    assert revoked.count() == 1
