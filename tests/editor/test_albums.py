@@ -156,6 +156,7 @@ def test_making_an_album_and_adding_from_the_job_page(client: Client, alice: Use
         client.get(reverse("editor:job", args=[job.pk]))
     )
     add = reverse("editor:album_add", args=[job.pk, result.pk])
+    assert add in text(client.get(reverse("editor:gallery")))  # and from the gallery
     response = client.post(add, {"title": "Trip"})
     album = Album.objects.get(owner=alice)
     assert response.status_code == 302
