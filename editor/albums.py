@@ -186,7 +186,14 @@ def zip_stream(album: Album) -> Iterator[bytes]:
             with archive.open(info, mode="w") as entry:
                 for start in range(0, len(body), ZIP_CHUNK):
                     entry.write(body[start : start + ZIP_CHUNK])
-                    yield pipe.take()
+                    yield from _pieces(pipe)
             del body
-            yield pipe.take()
-    yield pipe.take()
+            yield from _pieces(pipe)  # the entry's data descriptor
+    yield from _pieces(pipe)  # the central directory
+
+
+def _pieces(pipe: _Pipe) -> Iterator[bytes]:
+    """What the pipe holds, if anything (an empty piece would be sent as nothing anyway)."""
+    data = pipe.take()
+    if data:
+        yield data
