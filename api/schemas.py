@@ -335,8 +335,10 @@ class ShareIn(Schema):
 
 class ShareOut(Schema):
     id: uuid.UUID
-    job: uuid.UUID
-    result: uuid.UUID
+    job: uuid.UUID | None = Field(description="The shared result's job; null for an album link.")
+    result: uuid.UUID | None = Field(description="The shared result; null for an album link.")
+    album: uuid.UUID | None = Field(None, description="The shared album; null for a result link.")
+    name: str = Field("", description="Whom the link was made for; empty for anyone.")
     url: str | None = Field(
         description="The public address; null once the link no longer opens (or its address "
         "can no longer be decrypted)."
@@ -361,6 +363,63 @@ Page = Annotated[int, Field(ge=1, le=1_000_000)]
 class SharePage(Schema):
     items: list[ShareOut]
     count: int = Field(description="How many links you have in all.")
+
+
+# --- Albums ----------------------------------------------------------------------------------
+
+
+class AlbumIn(Schema):
+    title: str = Field(min_length=1, max_length=120)
+
+
+class AlbumItemOut(Schema):
+    result: uuid.UUID
+    job: uuid.UUID
+    position: int = Field(description="Its place in the album, from 0.")
+    added_at: dt.datetime
+
+
+class AlbumOut(Schema):
+    id: uuid.UUID
+    title: str
+    items: list[AlbumItemOut]
+    deleted_results: int = Field(
+        description="Results of the album deleted since (deleting a result takes it out)."
+    )
+    created_at: dt.datetime
+
+
+class AlbumPage(Schema):
+    items: list[AlbumOut]
+    count: int = Field(description="How many albums you have in all.")
+
+
+class AlbumResultIn(Schema):
+    result: uuid.UUID = Field(description="A finished result of yours, by id.")
+
+
+class AlbumOrderIn(Schema):
+    results: list[uuid.UUID] = Field(
+        max_length=1000, description="Every result of the album once, in the new order."
+    )
+
+
+class AlbumShareIn(Schema):
+    expires_in: Lifetime = Field(
+        "7d",
+        description="How long the links open: a key of 1h, 1d, 7d, 30d, or never (until revoked).",
+    )
+    password: str = Field("", max_length=128, description="Optional: whoever opens must type it.")
+    names: list[Annotated[str, Field(max_length=80)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="One link per person, each with its own name and view count; empty for one "
+        "link for anyone.",
+    )
+
+
+class Revoked(Schema):
+    revoked: int = Field(description="How many live links were revoked.")
 
 
 # --- Usage -----------------------------------------------------------------------------------

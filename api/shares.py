@@ -16,7 +16,7 @@ from ninja import Router, Status
 from accounts.http import AuthenticatedHttpRequest
 from api.errors import ApiError
 from api.idempotency import idempotent
-from api.schemas import Error, Page, ShareIn, ShareOut, SharePage
+from api.schemas import Error, Page, Revoked, ShareIn, ShareOut, SharePage
 from editor import access, shares
 from editor.models import Job, JobStatus, Result, ShareLink
 
@@ -28,8 +28,10 @@ def describe(request: HttpRequest, link: ShareLink, token: str | None = None) ->
         token = link.token or None
     return ShareOut(
         id=link.pk,
-        job=link.result.job_id,
+        job=link.result.job_id if link.result is not None else None,
         result=link.result_id,
+        album=link.album_id,
+        name=link.name,
         url=shares.url(request, token) if token else None,
         expires_at=link.expires_at,
         has_password=link.has_password,
@@ -93,12 +95,23 @@ def create_share(
     "items).",
 )
 def list_shares(request: AuthenticatedHttpRequest, page: Page = 1) -> SharePage:
-    links = ShareLink.objects.filter(owner=request.user).select_related("result")
+    links = ShareLink.objects.filter(owner=request.user).select_related("result", "album")
     paginator = Paginator(links, shares.PAGE_SIZE)
     rows = paginator.page(page).object_list if page <= paginator.num_pages else []
     return SharePage(items=[describe(request, link) for link in rows], count=paginator.count)
 
 
+@router.post(
+    "/shares/revoke-all",
+    response={200: Revoked, 401: Error},
+    summary="Revoke every link you have shared",
+    description="Links to results and to albums alike; each stops opening at once.",
+)
+def revoke_all_shares(request: AuthenticatedHttpRequest) -> Revoked:
+    return Revoked(revoked=shares.revoke_all(request, request.user))
+
+
+# After /shares/revoke-all, which would otherwise be taken for a link's id.
 @router.delete(
     "/shares/{share_id}",
     response={204: None, 401: Error, 404: Error},

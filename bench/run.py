@@ -1,7 +1,8 @@
 """`make bench`: the studio's figures, printed side by side. Nothing here passes or fails.
 
 Pages run here, against a throwaway SQLite database in a temporary VAR_DIR, so they never touch
-var/. The gallery at 1,000 results (bench/gallery.py), thumbnails and downloads of a 48 MP
+var/. The gallery at 1,000 results (bench/gallery.py), an album of 200 results downloaded as a
+streamed ZIP with its peak memory (bench/albums.py), thumbnails and downloads of a 48 MP
 result (bench/thumbnails.py), the built-in engine (bench/local_engine.py), the job pipeline
 (bench/pipeline.py), the waiting line (bench/waiting_line.py), jobs under a chaos loop of killed
 workers and other faults (bench/crash.py) and the load run
@@ -15,9 +16,9 @@ script records its figures with bench/figures.py into a file named by ``BENCH_FI
 this script sets and reads back at the end, also when a section failed or the run was stopped.
 
 ``--only`` (``make bench ONLY=...``) runs some sections: a comma list of pages, gallery,
-thumbnails, engine, pipeline, queue, crash and load, or ``vendor`` for what issue 16 measures
-(engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the chaos run) or
-``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
+albums, thumbnails, engine, pipeline, queue, crash and load, or ``vendor`` for what issue 16
+measures (engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the
+chaos run) or ``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
 burst a second time on the embedded defaults (SQLite, kombu's filesystem broker, the file cache)
 when the environment names other stores, for the ``_default`` figures.
 """
@@ -48,7 +49,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FIGURES_DIR = ROOT / "var" / "bench"
-SECTIONS = ("pages", "gallery", "thumbnails", "engine", "pipeline", "queue", "crash", "load")
+SECTIONS = (
+    "pages",
+    "gallery",
+    "albums",
+    "thumbnails",
+    "engine",
+    "pipeline",
+    "queue",
+    "crash",
+    "load",
+)
 GROUPS = {
     "vendor": ("engine", "pipeline", "crash"),
     "burst": ("burst",),

@@ -15,7 +15,7 @@ from django.http import Http404
 
 from accounts.models import User
 from editor import operations
-from editor.models import Batch, Draft, Job, Preset, Result, ShareLink, VendorKey
+from editor.models import Album, Batch, Draft, Job, Preset, Result, ShareLink, VendorKey
 
 
 def _uuid(value: object) -> uuid.UUID:
@@ -102,3 +102,20 @@ def get_share_link_for_user(user: User, link_id: object) -> ShareLink:
     if link is None:
         raise Http404("No such share link.")
     return link
+
+
+def get_album_for_user(user: User, album_id: object) -> Album:
+    album = Album.objects.filter(pk=_uuid(album_id), owner=user).first()
+    if album is None:
+        raise Http404("No such album.")
+    return album
+
+
+def get_own_result(user: User, result_id: object) -> Result:
+    """One of the person's results by its id alone (albums name results without their job)."""
+    result = (
+        Result.objects.select_related("job").filter(pk=_uuid(result_id), job__owner=user).first()
+    )
+    if result is None:
+        raise Http404("No such result.")
+    return result

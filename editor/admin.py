@@ -33,6 +33,8 @@ from accounts.quotas import QuotaExceeded
 from editor import jobs, keys, notifications, operations, submissions
 from editor.models import (
     UNFINISHED_STATUSES,
+    Album,
+    AlbumItem,
     EmailNotice,
     Job,
     JobStatus,
@@ -498,6 +500,8 @@ class ShareLinkAdmin(ReadOnlyAdmin):
         "id",
         "owner",
         "result",
+        "album",
+        "name",
         "created_at",
         "expires_at",
         "revoked_at",
@@ -508,12 +512,14 @@ class ShareLinkAdmin(ReadOnlyAdmin):
         "last_failed_password_at",
     )
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "include_original")
-    list_select_related = ("owner", "result")
+    list_select_related = ("owner", "result", "album")
     search_fields = ("owner__username",)
     fields = (
         "id",
         "owner",
         "result",
+        "album",
+        "name",
         "created_at",
         "expires_at",
         "revoked_at",
@@ -542,10 +548,59 @@ class ShareLinkAdmin(ReadOnlyAdmin):
                 AuditAction.SHARE_REVOKED,
                 link,
                 request=request,
-                details={"owner": link.owner.get_username(), "result": str(link.result_id)},
+                details={
+                    "owner": link.owner.get_username(),
+                    "result": str(link.result_id) if link.result_id else None,
+                    "album": str(link.album_id) if link.album_id else None,
+                },
             )
             count += 1
         self.message_user(request, _("%(count)d link(s) revoked.") % {"count": count})
+
+
+class AlbumItemInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = AlbumItem
+    fields = ("position", "result", "added_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("position",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Album | None = None) -> bool:
+        return False
+
+
+@admin.register(Album)
+class AlbumAdmin(ReadOnlyAdmin):
+    """People's albums (editor.albums): what is in them and how many links they have; their
+    links are revoked from the share links' list."""
+
+    list_display = ("title", "owner", "photos", "live_links", "deleted_results", "created_at")
+    list_select_related = ("owner",)
+    search_fields = ("owner__username", "title")
+    fields = ("id", "owner", "title", "deleted_results", "created_at")
+    readonly_fields = fields
+    inlines = (AlbumItemInline,)
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Album]:
+        now = timezone.now()
+        live = models.Q(share_links__revoked_at__isnull=True) & (
+            models.Q(share_links__expires_at__isnull=True)
+            | models.Q(share_links__expires_at__gt=now)
+        )
+        queryset: models.QuerySet[Album] = super().get_queryset(request)
+        return queryset.annotate(
+            photo_count=models.Count("items", distinct=True),
+            live_link_count=models.Count("share_links", filter=live, distinct=True),
+        )
+
+    @admin.display(description=_("Photos"), ordering="photo_count")
+    def photos(self, album: Album) -> int:
+        return int(getattr(album, "photo_count", 0))
+
+    @admin.display(description=_("Live links"), ordering="live_link_count")
+    def live_links(self, album: Album) -> int:
+        return int(getattr(album, "live_link_count", 0))
 
 
 @admin.register(EmailNotice)

@@ -9,10 +9,15 @@ class EditorConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks; imported once the app registry is ready, as Django asks.
+        from django.db.models.signals import pre_delete
+
         from editor import (
+            albums,
             checks,  # noqa: F401
             notifications,
         )
+        from editor.models import Result
         from editor.signals import job_ended
 
+        pre_delete.connect(albums.result_deleted, sender=Result, dispatch_uid="editor.albums")
         job_ended.connect(notifications.job_ended, dispatch_uid="editor.notifications.job_ended")

@@ -7,6 +7,9 @@ calls: the form gathers the photos, calls it and shows its errors on the fields.
 writes: the view that sends it back keeps its photos as drafts (``Draft.keep``), and
 ``show_drafts`` shows them.
 
+``ShareForm`` makes a share link to a result, ``AlbumShareForm`` one or several (one per
+recipient) to an album (editor.shares).
+
 ``PresetForm`` saves the form's settings under a name, through the same parameter checks.
 """
 
@@ -421,3 +424,71 @@ class NotificationsForm(forms.Form):
         help_text=gettext_lazy("When a batch has ended, or a job that took longer than a minute."),
         required=False,
     )
+
+
+class ShareForm(forms.Form):
+    lifetime = forms.ChoiceField(
+        label=gettext_lazy("Link works for"),
+        choices=(
+            ("1h", gettext_lazy("1 hour")),
+            ("1d", gettext_lazy("1 day")),
+            ("7d", gettext_lazy("7 days")),
+            ("30d", gettext_lazy("30 days")),
+            ("never", gettext_lazy("Until I revoke it")),
+        ),
+        initial="7d",
+    )
+    password = forms.CharField(
+        label=gettext_lazy("Password (optional)"),
+        required=False,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=gettext_lazy("Whoever opens the link must type it. Leave empty for none."),
+    )
+    include_original = forms.BooleanField(
+        label=gettext_lazy("Include my original photo, for a before/after view"),
+        required=False,
+    )
+
+
+# One link per recipient: at most this many names on one form.
+MAX_RECIPIENTS = 50
+
+
+class AlbumShareForm(ShareForm):
+    """A link to an album, for anyone, or one link per recipient (each with its own name, view
+    count and revoke). The original photos are never part of an album link."""
+
+    recipients = forms.CharField(
+        label=gettext_lazy("One link per person (optional)"),
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy(
+            "One name per line, e.g. Grandma. Each person gets a link of their own, so you "
+            "can see who opened it and revoke one without the others. Leave empty for one link."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["include_original"]
+
+    def clean_recipients(self) -> list[str]:
+        names: list[str] = []
+        for line in str(self.cleaned_data.get("recipients") or "").splitlines():
+            name = line.strip()
+            if name and name not in names:
+                names.append(name)
+        if len(names) > MAX_RECIPIENTS:
+            raise forms.ValidationError(
+                _("At most %(count)d people at once.") % {"count": MAX_RECIPIENTS}
+            )
+        if any(len(name) > 80 for name in names):
+            raise forms.ValidationError(_("A name has at most 80 characters."))
+        return names
+
+
+class AlbumForm(forms.Form):
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=120)

@@ -556,7 +556,16 @@ class ShareLink(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
     )
-    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="share_links")
+    # What the link opens: one result, or one album (editor.albums); exactly one of the two.
+    result = models.ForeignKey(
+        Result, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    album = models.ForeignKey(
+        "Album", null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    # Whom the link was made for ("Grandma"), so that one link per recipient can be told apart
+    # and revoked alone; empty for a link made for anyone.
+    name = models.CharField(max_length=80, blank=True)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     token_ciphertext = models.TextField(editable=False)
     password_hash = models.CharField(max_length=128, blank=True, editable=False)
@@ -577,8 +586,17 @@ class ShareLink(models.Model):
     class Meta:
         ordering = ("-created_at",)
         indexes = (models.Index(fields=["owner", "-created_at"]),)
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(result__isnull=False, album__isnull=True)
+                | models.Q(result__isnull=True, album__isnull=False),
+                name="share_link_opens_result_or_album",
+            ),
+        )
 
     def __str__(self) -> str:
+        if self.album_id is not None:
+            return f"Share link {self.pk} of album {self.album_id}"
         return f"Share link {self.pk} of result {self.result_id}"
 
     def __repr__(self) -> str:
@@ -587,21 +605,28 @@ class ShareLink(models.Model):
     @classmethod
     def create(
         cls,
-        result: Result,
+        target: Result | Album,
         *,
         lifetime: dt.timedelta | None,
         password: str = "",
         include_original: bool = False,
+        name: str = "",
     ) -> tuple[ShareLink, str]:
-        """A new link and its token; the token is returned once here and never logged."""
+        """A new link to a result or an album and its token; the token is returned once here
+        and never logged."""
         token = secrets.token_urlsafe(32)  # 32 bytes: 256 random bits
+        if isinstance(target, Album):
+            opens: dict[str, object] = {"owner_id": target.owner_id, "album": target}
+        else:
+            opens = {"owner_id": target.job.owner_id, "result": target}
         link = cls.objects.create(
-            owner_id=result.job.owner_id,
-            result=result,
+            **opens,
+            name=plain_text(name)[:80],
             token_hash=share_token_hash(token),
             token_ciphertext=vault.encrypt(token),
             password_hash=make_password(password) if password else "",
-            include_original=include_original,
+            # The photo a result was made from is only ever shown beside that one result.
+            include_original=include_original and not isinstance(target, Album),
             expires_at=timezone.now() + lifetime if lifetime is not None else None,
         )
         return link, token
@@ -614,7 +639,7 @@ class ShareLink(models.Model):
             return None
         return (
             cls.objects.live()
-            .select_related("result__job")
+            .select_related("result__job", "album")
             .filter(token_hash=share_token_hash(token))
             .first()
         )
@@ -658,6 +683,47 @@ class ShareLink(models.Model):
         ShareLink.objects.filter(pk=self.pk).update(
             failed_passwords=models.F("failed_passwords") + 1, last_failed_password_at=now
         )
+
+
+class Album(models.Model):
+    """A person's collection of results, from any jobs or batches, in their own order
+    (editor.albums), shared by link like one result (ShareLink.album)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="albums"
+    )
+    title = models.CharField(max_length=120)
+    # Results of the album deleted since it was made (deleting a result takes it out of every
+    # album): an album left with none says its photos were deleted rather than look unused.
+    deleted_results = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (models.Index(fields=["owner", "-created_at"]),)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AlbumItem(models.Model):
+    """One result in one album, at its place in the album's order (``position``, from 0)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    album = models.ForeignKey(Album, on_delete=models.CASCADE, related_name="items")
+    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="album_items")
+    position = models.PositiveIntegerField(default=0)
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("album", "position", "added_at")
+        constraints = (
+            models.UniqueConstraint(fields=["album", "result"], name="unique_album_result"),
+        )
+
+    def __str__(self) -> str:
+        return f"Result {self.result_id} in album {self.album_id}"
 
 
 class NoticeStatus(models.TextChoices):

@@ -1,4 +1,5 @@
-"""Share links: making a public link to one result, revoking it (each written to the audit log),
+"""Share links: making a public link to one result or one album (editor.albums), revoking it
+(one, every link of an album, or everything a person shares) (each written to the audit log),
 the address a link opens at, and the password a visitor types (``unlock``: throttled per link
 and address with growing delays, never by the sign-in budgets). The share pages and the API
 both go through here.
@@ -17,8 +18,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts import audit
-from accounts.models import AuditAction
-from editor.models import SHARE_LIFETIMES, Result, ShareLink
+from accounts.models import AuditAction, User
+from editor.models import SHARE_LIFETIMES, Album, Result, ShareLink
 from limiter import core as limiter
 
 # A person's links are listed newest first, this many a page (the page and the API alike).
@@ -33,7 +34,8 @@ def url(request: HttpRequest, token: str) -> str:
 def _audited(link: ShareLink) -> dict[str, object]:
     """What the audit log keeps about a link: never its token or password."""
     return {
-        "result": str(link.result_id),
+        "result": str(link.result_id) if link.result_id else None,
+        "album": str(link.album_id) if link.album_id else None,
         "expires_at": link.expires_at.isoformat() if link.expires_at else None,
         "protected": link.has_password,
         "include_original": link.include_original,
@@ -42,19 +44,22 @@ def _audited(link: ShareLink) -> dict[str, object]:
 
 def make(
     request: HttpRequest,
-    result: Result,
+    target: Result | Album,
     *,
     lifetime: str,
     password: str = "",
     include_original: bool = False,
+    name: str = "",
 ) -> tuple[ShareLink, str]:
-    """A new link to a result (``lifetime`` a key of SHARE_LIFETIMES), recorded in the audit
-    log; the token is returned once, here."""
+    """A new link to a result or an album (``lifetime`` a key of SHARE_LIFETIMES; ``name``
+    whom it is for), recorded in the audit log; the token is returned once, here. The
+    original photo is only ever shown beside a single result, never from an album."""
     link, token = ShareLink.create(
-        result,
+        target,
         lifetime=SHARE_LIFETIMES[lifetime],
         password=password,
         include_original=include_original,
+        name=name,
     )
     audit.record(AuditAction.SHARE_CREATED, link, request=request, details=_audited(link))
     return link, token
@@ -65,6 +70,19 @@ def revoke(request: HttpRequest, link: ShareLink) -> None:
     if link.revoked_at is None:
         link.revoke()
         audit.record(AuditAction.SHARE_REVOKED, link, request=request, details=_audited(link))
+
+
+def revoke_all(request: HttpRequest, owner: User, *, album: Album | None = None) -> int:
+    """Revoke every live link of ``album``, or everything ``owner`` shares when no album is
+    given, each recorded like one revoked alone. Returns how many were revoked."""
+    links = ShareLink.objects.live().filter(owner=owner)
+    if album is not None:
+        links = links.filter(album=album)
+    revoked = 0
+    for link in links.iterator(chunk_size=200):
+        revoke(request, link)
+        revoked += 1
+    return revoked
 
 
 @dataclass(frozen=True)

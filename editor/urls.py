@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from editor.pages import (
+    albums,
     batches,
     credits,
     downloads,
@@ -62,11 +63,39 @@ urlpatterns = [
         shares.share_new,
         name="share_new",
     ),
+    path(
+        "jobs/<uuid:job_id>/results/<uuid:result_id>/album/",
+        albums.album_add,
+        name="album_add",
+    ),
+    path("albums/", albums.album_list, name="albums"),
+    path("albums/<uuid:album_id>/", albums.album_detail, name="album"),
+    path("albums/<uuid:album_id>/rename/", albums.album_rename, name="album_rename"),
+    path("albums/<uuid:album_id>/delete/", albums.album_delete, name="album_delete"),
+    path("albums/<uuid:album_id>/share/", albums.album_share, name="album_share"),
+    path("albums/<uuid:album_id>/revoke-all/", albums.album_revoke_all, name="album_revoke_all"),
+    path(
+        "albums/<uuid:album_id>/photos/<uuid:result_id>/move/",
+        albums.album_move,
+        name="album_move",
+    ),
+    path(
+        "albums/<uuid:album_id>/photos/<uuid:result_id>/remove/",
+        albums.album_remove,
+        name="album_remove",
+    ),
     path("shares/", shares.share_list, name="shares"),
+    path("shares/revoke-all/", shares.share_revoke_all, name="shares_revoke_all"),
     path("shares/<uuid:link_id>/revoke/", shares.share_revoke, name="share_revoke"),
     # Public: the token (43 URL-safe characters) is the only key. Log lines redact it
     # (config.log_filters).
     path("s/<slug:token>/", shares.shared, name="shared"),
+    path("s/<slug:token>/album/zip/", shares.shared_album_zip, name="shared_album_zip"),
+    path(
+        "s/<slug:token>/album/<uuid:item_id>/",
+        shares.shared_album_photo,
+        name="shared_album_photo",
+    ),
     path("s/<slug:token>/<slug:kind>/", shares.shared_file, name="shared_file"),
     path("jobs/feed/", feed.job_feed, name="job_feed"),
     path("drafts/<uuid:draft_id>/", studio.draft_file, name="draft_file"),

@@ -14,7 +14,17 @@ from django.utils import timezone
 
 from accounts import quotas
 from accounts.models import Plan, Quota, User
-from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, ShareLink, Vendor, VendorKey
+from editor import albums
+from editor.models import (
+    ACTIVE_STATUSES,
+    Album,
+    Job,
+    JobStatus,
+    Result,
+    ShareLink,
+    Vendor,
+    VendorKey,
+)
 from tests.images import camera_jpeg, make_image, phone_details
 
 PASSWORD = "correct horse battery staple"
@@ -173,6 +183,16 @@ def made_link(owner: User, **options: Any) -> tuple[ShareLink, str]:
     result = make_job(owner).results.get()
     options.setdefault("lifetime", dt.timedelta(days=1))
     return ShareLink.create(result, **options)
+
+
+def make_album(owner: User, photos: int = 2, title: str = "Holidays") -> Album:
+    """An album of ``photos`` new finished results of ``owner``'s, in the order made; the
+    first is a camera JPEG with GPS data (``camera_job``)."""
+    album = albums.create(owner, title)
+    for number in range(photos):
+        result = camera_job(owner)[1] if number == 0 else make_job(owner).results.get()
+        albums.add(album, result)
+    return album
 
 
 # --- Stored files ------------------------------------------------------------------------------

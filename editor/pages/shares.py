@@ -1,5 +1,8 @@
 """Share links: a person makes a public link to one result, lists, copies and revokes their
-links; anyone with the link sees that result (and the photo it came from, when allowed).
+links (one, or all at once); anyone with the link sees that result (and the photo it came from,
+when allowed). A link to an album (made on the album's page, editor.pages.albums) opens here
+too: the album's photos as a gallery with a full-screen viewer (static/js/album.js), each photo
+on its own, and the whole album as a streamed ZIP (editor.albums.zip_stream).
 
 The public side answers unknown, expired and revoked tokens with the same 404 page. A
 password is checked by editor.shares.unlock, in budgets of its own (never the sign-in ones):
@@ -24,17 +27,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
-from editor import access, images, media, metadata, operations, shares
-from editor.models import JobStatus, ShareLink
+from editor import access, albums, images, media, metadata, operations, shares
+from editor.forms import ShareForm
+from editor.models import Album, AlbumItem, JobStatus, ShareLink
 from limiter import wording
 from limiter.core import StoreDown
 
@@ -47,32 +53,6 @@ PUBLIC_HEADERS = {
     "Cache-Control": "private, no-store",
     "X-Content-Type-Options": "nosniff",
 }
-
-
-class ShareForm(forms.Form):
-    lifetime = forms.ChoiceField(
-        label=gettext_lazy("Link works for"),
-        choices=(
-            ("1h", gettext_lazy("1 hour")),
-            ("1d", gettext_lazy("1 day")),
-            ("7d", gettext_lazy("7 days")),
-            ("30d", gettext_lazy("30 days")),
-            ("never", gettext_lazy("Until I revoke it")),
-        ),
-        initial="7d",
-    )
-    password = forms.CharField(
-        label=gettext_lazy("Password (optional)"),
-        required=False,
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=gettext_lazy("Whoever opens the link must type it. Leave empty for none."),
-    )
-    include_original = forms.BooleanField(
-        label=gettext_lazy("Include my original photo, for a before/after view"),
-        required=False,
-    )
 
 
 class UnlockForm(forms.Form):
@@ -123,7 +103,7 @@ def share_new(
 @login_required
 def share_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The person's links, newest first, a page at a time, each with its address to copy."""
-    links = ShareLink.objects.filter(owner=request.user).select_related("result__job")
+    links = ShareLink.objects.filter(owner=request.user).select_related("result__job", "album")
     page = Paginator(links, shares.PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -141,7 +121,9 @@ def _row(request: HttpRequest, link: ShareLink) -> dict[str, object]:
     return {
         "link": link,
         "url": shares.url(request, token) if token else "",
-        "label": operations.label_of(link.result.job.operation),
+        "label": link.album.title
+        if link.album is not None
+        else operations.label_of(link.result.job.operation if link.result else ""),
     }
 
 
@@ -154,6 +136,18 @@ def share_revoke(request: HtmxHttpRequest, link_id: uuid.UUID) -> HttpResponse:
     if request.htmx:
         return render(request, "editor/shares.html#row", {"row": _row(request, link)})
     messages.success(request, _("Link revoked. It no longer opens."))
+    return redirect("editor:shares")
+
+
+@require_POST
+@login_required
+def share_revoke_all(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Revoke every live link the person has made, to results and albums alike."""
+    count = shares.revoke_all(request, request.user)
+    messages.success(
+        request,
+        ngettext("%(count)d link revoked.", "%(count)d links revoked.", count) % {"count": count},
+    )
     return redirect("editor:shares")
 
 
@@ -176,6 +170,8 @@ def _unlocked(request: HttpRequest, link: ShareLink) -> bool:
 
 
 def _source_name(link: ShareLink) -> str | None:
+    if link.result is None:
+        return None
     job = link.result.job
     name = job.prepared.get("image") or job.inputs.get("image")
     return str(name) if name else None
@@ -191,7 +187,10 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         return redirect("editor:shared", token=token)
     link.count_view()
+    if link.album is not None:
+        return _shared_album(request, link, token)
     result = link.result
+    assert result is not None  # a link opens a result or an album (a database constraint)
     image_url = reverse("editor:shared_file", args=[token, "result"])
     return _public(
         render(
@@ -251,7 +250,7 @@ def shared_file(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     """The shared result (``kind`` "result") or its original ("original", when allowed), inline
     or, with ``?download=1``, as an attachment. Always without EXIF or GPS."""
     link = ShareLink.find(token)
-    if link is None or not _unlocked(request, link):
+    if link is None or link.result is None or not _unlocked(request, link):
         return _missing(request)
     if kind == "result":
         name: str | None = link.result.file.name
@@ -275,3 +274,76 @@ def shared_file(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         download_name=link.result.download_name(images.EXTENSIONS[fmt]) if download else "",
     )
     return _public(response)
+
+
+# --- A shared album ----------------------------------------------------------------------------
+
+
+def _shared_album(request: HttpRequest, link: ShareLink, token: str) -> HttpResponse:
+    """The album as a gallery with a full-screen viewer: its photos only, in its order."""
+    album = link.album
+    assert album is not None
+    photos = [
+        {
+            "item": item,
+            "url": reverse("editor:shared_album_photo", args=[token, item.pk]),
+            "label": operations.label_of(item.result.job.operation),
+        }
+        for item in albums.items(album)
+    ]
+    return _public(
+        render(
+            request,
+            "editor/shared_album.html",
+            {
+                "link": link,
+                "album": album,
+                "photos": photos,
+                "zip_url": reverse("editor:shared_album_zip", args=[token]) if photos else "",
+            },
+        )
+    )
+
+
+def _album_link(request: HttpRequest, token: str) -> tuple[ShareLink, Album] | None:
+    link = ShareLink.find(token)
+    if link is None or link.album is None or not _unlocked(request, link):
+        return None
+    return link, link.album
+
+
+@require_GET
+def shared_album_photo(request: HttpRequest, token: str, item_id: uuid.UUID) -> HttpResponse:
+    """One photo of a shared album, inline or, with ``?download=1``, as an attachment; always
+    without EXIF or GPS. Only the album's own items: any other id is the same 404."""
+    opened = _album_link(request, token)
+    if opened is None:
+        return _missing(request)
+    item = (
+        AlbumItem.objects.select_related("result__job").filter(pk=item_id, album=opened[1]).first()
+    )
+    found = albums.read_stripped(item.result) if item is not None else None
+    if item is None or found is None:
+        return _missing(request)
+    body, fmt = found
+    response = HttpResponse(body, content_type=images.MEDIA_TYPES[fmt])
+    download = bool(request.GET.get("download"))
+    media.protect(
+        response,
+        download_name=item.result.download_name(images.EXTENSIONS[fmt]) if download else "",
+    )
+    return _public(response)
+
+
+@require_GET
+def shared_album_zip(request: HttpRequest, token: str) -> HttpResponseBase:
+    """The whole album as one ZIP, streamed as it is written (editor.albums.zip_stream)."""
+    opened = _album_link(request, token)
+    if opened is None:
+        return _missing(request)
+    album = opened[1]
+    response = StreamingHttpResponse(albums.zip_stream(album), content_type="application/zip")
+    media.protect(response, download_name=f"{slugify(album.title) or 'album'}.zip")
+    for header, value in PUBLIC_HEADERS.items():
+        response[header] = value
+    return response

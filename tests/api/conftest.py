@@ -33,6 +33,12 @@ class ApiClient:
     def delete(self, path: str, headers: dict[str, str] | None = None) -> Any:
         return self.client.delete(path, headers=self._headers(headers))
 
+    def send(self, method: str, path: str, body: str = "") -> Any:
+        """Any method with a JSON body (PUT, PATCH...)."""
+        return self.client.generic(
+            method, path, body, content_type="application/json", headers=self._headers(None)
+        )
+
 
 def token_for(user: User, name: str = "script") -> str:
     return ApiToken.create(user, name)[1]

@@ -17,7 +17,8 @@ from django.test import Client
 from accounts.models import User
 from api.api import api
 from api.models import ApiToken
-from editor.models import Job, JobStatus, ShareLink, Vendor, VendorKey
+from editor import albums
+from editor.models import Album, Job, JobStatus, ShareLink, Vendor, VendorKey
 from tests.api.conftest import ApiClient, token_for
 from tests.factories import make_job
 from tests.images import photo
@@ -32,6 +33,7 @@ class Alices:
     job: Job
     key: VendorKey
     link: ShareLink
+    album: Album
 
     @property
     def params(self) -> dict[str, str]:
@@ -39,6 +41,8 @@ class Alices:
             "job_id": str(self.job.pk),
             "key_id": str(self.key.pk),
             "share_id": str(self.link.pk),
+            "album_id": str(self.album.pk),
+            "result_id": str(self.job.results.get().pk),
         }
 
 
@@ -48,7 +52,9 @@ def alices_things(alice: User) -> Alices:
     key.set_secret("alice-picwish-secret-1")
     key.save()
     link, _token = ShareLink.create(job.results.get(), lifetime=None)
-    return Alices(job, key, link)
+    album = albums.create(alice, "Alice's album")
+    albums.add(album, job.results.get())
+    return Alices(job, key, link, album)
 
 
 # Operations that name one of the owner's things in their path: another person gets a 404.
@@ -61,11 +67,33 @@ OWNED = {
     "POST /api/v1/jobs/{job_id}/shares",
     "DELETE /api/v1/keys/{key_id}",
     "DELETE /api/v1/shares/{share_id}",
+    "GET /api/v1/albums/{album_id}",
+    "PATCH /api/v1/albums/{album_id}",
+    "DELETE /api/v1/albums/{album_id}",
+    "POST /api/v1/albums/{album_id}/results",
+    "DELETE /api/v1/albums/{album_id}/results/{result_id}",
+    "PUT /api/v1/albums/{album_id}/order",
+    "GET /api/v1/albums/{album_id}/shares",
+    "POST /api/v1/albums/{album_id}/shares",
+    "POST /api/v1/albums/{album_id}/shares/revoke",
 }
 # Lists and figures: another person sees only their own (checked against Alice's ids).
-LISTS = {"GET /api/v1/jobs", "GET /api/v1/keys", "GET /api/v1/shares", "GET /api/v1/usage"}
+LISTS = {
+    "GET /api/v1/jobs",
+    "GET /api/v1/keys",
+    "GET /api/v1/shares",
+    "GET /api/v1/usage",
+    "GET /api/v1/albums",
+}
 # Operations that make something of the caller's own: another person's call makes theirs.
-MAKERS = {"POST /api/v1/jobs", "POST /api/v1/batches", "POST /api/v1/keys"}
+# (Revoking all of one's links is the caller's own too: Alice's link stays live, checked below.)
+MAKERS = {
+    "POST /api/v1/jobs",
+    "POST /api/v1/batches",
+    "POST /api/v1/keys",
+    "POST /api/v1/albums",
+    "POST /api/v1/shares/revoke-all",
+}
 # The same for everyone with a token.
 CATALOG = {"GET /api/v1/operations"}
 
@@ -89,6 +117,16 @@ def call(client: ApiClient, method: str, path: str, things: Alices) -> Any:
         return client.post(
             filled, {"operation": "colorize", "format": "png", "image": [photo(), photo()]}
         )
+    if method in ("POST", "PATCH") and filled.endswith(("/albums", things.params["album_id"])):
+        return client.send(method, filled, json.dumps({"title": "Bob's?"}))
+    if method == "POST" and filled.endswith("/results"):
+        return client.post(
+            filled,
+            json.dumps({"result": things.params["result_id"]}),
+            content_type="application/json",
+        )
+    if method == "PUT" and filled.endswith("/order"):
+        return client.send(method, filled, json.dumps({"results": [things.params["result_id"]]}))
     if filled == "/api/v1/keys" and method == "POST":
         body = {"vendor": "picwish", "secret": "bob-picwish-secret-22", "label": "bob's"}
         return client.post(filled, json.dumps(body), content_type="application/json")
@@ -150,6 +188,9 @@ def test_another_persons_token_reaches_none_of_alices_things(alice: User, bob: U
     assert things.job.results.count() == 1
     assert VendorKey.objects.filter(pk=things.key.pk).exists()
     assert ShareLink.objects.live().filter(pk=things.link.pk).count() == 1
+    assert things.album.items.count() == 1
+    assert Album.objects.get(pk=things.album.pk).title == "Alice's album"
+    assert not ShareLink.objects.filter(album=things.album).exists()
     assert not ShareLink.objects.exclude(pk=things.link.pk).filter(result__job=things.job).exists()
     assert not Job.objects.filter(owner=bob, source_job=things.job).exists()
 
@@ -161,7 +202,13 @@ def test_the_owner_reaches_every_operation(alice: User) -> None:
     # Reads first, then makes and changes; deletions last, the job (and its links) at the end.
     order = sorted(
         operations(),
-        key=lambda op: (op[0] == "DELETE", op[0] == "POST", op[1].startswith("/api/v1/jobs/")),
+        # (Deeper deletions first: a result leaves its album before the album goes.)
+        key=lambda op: (
+            op[0] == "DELETE",
+            op[0] == "POST",
+            op[1].startswith("/api/v1/jobs/"),
+            -len(op[1]),
+        ),
     )
     for method, path in order:
         response = call(alice_api, method, path, things)

@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from api.models import ApiToken
-from editor.models import Batch, Draft, Preset, ShareLink, Vendor, VendorKey
+from editor import albums
+from editor.models import Album, AlbumItem, Batch, Draft, Preset, ShareLink, Vendor, VendorKey
 from tests.factories import make_job
 from tests.images import make_image
 
@@ -53,13 +54,23 @@ SIGNED_IN = {
     "editor:operation",
     "editor:preset_save",
     "editor:shares",
+    "editor:shares_revoke_all",
+    "editor:albums",
     "editor:job_feed",
     "editor:notifications",
     "api_tokens",
 }
 # Open to anyone: the front page, the health check, the metrics page (behind its own bearer
 # token, tests/config/test_metrics.py) and the share pages (checked below).
-PUBLIC = {"editor:home", "healthz", "metrics", "editor:shared", "editor:shared_file"}
+PUBLIC = {
+    "editor:home",
+    "healthz",
+    "metrics",
+    "editor:shared",
+    "editor:shared_file",
+    "editor:shared_album_photo",
+    "editor:shared_album_zip",
+}
 # Mounted apps with matrices of their own.
 ELSEWHERE = ("admin/", "accounts/", "api/v1/")
 
@@ -76,6 +87,9 @@ def private_urls(alice: User) -> list[Private]:
         file=default_storage.save(f"drafts/{alice.pk}/photo.jpg", ContentFile(make_image())),
     )
     link, _token = ShareLink.create(result, lifetime=None)
+    album = albums.create(alice, "Holidays")
+    albums.add(album, result)
+    in_album = [album.pk, result.pk]
     key = VendorKey(owner=alice, vendor=Vendor.AILABTOOLS, label="mine")
     key.set_secret("alice-secret-key-0001")
     key.save()
@@ -94,6 +108,17 @@ def private_urls(alice: User) -> list[Private]:
         Private("editor:batch", "get", reverse("editor:batch", args=[batch.pk])),
         Private("editor:batch_zip", "get", reverse("editor:batch_zip", args=[batch.pk])),
         Private("editor:draft_file", "get", reverse("editor:draft_file", args=[draft.pk])),
+        Private("editor:album", "get", reverse("editor:album", args=[album.pk])),
+        Private("editor:album_add", "get", reverse("editor:album_add", args=pair)),
+        Private("editor:album_add", "post", reverse("editor:album_add", args=pair)),
+        Private("editor:album_rename", "post", reverse("editor:album_rename", args=[album.pk])),
+        Private("editor:album_share", "post", reverse("editor:album_share", args=[album.pk])),
+        Private("editor:album_move", "post", reverse("editor:album_move", args=in_album)),
+        Private("editor:album_remove", "post", reverse("editor:album_remove", args=in_album)),
+        Private(
+            "editor:album_revoke_all", "post", reverse("editor:album_revoke_all", args=[album.pk])
+        ),
+        Private("editor:album_delete", "post", reverse("editor:album_delete", args=[album.pk])),
         Private("editor:vault_key", "get", reverse("editor:vault_key", args=[key.pk]), 302),
         Private("editor:vault_edit", "get", reverse("editor:vault_edit", args=[key.pk])),
         Private("editor:vault_credits", "get", reverse("editor:vault_credits", args=[key.pk]), 302),
@@ -175,6 +200,8 @@ def test_private_urls(alice: User, bob: User) -> None:
     assert Preset.objects.filter(owner=alice).count() == 1
     assert ApiToken.objects.live().filter(owner=alice).count() == 1
     assert ShareLink.objects.filter(revoked_at__isnull=True).count() == 1
+    assert Album.objects.get(owner=alice).title == "Holidays"
+    assert AlbumItem.objects.filter(album__owner=alice).count() == 1
     # The owner last, reads before changes (deleting the job ends the matrix).
     client = client_for("owner", alice, bob)
     for url in urls:
@@ -182,6 +209,13 @@ def test_private_urls(alice: User, bob: User) -> None:
             assert client.get(url.path).status_code == url.owner_status, url
     posts = {url.name: url.path for url in urls if url.method == "post"}
     assert client.post(posts["editor:share_new"], {"lifetime": "1h"}).status_code == 302
+    assert client.post(posts["editor:album_share"], {"lifetime": "1h"}).status_code == 302
+    assert client.post(posts["editor:album_move"], {"direction": "up"}).status_code == 302
+    assert client.post(posts["editor:album_rename"], {"title": "Summer"}).status_code == 302
+    assert client.post(posts["editor:album_revoke_all"]).status_code == 302
+    assert client.post(posts["editor:album_remove"]).status_code == 302
+    assert client.post(posts["editor:album_delete"]).status_code == 302
+    assert not Album.objects.filter(owner=alice).exists()
     for name in (
         "editor:share_revoke",
         "editor:preset_delete",
@@ -237,3 +271,41 @@ def test_public_share_urls(state: str, who: str, alice: User, bob: User) -> None
         response = client.get(path)
         assert response.status_code == (200 if state == "live" else 404), path
         assert response["X-Robots-Tag"] == "noindex, nofollow"
+
+
+def album_token_in_state(alice: User, state: str) -> tuple[str, str]:
+    """A link to an album of one photo in ``state``, and that photo's item id."""
+    album = albums.create(alice, "Holidays")
+    item = albums.add(album, make_job(alice).results.get())
+    link, token = ShareLink.create(album, lifetime=dt.timedelta(days=1))
+    if state == "expired":
+        ShareLink.objects.filter(pk=link.pk).update(expires_at=timezone.now())
+    elif state == "revoked":
+        link.revoke()
+    elif state == "unknown":
+        link.delete()
+    return token, str(item.pk)
+
+
+@pytest.mark.parametrize("state", ["live", "expired", "revoked", "unknown"])
+@pytest.mark.parametrize("who", WHO)
+def test_public_album_urls(state: str, who: str, alice: User, bob: User) -> None:
+    token, item = album_token_in_state(alice, state)
+    client = client_for(who, alice, bob)
+    paths = [
+        reverse("editor:shared", args=[token]),
+        reverse("editor:shared_album_photo", args=[token, item]),
+        reverse("editor:shared_album_photo", args=[token, item]) + "?download=1",
+        reverse("editor:shared_album_zip", args=[token]),
+    ]
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == (200 if state == "live" else 404), path
+        assert response["X-Robots-Tag"] == "noindex, nofollow"
+        if state != "live":  # the very same 404 page as any dead share link
+            assert response.templates[0].name == "editor/share_missing.html", path
+    # An album link never opens the result routes, nor another album's photos.
+    assert client.get(reverse("editor:shared_file", args=[token, "result"])).status_code == 404
+    _other, other_item = album_token_in_state(alice, "live")
+    photo = reverse("editor:shared_album_photo", args=[token, other_item])
+    assert client.get(photo).status_code == 404

@@ -202,6 +202,7 @@ def test_someone_else_cannot_revoke(client: Client, alice: User, bob: User) -> N
 
 def test_deleting_the_job_deletes_its_links(alice: User) -> None:
     link, token = made_link(alice)
+    assert link.result is not None
     jobs.delete(link.result.job)
     assert not ShareLink.objects.exists()
     assert ShareLink.find(token) is None
@@ -224,6 +225,7 @@ def test_anyone_with_the_link_sees_the_result(client: Client, alice: User) -> No
     assert response["Referrer-Policy"] == "same-origin"  # the address never goes to other sites
     assert "no-store" in response["Cache-Control"]
     # Nothing else of the owner's: no job page, no before photo unless allowed.
+    assert link.result is not None
     assert reverse("editor:job", args=[link.result.job_id]) not in page
     assert file_url(token, "original") not in page
     link.refresh_from_db()
@@ -234,6 +236,7 @@ def test_anyone_with_the_link_sees_the_result(client: Client, alice: User) -> No
 def test_the_image_is_served_with_a_fixed_type_and_no_gps(client: Client, alice: User) -> None:
     link, token = made_link(alice, include_original=True)
     result = link.result
+    assert result is not None
     data = camera_jpeg()
     assert has_gps(data)
     result.file = default_storage.save("jobs/camera-result.jpg", ContentFile(data))
