@@ -47,6 +47,7 @@ from accounts.models import (
     User,
 )
 from api.models import ApiToken
+from editor import albums
 from editor.models import Batch, Draft, EmailNotice, Job, Preset, ShareLink, VendorKey
 from tests.factories import PASSWORD, make_job
 from tests.images import make_image
@@ -111,6 +112,14 @@ ROUTES: dict[str, Kind] = {
     "api/v1/jobs/<job_id>/shares": Kind.BEARER,
     "api/v1/shares": Kind.BEARER,
     "api/v1/shares/<share_id>": Kind.BEARER,
+    "api/v1/shares/revoke-all": Kind.BEARER,
+    "api/v1/albums": Kind.BEARER,
+    "api/v1/albums/<album_id>": Kind.BEARER,
+    "api/v1/albums/<album_id>/results": Kind.BEARER,
+    "api/v1/albums/<album_id>/results/<result_id>": Kind.BEARER,
+    "api/v1/albums/<album_id>/order": Kind.BEARER,
+    "api/v1/albums/<album_id>/shares": Kind.BEARER,
+    "api/v1/albums/<album_id>/shares/revoke": Kind.BEARER,
     "api/v1/usage": Kind.BEARER,
     "api/v1/": Kind.CSRF,
     "": Kind.CSRF,
@@ -124,6 +133,18 @@ ROUTES: dict[str, Kind] = {
     "vault/<uuid:key_id>/credits/": Kind.CSRF,
     "usage/": Kind.CSRF,
     "account/notifications/": Kind.CSRF,
+    "jobs/<uuid:job_id>/results/<uuid:result_id>/album/": Kind.CSRF,
+    "albums/": Kind.CSRF,
+    "albums/<uuid:album_id>/": Kind.CSRF,
+    "albums/<uuid:album_id>/rename/": Kind.CSRF,
+    "albums/<uuid:album_id>/delete/": Kind.CSRF,
+    "albums/<uuid:album_id>/share/": Kind.CSRF,
+    "albums/<uuid:album_id>/revoke-all/": Kind.CSRF,
+    "albums/<uuid:album_id>/photos/<uuid:result_id>/move/": Kind.CSRF,
+    "albums/<uuid:album_id>/photos/<uuid:result_id>/remove/": Kind.CSRF,
+    "shares/revoke-all/": Kind.CSRF,
+    "s/<slug:token>/album/zip/": Kind.CSRF,
+    "s/<slug:token>/album/<uuid:item_id>/": Kind.CSRF,
     "studio/<slug:slug>/": Kind.CSRF,
     "studio/<slug:slug>/presets/": Kind.CSRF,
     "studio/<slug:slug>/presets/<uuid:preset_id>/delete/": Kind.CSRF,
@@ -220,6 +241,8 @@ def world(alice: User) -> World:
     EmailAddress.objects.create(user=alice, email=alice.email, primary=True, verified=True)
     AuditEvent.objects.create(actor=alice, action=AuditAction.KEY_ADDED, target_type="key")
     EmailNotice.objects.create(owner=alice, job=job)
+    album = albums.create(alice, "Holidays")
+    item = albums.add(album, result)
     SocialAccount.objects.create(user=alice, provider="acme", uid="alice-1")
     small = Plan.objects.get(name="Small")
     SignInRule.objects.create(domain="acme.test", provider_id="acme")
@@ -229,6 +252,8 @@ def world(alice: User) -> World:
         "job_id": str(job.pk),
         "result_id": str(result.pk),
         "batch_id": str(batch.pk),
+        "album_id": str(album.pk),
+        "item_id": str(item.pk),
         "draft_id": str(draft.pk),
         "key_id": str(key.pk),
         "link_id": str(link.pk),
