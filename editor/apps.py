@@ -12,7 +12,10 @@ class EditorConfig(AppConfig):
         from editor import (
             checks,  # noqa: F401
             notifications,
+            recipes,
         )
         from editor.signals import job_ended
 
         job_ended.connect(notifications.job_ended, dispatch_uid="editor.notifications.job_ended")
+        # A recipe's next step starts when the job of the step before it succeeds.
+        job_ended.connect(recipes.job_ended, dispatch_uid="editor.recipes.job_ended")
