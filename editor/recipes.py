@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from accounts import quotas
 from accounts.models import User
-from editor import jobs, operations, storage, submissions
+from editor import jobs, operations, submissions
 from editor.models import Job, JobStatus, Recipe, RecipeRun, RecipeStepRun
 
 logger = logging.getLogger(__name__)
@@ -317,12 +317,39 @@ def run(
     return recipe_run
 
 
+def run_on_jobs(recipe: Recipe, owner: User, sources: Sequence[Job]) -> list[RecipeRun]:
+    """Start ``recipe`` on the first result of each of the owner's succeeded jobs (a photo of
+    their gallery), one run each, all or none. Raises RecipeCannotStart naming the photo whose
+    first step cannot start; nothing is started then."""
+    runs: list[RecipeRun] = []
+    with transaction.atomic():
+        for source in sources:
+            photo = _result_bytes(source) if source.status == JobStatus.SUCCEEDED else None
+            name = source.photo_name or str(source.pk)
+            if photo is None:
+                message = _("%(photo)s has no result to start from.") % {"photo": name}
+                raise RecipeCannotStart(message)
+            try:
+                runs.append(
+                    run(recipe, owner, photo=photo, photo_name=source.photo_name, source_job=source)
+                )
+            except RecipeCannotStart as reason:
+                raise RecipeCannotStart(f"{name}: {reason}") from reason
+    return runs
+
+
 def _result_bytes(job: Job) -> bytes | None:
     """The first result of a step's job: the next step's photo."""
     result = job.results.order_by("position").first()
     if result is None:
         return None
-    return storage.read_whole(result.file.name)
+    # The row is written after its file was stored whole (editor.pipeline), so it is read as is.
+    try:
+        with default_storage.open(result.file.name, "rb") as handle:
+            data: bytes = handle.read()
+    except FileNotFoundError:
+        return None
+    return data
 
 
 def _start_after(step_run: RecipeStepRun, previous: Job) -> None:

@@ -17,7 +17,17 @@ from django.test import Client
 from accounts.models import User
 from api.api import api
 from api.models import ApiToken
-from editor.models import Job, JobStatus, ShareLink, Vendor, VendorKey
+from editor import recipes
+from editor.models import (
+    Job,
+    JobStatus,
+    Recipe,
+    RecipeRun,
+    RecipeStepRun,
+    ShareLink,
+    Vendor,
+    VendorKey,
+)
 from tests.api.conftest import ApiClient, token_for
 from tests.factories import make_job
 from tests.images import photo
@@ -32,6 +42,8 @@ class Alices:
     job: Job
     key: VendorKey
     link: ShareLink
+    recipe: Recipe
+    run: RecipeRun
 
     @property
     def params(self) -> dict[str, str]:
@@ -39,6 +51,9 @@ class Alices:
             "job_id": str(self.job.pk),
             "key_id": str(self.key.pk),
             "share_id": str(self.link.pk),
+            "recipe_id": str(self.recipe.pk),
+            "run_id": str(self.run.pk),
+            "number": "1",
         }
 
 
@@ -48,7 +63,10 @@ def alices_things(alice: User) -> Alices:
     key.set_secret("alice-picwish-secret-1")
     key.save()
     link, _token = ShareLink.create(job.results.get(), lifetime=None)
-    return Alices(job, key, link)
+    recipe = recipes.save(owner=alice, name="alice's", steps=[{"operation": "colorize"}])
+    run = RecipeRun.objects.create(owner=alice, recipe=recipe, name=recipe.name, steps=recipe.steps)
+    RecipeStepRun.objects.create(run=run, index=0, job=job)
+    return Alices(job, key, link, recipe, run)
 
 
 # Operations that name one of the owner's things in their path: another person gets a 404.
@@ -61,11 +79,30 @@ OWNED = {
     "POST /api/v1/jobs/{job_id}/shares",
     "DELETE /api/v1/keys/{key_id}",
     "DELETE /api/v1/shares/{share_id}",
+    "GET /api/v1/recipes/{recipe_id}",
+    "PUT /api/v1/recipes/{recipe_id}",
+    "DELETE /api/v1/recipes/{recipe_id}",
+    "GET /api/v1/recipes/{recipe_id}/export",
+    "POST /api/v1/recipes/{recipe_id}/runs",
+    "GET /api/v1/recipe-runs/{run_id}",
+    "POST /api/v1/recipe-runs/{run_id}/steps/{number}/retry",
 }
 # Lists and figures: another person sees only their own (checked against Alice's ids).
-LISTS = {"GET /api/v1/jobs", "GET /api/v1/keys", "GET /api/v1/shares", "GET /api/v1/usage"}
+LISTS = {
+    "GET /api/v1/jobs",
+    "GET /api/v1/keys",
+    "GET /api/v1/shares",
+    "GET /api/v1/usage",
+    "GET /api/v1/recipes",
+}
 # Operations that make something of the caller's own: another person's call makes theirs.
-MAKERS = {"POST /api/v1/jobs", "POST /api/v1/batches", "POST /api/v1/keys"}
+MAKERS = {
+    "POST /api/v1/jobs",
+    "POST /api/v1/batches",
+    "POST /api/v1/keys",
+    "POST /api/v1/recipes",
+    "POST /api/v1/recipes/import",
+}
 # The same for everyone with a token.
 CATALOG = {"GET /api/v1/operations"}
 
@@ -92,7 +129,25 @@ def call(client: ApiClient, method: str, path: str, things: Alices) -> Any:
     if filled == "/api/v1/keys" and method == "POST":
         body = {"vendor": "picwish", "secret": "bob-picwish-secret-22", "label": "bob's"}
         return client.post(filled, json.dumps(body), content_type="application/json")
+    if filled.startswith("/api/v1/recipes") and method in ("POST", "PUT"):
+        return _recipe_call(client, method, filled, things)
     return getattr(client, method.lower())(filled)
+
+
+def _recipe_call(client: ApiClient, method: str, path: str, things: Alices) -> Any:
+    body: dict[str, Any]
+    if path.endswith("/runs"):
+        body = {"jobs": [str(things.job.pk)]}
+    elif path.endswith("/import"):
+        body = {"format": recipes.FORMAT, "name": "imported", "steps": [{"operation": "colorize"}]}
+    else:
+        name = "changed" if method == "PUT" else "made"
+        body = {"name": name, "steps": [{"operation": "colorize"}]}
+    if method == "PUT":
+        return client.client.put(
+            path, json.dumps(body), content_type="application/json", headers=client._headers(None)
+        )
+    return client.post(path, json.dumps(body), content_type="application/json")
 
 
 def test_every_operation_is_placed() -> None:
@@ -128,7 +183,14 @@ def test_every_operation_needs_a_live_token(alice: User, who: str) -> None:
 def test_another_persons_token_reaches_none_of_alices_things(alice: User, bob: User) -> None:
     things = alices_things(alice)
     bob_api = ApiClient(token_for(bob))
-    alice_ids = [str(things.job.pk), str(things.key.pk), str(things.link.pk), things.link.token]
+    alice_ids = [
+        str(things.job.pk),
+        str(things.key.pk),
+        str(things.link.pk),
+        things.link.token,
+        str(things.recipe.pk),
+        str(things.run.pk),
+    ]
     for method, path in operations():
         name = f"{method} {path}"
         response = call(bob_api, method, path, things)
@@ -152,6 +214,9 @@ def test_another_persons_token_reaches_none_of_alices_things(alice: User, bob: U
     assert ShareLink.objects.live().filter(pk=things.link.pk).count() == 1
     assert not ShareLink.objects.exclude(pk=things.link.pk).filter(result__job=things.job).exists()
     assert not Job.objects.filter(owner=bob, source_job=things.job).exists()
+    things.recipe.refresh_from_db()
+    assert things.recipe.name == "alice's"
+    assert not RecipeRun.objects.filter(owner=bob).exists()
 
 
 def test_the_owner_reaches_every_operation(alice: User) -> None:
@@ -172,6 +237,8 @@ def test_the_owner_reaches_every_operation(alice: User) -> None:
     assert wrong == {
         "POST /api/v1/jobs/{job_id}/cancel": 409,
         "POST /api/v1/jobs/{job_id}/retry": 409,
+        # Its one step succeeded: there is nothing to retry.
+        "POST /api/v1/recipe-runs/{run_id}/steps/{number}/retry": 409,
     }
     assert not Job.objects.filter(pk=things.job.pk).exists()
     assert not VendorKey.objects.filter(pk=things.key.pk).exists()
