@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
+from django.test import Client
+from django.urls import reverse
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from accounts.models import User
@@ -311,3 +313,26 @@ def test_a_run_only_starts_from_its_owners_job(
     alices_job = start().step_runs.get(index=0).job
     with pytest.raises(ValueError, match="own job"):
         recipes.run(recipe, bob, photo=make_image((64, 48)), source_job=alices_job)
+
+
+# --- The admin -------------------------------------------------------------------------------
+
+
+def test_an_admin_makes_a_studio_recipe_and_a_wrong_step_is_named(client: Client) -> None:
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(root)
+    wrong = [THREE_STEPS[0], {**THREE_STEPS[1], "settings": {"degree": 3}}]
+    refused = client.post(
+        reverse("admin:editor_recipe_add"), {"name": "House", "steps": json.dumps(wrong)}
+    )
+    assert refused.status_code == 200
+    assert "Step 2, degree" in refused.content.decode()
+    made = client.post(
+        reverse("admin:editor_recipe_add"), {"name": "House", "steps": json.dumps(THREE_STEPS)}
+    )
+    assert made.status_code == 302
+    recipe = Recipe.objects.get(name="House")
+    assert recipe.owner is None
+    assert recipe.steps == [step.as_json() for step in recipes.check_steps(THREE_STEPS)]
+    page = client.get(reverse("admin:editor_recipe_changelist")).content.decode()
+    assert "Studio (everyone)" in page
