@@ -10,6 +10,7 @@ from editor.pages import (
     gallery,
     jobs,
     notifications,
+    recipes,
     shares,
     studio,
     usage,
@@ -72,4 +73,10 @@ urlpatterns = [
     path("drafts/<uuid:draft_id>/", studio.draft_file, name="draft_file"),
     path("batches/<uuid:batch_id>/", batches.batch_detail, name="batch"),
     path("batches/<uuid:batch_id>/zip/", batches.batch_zip, name="batch_zip"),
+    path("recipes/runs/<uuid:run_id>/", recipes.recipe_run, name="recipe_run"),
+    path(
+        "recipes/runs/<uuid:run_id>/steps/<int:number>/retry/",
+        recipes.recipe_step_retry,
+        name="recipe_step_retry",
+    ),
 ]

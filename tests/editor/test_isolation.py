@@ -22,13 +22,24 @@ from django.utils import timezone
 
 from accounts.models import User
 from api.models import ApiToken
-from editor.models import Batch, Draft, Preset, ShareLink, Vendor, VendorKey
+from editor.models import (
+    Batch,
+    Draft,
+    Preset,
+    Recipe,
+    RecipeRun,
+    RecipeStepRun,
+    ShareLink,
+    Vendor,
+    VendorKey,
+)
 from tests.factories import make_job
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
 
 WHO = ("owner", "other", "anonymous")
+RECIPE_STEP = {"operation": "colorize", "provider": "picwish", "settings": {"format": "png"}}
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ def private_urls(alice: User) -> list[Private]:
     key.save()
     preset = Preset.objects.create(owner=alice, operation="colorize", name="Mine")
     token, _secret = ApiToken.create(alice, "script")
+    recipe = Recipe.objects.create(owner=alice, name="Mine", steps=[RECIPE_STEP])
+    run = RecipeRun.objects.create(owner=alice, recipe=recipe, name="Mine", steps=[RECIPE_STEP])
+    RecipeStepRun.objects.create(run=run, index=0, job=job)
     pair = [job.pk, result.pk]
     download = reverse("editor:result_download", args=pair)
     return [
@@ -93,6 +107,13 @@ def private_urls(alice: User) -> list[Private]:
         Private("editor:share_new", "get", reverse("editor:share_new", args=pair)),
         Private("editor:batch", "get", reverse("editor:batch", args=[batch.pk])),
         Private("editor:batch_zip", "get", reverse("editor:batch_zip", args=[batch.pk])),
+        Private("editor:recipe_run", "get", reverse("editor:recipe_run", args=[run.pk])),
+        Private(
+            "editor:recipe_step_retry",
+            "post",
+            reverse("editor:recipe_step_retry", args=[run.pk, 1]),
+            302,
+        ),
         Private("editor:draft_file", "get", reverse("editor:draft_file", args=[draft.pk])),
         Private("editor:vault_key", "get", reverse("editor:vault_key", args=[key.pk]), 302),
         Private("editor:vault_edit", "get", reverse("editor:vault_edit", args=[key.pk])),

@@ -1,0 +1,83 @@
+"""The recipe run page: the strip, every step's state, the slider between two frames, the retry
+of a stopped step; the owner's only, and its HTMX poll gets only the steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from editor.models import Job, JobStatus, Recipe, RecipeRun, RecipeStepRun
+from tests.factories import make_job
+
+pytestmark = pytest.mark.django_db
+
+STEPS: list[dict[str, Any]] = [
+    {"operation": "colorize", "provider": "picwish", "settings": {"format": "png"}},
+    {"operation": "colorize", "provider": "picwish", "settings": {"format": "jpg"}},
+    {"operation": "colorize", "provider": "picwish", "settings": {"format": "png"}},
+]
+
+
+def a_run(owner: User, second: Job) -> RecipeRun:
+    recipe = Recipe.objects.create(owner=owner, name="Old photos", steps=STEPS)
+    run = RecipeRun.objects.create(owner=owner, recipe=recipe, name=recipe.name, steps=STEPS)
+    RecipeStepRun.objects.create(run=run, index=0, job=make_job(owner))
+    RecipeStepRun.objects.create(run=run, index=1, job=second)
+    RecipeStepRun.objects.create(run=run, index=2)
+    return run
+
+
+def test_the_owner_sees_the_strip_the_steps_and_the_slider(client: Client, alice: User) -> None:
+    run = a_run(alice, make_job(alice))
+    client.force_login(alice)
+    page = client.get(reverse("editor:recipe_run", args=[run.pk])).content.decode()
+    first, second = (step.job for step in run.step_runs.order_by("index")[:2])
+    assert first is not None
+    assert second is not None
+    assert reverse("editor:job_input", args=[first.pk, "image"]) in page
+    assert reverse("editor:result_file", args=[second.pk, second.results.get().pk]) in page
+    assert 'data-state="waiting"' in page
+    assert "every 2s" in page  # step 3 is still to come
+    assert "data-compare" in page
+    # The slider between the original and step 1 on request.
+    chosen = client.get(reverse("editor:recipe_run", args=[run.pk]), {"before": 0, "after": 1})
+    step_1 = reverse("editor:result_file", args=[first.pk, first.results.get().pk])
+    assert f'data-compare-after src="{step_1}"' in chosen.content.decode()
+
+
+def test_a_failed_step_shows_why_and_is_retried(client: Client, alice: User) -> None:
+    run = a_run(alice, make_job(alice, status=JobStatus.FAILED))
+    client.force_login(alice)
+    url = reverse("editor:recipe_run", args=[run.pk])
+    page = client.get(url).content.decode()
+    assert "PicWish could not read this image." in page
+    assert 'data-state="stopped"' in page
+    assert "every 2s" not in page
+    retry = reverse("editor:recipe_step_retry", args=[run.pk, 2])
+    assert retry in page
+    assert client.post(retry).status_code == 302
+    failed = run.step_runs.get(index=1).job
+    assert failed is not None
+    failed.refresh_from_db()
+    assert failed.status in (JobStatus.QUEUED, JobStatus.PENDING)
+    # Step 1 succeeded: nothing to retry there, and the page says so.
+    answer = client.post(reverse("editor:recipe_step_retry", args=[run.pk, 1]), follow=True)
+    assert "This step has not stopped." in answer.content.decode()
+
+
+def test_htmx_gets_only_the_steps_and_others_get_404(
+    client: Client, alice: User, bob: User
+) -> None:
+    run = a_run(alice, make_job(alice))
+    url = reverse("editor:recipe_run", args=[run.pk])
+    assert client.get(url).status_code == 302  # sign in first
+    client.force_login(alice)
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.lstrip().startswith('<section id="recipe-steps"')
+    client.force_login(bob)
+    assert client.get(url).status_code == 404
+    assert client.post(reverse("editor:recipe_step_retry", args=[run.pk, 2])).status_code == 404
