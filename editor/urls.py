@@ -73,6 +73,11 @@ urlpatterns = [
     path("drafts/<uuid:draft_id>/", studio.draft_file, name="draft_file"),
     path("batches/<uuid:batch_id>/", batches.batch_detail, name="batch"),
     path("batches/<uuid:batch_id>/zip/", batches.batch_zip, name="batch_zip"),
+    path("recipes/", recipes.recipe_list, name="recipes"),
+    path("recipes/import/", recipes.recipe_import, name="recipe_import"),
+    path("recipes/<uuid:recipe_id>/export/", recipes.recipe_export, name="recipe_export"),
+    path("recipes/<uuid:recipe_id>/delete/", recipes.recipe_delete, name="recipe_delete"),
+    path("recipes/<uuid:recipe_id>/run/", recipes.recipe_start, name="recipe_start"),
     path("recipes/runs/<uuid:run_id>/", recipes.recipe_run, name="recipe_run"),
     path(
         "recipes/runs/<uuid:run_id>/steps/<int:number>/retry/",

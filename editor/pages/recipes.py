@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from editor import access, recipes
+from editor.models import Recipe
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,83 @@ def recipe_step_retry(
     except recipes.CannotRetry as reason:
         messages.error(request, str(reason))
     return redirect("editor:recipe_run", run_id=step_run.run_id)
+
+
+# --- The recipes page: yours and the studio's, import, export, delete, run on a photo --------
+
+
+@require_GET
+@login_required
+def recipe_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Your recipes and the studio's, each with what one run costs. With ``?from=<job>`` (the
+    job page's "Run a recipe" link), each offers to run on that job's result."""
+    source = (
+        access.get_job_for_user(request.user, request.GET["from"])
+        if request.GET.get("from")
+        else None
+    )
+    found = Recipe.objects.filter(owner=request.user) | Recipe.objects.filter(owner__isnull=True)
+    rows = [
+        (recipe, recipes.credits(recipe.steps)) for recipe in found.order_by("name", "created_at")
+    ]
+    return render(
+        request,
+        "editor/recipes.html",
+        {"rows": rows, "source": source, "max_bytes": recipes.MAX_DOCUMENT_BYTES},
+    )
+
+
+@require_POST
+@login_required
+def recipe_import(request: AuthenticatedHttpRequest) -> HttpResponse:
+    upload = request.FILES.get("document")
+    if upload is None:
+        messages.error(request, _("Choose a recipe file to import."))
+        return redirect("editor:recipes")
+    if upload.size is not None and upload.size > recipes.MAX_DOCUMENT_BYTES:
+        data = b"x" * (recipes.MAX_DOCUMENT_BYTES + 1)  # refused below as too large, unread
+    else:
+        data = upload.read()
+    try:
+        recipe = recipes.import_document(request.user, data)
+    except recipes.RecipeInvalid as invalid:
+        for error in invalid.errors:
+            messages.error(request, recipes.describe(error))
+        return redirect("editor:recipes")
+    messages.success(request, _("Imported the recipe %(name)s.") % {"name": recipe.name})
+    return redirect("editor:recipes")
+
+
+@require_GET
+@login_required
+def recipe_export(request: AuthenticatedHttpRequest, recipe_id: uuid.UUID) -> HttpResponse:
+    recipe = access.get_recipe_for_user(request.user, recipe_id)
+    response = HttpResponse(recipes.export(recipe), content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="recipe.json"'
+    return response
+
+
+@require_POST
+@login_required
+def recipe_delete(request: AuthenticatedHttpRequest, recipe_id: uuid.UUID) -> HttpResponse:
+    recipe = access.get_recipe_for_user(request.user, recipe_id, own=True)
+    recipe.delete()
+    messages.success(request, _("Deleted the recipe %(name)s.") % {"name": recipe.name})
+    return redirect("editor:recipes")
+
+
+@require_POST
+@login_required
+def recipe_start(request: AuthenticatedHttpRequest, recipe_id: uuid.UUID) -> HttpResponse:
+    """Run a recipe on the result of one of the person's jobs (``job``)."""
+    recipe = access.get_recipe_for_user(request.user, recipe_id)
+    if not request.POST.get("job"):
+        messages.error(request, _("Open a result in your gallery to run a recipe on it."))
+        return redirect("editor:gallery")
+    source = access.get_job_for_user(request.user, request.POST["job"])
+    try:
+        (started,) = recipes.run_on_jobs(recipe, request.user, [source])
+    except recipes.RecipeCannotStart as reason:
+        messages.error(request, str(reason))
+        return redirect(f"{reverse('editor:recipes')}?from={source.pk}")
+    return redirect("editor:recipe_run", run_id=started.pk)

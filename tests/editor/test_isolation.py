@@ -66,6 +66,8 @@ SIGNED_IN = {
     "editor:shares",
     "editor:job_feed",
     "editor:notifications",
+    "editor:recipes",
+    "editor:recipe_import",
     "api_tokens",
 }
 # Open to anyone: the front page, the health check, the metrics page (behind its own bearer
@@ -108,6 +110,13 @@ def private_urls(alice: User) -> list[Private]:
         Private("editor:batch", "get", reverse("editor:batch", args=[batch.pk])),
         Private("editor:batch_zip", "get", reverse("editor:batch_zip", args=[batch.pk])),
         Private("editor:recipe_run", "get", reverse("editor:recipe_run", args=[run.pk])),
+        Private("editor:recipe_export", "get", reverse("editor:recipe_export", args=[recipe.pk])),
+        Private(
+            "editor:recipe_start", "post", reverse("editor:recipe_start", args=[recipe.pk]), 302
+        ),
+        Private(
+            "editor:recipe_delete", "post", reverse("editor:recipe_delete", args=[recipe.pk]), 302
+        ),
         Private(
             "editor:recipe_step_retry",
             "post",

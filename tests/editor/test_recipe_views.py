@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from editor.models import Job, JobStatus, Recipe, RecipeRun, RecipeStepRun
+from editor import recipes
+from editor.models import Job, JobStatus, Recipe, RecipeRun, RecipeStepRun, Vendor, VendorKey
 from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +83,39 @@ def test_htmx_gets_only_the_steps_and_others_get_404(
     client.force_login(bob)
     assert client.get(url).status_code == 404
     assert client.post(reverse("editor:recipe_step_retry", args=[run.pk, 2])).status_code == 404
+
+
+def test_the_recipes_page_runs_one_on_a_result_and_imports_and_exports(
+    client: Client, alice: User, bob: User
+) -> None:
+    key = VendorKey(owner=alice, vendor=Vendor.PICWISH, label="Mine")
+    key.set_secret("sandbox-secret-1234")
+    key.save()
+    mine = recipes.save(owner=alice, name="Old photos", steps=STEPS)
+    recipes.save(owner=None, name="House style", steps=STEPS[:1])
+    photo = make_job(alice)
+    client.force_login(alice)
+    job_page = client.get(reverse("editor:job", args=[photo.pk])).content.decode()
+    assert f"{reverse('editor:recipes')}?from={photo.pk}" in job_page
+    page = client.get(reverse("editor:recipes"), {"from": str(photo.pk)}).content.decode()
+    assert "House style" in page
+    assert "Run (3 credits)" in page
+    started = client.post(reverse("editor:recipe_start", args=[mine.pk]), {"job": photo.pk})
+    recipe_run = RecipeRun.objects.get()
+    assert started["Location"] == reverse("editor:recipe_run", args=[recipe_run.pk])
+    assert recipe_run.source_job == photo
+
+    exported = client.get(reverse("editor:recipe_export", args=[mine.pk])).content
+    client.force_login(bob)
+    document = SimpleUploadedFile("recipe.json", exported, content_type="application/json")
+    imported = client.post(reverse("editor:recipe_import"), {"document": document}, follow=True)
+    assert "Imported the recipe Old photos." in imported.content.decode()
+    assert Recipe.objects.filter(owner=bob, name="Old photos").exists()
+    broken = SimpleUploadedFile("recipe.json", b'{"format": ', content_type="application/json")
+    refused = client.post(reverse("editor:recipe_import"), {"document": broken}, follow=True)
+    assert "not valid JSON (line 1, column 12)" in refused.content.decode()
+    # Bob cannot run Alice's recipe, run on Alice's photo, nor delete hers.
+    start = reverse("editor:recipe_start", args=[mine.pk])
+    assert client.post(start, {"job": photo.pk}).status_code == 404
+    assert client.post(reverse("editor:recipe_delete", args=[mine.pk])).status_code == 404
+    assert Recipe.objects.filter(pk=mine.pk).exists()
