@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
-from editor import access, recipes
+from editor import access, operations, recipes, submissions
 from editor.models import Recipe
 
 
@@ -166,3 +168,132 @@ def recipe_start(request: AuthenticatedHttpRequest, recipe_id: uuid.UUID) -> Htt
         messages.error(request, str(reason))
         return redirect(f"{reverse('editor:recipes')}?from={source.pk}")
     return redirect("editor:recipe_run", run_id=started.pk)
+
+
+# --- The builder -------------------------------------------------------------------------------
+
+
+def _step_form(operation: operations.Operation, prefix: str, data: Any = None) -> forms.Form:
+    """One step's row: the provider and the operation's own fields, as on its form."""
+    fields: dict[str, forms.Field] = {
+        "provider": forms.ChoiceField(
+            label=_("Provider"), choices=[(p.name, p.label) for p in operation.providers]
+        )
+    }
+    for param in operation.params:
+        fields.setdefault(param.name, submissions.field_for(param))
+    form_class = type("StepForm", (forms.Form,), fields)
+    form: forms.Form = form_class(data=data, prefix=prefix)
+    return form
+
+
+@dataclass
+class Row:
+    operation: operations.Operation
+    form: forms.Form
+    errors: list[str]
+
+
+def _rows_from_post(data: Any) -> list[Row]:
+    rows: list[Row] = []
+    for slug in data.getlist("operation"):
+        operation = operations.BY_SLUG.get(slug)
+        if operation is not None:
+            rows.append(Row(operation, _step_form(operation, f"s{len(rows)}"), []))
+    # Read each row's values under the prefix it had when the page was sent.
+    for index, row in enumerate(rows):
+        row.form = _step_form(row.operation, f"s{index}", data)
+    return rows
+
+
+def _settings(row: Row) -> tuple[str, dict[str, Any]]:
+    values = {name: row.form[name].value() for name in row.form.fields}
+    provider = str(values.pop("provider") or row.operation.default_provider.name)
+    return provider, {name: value for name, value in values.items() if value not in (None, "")}
+
+
+def _renumbered(rows: list[Row]) -> list[Row]:
+    """Rows after a move or removal: their values carried to their new prefixes."""
+    fresh: list[Row] = []
+    for index, row in enumerate(rows):
+        provider, settings = _settings(row)
+        initial = {f"s{index}-provider": provider}
+        initial.update({f"s{index}-{name}": value for name, value in settings.items()})
+        fresh.append(Row(row.operation, _step_form(row.operation, f"s{index}", initial), []))
+    return fresh
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def recipe_builder(
+    request: AuthenticatedHttpRequest, recipe_id: uuid.UUID | None = None
+) -> HttpResponse:
+    """Build a recipe step by step: add a step of an operation, fill in its fields as on the
+    operation's form, move or remove steps, save. Everything lives in the form until saved."""
+    recipe = access.get_recipe_for_user(request.user, recipe_id, own=True) if recipe_id else None
+    name = recipe.name if recipe else ""
+    rows: list[Row] = []
+    problems: list[str] = []
+    if request.method == "POST":
+        name = request.POST.get("name", "")
+        rows = _rows_from_post(request.POST)
+        action = request.POST.get("action", "")
+        kind, _sep, where = action.partition("-")
+        index = int(where) if where.isdigit() and int(where) < len(rows) else None
+        if kind == "add" and request.POST.get("add_operation") in operations.BY_SLUG:
+            rows = _renumbered(rows)
+            operation = operations.get(request.POST["add_operation"])
+            rows.append(Row(operation, _step_form(operation, f"s{len(rows)}"), []))
+        elif kind in ("up", "down", "remove") and index is not None:
+            if kind == "remove":
+                rows.pop(index)
+            else:
+                other = index - 1 if kind == "up" else index + 1
+                if 0 <= other < len(rows):
+                    rows[index], rows[other] = rows[other], rows[index]
+            rows = _renumbered(rows)
+        elif kind == "save":
+            steps = []
+            for row in rows:
+                provider, settings = _settings(row)
+                steps.append(
+                    {"operation": row.operation.slug, "provider": provider, "settings": settings}
+                )
+            try:
+                saved = recipes.save(owner=request.user, name=name, steps=steps, recipe=recipe)
+            except recipes.RecipeInvalid as invalid:
+                for number, _field, _message in invalid.errors:
+                    if number is not None and number <= len(rows):
+                        rows[number - 1].errors.append(recipes.describe((number, _field, _message)))
+                problems = [recipes.describe(e) for e in invalid.errors if e[0] is None]
+            else:
+                messages.success(request, _("Saved the recipe %(name)s.") % {"name": saved.name})
+                return redirect("editor:recipes")
+    elif recipe is not None:
+        for index, step in enumerate(recipe.steps):
+            operation = operations.get(step["operation"])
+            initial = {f"s{index}-provider": step["provider"]}
+            initial.update(
+                {
+                    f"s{index}-{key}": ", ".join(value) if isinstance(value, list) else value
+                    for key, value in step["settings"].items()
+                }
+            )
+            rows.append(Row(operation, _step_form(operation, f"s{index}", initial), []))
+    credits = 0
+    for row in rows:
+        provider, _settings_values = _settings(row)
+        chosen = next((p for p in row.operation.providers if p.name == provider), None)
+        credits += chosen.credits if chosen else 0
+    return render(
+        request,
+        "editor/recipe_builder.html",
+        {
+            "recipe": recipe,
+            "name": name,
+            "rows": rows,
+            "problems": problems,
+            "credits": credits,
+            "operations": operations.OPERATIONS,
+        },
+    )

@@ -68,6 +68,7 @@ SIGNED_IN = {
     "editor:notifications",
     "editor:recipes",
     "editor:recipe_import",
+    "editor:recipe_new",
     "api_tokens",
 }
 # Open to anyone: the front page, the health check, the metrics page (behind its own bearer
@@ -111,6 +112,7 @@ def private_urls(alice: User) -> list[Private]:
         Private("editor:batch_zip", "get", reverse("editor:batch_zip", args=[batch.pk])),
         Private("editor:recipe_run", "get", reverse("editor:recipe_run", args=[run.pk])),
         Private("editor:recipe_export", "get", reverse("editor:recipe_export", args=[recipe.pk])),
+        Private("editor:recipe_edit", "get", reverse("editor:recipe_edit", args=[recipe.pk])),
         Private(
             "editor:recipe_start", "post", reverse("editor:recipe_start", args=[recipe.pk]), 302
         ),

@@ -119,3 +119,74 @@ def test_the_recipes_page_runs_one_on_a_result_and_imports_and_exports(
     assert client.post(start, {"job": photo.pk}).status_code == 404
     assert client.post(reverse("editor:recipe_delete", args=[mine.pk])).status_code == 404
     assert Recipe.objects.filter(pk=mine.pk).exists()
+
+
+def test_the_builder_adds_moves_removes_and_saves_steps(client: Client, alice: User) -> None:
+    client.force_login(alice)
+    url = reverse("editor:recipe_new")
+    assert "Add a step" in client.get(url).content.decode()
+    form: dict[str, Any] = {"name": "Built"}
+
+    def post(action: str, **extra: Any) -> str:
+        answer = client.post(url, {**form, **extra, "action": action})
+        return answer.content.decode() if answer.status_code == 200 else answer["Location"]
+
+    page = post("add", add_operation="colorize")
+    assert 'name="s0-format"' in page
+    form.update({"operation": ["colorize"], "s0-provider": "picwish", "s0-format": "png"})
+    page = post("add", add_operation="color_migration")
+    assert 'name="s1-degree"' in page
+    form.update(
+        {
+            "operation": ["colorize", "color_migration"],
+            "s1-provider": "local",
+            "s1-mode": "AUTO",
+            "s1-degree": "7",
+            "s1-color_count": "1",
+        }
+    )
+    # A wrong value is refused naming the step and the field.
+    page = post("save")
+    assert "Step 2, degree" in page
+    assert not Recipe.objects.exists()
+    # Moved up: the migration becomes step 1 and keeps its values.
+    page = post("up-1")
+    assert 'name="s0-degree"' in page
+    assert 'value="7"' in page
+    form = {
+        "name": "Built",
+        "operation": ["color_migration", "colorize"],
+        "s0-provider": "local",
+        "s0-mode": "AUTO",
+        "s0-degree": "0.5",
+        "s0-color_count": "1",
+        "s1-provider": "picwish",
+        "s1-format": "png",
+    }
+    page = post("add", add_operation="colorize")
+    assert 'name="s2-format"' in page
+    assert "One run costs 2 credits a photo." in page
+    form.update(
+        {
+            "operation": ["color_migration", "colorize", "colorize"],
+            "s2-provider": "picwish",
+            "s2-format": "jpg",
+        }
+    )
+    assert post("save") == reverse("editor:recipes")
+    recipe = Recipe.objects.get(owner=alice, name="Built")
+    assert [step["operation"] for step in recipe.steps] == [
+        "color_migration",
+        "colorize",
+        "colorize",
+    ]
+    assert recipe.steps[0]["settings"]["degree"] == 0.5
+    assert recipe.steps[2]["settings"] == {"format": "jpg"}
+    edit = client.get(reverse("editor:recipe_edit", args=[recipe.pk])).content.decode()
+    assert 'name="s2-format"' in edit
+    removed = client.post(
+        reverse("editor:recipe_edit", args=[recipe.pk]),
+        {**form, "action": "remove-0"},
+    ).content.decode()
+    assert 'name="s1-format"' in removed
+    assert 'name="s2-format"' not in removed
