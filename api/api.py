@@ -14,7 +14,7 @@ from typing import Any
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
-from api import albums, batches, catalog, errors, idempotency, jobs, keys, shares, usage
+from api import albums, batches, catalog, errors, idempotency, jobs, keys, recipes, shares, usage
 from api.auth import TokenAuth
 
 # Answers any endpoint behind a token can give, whatever it does.
@@ -68,6 +68,7 @@ api.add_router("", catalog.router)
 api.add_router("", jobs.router)
 api.add_router("", batches.router)
 api.add_router("", keys.router)
+api.add_router("", recipes.router)
 api.add_router("", shares.router)
 api.add_router("", usage.router)
 api.add_router("", albums.router)

@@ -453,3 +453,55 @@ class UsageOut(Schema):
     plan: str
     limits: LimitsOut
     usage: UsedOut
+
+
+# --- Recipes ---------------------------------------------------------------------------------
+
+
+class RecipeIn(Schema):
+    name: Text
+    # Checked by editor.recipes.check_steps, which names the step and field that are wrong.
+    steps: list[Any]
+
+
+class RecipeOut(Schema):
+    id: uuid.UUID
+    name: str
+    studio: bool = Field(description="A studio recipe, offered to everyone; only admins change it.")
+    steps: list[dict[str, Any]]
+    credits: int = Field(description="What one run costs, in credits, as each step is charged.")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class RecipeRunIn(Schema):
+    jobs: list[uuid.UUID] = Field(
+        description="Your succeeded jobs whose first result each run starts from (one run each).",
+        min_length=1,
+        max_length=20,
+    )
+
+
+class RecipeStepOut(Schema):
+    number: int
+    operation: str
+    provider: str
+    state: str = Field(
+        description="The step's job status, or `waiting` (a step before it is not done), "
+        "`stopped` (a step before it stopped the chain), `blocked` (it could not start: "
+        "`reason`)."
+    )
+    reason: str
+    job: uuid.UUID | None
+    can_retry: bool
+
+
+class RecipeRunOut(Schema):
+    id: uuid.UUID
+    recipe: uuid.UUID | None
+    name: str
+    status: str = Field(description="`running`, `succeeded` or `stopped`.")
+    source_job: uuid.UUID | None
+    credits: int
+    steps: list[RecipeStepOut]
+    created_at: dt.datetime

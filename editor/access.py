@@ -15,7 +15,19 @@ from django.http import Http404
 
 from accounts.models import User
 from editor import operations
-from editor.models import Album, Batch, Draft, Job, Preset, Result, ShareLink, VendorKey
+from editor.models import (
+    Album,
+    Batch,
+    Draft,
+    Job,
+    Preset,
+    Recipe,
+    RecipeRun,
+    RecipeStepRun,
+    Result,
+    ShareLink,
+    VendorKey,
+)
 
 
 def _uuid(value: object) -> uuid.UUID:
@@ -119,3 +131,32 @@ def get_own_result(user: User, result_id: object) -> Result:
     if result is None:
         raise Http404("No such result.")
     return result
+
+
+def get_recipe_for_user(user: User, recipe_id: object, *, own: bool = False) -> Recipe:
+    """A recipe the person may run (their own or a studio one) or, with ``own``, change."""
+    mine = Q(owner=user)
+    visible = mine if own else mine | Q(owner__isnull=True)
+    recipe = Recipe.objects.filter(visible).filter(pk=_uuid(recipe_id)).first()
+    if recipe is None:
+        raise Http404("No such recipe.")
+    return recipe
+
+
+def get_recipe_run_for_user(user: User, run_id: object) -> RecipeRun:
+    run = RecipeRun.objects.filter(pk=_uuid(run_id), owner=user).first()
+    if run is None:
+        raise Http404("No such recipe run.")
+    return run
+
+
+def get_recipe_step_for_user(user: User, run_id: object, number: int) -> RecipeStepRun:
+    """One step of one of the person's runs, by its number from 1."""
+    step = (
+        RecipeStepRun.objects.select_related("run")
+        .filter(run_id=_uuid(run_id), run__owner=user, index=number - 1)
+        .first()
+    )
+    if step is None:
+        raise Http404("No such recipe step.")
+    return step

@@ -30,7 +30,7 @@ from accounts.admin import PlanAdmin as AccountsPlanAdmin
 from accounts.admin import PlanForm as AccountsPlanForm
 from accounts.models import AuditAction, Plan
 from accounts.quotas import QuotaExceeded
-from editor import jobs, keys, notifications, operations, submissions
+from editor import jobs, keys, notifications, operations, recipes, submissions
 from editor.models import (
     UNFINISHED_STATUSES,
     Album,
@@ -40,6 +40,8 @@ from editor.models import (
     JobStatus,
     NoticeStatus,
     Preset,
+    Recipe,
+    RecipeRun,
     Result,
     ShareLink,
     Vendor,
@@ -492,6 +494,46 @@ class PresetAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description=_("Owner"), ordering="owner__username")
     def shared_by(self, preset: Preset) -> str:
         return preset.owner.get_username() if preset.owner else str(_("Studio (everyone)"))
+
+
+class RecipeAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A recipe's steps as JSON, checked as the studio and the API check them, each error naming
+    its step and field. No owner: a studio recipe, offered to everyone."""
+
+    class Meta:
+        model = Recipe
+        fields = ("name", "owner", "steps")
+
+    def clean_steps(self) -> list[dict[str, Any]]:
+        try:
+            steps = recipes.check_steps(self.cleaned_data.get("steps"))
+        except recipes.RecipeInvalid as invalid:
+            raise forms.ValidationError(
+                [recipes.describe(error) for error in invalid.errors]
+            ) from None
+        return [step.as_json() for step in steps]
+
+
+@admin.register(Recipe)
+class RecipeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = RecipeAdminForm
+    list_display = ("name", "shared_by", "updated_at")
+    list_filter = (("owner", admin.EmptyFieldListFilter),)
+    list_select_related = ("owner",)
+    search_fields = ("name", "owner__username")
+    raw_id_fields = ("owner",)
+    readonly_fields = ("created_at", "updated_at")
+
+    @admin.display(description=_("Owner"), ordering="owner__username")
+    def shared_by(self, recipe: Recipe) -> str:
+        return recipe.owner.get_username() if recipe.owner else str(_("Studio (everyone)"))
+
+
+@admin.register(RecipeRun)
+class RecipeRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "owner", "name", "source_job", "created_at")
+    list_select_related = ("owner",)
+    search_fields = ("owner__username", "name")
 
 
 @admin.register(ShareLink)

@@ -15,9 +15,12 @@ class EditorConfig(AppConfig):
             albums,
             checks,  # noqa: F401
             notifications,
+            recipes,
         )
         from editor.models import Result
         from editor.signals import job_ended
 
         pre_delete.connect(albums.result_deleted, sender=Result, dispatch_uid="editor.albums")
         job_ended.connect(notifications.job_ended, dispatch_uid="editor.notifications.job_ended")
+        # A recipe's next step starts when the job of the step before it succeeds.
+        job_ended.connect(recipes.job_ended, dispatch_uid="editor.recipes.job_ended")

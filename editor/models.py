@@ -764,3 +764,89 @@ class EmailNotice(models.Model):
 
     def __str__(self) -> str:
         return f"notice {self.pk} ({self.status})"
+
+
+class Recipe(models.Model):
+    """Operations chained: each step's result is the next step's photo (editor.recipes). The
+    steps are checked by editor.recipes.check_steps before every save that pages, the API or the
+    admin make; ``owner`` None: a studio recipe, offered to everyone, changed by admins only."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="recipes",
+        help_text="Empty: a studio recipe everyone can run.",
+    )
+    name = models.CharField(max_length=80)
+    steps = models.JSONField(
+        default=list, help_text="Each step: operation, provider and settings, in order."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = (
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_recipe_name"),
+        )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecipeRun(models.Model):
+    """One photo taken through a recipe's steps. The steps are copied from the recipe when the
+    run starts, so changing or deleting the recipe never changes a run under way."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recipe_runs"
+    )
+    recipe = models.ForeignKey(
+        Recipe, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    name = models.CharField(max_length=80, help_text="The recipe's name when the run started.")
+    steps = models.JSONField(default=list, help_text="The recipe's steps when the run started.")
+    source_job = models.ForeignKey(
+        Job,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="recipe_runs",
+        help_text="The earlier job whose result the run started from, if any.",
+    )
+    photo_name = models.CharField(max_length=120, blank=True)
+    original = models.CharField(
+        max_length=200, blank=True, help_text="Storage name of the photo the run started from."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = (models.Index(fields=["owner", "-created_at"]),)
+
+    def __str__(self) -> str:
+        return f"{self.name} run {self.pk}"
+
+
+class RecipeStepRun(models.Model):
+    """One step of a run: the normal job that does it, once started. ``error``: why the step
+    could not start (a quota, a missing key, a photo the operation does not take); a job that
+    ran and failed keeps its own reason."""
+
+    run = models.ForeignKey(RecipeRun, on_delete=models.CASCADE, related_name="step_runs")
+    index = models.PositiveSmallIntegerField()
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="recipe_steps"
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("run", "index")
+        constraints = (models.UniqueConstraint(fields=["run", "index"], name="unique_recipe_step"),)
+
+    def __str__(self) -> str:
+        return f"Step {self.index + 1} of {self.run_id}"

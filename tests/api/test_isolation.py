@@ -17,8 +17,18 @@ from django.test import Client
 from accounts.models import User
 from api.api import api
 from api.models import ApiToken
-from editor import albums
-from editor.models import Album, Job, JobStatus, ShareLink, Vendor, VendorKey
+from editor import albums, recipes
+from editor.models import (
+    Album,
+    Job,
+    JobStatus,
+    Recipe,
+    RecipeRun,
+    RecipeStepRun,
+    ShareLink,
+    Vendor,
+    VendorKey,
+)
 from tests.api.conftest import ApiClient, token_for
 from tests.factories import make_job
 from tests.images import photo
@@ -34,6 +44,8 @@ class Alices:
     key: VendorKey
     link: ShareLink
     album: Album
+    recipe: Recipe
+    run: RecipeRun
 
     @property
     def params(self) -> dict[str, str]:
@@ -43,6 +55,9 @@ class Alices:
             "share_id": str(self.link.pk),
             "album_id": str(self.album.pk),
             "result_id": str(self.job.results.get().pk),
+            "recipe_id": str(self.recipe.pk),
+            "run_id": str(self.run.pk),
+            "number": "1",
         }
 
 
@@ -54,7 +69,10 @@ def alices_things(alice: User) -> Alices:
     link, _token = ShareLink.create(job.results.get(), lifetime=None)
     album = albums.create(alice, "Alice's album")
     albums.add(album, job.results.get())
-    return Alices(job, key, link, album)
+    recipe = recipes.save(owner=alice, name="alice's", steps=[{"operation": "colorize"}])
+    run = RecipeRun.objects.create(owner=alice, recipe=recipe, name=recipe.name, steps=recipe.steps)
+    RecipeStepRun.objects.create(run=run, index=0, job=job)
+    return Alices(job, key, link, album, recipe, run)
 
 
 # Operations that name one of the owner's things in their path: another person gets a 404.
@@ -76,6 +94,13 @@ OWNED = {
     "GET /api/v1/albums/{album_id}/shares",
     "POST /api/v1/albums/{album_id}/shares",
     "POST /api/v1/albums/{album_id}/shares/revoke",
+    "GET /api/v1/recipes/{recipe_id}",
+    "PUT /api/v1/recipes/{recipe_id}",
+    "DELETE /api/v1/recipes/{recipe_id}",
+    "GET /api/v1/recipes/{recipe_id}/export",
+    "POST /api/v1/recipes/{recipe_id}/runs",
+    "GET /api/v1/recipe-runs/{run_id}",
+    "POST /api/v1/recipe-runs/{run_id}/steps/{number}/retry",
 }
 # Lists and figures: another person sees only their own (checked against Alice's ids).
 LISTS = {
@@ -84,6 +109,7 @@ LISTS = {
     "GET /api/v1/shares",
     "GET /api/v1/usage",
     "GET /api/v1/albums",
+    "GET /api/v1/recipes",
 }
 # Operations that make something of the caller's own: another person's call makes theirs.
 # (Revoking all of one's links is the caller's own too: Alice's link stays live, checked below.)
@@ -93,6 +119,8 @@ MAKERS = {
     "POST /api/v1/keys",
     "POST /api/v1/albums",
     "POST /api/v1/shares/revoke-all",
+    "POST /api/v1/recipes",
+    "POST /api/v1/recipes/import",
 }
 # The same for everyone with a token.
 CATALOG = {"GET /api/v1/operations"}
@@ -130,7 +158,25 @@ def call(client: ApiClient, method: str, path: str, things: Alices) -> Any:
     if filled == "/api/v1/keys" and method == "POST":
         body = {"vendor": "picwish", "secret": "bob-picwish-secret-22", "label": "bob's"}
         return client.post(filled, json.dumps(body), content_type="application/json")
+    if filled.startswith("/api/v1/recipes") and method in ("POST", "PUT"):
+        return _recipe_call(client, method, filled, things)
     return getattr(client, method.lower())(filled)
+
+
+def _recipe_call(client: ApiClient, method: str, path: str, things: Alices) -> Any:
+    body: dict[str, Any]
+    if path.endswith("/runs"):
+        body = {"jobs": [str(things.job.pk)]}
+    elif path.endswith("/import"):
+        body = {"format": recipes.FORMAT, "name": "imported", "steps": [{"operation": "colorize"}]}
+    else:
+        name = "changed" if method == "PUT" else "made"
+        body = {"name": name, "steps": [{"operation": "colorize"}]}
+    if method == "PUT":
+        return client.client.put(
+            path, json.dumps(body), content_type="application/json", headers=client._headers(None)
+        )
+    return client.post(path, json.dumps(body), content_type="application/json")
 
 
 def test_every_operation_is_placed() -> None:
@@ -166,7 +212,14 @@ def test_every_operation_needs_a_live_token(alice: User, who: str) -> None:
 def test_another_persons_token_reaches_none_of_alices_things(alice: User, bob: User) -> None:
     things = alices_things(alice)
     bob_api = ApiClient(token_for(bob))
-    alice_ids = [str(things.job.pk), str(things.key.pk), str(things.link.pk), things.link.token]
+    alice_ids = [
+        str(things.job.pk),
+        str(things.key.pk),
+        str(things.link.pk),
+        things.link.token,
+        str(things.recipe.pk),
+        str(things.run.pk),
+    ]
     for method, path in operations():
         name = f"{method} {path}"
         response = call(bob_api, method, path, things)
@@ -193,6 +246,9 @@ def test_another_persons_token_reaches_none_of_alices_things(alice: User, bob: U
     assert not ShareLink.objects.filter(album=things.album).exists()
     assert not ShareLink.objects.exclude(pk=things.link.pk).filter(result__job=things.job).exists()
     assert not Job.objects.filter(owner=bob, source_job=things.job).exists()
+    things.recipe.refresh_from_db()
+    assert things.recipe.name == "alice's"
+    assert not RecipeRun.objects.filter(owner=bob).exists()
 
 
 def test_the_owner_reaches_every_operation(alice: User) -> None:
@@ -219,6 +275,8 @@ def test_the_owner_reaches_every_operation(alice: User) -> None:
     assert wrong == {
         "POST /api/v1/jobs/{job_id}/cancel": 409,
         "POST /api/v1/jobs/{job_id}/retry": 409,
+        # Its one step succeeded: there is nothing to retry.
+        "POST /api/v1/recipe-runs/{run_id}/steps/{number}/retry": 409,
     }
     assert not Job.objects.filter(pk=things.job.pk).exists()
     assert not VendorKey.objects.filter(pk=things.key.pk).exists()

@@ -23,13 +23,26 @@ from django.utils import timezone
 from accounts.models import User
 from api.models import ApiToken
 from editor import albums
-from editor.models import Album, AlbumItem, Batch, Draft, Preset, ShareLink, Vendor, VendorKey
+from editor.models import (
+    Album,
+    AlbumItem,
+    Batch,
+    Draft,
+    Preset,
+    Recipe,
+    RecipeRun,
+    RecipeStepRun,
+    ShareLink,
+    Vendor,
+    VendorKey,
+)
 from tests.factories import make_job
 from tests.images import make_image
 
 pytestmark = pytest.mark.django_db
 
 WHO = ("owner", "other", "anonymous")
+RECIPE_STEP = {"operation": "colorize", "provider": "picwish", "settings": {"format": "png"}}
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,9 @@ SIGNED_IN = {
     "editor:albums",
     "editor:job_feed",
     "editor:notifications",
+    "editor:recipes",
+    "editor:recipe_import",
+    "editor:recipe_new",
     "api_tokens",
 }
 # Open to anyone: the front page, the health check, the metrics page (behind its own bearer
@@ -95,6 +111,9 @@ def private_urls(alice: User) -> list[Private]:
     key.save()
     preset = Preset.objects.create(owner=alice, operation="colorize", name="Mine")
     token, _secret = ApiToken.create(alice, "script")
+    recipe = Recipe.objects.create(owner=alice, name="Mine", steps=[RECIPE_STEP])
+    run = RecipeRun.objects.create(owner=alice, recipe=recipe, name="Mine", steps=[RECIPE_STEP])
+    RecipeStepRun.objects.create(run=run, index=0, job=job)
     pair = [job.pk, result.pk]
     download = reverse("editor:result_download", args=pair)
     return [
@@ -107,6 +126,21 @@ def private_urls(alice: User) -> list[Private]:
         Private("editor:share_new", "get", reverse("editor:share_new", args=pair)),
         Private("editor:batch", "get", reverse("editor:batch", args=[batch.pk])),
         Private("editor:batch_zip", "get", reverse("editor:batch_zip", args=[batch.pk])),
+        Private("editor:recipe_run", "get", reverse("editor:recipe_run", args=[run.pk])),
+        Private("editor:recipe_export", "get", reverse("editor:recipe_export", args=[recipe.pk])),
+        Private("editor:recipe_edit", "get", reverse("editor:recipe_edit", args=[recipe.pk])),
+        Private(
+            "editor:recipe_start", "post", reverse("editor:recipe_start", args=[recipe.pk]), 302
+        ),
+        Private(
+            "editor:recipe_delete", "post", reverse("editor:recipe_delete", args=[recipe.pk]), 302
+        ),
+        Private(
+            "editor:recipe_step_retry",
+            "post",
+            reverse("editor:recipe_step_retry", args=[run.pk, 1]),
+            302,
+        ),
         Private("editor:draft_file", "get", reverse("editor:draft_file", args=[draft.pk])),
         Private("editor:album", "get", reverse("editor:album", args=[album.pk])),
         Private("editor:album_add", "get", reverse("editor:album_add", args=pair)),
