@@ -379,7 +379,7 @@ def job_ended(sender: Any, job_id: str, status: str, **kwargs: Any) -> None:
         # The lock makes a second announcement of the same end (a retried job ends again)
         # find the next step started and leave it alone.
         following = (
-            RecipeStepRun.objects.select_for_update()
+            RecipeStepRun.objects.select_for_update(of=("self",))
             .select_related("run__owner")
             .filter(run_id=done.run_id, index=done.index + 1, job__isnull=True)
             .first()
@@ -399,7 +399,7 @@ def retry_from(step_run: RecipeStepRun) -> RecipeStepRun:
     again. Raises CannotRetry."""
     with transaction.atomic():
         step_run = (
-            RecipeStepRun.objects.select_for_update()
+            RecipeStepRun.objects.select_for_update(of=("self",))
             .select_related("run__owner", "job")
             .get(pk=step_run.pk)
         )
