@@ -2,7 +2,8 @@
 
 Pages run here, against a throwaway SQLite database in a temporary VAR_DIR, so they never touch
 var/. The gallery at 1,000 results (bench/gallery.py), thumbnails and downloads of a 48 MP
-result (bench/thumbnails.py), the built-in engine (bench/local_engine.py), the job pipeline
+result (bench/thumbnails.py), storing and downloading that result on S3 (bench/s3.py, against
+moto on 127.0.0.1), the built-in engine (bench/local_engine.py), the job pipeline
 (bench/pipeline.py), the waiting line (bench/waiting_line.py), jobs under a chaos loop of killed
 workers and other faults (bench/crash.py) and the load run
 against gunicorn (bench/load.py) each run in a process of their own: the gallery fills a
@@ -15,7 +16,7 @@ script records its figures with bench/figures.py into a file named by ``BENCH_FI
 this script sets and reads back at the end, also when a section failed or the run was stopped.
 
 ``--only`` (``make bench ONLY=...``) runs some sections: a comma list of pages, gallery,
-thumbnails, engine, pipeline, queue, crash and load, or ``vendor`` for what issue 16 measures
+thumbnails, s3, engine, pipeline, queue, crash and load, or ``vendor`` for what issue 16 measures
 (engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the chaos run) or
 ``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
 burst a second time on the embedded defaults (SQLite, kombu's filesystem broker, the file cache)
@@ -48,7 +49,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FIGURES_DIR = ROOT / "var" / "bench"
-SECTIONS = ("pages", "gallery", "thumbnails", "engine", "pipeline", "queue", "crash", "load")
+SECTIONS = (
+    "pages",
+    "gallery",
+    "thumbnails",
+    "s3",
+    "engine",
+    "pipeline",
+    "queue",
+    "crash",
+    "load",
+)
 GROUPS = {
     "vendor": ("engine", "pipeline", "crash"),
     "burst": ("burst",),

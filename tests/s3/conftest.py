@@ -77,6 +77,7 @@ def bucket(s3_endpoint: str, settings: SettingsWrapper) -> Iterator[Bucket]:
                 "querystring_expire": 120,
                 "signature_version": "s3v4",
                 "file_overwrite": False,
+                "max_memory_size": 8 * 1024 * 1024,
             },
         },
     }
