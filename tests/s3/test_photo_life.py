@@ -21,7 +21,8 @@ from PIL import Image
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
-from accounts.models import StoredFile, User
+from accounts.models import Quota, StoredFile, User
+from api.models import ApiToken
 from editor import jobs, pipeline, reconcile
 from editor.models import Batch, Job, JobStatus, ShareLink, VendorKey
 from editor.vendors.base import Done, ResultImage
@@ -31,7 +32,7 @@ from tests.images import make_image, photo, photos
 from tests.s3.bucket import Bucket
 from tests.scripted import Script, Sent
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.s3]
 
 COLORIZE = reverse("editor:operation", args=["colorize"])
 RESULT = make_image((64, 48), color=(10, 200, 30))
@@ -166,8 +167,6 @@ def test_a_photo_from_the_api_is_stored_and_downloaded(
     step: Callable[[], Job],
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
-    from api.models import ApiToken
-
     headers = {"Authorization": f"Bearer {ApiToken.create(alice, 'script')[1]}"}
     api = Client()
     with django_capture_on_commit_callbacks(execute=True):
@@ -268,3 +267,22 @@ def test_the_reconcile_finds_orphans_and_missing_files_in_the_bucket(
     assert stored(alice) == before - thumbnail_bytes
     assert report.files == len(bucket.objects()) + 1  # the orphan was there when it looked
     assert default_storage.exists(result.file.name)
+
+
+def test_a_bucket_that_is_gone_refuses_the_upload_clearly_and_charges_nothing(
+    bucket: Bucket, alice: User, picwish_key: VendorKey, settings: SettingsWrapper
+) -> None:
+    options = settings.STORAGES["default"]["OPTIONS"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": {**options, "bucket_name": "gone"}},
+    }
+    headers = {"Authorization": f"Bearer {ApiToken.create(alice, 'script')[1]}"}
+    response = Client().post(
+        JOBS, {"operation": "colorize", "format": "jpg", "image": photo()}, headers=headers
+    )
+    assert response.status_code == 503, response.content[:500]
+    assert "cannot store photos right now" in response.content.decode()
+    assert not Job.objects.exists()
+    assert not Quota.objects.filter(user=alice).exclude(stored_bytes=0).exists()
+    assert not StoredFile.objects.exists()
