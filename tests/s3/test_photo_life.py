@@ -20,6 +20,7 @@ from django.utils import timezone
 from PIL import Image
 from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
+from storages.backends.s3 import S3Storage
 
 from accounts.models import Quota, StoredFile, User
 from api.models import ApiToken
@@ -286,3 +287,22 @@ def test_a_bucket_that_is_gone_refuses_the_upload_clearly_and_charges_nothing(
     assert not Job.objects.exists()
     assert not Quota.objects.filter(user=alice).exclude(stored_bytes=0).exists()
     assert not StoredFile.objects.exists()
+
+
+def test_an_input_is_typed_from_a_ranged_read_of_the_bucket(
+    bucket: Bucket, client: Client, alice: User, submit: Callable[..., Job], monkeypatch: Any
+) -> None:
+    job = submit()
+    opened: list[str] = []
+    real_open = S3Storage._open
+
+    def watched(self: S3Storage, name: str, mode: str = "rb") -> Any:
+        opened.append(name)
+        return real_open(self, name, mode)
+
+    monkeypatch.setattr(S3Storage, "_open", watched)
+    client.force_login(alice)
+    response = client.get(reverse("editor:job_input", args=[job.pk, "image"]))
+    assert "response-content-type=image%2Fjpeg" in response["Location"]
+    assert presigned(response, bucket)
+    assert opened == []  # never downloaded whole to read its first bytes
