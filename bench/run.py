@@ -3,7 +3,8 @@
 Pages run here, against a throwaway SQLite database in a temporary VAR_DIR, so they never touch
 var/. The gallery at 1,000 results (bench/gallery.py), an album of 200 results downloaded as a
 streamed ZIP with its peak memory (bench/albums.py), thumbnails and downloads of a 48 MP
-result (bench/thumbnails.py), the built-in engine (bench/local_engine.py), the job pipeline
+result (bench/thumbnails.py), storing and downloading that result on S3 (bench/s3.py, against
+moto on 127.0.0.1), the built-in engine (bench/local_engine.py), the job pipeline
 (bench/pipeline.py), the waiting line (bench/waiting_line.py), jobs under a chaos loop of killed
 workers and other faults (bench/crash.py) and the load run
 against gunicorn (bench/load.py) each run in a process of their own: the gallery fills a
@@ -16,8 +17,8 @@ script records its figures with bench/figures.py into a file named by ``BENCH_FI
 this script sets and reads back at the end, also when a section failed or the run was stopped.
 
 ``--only`` (``make bench ONLY=...``) runs some sections: a comma list of pages, gallery,
-albums, thumbnails, engine, pipeline, queue, crash and load, or ``vendor`` for what issue 16
-measures (engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the
+albums, thumbnails, s3, engine, pipeline, queue, crash and load, or ``vendor`` for what issue
+16 measures (engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the
 chaos run) or ``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
 burst a second time on the embedded defaults (SQLite, kombu's filesystem broker, the file cache)
 when the environment names other stores, for the ``_default`` figures.
@@ -54,6 +55,7 @@ SECTIONS = (
     "gallery",
     "albums",
     "thumbnails",
+    "s3",
     "engine",
     "pipeline",
     "queue",

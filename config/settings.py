@@ -399,6 +399,9 @@ if MEDIA_STORAGE == "s3":
             "querystring_expire": AWS_QUERYSTRING_EXPIRE,
             "signature_version": "s3v4",
             "file_overwrite": False,
+            # A file read from the bucket is spooled to a temporary file past this size; the
+            # default (0) keeps every download whole in memory, a 48 MP result included.
+            "max_memory_size": env_int("AWS_S3_MAX_MEMORY_SIZE", 8 * 1024 * 1024),
         },
     }
 elif MEDIA_STORAGE == "local":

@@ -43,7 +43,6 @@ from editor.vendors.base import (
     VendorError,
 )
 from limiter import core as limiter_core
-from tests.editor.pipeline_driver import Run, Script, Sent
 from tests.factories import disk_bytes, stored
 from tests.images import (
     SRGB,
@@ -55,6 +54,7 @@ from tests.images import (
     photo,
     private_metadata,
 )
+from tests.scripted import Run, Script, Sent
 
 pytestmark = pytest.mark.django_db
 

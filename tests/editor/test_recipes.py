@@ -18,8 +18,8 @@ from accounts.models import User
 from editor import recipes
 from editor.models import Job, JobStatus, Recipe, RecipeRun, RecipeStepRun, VendorKey
 from editor.vendors.base import Done, ResultImage, VendorError
-from tests.editor.pipeline_driver import Script, Sent
 from tests.images import make_image
+from tests.scripted import Script, Sent
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,8 @@
-"""The pipeline driven step by step in this process with a scripted vendor: every message it
-sends is captured, and a test delivers them one at a time as a worker would. Shared by the tests
-of jobs and of what is built on them (recipes)."""
+"""A scripted vendor and the fixtures that drive the job pipeline step by step in this process
+(the job and recipe tests, through tests/editor/conftest.py, and the S3 tier use them):
+``script`` says what the fake vendor answers, ``submit`` makes a job for alice, ``sent`` keeps
+the pipeline's messages and ``step`` delivers the newest one as a worker would. Import the
+fixtures a test module or conftest needs."""
 
 from __future__ import annotations
 
