@@ -118,6 +118,7 @@ def delete_album(request: AuthenticatedHttpRequest, album_id: uuid.UUID) -> Http
     summary="Add a result to an album",
     description="At the end of the album; a result already in it stays where it is.",
 )
+@idempotent
 def add_result(
     request: AuthenticatedHttpRequest, album_id: uuid.UUID, body: AlbumResultIn
 ) -> Status[AlbumOut]:
@@ -200,6 +201,7 @@ def create_album_shares(
     response={200: Revoked, 401: Error, 404: Error},
     summary="Revoke every link to an album",
 )
+@idempotent
 def revoke_album_shares(request: AuthenticatedHttpRequest, album_id: uuid.UUID) -> Revoked:
     album = access.get_album_for_user(request.user, album_id)
     return Revoked(revoked=shares.revoke_all(request, request.user, album=album))

@@ -15,6 +15,7 @@ from ninja import Router, Status
 
 from accounts.http import AuthenticatedHttpRequest
 from api.errors import ApiError
+from api.idempotency import idempotent
 from api.schemas import (
     Error,
     InvalidError,
@@ -90,6 +91,7 @@ def list_recipes(request: AuthenticatedHttpRequest) -> list[RecipeOut]:
     "own form checks it; settings not given take the form's defaults. A wrong step is a 422 "
     "whose `errors` name it: `steps.<n>.<field>`.",
 )
+@idempotent
 def create_recipe(request: AuthenticatedHttpRequest, body: RecipeIn) -> Status[RecipeOut]:
     try:
         recipe = recipes.save(owner=request.user, name=body.name, steps=body.steps)
@@ -112,6 +114,7 @@ def create_recipe(request: AuthenticatedHttpRequest, body: RecipeIn) -> Status[R
         }
     },
 )
+@idempotent
 def import_recipe(request: AuthenticatedHttpRequest) -> Status[RecipeOut]:
     try:
         recipe = recipes.import_document(request.user, request.body)
@@ -177,6 +180,7 @@ def export_recipe(request: AuthenticatedHttpRequest, recipe_id: uuid.UUID) -> Ht
     "cannot start (no key, a plan that does not include the step, a quota) is a 422 naming "
     "it, and nothing starts. Each step is a normal job; the next starts when it succeeds.",
 )
+@idempotent
 def run_recipe(
     request: AuthenticatedHttpRequest, recipe_id: uuid.UUID, body: RecipeRunIn
 ) -> Status[list[RecipeRunOut]]:
@@ -205,6 +209,7 @@ def get_run(request: AuthenticatedHttpRequest, run_id: uuid.UUID) -> RecipeRunOu
     description="Only a step that failed, was canceled or could not start (409 otherwise). "
     "Steps before it are not run again.",
 )
+@idempotent
 def retry_step(request: AuthenticatedHttpRequest, run_id: uuid.UUID, number: int) -> RecipeRunOut:
     step_run = access.get_recipe_step_for_user(request.user, run_id, number)
     try:

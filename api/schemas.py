@@ -369,7 +369,7 @@ class SharePage(Schema):
 
 
 class AlbumIn(Schema):
-    title: str = Field(min_length=1, max_length=120)
+    title: Text = Field(min_length=1, max_length=120)
 
 
 class AlbumItemOut(Schema):
@@ -410,7 +410,7 @@ class AlbumShareIn(Schema):
         description="How long the links open: a key of 1h, 1d, 7d, 30d, or never (until revoked).",
     )
     password: str = Field("", max_length=128, description="Optional: whoever opens must type it.")
-    names: list[Annotated[str, Field(max_length=80)]] = Field(
+    names: list[Annotated[Text, Field(max_length=80)]] = Field(
         default_factory=list,
         max_length=50,
         description="One link per person, each with its own name and view count; empty for one "

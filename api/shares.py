@@ -107,6 +107,7 @@ def list_shares(request: AuthenticatedHttpRequest, page: Page = 1) -> SharePage:
     summary="Revoke every link you have shared",
     description="Links to results and to albums alike; each stops opening at once.",
 )
+@idempotent
 def revoke_all_shares(request: AuthenticatedHttpRequest) -> Revoked:
     return Revoked(revoked=shares.revoke_all(request, request.user))
 

@@ -109,6 +109,7 @@ def album_rename(request: AuthenticatedHttpRequest, album_id: uuid.UUID) -> Http
 
 @require_POST
 @login_required
+@vary_on_headers("HX-Request")
 def album_delete(request: HtmxHttpRequest, album_id: uuid.UUID) -> HttpResponse:
     """Delete the album and, with it, its links (the results themselves stay)."""
     album = access.get_album_for_user(request.user, album_id)

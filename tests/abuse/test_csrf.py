@@ -47,8 +47,18 @@ from accounts.models import (
     User,
 )
 from api.models import ApiToken
-from editor import albums
-from editor.models import Batch, Draft, EmailNotice, Job, Preset, ShareLink, VendorKey
+from editor import albums, recipes
+from editor.models import (
+    Batch,
+    Draft,
+    EmailNotice,
+    Job,
+    Preset,
+    RecipeRun,
+    RecipeStepRun,
+    ShareLink,
+    VendorKey,
+)
 from tests.factories import PASSWORD, make_job
 from tests.images import make_image
 
@@ -114,6 +124,13 @@ ROUTES: dict[str, Kind] = {
     "api/v1/shares/<share_id>": Kind.BEARER,
     "api/v1/shares/revoke-all": Kind.BEARER,
     "api/v1/albums": Kind.BEARER,
+    "api/v1/recipes": Kind.BEARER,
+    "api/v1/recipes/import": Kind.BEARER,
+    "api/v1/recipes/<recipe_id>": Kind.BEARER,
+    "api/v1/recipes/<recipe_id>/export": Kind.BEARER,
+    "api/v1/recipes/<recipe_id>/runs": Kind.BEARER,
+    "api/v1/recipe-runs/<run_id>": Kind.BEARER,
+    "api/v1/recipe-runs/<run_id>/steps/<number>/retry": Kind.BEARER,
     "api/v1/albums/<album_id>": Kind.BEARER,
     "api/v1/albums/<album_id>/results": Kind.BEARER,
     "api/v1/albums/<album_id>/results/<result_id>": Kind.BEARER,
@@ -135,6 +152,15 @@ ROUTES: dict[str, Kind] = {
     "account/notifications/": Kind.CSRF,
     "jobs/<uuid:job_id>/results/<uuid:result_id>/album/": Kind.CSRF,
     "albums/": Kind.CSRF,
+    "recipes/": Kind.CSRF,
+    "recipes/import/": Kind.CSRF,
+    "recipes/new/": Kind.CSRF,
+    "recipes/<uuid:recipe_id>/edit/": Kind.CSRF,
+    "recipes/<uuid:recipe_id>/export/": Kind.CSRF,
+    "recipes/<uuid:recipe_id>/delete/": Kind.CSRF,
+    "recipes/<uuid:recipe_id>/run/": Kind.CSRF,
+    "recipes/runs/<uuid:run_id>/": Kind.CSRF,
+    "recipes/runs/<uuid:run_id>/steps/<int:number>/retry/": Kind.CSRF,
     "albums/<uuid:album_id>/": Kind.CSRF,
     "albums/<uuid:album_id>/rename/": Kind.CSRF,
     "albums/<uuid:album_id>/delete/": Kind.CSRF,
@@ -243,6 +269,9 @@ def world(alice: User) -> World:
     EmailNotice.objects.create(owner=alice, job=job)
     album = albums.create(alice, "Holidays")
     item = albums.add(album, result)
+    recipe = recipes.save(owner=alice, name="Mine", steps=[{"operation": "colorize"}])
+    run = RecipeRun.objects.create(owner=alice, recipe=recipe, name=recipe.name, steps=recipe.steps)
+    RecipeStepRun.objects.create(run=run, index=0, job=job)
     SocialAccount.objects.create(user=alice, provider="acme", uid="alice-1")
     small = Plan.objects.get(name="Small")
     SignInRule.objects.create(domain="acme.test", provider_id="acme")
@@ -253,6 +282,9 @@ def world(alice: User) -> World:
         "result_id": str(result.pk),
         "batch_id": str(batch.pk),
         "album_id": str(album.pk),
+        "recipe_id": str(recipe.pk),
+        "run_id": str(run.pk),
+        "number": "1",
         "item_id": str(item.pk),
         "draft_id": str(draft.pk),
         "key_id": str(key.pk),
