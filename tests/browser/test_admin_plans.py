@@ -35,7 +35,7 @@ def test_an_admin_plan_stops_a_person_at_its_daily_limit(
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("link", name="Dashboard")).to_be_visible()
 
-    page.get_by_role("link", name="Plans").first.click()
+    page.get_by_role("link", name="Plans", exact=True).first.click()
     page.get_by_role("link", name="Add plan").click()
     page.get_by_label("Name:", exact=True).fill("One a day")
     page.get_by_label("Jobs per day:").fill("1")

@@ -125,7 +125,8 @@ def test_browse_filter_open_and_delete(
     expect(page).to_have_url(f"{live_server.url}/gallery/")
     expect(cards).to_have_count(PAGE_SIZE)
     # Newest first: the first card is the newest job.
-    expect(cards.first.get_by_role("link")).to_have_attribute("href", f"/jobs/{jobs[0].pk}/")
+    # The card's own link comes first ("Add to album" follows it).
+    expect(cards.first.get_by_role("link").first).to_have_attribute("href", f"/jobs/{jobs[0].pk}/")
     assert_loaded(cards.first.locator("img"))
     expect(cards.nth(2).locator(".gallery-card__placeholder")).to_have_count(1)  # failed
     # A full-page picture shows the cards below the fold too: load their lazy thumbnails.
@@ -138,7 +139,7 @@ def test_browse_filter_open_and_delete(
     page.locator(".gallery-more").scroll_into_view_if_needed()
     expect(cards).to_have_count(JOBS)
     expect(page.locator(".gallery-more")).to_have_count(0)
-    expect(cards.last.get_by_role("link")).to_have_attribute("href", f"/jobs/{jobs[-1].pk}/")
+    expect(cards.last.get_by_role("link").first).to_have_attribute("href", f"/jobs/{jobs[-1].pk}/")
     expect(page).to_have_url(f"{live_server.url}/gallery/")
 
     # Filtering by operation: the grid and the address change, the page does not reload.
@@ -187,6 +188,7 @@ def test_browse_filter_open_and_delete(
         "job deleted, with its photos and results"
     )
     expect(page.locator(f'.gallery-card a[href="/jobs/{victim.pk}/"]')).to_have_count(0)
-    expect(cards.first.get_by_role("link")).to_have_attribute("href", f"/jobs/{jobs[0].pk}/")
+    # The card's own link comes first ("Add to album" follows it).
+    expect(cards.first.get_by_role("link").first).to_have_attribute("href", f"/jobs/{jobs[0].pk}/")
     assert not Job.objects.filter(pk=victim.pk).exists()
     assert not default_storage.exists(victim.inputs["image"])

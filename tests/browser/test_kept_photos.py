@@ -94,7 +94,9 @@ def test_a_painted_mask_comes_back_in_the_painter_and_is_sent_again(
     expect(canvas).to_be_visible()
     expect(form.locator("[data-mask-status]")).to_contain_text("Your mask is back")
     assert canvas.evaluate("c => [c.width, c.height]") == [400, 300]
-    assert int(canvas.evaluate(PAINTED_PIXELS)) == pytest.approx(painted, rel=0.05)
+    # The stroke's soft edge is cut at half strength when the mask is stored, so the count
+    # moves with the brush's size on screen (the two-column form draws the painter smaller).
+    assert int(canvas.evaluate(PAINTED_PIXELS)) == pytest.approx(painted, rel=0.1)
 
     settings.QUOTA_JOBS_PER_DAY = 200
     run(form)
