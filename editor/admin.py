@@ -658,6 +658,7 @@ class EmailNoticeAdmin(ReadOnlyAdmin):
         "owner",
         "job",
         "batch",
+        "recipe_run",
         "status",
         "attempts",
         "last_error",
@@ -673,6 +674,8 @@ class EmailNoticeAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("About"))
     def about(self, notice: EmailNotice) -> str:
+        if notice.recipe_run_id:
+            return gettext("recipe run %(id)s") % {"id": notice.recipe_run_id}
         if notice.batch_id:
             return gettext("batch %(id)s") % {"id": notice.batch_id}
         if notice.job_id:

@@ -746,6 +746,13 @@ class EmailNotice(models.Model):
     batch = models.ForeignKey(
         Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="email_notices"
     )
+    recipe_run = models.ForeignKey(
+        "RecipeRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="email_notices",
+    )
     status = models.CharField(
         max_length=10, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
     )
@@ -823,6 +830,8 @@ class RecipeRun(models.Model):
         max_length=200, blank=True, help_text="Storage name of the photo the run started from."
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # When the email saying it ended was decided on (editor.notifications): set once.
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at",)

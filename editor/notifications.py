@@ -1,6 +1,7 @@
 """Emails that tell a person their work has ended, for those who asked (``User.email_when_done``,
-on the account page): a batch once its last job has ended, and a single job that took longer
-than ``NOTIFY_AFTER_SECONDS``. A job the person canceled, or a batch they canceled whole, sends
+on the account page): a batch once its last job has ended, a recipe run once its chain ends
+(its last step done, or a step that did not succeed), and a single job that took longer than
+``NOTIFY_AFTER_SECONDS``. A job the person canceled, or a batch they canceled whole, sends
 nothing: they know.
 
 Decided in the receiver of ``editor.signals.job_ended`` (after the job's transaction), written
@@ -40,6 +41,8 @@ from editor.models import (
     Job,
     JobStatus,
     NoticeStatus,
+    RecipeRun,
+    RecipeStepRun,
 )
 
 logger = logging.getLogger(__name__)
@@ -59,7 +62,11 @@ def job_ended(sender: Any, job_id: str, status: str, **kwargs: Any) -> None:
     job = Job.objects.select_related("owner").filter(pk=job_id).first()
     if job is None or not job.owner.email_when_done or not job.owner.email:
         return
-    if job.batch_id is not None:
+    step = RecipeStepRun.objects.select_related("run").filter(job_id=job.pk).first()
+    if step is not None:
+        # A recipe's step: one email for the run, when its chain ends, not one per step.
+        _run_may_have_ended(job, step, status)
+    elif job.batch_id is not None:
         _batch_may_have_ended(job, job.batch_id)
     elif status != JobStatus.CANCELED and _took_long(job):
         _write(EmailNotice(owner=job.owner, job=job))
@@ -85,6 +92,21 @@ def _batch_may_have_ended(job: Job, batch_id: uuid.UUID) -> None:
     _write(EmailNotice(owner=job.owner, batch_id=batch_id))
 
 
+def _run_may_have_ended(job: Job, step: RecipeStepRun, status: str) -> None:
+    """A recipe run ends at its last step's success, or where a step did not succeed (the chain
+    stops there). Decided once: a step retried later does not make a second email."""
+    last = step.index >= len(step.run.steps) - 1
+    if status == JobStatus.SUCCEEDED and not last:
+        return  # the next step starts (editor.recipes)
+    if status == JobStatus.CANCELED:
+        return
+    if not RecipeRun.objects.filter(pk=step.run_id, notified_at__isnull=True).update(
+        notified_at=timezone.now()
+    ):
+        return
+    _write(EmailNotice(owner=job.owner, recipe_run_id=step.run_id, job=job))
+
+
 def _write(notice: EmailNotice) -> None:
     with transaction.atomic():
         notice.save()
@@ -107,7 +129,7 @@ def send(notice_id: str) -> None:
     is claimed by moving ``due_at`` on, which only one message can do."""
     now = timezone.now()
     notice = (
-        EmailNotice.objects.select_related("owner", "job", "batch")
+        EmailNotice.objects.select_related("owner", "job", "batch", "recipe_run")
         .filter(pk=notice_id, status=NoticeStatus.PENDING, due_at__lte=now)
         .first()
     )
@@ -182,7 +204,9 @@ def _send_all(ids: list[str]) -> None:
 
 def message(notice: EmailNotice) -> EmailMessage:
     """The email itself: what ended, how it went, and links back to it."""
-    if notice.batch is not None:
+    if notice.recipe_run is not None:
+        subject, context = _about_run(notice.recipe_run, notice.job)
+    elif notice.batch is not None:
         subject, context = _about_batch(notice.batch)
     elif notice.job is not None:
         subject, context = _about_job(notice.job)
@@ -212,6 +236,19 @@ def _about_batch(batch: Batch) -> tuple[str, dict[str, Any]]:
         "failed": counts[JobStatus.FAILED],
         "canceled": counts[JobStatus.CANCELED],
         "url": _link(reverse("editor:batch", args=[batch.pk])),
+    }
+
+
+def _about_run(run: RecipeRun, last: Job | None) -> tuple[str, dict[str, Any]]:
+    done = last is not None and last.status == JobStatus.SUCCEEDED
+    if done:
+        subject = _("Your recipe “%(name)s” is done") % {"name": run.name}
+    else:
+        subject = _("Your recipe “%(name)s” stopped before its end") % {"name": run.name}
+    return subject, {
+        "what": subject,
+        "error": last.error_message if last is not None and not done else "",
+        "url": _link(reverse("editor:recipe_run", args=[run.pk])),
     }
 
 

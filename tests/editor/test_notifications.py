@@ -16,8 +16,16 @@ from pytest_django import DjangoCaptureOnCommitCallbacks
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
-from editor import jobs, notifications
-from editor.models import Batch, EmailNotice, Job, JobStatus, NoticeStatus
+from editor import jobs, notifications, recipes
+from editor.models import (
+    Batch,
+    EmailNotice,
+    Job,
+    JobStatus,
+    NoticeStatus,
+    RecipeRun,
+    RecipeStepRun,
+)
 from tests.broker import SentTasks
 from tests.factories import make_admin, make_job_row
 
@@ -264,3 +272,48 @@ def test_the_account_page_turns_the_emails_on_and_off(alice: User, client: Clien
     assert not alice.email_when_done
     # Linked from the account pages' side menu.
     assert url in client.get(reverse("api_tokens")).content.decode()
+
+
+def recipe_run_of(owner: User, steps: int) -> list[Job]:
+    """A run of a recipe of ``steps`` colorize steps, each step's job made and under way."""
+    recipe = recipes.save(owner=owner, name="Twice", steps=[{"operation": "colorize"}] * steps)
+    run = RecipeRun.objects.create(owner=owner, recipe=recipe, name=recipe.name, steps=recipe.steps)
+    made = []
+    for index in range(steps):
+        job = make_job_row(owner, JobStatus.RUNNING)
+        RecipeStepRun.objects.create(run=run, index=index, job=job)
+        made.append(job)
+    return made
+
+
+def test_a_recipe_run_sends_one_email_when_its_last_step_is_done(
+    opted_in: User,
+    sent_tasks: SentTasks,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    first, last = recipe_run_of(opted_in, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        ended(first, took=600)  # a long step of a run: no email of its own
+        assert not EmailNotice.objects.exists()
+        ended(last, took=1)
+        ended(last, took=1)  # announced again: still one
+    deliver(sent_tasks)
+    [email] = mail.outbox
+    assert email.subject == "Your recipe “Twice” is done"
+    run = RecipeStepRun.objects.get(job=last).run
+    assert reverse("editor:recipe_run", args=[run.pk]) in email.body
+
+
+def test_a_recipe_run_that_stops_at_a_failed_step_says_why(
+    opted_in: User,
+    sent_tasks: SentTasks,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    first, _second = recipe_run_of(opted_in, 2)
+    Job.objects.filter(pk=first.pk).update(error_message="PicWish could not read this image.")
+    with django_capture_on_commit_callbacks(execute=True):
+        ended(first, JobStatus.FAILED, took=1)
+    deliver(sent_tasks)
+    [email] = mail.outbox
+    assert email.subject == "Your recipe “Twice” stopped before its end"
+    assert "PicWish could not read this image." in email.body
