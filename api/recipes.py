@@ -52,6 +52,7 @@ def run_out(run: RecipeRun) -> RecipeRunOut:
         name=run.name,
         status=recipes.status(run, steps),
         source_job=run.source_job_id,
+        batch=run.batch_id,
         credits=recipes.credits(run.steps),
         steps=[
             RecipeStepOut(
@@ -176,7 +177,8 @@ def export_recipe(request: AuthenticatedHttpRequest, recipe_id: uuid.UUID) -> Ht
     "/recipes/{recipe_id}/runs",
     response={201: list[RecipeRunOut], 401: Error, 404: Error, 422: Error, 429: QuotaError},
     summary="Run a recipe on photos of your gallery",
-    description="One run per job, on its first result, all or none: a photo whose first step "
+    description="One run per job, on its first result, all or none (several make a batch, "
+    "shown together on the studio's batch page): a photo whose first step "
     "cannot start (no key, a plan that does not include the step, a quota) is a 422 naming "
     "it, and nothing starts. Each step is a normal job; the next starts when it succeeds.",
 )

@@ -502,6 +502,9 @@ class RecipeRunOut(Schema):
     name: str
     status: str = Field(description="`running`, `succeeded` or `stopped`.")
     source_job: uuid.UUID | None
+    batch: uuid.UUID | None = Field(
+        description="The batch the run was started in with other photos, if any."
+    )
     credits: int
     steps: list[RecipeStepOut]
     created_at: dt.datetime

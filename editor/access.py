@@ -22,6 +22,7 @@ from editor.models import (
     Job,
     Preset,
     Recipe,
+    RecipeBatch,
     RecipeRun,
     RecipeStepRun,
     Result,
@@ -148,6 +149,13 @@ def get_recipe_run_for_user(user: User, run_id: object) -> RecipeRun:
     if run is None:
         raise Http404("No such recipe run.")
     return run
+
+
+def get_recipe_batch_for_user(user: User, batch_id: object) -> RecipeBatch:
+    batch = RecipeBatch.objects.filter(pk=_uuid(batch_id), owner=user).first()
+    if batch is None:
+        raise Http404("No such recipe batch.")
+    return batch
 
 
 def get_recipe_step_for_user(user: User, run_id: object, number: int) -> RecipeStepRun:

@@ -804,6 +804,28 @@ class Recipe(models.Model):
         return self.name
 
 
+class RecipeBatch(models.Model):
+    """A recipe started on several photos at once: one RecipeRun each (``runs``), shown
+    together on one page. Each run goes its own way; the batch only groups them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recipe_batches"
+    )
+    recipe = models.ForeignKey(
+        Recipe, null=True, blank=True, on_delete=models.SET_NULL, related_name="batches"
+    )
+    name = models.CharField(max_length=80, help_text="The recipe's name when the batch started.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name_plural = "recipe batches"
+
+    def __str__(self) -> str:
+        return f"{self.name} batch {self.pk}"
+
+
 class RecipeRun(models.Model):
     """One photo taken through a recipe's steps. The steps are copied from the recipe when the
     run starts, so changing or deleting the recipe never changes a run under way."""
@@ -824,6 +846,14 @@ class RecipeRun(models.Model):
         on_delete=models.SET_NULL,
         related_name="recipe_runs",
         help_text="The earlier job whose result the run started from, if any.",
+    )
+    batch = models.ForeignKey(
+        RecipeBatch,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="runs",
+        help_text="The batch the run was started in, if several photos were.",
     )
     photo_name = models.CharField(max_length=120, blank=True)
     original = models.CharField(

@@ -23,7 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +33,7 @@ from django.utils.translation import gettext as _
 from accounts import quotas
 from accounts.models import User
 from editor import jobs, operations, submissions
-from editor.models import Job, JobStatus, Recipe, RecipeRun, RecipeStepRun
+from editor.models import Job, JobStatus, Recipe, RecipeBatch, RecipeRun, RecipeStepRun
 
 logger = logging.getLogger(__name__)
 
@@ -255,10 +257,27 @@ def import_document(owner: User | None, document: bytes | str) -> Recipe:
 
 class RecipeCannotStart(Exception):
     """The first step could not start (a setting the plan refuses, no key, a quota): nothing
-    was started. ``message`` says why, as the validator or the quota said it."""
+    was started. ``message`` says why, as the validator or the quota said it; ``photo``: the
+    photo itself was refused (not a photo, damaged, too large), which a form shows on its
+    photo field rather than over the whole form."""
+
+    def __init__(self, message: str, *, photo: bool = False) -> None:
+        super().__init__(message)
+        self.photo = photo
 
 
-def _start_step(step_run: RecipeStepRun, photo: bytes, name: str, source: Job | None) -> Job:
+class PhotosRefused(RecipeCannotStart):
+    """Photos of a batch that cannot start, each named with why (``problems``); nothing of
+    the batch was started."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems), photo=True)
+
+
+def _start_step(
+    step_run: RecipeStepRun, photo: bytes | UploadedFile, name: str, source: Job | None
+) -> Job:
     """Submit one step's job through the one validator; raises RecipeCannotStart with the
     reason when it cannot be."""
     run = step_run.run
@@ -276,6 +295,9 @@ def _start_step(step_run: RecipeStepRun, photo: bytes, name: str, source: Job | 
         )
         started = jobs.start(submission, source_job=source)
     except submissions.SubmissionInvalid as invalid:
+        refused = invalid.errors.get(CHAINED_ROLE)
+        if refused and len(invalid.errors) == 1:
+            raise RecipeCannotStart(" ".join(refused), photo=True) from invalid
         details = "; ".join(f"{field}: {', '.join(m)}" for field, m in invalid.errors.items())
         raise RecipeCannotStart(invalid.message or details or str(invalid)) from invalid
     except quotas.QuotaExceeded as refused:
@@ -291,13 +313,15 @@ def run(
     recipe: Recipe,
     owner: User,
     *,
-    photo: bytes,
+    photo: bytes | UploadedFile,
     photo_name: str = "",
     source_job: Job | None = None,
+    batch: RecipeBatch | None = None,
 ) -> RecipeRun:
     """Start ``recipe`` on one photo of ``owner``'s: the run, a row per step, and the first
-    step's job. ``source_job``: the person's earlier job whose result the photo is. Raises
-    RecipeCannotStart (nothing is kept) when the first step cannot start."""
+    step's job. ``source_job``: the person's earlier job whose result the photo is; ``batch``:
+    the batch the run belongs to. Raises RecipeCannotStart (nothing is kept) when the first
+    step cannot start."""
     if source_job is not None and source_job.owner_id != owner.pk:
         raise ValueError("a run can only start from its owner's own job")
     with transaction.atomic():
@@ -307,7 +331,8 @@ def run(
             name=recipe.name,
             steps=list(recipe.steps),
             source_job=source_job,
-            photo_name=photo_name,
+            batch=batch,
+            photo_name=photo_name[:120],
         )
         step_runs = RecipeStepRun.objects.bulk_create(
             RecipeStepRun(run=recipe_run, index=index) for index in range(len(recipe.steps))
@@ -319,23 +344,94 @@ def run(
 
 def run_on_jobs(recipe: Recipe, owner: User, sources: Sequence[Job]) -> list[RecipeRun]:
     """Start ``recipe`` on the first result of each of the owner's succeeded jobs (a photo of
-    their gallery), one run each, all or none. Raises RecipeCannotStart naming the photo whose
-    first step cannot start; nothing is started then."""
-    runs: list[RecipeRun] = []
+    their gallery), one run each, all or none; several make a batch. Raises RecipeCannotStart
+    naming the photo whose first step cannot start; nothing is started then."""
     with transaction.atomic():
+        batch = (
+            RecipeBatch.objects.create(owner=owner, recipe=recipe, name=recipe.name)
+            if len(sources) > 1
+            else None
+        )
+        return [_run_on_job(recipe, owner, source, batch) for source in sources]
+
+
+def _run_on_job(recipe: Recipe, owner: User, source: Job, batch: RecipeBatch | None) -> RecipeRun:
+    photo = _result_bytes(source) if source.status == JobStatus.SUCCEEDED else None
+    name = source.photo_name or str(source.pk)
+    if photo is None:
+        message = _("%(photo)s has no result to start from.") % {"photo": name}
+        raise RecipeCannotStart(message, photo=True)
+    try:
+        return run(
+            recipe,
+            owner,
+            photo=photo,
+            photo_name=source.photo_name,
+            source_job=source,
+            batch=batch,
+        )
+    except RecipeCannotStart as reason:
+        raise RecipeCannotStart(f"{name}: {reason}", photo=reason.photo) from reason
+
+
+def _try_photo(
+    problems: list[str],
+    name: str,
+    recipe: Recipe,
+    owner: User,
+    batch: RecipeBatch,
+    *,
+    photo: submissions.Photo | None = None,
+    source: Job | None = None,
+) -> None:
+    """Start one photo of a batch; a photo refused for itself is added to ``problems`` (and
+    leaves nothing behind), anything else is raised."""
+    try:
+        with transaction.atomic():
+            if source is not None:
+                _run_on_job(recipe, owner, source, batch)
+            elif photo is not None:
+                run(recipe, owner, photo=photo.content, photo_name=photo.name, batch=batch)
+    except RecipeCannotStart as reason:
+        text = str(reason)
+        message = text if source is not None or not name else f"{name}: {text}"
+        if not reason.photo:
+            raise RecipeCannotStart(message) from reason
+        problems.append(message)
+
+
+def run_batch(
+    recipe: Recipe,
+    owner: User,
+    *,
+    photos: Sequence[submissions.Photo] = (),
+    sources: Sequence[Job] = (),
+) -> RecipeBatch:
+    """Start ``recipe`` on several photos at once: new ``photos`` and the results of the
+    owner's earlier jobs (``sources``), one run each, grouped in a batch; all or none.
+
+    Every photo is tried, so a person sees at once each one that is refused (not a photo,
+    damaged, too large: PhotosRefused names them all); anything else that stops a first step
+    (a quota, a missing key) is a RecipeCannotStart naming its photo. Nothing starts then."""
+    count = len(photos) + len(sources)
+    if count == 0:
+        raise PhotosRefused([_("Choose at least one photo.")])
+    if count > settings.BATCH_MAX_PHOTOS:
+        message = _("At most %(count)d photos at once: this batch has %(sent)d.") % {
+            "count": settings.BATCH_MAX_PHOTOS,
+            "sent": count,
+        }
+        raise PhotosRefused([message])
+    problems: list[str] = []
+    with transaction.atomic():
+        batch = RecipeBatch.objects.create(owner=owner, recipe=recipe, name=recipe.name)
+        for photo in photos:
+            _try_photo(problems, photo.name, recipe, owner, batch, photo=photo)
         for source in sources:
-            photo = _result_bytes(source) if source.status == JobStatus.SUCCEEDED else None
-            name = source.photo_name or str(source.pk)
-            if photo is None:
-                message = _("%(photo)s has no result to start from.") % {"photo": name}
-                raise RecipeCannotStart(message)
-            try:
-                runs.append(
-                    run(recipe, owner, photo=photo, photo_name=source.photo_name, source_job=source)
-                )
-            except RecipeCannotStart as reason:
-                raise RecipeCannotStart(f"{name}: {reason}") from reason
-    return runs
+            _try_photo(problems, source.photo_name, recipe, owner, batch, source=source)
+        if problems:
+            raise PhotosRefused(problems)
+    return batch
 
 
 def _result_bytes(job: Job) -> bytes | None:
@@ -477,6 +573,10 @@ def states(recipe_run: RecipeRun) -> list[StepState]:
         stopped = stopped or state in ("blocked", JobStatus.FAILED, JobStatus.CANCELED)
         found.append(StepState(step_run.index + 1, operation, provider, step_run, state, reason))
     return found
+
+
+# A run as a whole, as ``status`` names it.
+RUN_STATES = ("running", "succeeded", "stopped")
 
 
 def status(recipe_run: RecipeRun, steps: Sequence[StepState] | None = None) -> str:

@@ -109,6 +109,8 @@ urlpatterns = [
     path("recipes/<uuid:recipe_id>/export/", recipes.recipe_export, name="recipe_export"),
     path("recipes/<uuid:recipe_id>/delete/", recipes.recipe_delete, name="recipe_delete"),
     path("recipes/<uuid:recipe_id>/run/", recipes.recipe_start, name="recipe_start"),
+    path("recipes/<uuid:recipe_id>/batch/", recipes.recipe_batch_new, name="recipe_batch_new"),
+    path("recipes/batches/<uuid:batch_id>/", recipes.recipe_batch, name="recipe_batch"),
     path("recipes/runs/<uuid:run_id>/", recipes.recipe_run, name="recipe_run"),
     path(
         "recipes/runs/<uuid:run_id>/steps/<int:number>/retry/",

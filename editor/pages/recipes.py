@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -20,8 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.http import AuthenticatedHttpRequest, HtmxHttpRequest
-from editor import access, operations, recipes, submissions
-from editor.models import Recipe
+from editor import access, operations, recipes, submissions, uploads
+from editor.models import Job, JobStatus, Recipe, RecipeBatch, RecipeRun
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,11 @@ class Frame:
     url: str
 
 
-def _frames(steps: list[recipes.StepState]) -> list[Frame]:
+def _frames(steps: list[recipes.StepState], *, thumbnails: bool = False) -> list[Frame]:
+    """The strip; with ``thumbnails``, each step's result as its small thumbnail (a page of
+    many strips), else at full size (the slider compares them)."""
     frames: list[Frame] = []
+    result_view = "editor:result_thumbnail" if thumbnails else "editor:result_file"
     first = steps[0].job if steps else None
     if first is not None and first.inputs.get(recipes.CHAINED_ROLE):
         url = reverse("editor:job_input", args=[first.pk, recipes.CHAINED_ROLE])
@@ -42,7 +46,7 @@ def _frames(steps: list[recipes.StepState]) -> list[Frame]:
     for step in steps:
         result = step.job.results.all()[0] if step.job and step.job.results.all() else None
         if result is not None:
-            url = reverse("editor:result_file", args=[result.job_id, result.pk])
+            url = reverse(result_view, args=[result.job_id, result.pk])
             label = _("Step %(number)d") % {"number": step.number}
             frames.append(Frame(step.number, label, url))
     return frames
@@ -87,6 +91,9 @@ def recipe_step_retry(
         recipes.retry_from(step_run)
     except recipes.CannotRetry as reason:
         messages.error(request, str(reason))
+    # From a batch's page, back to it: the person is watching every photo there.
+    if request.POST.get("back") == "batch" and step_run.run.batch_id:
+        return redirect("editor:recipe_batch", batch_id=step_run.run.batch_id)
     return redirect("editor:recipe_run", run_id=step_run.run_id)
 
 
@@ -168,6 +175,126 @@ def recipe_start(request: AuthenticatedHttpRequest, recipe_id: uuid.UUID) -> Htt
         messages.error(request, str(reason))
         return redirect(f"{reverse('editor:recipes')}?from={source.pk}")
     return redirect("editor:recipe_run", run_id=started.pk)
+
+
+# --- A batch: one recipe on several photos ----------------------------------------------------
+
+# How many of the person's latest results the batch form offers to run again.
+GALLERY_CHOICES = 24
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A result of the person's gallery the batch form offers: its job and thumbnail."""
+
+    job: Job
+    thumbnail: str
+    chosen: bool
+
+
+def _gallery_choices(request: AuthenticatedHttpRequest, chosen: set[str]) -> list[Choice]:
+    found = (
+        Job.objects.filter(owner=request.user, status=JobStatus.SUCCEEDED)
+        .prefetch_related("results")
+        .order_by("-created_at")
+    )
+    picked = list(found.filter(pk__in=chosen)) if chosen else []
+    latest = [job for job in found[:GALLERY_CHOICES] if str(job.pk) not in chosen]
+    choices: list[Choice] = []
+    for job in [*picked, *latest]:
+        results = job.results.all()
+        if results:
+            url = reverse("editor:result_thumbnail", args=[job.pk, results[0].pk])
+            choices.append(Choice(job, url, str(job.pk) in chosen))
+    return choices
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def recipe_batch_new(request: AuthenticatedHttpRequest, recipe_id: uuid.UUID) -> HttpResponse:
+    """Run a recipe on several photos: new files (chosen or dropped) and results of the
+    person's gallery (``?job=`` preselects them, as "Run a recipe" on a job page does), with
+    the whole cost (each step's credits times the photos) shown before anything starts."""
+    recipe = access.get_recipe_for_user(request.user, recipe_id)
+    data = request.POST if request.method == "POST" else request.GET
+    chosen_ids = [value for value in data.getlist("job") if value]
+    sources = [
+        access.get_job_for_user(request.user, job_id) for job_id in dict.fromkeys(chosen_ids)
+    ]
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        files = request.FILES.getlist("photos")
+        photos: list[submissions.Photo] = []
+        for upload in files:
+            if uploads.too_large(upload):
+                errors.setdefault("photos", []).append(f"{upload.name}: {uploads.limit_message()}")
+            else:
+                photos.append(submissions.Photo(upload, upload.name or ""))
+        if not errors:
+            try:
+                batch = recipes.run_batch(recipe, request.user, photos=photos, sources=sources)
+            except recipes.PhotosRefused as refused:
+                errors["photos"] = refused.problems
+            except recipes.RecipeCannotStart as reason:
+                errors["__all__"] = [str(reason)]
+            else:
+                return redirect("editor:recipe_batch", batch_id=batch.pk)
+    per_photo = recipes.credits(recipe.steps)
+    return render(
+        request,
+        "editor/recipe_batch_new.html",
+        {
+            "recipe": recipe,
+            "steps": [
+                (operations.get(step["operation"]), step["provider"]) for step in recipe.steps
+            ],
+            "per_photo": per_photo,
+            "chosen": len(sources),
+            "total": per_photo * len(sources),
+            "choices": _gallery_choices(request, {str(job.pk) for job in sources}),
+            "errors": errors,
+            "form_errors": errors.get("__all__", []),
+            "most": settings.BATCH_MAX_PHOTOS,
+        },
+        status=422 if errors else 200,
+    )
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One photo of a batch: its run, the steps with their states, its strip and state."""
+
+    run: RecipeRun
+    steps: list[recipes.StepState]
+    frames: list[Frame]
+    status: str
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def recipe_batch(request: HtmxHttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    """Every photo of a batch with its strip and each step's state; a stopped step says why
+    and offers "retry from this step". Followed by HTMX polling while a photo is under way."""
+    batch: RecipeBatch = access.get_recipe_batch_for_user(request.user, batch_id)
+    rows: list[RunRow] = []
+    for run in batch.runs.order_by("created_at", "pk"):
+        steps = recipes.states(run)
+        rows.append(RunRow(run, steps, _frames(steps, thumbnails=True), recipes.status(run, steps)))
+    counts = {state: sum(row.status == state for row in rows) for state in recipes.RUN_STATES}
+    per_photo = recipes.credits(rows[0].run.steps) if rows else 0
+    template = "editor/recipe_batch.html#runs" if request.htmx else "editor/recipe_batch.html"
+    return render(
+        request,
+        template,
+        {
+            "batch": batch,
+            "rows": rows,
+            "counts": counts,
+            "running": counts["running"] > 0,
+            "credits": per_photo * len(rows),
+        },
+    )
 
 
 # --- The builder -------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from editor.models import (
     EmailNotice,
     Job,
     Preset,
+    RecipeBatch,
     RecipeRun,
     RecipeStepRun,
     ShareLink,
@@ -159,6 +160,8 @@ ROUTES: dict[str, Kind] = {
     "recipes/<uuid:recipe_id>/export/": Kind.CSRF,
     "recipes/<uuid:recipe_id>/delete/": Kind.CSRF,
     "recipes/<uuid:recipe_id>/run/": Kind.CSRF,
+    "recipes/<uuid:recipe_id>/batch/": Kind.CSRF,
+    "recipes/batches/<uuid:batch_id>/": Kind.CSRF,
     "recipes/runs/<uuid:run_id>/": Kind.CSRF,
     "recipes/runs/<uuid:run_id>/steps/<int:number>/retry/": Kind.CSRF,
     "albums/<uuid:album_id>/": Kind.CSRF,
@@ -270,7 +273,10 @@ def world(alice: User) -> World:
     album = albums.create(alice, "Holidays")
     item = albums.add(album, result)
     recipe = recipes.save(owner=alice, name="Mine", steps=[{"operation": "colorize"}])
-    run = RecipeRun.objects.create(owner=alice, recipe=recipe, name=recipe.name, steps=recipe.steps)
+    recipe_batch = RecipeBatch.objects.create(owner=alice, recipe=recipe, name=recipe.name)
+    run = RecipeRun.objects.create(
+        owner=alice, recipe=recipe, name=recipe.name, steps=recipe.steps, batch=recipe_batch
+    )
     RecipeStepRun.objects.create(run=run, index=0, job=job)
     SocialAccount.objects.create(user=alice, provider="acme", uid="alice-1")
     small = Plan.objects.get(name="Small")

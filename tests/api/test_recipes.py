@@ -10,7 +10,7 @@ import pytest
 
 from accounts.models import User
 from editor import recipes
-from editor.models import Job, JobStatus, Recipe, RecipeRun, Vendor, VendorKey
+from editor.models import Job, JobStatus, Recipe, RecipeBatch, RecipeRun, Vendor, VendorKey
 from tests.api.conftest import ApiClient
 from tests.factories import make_job
 
@@ -115,6 +115,11 @@ def test_a_run_starts_its_first_step_as_a_job_and_shows_every_step(
     first = Job.objects.get(pk=run["steps"][0]["job"])
     assert first.source_job_id == photo.pk
     assert first.operation == "colorize"
+    assert run["batch"] is None  # one photo: no batch
+
+    two = post(alice_api, f"{RECIPES}/{recipe.pk}/runs", {"jobs": [str(photo.pk)] * 2}).json()
+    assert two[0]["batch"] is not None
+    assert two[0]["batch"] == two[1]["batch"]  # grouped on one batch page
 
     state = alice_api.get(f"/api/v1/recipe-runs/{run['id']}").json()
     assert state["steps"] == run["steps"]
@@ -150,6 +155,7 @@ def test_a_run_that_cannot_start_starts_nothing(alice: User, alice_api: ApiClien
     assert answer.json()["code"] == "cannot_start"
     assert "PicWish key" in answer.json()["message"]
     assert not RecipeRun.objects.exists()
+    assert not RecipeBatch.objects.exists()
     assert Job.objects.count() == 2
 
 

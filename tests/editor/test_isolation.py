@@ -30,6 +30,7 @@ from editor.models import (
     Draft,
     Preset,
     Recipe,
+    RecipeBatch,
     RecipeRun,
     RecipeStepRun,
     ShareLink,
@@ -112,8 +113,12 @@ def private_urls(alice: User) -> list[Private]:
     preset = Preset.objects.create(owner=alice, operation="colorize", name="Mine")
     token, _secret = ApiToken.create(alice, "script")
     recipe = Recipe.objects.create(owner=alice, name="Mine", steps=[RECIPE_STEP])
-    run = RecipeRun.objects.create(owner=alice, recipe=recipe, name="Mine", steps=[RECIPE_STEP])
+    recipe_batch = RecipeBatch.objects.create(owner=alice, recipe=recipe, name="Mine")
+    run = RecipeRun.objects.create(
+        owner=alice, recipe=recipe, name="Mine", steps=[RECIPE_STEP], batch=recipe_batch
+    )
     RecipeStepRun.objects.create(run=run, index=0, job=job)
+    batch_new = reverse("editor:recipe_batch_new", args=[recipe.pk])
     pair = [job.pk, result.pk]
     download = reverse("editor:result_download", args=pair)
     return [
@@ -127,6 +132,13 @@ def private_urls(alice: User) -> list[Private]:
         Private("editor:batch", "get", reverse("editor:batch", args=[batch.pk])),
         Private("editor:batch_zip", "get", reverse("editor:batch_zip", args=[batch.pk])),
         Private("editor:recipe_run", "get", reverse("editor:recipe_run", args=[run.pk])),
+        Private("editor:recipe_batch_new", "get", batch_new),
+        Private("editor:recipe_batch_new", "get", f"{batch_new}?job={job.pk}"),
+        # Sent with no photo: the owner's form answers with its field error.
+        Private("editor:recipe_batch_new", "post", batch_new, 422),
+        Private(
+            "editor:recipe_batch", "get", reverse("editor:recipe_batch", args=[recipe_batch.pk])
+        ),
         Private("editor:recipe_export", "get", reverse("editor:recipe_export", args=[recipe.pk])),
         Private("editor:recipe_edit", "get", reverse("editor:recipe_edit", args=[recipe.pk])),
         Private(
