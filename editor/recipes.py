@@ -565,7 +565,10 @@ def states(recipe_run: RecipeRun) -> list[StepState]:
         provider = operation.provider(raw["provider"])
         job = step_run.job
         if job is not None:
-            state, reason = str(job.status), job.error_message
+            # A succeeded job may keep the note of a passing hitch (a rate limit it waited out):
+            # no reason to show beside a step that is done.
+            done = job.status == JobStatus.SUCCEEDED
+            state, reason = str(job.status), "" if done else job.error_message
         elif step_run.error:
             state, reason = "blocked", step_run.error
         else:
