@@ -5,7 +5,8 @@ var/. The gallery at 1,000 results (bench/gallery.py), an album of 200 results d
 streamed ZIP with its peak memory (bench/albums.py), thumbnails and downloads of a 48 MP
 result (bench/thumbnails.py), storing and downloading that result on S3 (bench/s3.py, against
 moto on 127.0.0.1), the built-in engine (bench/local_engine.py), the job pipeline
-(bench/pipeline.py), the waiting line (bench/waiting_line.py), jobs under a chaos loop of killed
+(bench/pipeline.py), a 3-step recipe on 20 photos with the studio's overhead per step
+(bench/recipes.py), the waiting line (bench/waiting_line.py), jobs under a chaos loop of killed
 workers and other faults (bench/crash.py) and the load run
 against gunicorn (bench/load.py) each run in a process of their own: the gallery fills a
 database of its own, the image benches measure peak memory, which a big parent would skew, and
@@ -17,8 +18,8 @@ script records its figures with bench/figures.py into a file named by ``BENCH_FI
 this script sets and reads back at the end, also when a section failed or the run was stopped.
 
 ``--only`` (``make bench ONLY=...``) runs some sections: a comma list of pages, gallery,
-albums, thumbnails, s3, engine, pipeline, queue, crash and load, or ``vendor`` for what issue
-16 measures (engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the
+albums, thumbnails, s3, engine, pipeline, recipes, queue, crash and load, or ``vendor`` for what
+issue 16 measures (engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the
 chaos run) or ``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
 burst a second time on the embedded defaults (SQLite, kombu's filesystem broker, the file cache)
 when the environment names other stores, for the ``_default`` figures.
@@ -58,6 +59,7 @@ SECTIONS = (
     "s3",
     "engine",
     "pipeline",
+    "recipes",
     "queue",
     "crash",
     "load",

@@ -78,6 +78,7 @@ def test_sections_by_name_group_and_comma_list(run: ModuleType) -> None:
     assert run.sections("crash, pages") == ["pages", "crash"]  # always in a full run's order
     assert run.sections("burst,engine") == ["engine", "burst"]
     assert run.sections("burst,pipeline") == ["pipeline"]  # the pipeline runs the bursts
+    assert run.sections("recipes,pipeline") == ["pipeline", "recipes"]
     with pytest.raises(ValueError, match="no bench section 'bursts'"):
         run.sections("pipeline,bursts")
     with pytest.raises(ValueError, match="no bench section named"):
