@@ -9,7 +9,7 @@ DEPLOY_ENV = DEBUG=false ALLOWED_HOSTS=studio.example.com SITE_URL=https://studi
 	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	VAULT_KEYS="$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -47,6 +47,17 @@ test: lint typecheck
 # engine, pipeline and crash). The figures are also written to var/bench/latest.json.
 bench: install
 	$(BIN)/python bench/run.py $(if $(ONLY),--only '$(ONLY)')
+
+# `make screenshots`: the browser tests that picture README.md's user guide, then the chosen
+# pictures made small into docs/screenshots/ (tests/browser/readme_screenshots.py); commit them.
+SCREENSHOT_TESTS = tests/browser/test_recipes.py tests/browser/test_albums.py \
+	tests/browser/test_phone_photos.py tests/browser/test_company_sign_in.py \
+	tests/browser/test_email_notices.py
+screenshots: install
+	mkdir -p var; dir=$$(mktemp -d $(CURDIR)/var/test-XXXXXX); \
+		VAR_DIR=$$dir $(BIN)/pytest -m browser -p no:randomly $(SCREENSHOT_TESTS); \
+		status=$$?; rm -rf $$dir; test $$status -eq 0 || exit $$status
+	$(BIN)/python -m tests.browser.readme_screenshots
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache test-artifacts
