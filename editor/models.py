@@ -817,6 +817,9 @@ class RecipeBatch(models.Model):
     )
     name = models.CharField(max_length=80, help_text="The recipe's name when the batch started.")
     created_at = models.DateTimeField(default=timezone.now)
+    # When the one email saying every photo's run ended was decided on (editor.notifications):
+    # set once, by a conditional UPDATE, so two runs ending at once make one email.
+    notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at",)

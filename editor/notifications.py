@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from editor import operations
+from editor import operations, recipes
 from editor.models import (
     UNFINISHED_STATUSES,
     Batch,
@@ -41,6 +41,7 @@ from editor.models import (
     Job,
     JobStatus,
     NoticeStatus,
+    RecipeBatch,
     RecipeRun,
     RecipeStepRun,
 )
@@ -104,6 +105,17 @@ def _run_may_have_ended(job: Job, step: RecipeStepRun, status: str) -> None:
         notified_at=timezone.now()
     ):
         return
+    batch_id = step.run.batch_id
+    if batch_id is not None:
+        # A photo of a recipe's batch: one email for the batch, when the last photo's run
+        # ends. Each run marks its own end first, then looks at the others': of two ending at
+        # once, at least the second sees both, and the batch's own mark makes one email.
+        if RecipeRun.objects.filter(batch_id=batch_id, notified_at__isnull=True).exists():
+            return
+        if not RecipeBatch.objects.filter(pk=batch_id, notified_at__isnull=True).update(
+            notified_at=timezone.now()
+        ):
+            return
     _write(EmailNotice(owner=job.owner, recipe_run_id=step.run_id, job=job))
 
 
@@ -204,7 +216,9 @@ def _send_all(ids: list[str]) -> None:
 
 def message(notice: EmailNotice) -> EmailMessage:
     """The email itself: what ended, how it went, and links back to it."""
-    if notice.recipe_run is not None:
+    if notice.recipe_run is not None and notice.recipe_run.batch is not None:
+        subject, context = _about_recipe_batch(notice.recipe_run.batch)
+    elif notice.recipe_run is not None:
         subject, context = _about_run(notice.recipe_run, notice.job)
     elif notice.batch is not None:
         subject, context = _about_batch(notice.batch)
@@ -249,6 +263,23 @@ def _about_run(run: RecipeRun, last: Job | None) -> tuple[str, dict[str, Any]]:
         "what": subject,
         "error": last.error_message if last is not None and not done else "",
         "url": _link(reverse("editor:recipe_run", args=[run.pk])),
+    }
+
+
+def _about_recipe_batch(batch: RecipeBatch) -> tuple[str, dict[str, Any]]:
+    states = Counter(recipes.status(run) for run in batch.runs.all())
+    total = sum(states.values())
+    subject = ngettext(
+        "Your recipe “%(name)s” on %(count)d photo has ended",
+        "Your recipe “%(name)s” on %(count)d photos has ended",
+        total,
+    ) % {"name": batch.name, "count": total}
+    return subject, {
+        "what": subject,
+        "succeeded": states["succeeded"],
+        "failed": states["stopped"],
+        "canceled": 0,
+        "url": _link(reverse("editor:recipe_batch", args=[batch.pk])),
     }
 
 

@@ -23,6 +23,7 @@ from editor.models import (
     Job,
     JobStatus,
     NoticeStatus,
+    RecipeBatch,
     RecipeRun,
     RecipeStepRun,
 )
@@ -317,3 +318,32 @@ def test_a_recipe_run_that_stops_at_a_failed_step_says_why(
     [email] = mail.outbox
     assert email.subject == "Your recipe “Twice” stopped before its end"
     assert "PicWish could not read this image." in email.body
+
+
+def test_a_recipe_batch_sends_one_email_when_its_last_photo_ends(
+    opted_in: User,
+    sent_tasks: SentTasks,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    recipe = recipes.save(owner=opted_in, name="Old photos", steps=[{"operation": "colorize"}])
+    batch = RecipeBatch.objects.create(owner=opted_in, recipe=recipe, name=recipe.name)
+    made = []
+    for _photo in range(3):
+        run = RecipeRun.objects.create(
+            owner=opted_in, recipe=recipe, name=recipe.name, steps=recipe.steps, batch=batch
+        )
+        job = make_job_row(opted_in, JobStatus.RUNNING)
+        RecipeStepRun.objects.create(run=run, index=0, job=job)
+        made.append(job)
+    Job.objects.filter(pk=made[1].pk).update(error_message="Too dark.")
+    with django_capture_on_commit_callbacks(execute=True):
+        ended(made[0], took=1)
+        ended(made[1], JobStatus.FAILED, took=1)
+        assert not EmailNotice.objects.exists()  # a photo is still under way
+        ended(made[2], took=1)
+        ended(made[2], took=1)  # announced again: still one
+    deliver(sent_tasks)
+    [email] = mail.outbox
+    assert email.subject == "Your recipe “Old photos” on 3 photos has ended"
+    assert "Succeeded: 2. Failed: 1." in email.body
+    assert reverse("editor:recipe_batch", args=[batch.pk]) in email.body
