@@ -531,8 +531,8 @@ class RecipeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(RecipeRun)
 class RecipeRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "owner", "name", "source_job", "created_at")
-    list_select_related = ("owner",)
+    list_display = ("id", "owner", "name", "source_job", "batch", "created_at")
+    list_select_related = ("owner", "batch")
     search_fields = ("owner__username", "name")
 
 
