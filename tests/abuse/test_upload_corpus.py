@@ -17,8 +17,8 @@ from django.urls import reverse
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
-from editor import images
-from editor.models import Job, Vendor
+from editor import images, recipes
+from editor.models import Job, RecipeRun, Vendor
 from editor.vendors.picwish import LABEL, PicWishAdapter
 from tests.abuse.corpus import CASES, Case
 from tests.api.conftest import ApiClient, token_for
@@ -28,6 +28,7 @@ from tests.factories import make_key
 HUMAN_MESSAGES = (
     "The submitted file is empty.",
     "Choose a photo.",
+    "Choose at least one photo.",  # a batch form, when the upload carried no file at all
     "Send the photo as a file",
     "This file is not an image we can read.",
     "This image has too many pixels (the limit is 100 megapixels).",
@@ -114,6 +115,36 @@ def test_the_operation_form(client: Client, alice: User, case: Case) -> None:
         job = Job.objects.get()
         assert response["Location"] == reverse("editor:job", args=[job.pk])
         assert_stored_safely(job)
+        assert client.get(response["Location"]).status_code == 200
+
+
+@BY_NAME
+@pytest.mark.django_db
+def test_the_recipe_batch_form(client: Client, alice: User, case: Case) -> None:
+    make_key(alice, Vendor.PICWISH, "sandbox-corpus-0001")
+    recipe = recipes.save(owner=alice, name="Corpus", steps=[{"operation": "colorize"}])
+    client.force_login(alice)
+    body, content_type = multipart({}, "photos", case)
+    url = reverse("editor:recipe_batch_new", args=[recipe.pk])
+    response = client.post(url, body, content_type=content_type)
+    assert response.status_code != 500
+    if case.expected in {"rejected", "damaged"}:
+        assert response.status_code == 422
+        messages = response.context["errors"].get("photos")
+        assert messages, f"no error on the photos field: {response.context['errors']}"
+        page = response.content.decode()
+        for message in messages:
+            assert any(human in message for human in HUMAN_MESSAGES), message
+            assert html.escape(message) in page or message in page
+        assert "Traceback" not in page
+        assert not Job.objects.exists()
+        assert not RecipeRun.objects.exists()
+    else:
+        assert response.status_code == 302, response.context and response.context["errors"]
+        run = RecipeRun.objects.get()
+        assert run.batch is not None
+        assert response["Location"] == reverse("editor:recipe_batch", args=[run.batch.pk])
+        assert_stored_safely(Job.objects.get())
         assert client.get(response["Location"]).status_code == 200
 
 
