@@ -1,25 +1,53 @@
 # syntax=docker/dockerfile:1
-# Build: docker build -t photo-studio .   Run: see compose.yaml.
-FROM python:3.11-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /app
-RUN python -m venv /venv
-COPY pyproject.toml README.md ./
-RUN /venv/bin/pip install .
+# Build: docker build -t photo-studio .   Run: see compose.yaml and the README's Production section.
+#
+# BASE is any Debian 12 (bookworm) image. With a registry, the default is fine; without one, make
+# a base from Debian's packages and pass it in (.ci/container does this):
+#   debootstrap --variant=minbase bookworm rootfs http://deb.debian.org/debian
+#   tar -C rootfs -c . | podman import - localhost/debian-base:bookworm
+#   podman build --isolation chroot --build-arg BASE=localhost/debian-base:bookworm -t photo-studio .
+# Python is Debian's own 3.11, so the image never needs a Python image from a registry.
+ARG BASE=debian:bookworm-slim
 
-FROM python:3.11-slim AS runtime
+FROM ${BASE} AS python
+ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+
+FROM python AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Behind a TLS-inspecting proxy, pip needs the proxy's CA: mount the bundle at build time
+# (`podman build -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
+# --build-arg PIP_CERT=/run/host-ca.crt`); it never lands in a layer.
+ARG PIP_CERT=
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3-venv \
+    && rm -rf /var/lib/apt/lists/*
+RUN python3 -m venv /venv
+WORKDIR /src
+# Only the dependency list: this layer is rebuilt when pyproject.toml changes, not on every edit.
+COPY pyproject.toml README.md ./
+RUN env ${PIP_CERT:+PIP_CERT=$PIP_CERT} /venv/bin/pip install --quiet . && /venv/bin/pip uninstall --quiet --yes photo-studio pip \
+    && find /venv -name '__pycache__' -prune -exec rm -rf {} +
+
+FROM python AS runtime
 ENV PATH=/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DEBUG=false VAR_DIR=/data STATIC_ROOT=/app/staticfiles
-RUN useradd --system --uid 10001 --home-dir /app studio && mkdir -p /data && chown studio /data
+RUN useradd --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin studio && mkdir -p /data && chown studio /data
 COPY --from=build /venv /venv
 WORKDIR /app
-COPY --chown=studio . .
+COPY --chown=root:root . .
 # collectstatic needs settings to import, not real secrets.
 RUN SECRET_KEY=build-only VAULT_KEYS=$(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
-    python manage.py collectstatic --noinput
+    python manage.py collectstatic --noinput --verbosity 0
 USER studio
 EXPOSE 8000
+VOLUME ["/data"]
 # The access log leaves out the request line: share-link URLs (/s/<token>/...) carry their secret
 # token in the path, and a log is no place for it. Client, time, method, status, bytes, seconds.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", \
+# No control socket: nothing here drives gunicorn at run time, and /app is not the user's to write.
+# Other roles run the same image with another command (compose.yaml): the two workers, beat,
+# `python manage.py migrate`, and `python manage.py runsandbox` for a trial without vendors.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--no-control-socket", \
      "--access-logfile", "-", "--access-logformat", "%(h)s %(t)s \"%(m)s\" %(s)s %(B)s %(L)s"]
