@@ -1,0 +1,74 @@
+"""Big photos from a person's seat: a 108-megapixel JPEG (12,000 × 9,000) is flagged before
+upload as one that will be scaled down, and becomes a job that says so and succeeds (decoded at
+a reduced size on the server); a PNG over its pixel cap is refused before upload and after, in
+the same words.
+
+The job goes through the real worker and the vendor sandbox (tests.integration).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
+from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
+
+from editor import images
+from editor.models import Job, JobStatus
+from tests.browser.steps import field, open_operation, run, signed_in_with_keys, wait_for
+from tests.images import gray_jpeg, huge_png
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.integration,
+    pytest.mark.usefixtures("worker"),
+]
+
+
+def test_a_108_megapixel_jpeg_becomes_a_job_with_a_scaled_down_note(
+    page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    signed_in_with_keys(page, live_server, "bigjpeg")
+    form = open_operation(page, live_server, "colorize")
+    big = tmp_path / "big.jpg"
+    big.write_bytes(gray_jpeg((12_000, 9_000)))  # 108 MP in about 0.8 MB
+    field(form, "file_image").set_input_files(str(big))
+    warning = form.locator(".field--file_image [data-warning]")
+    expect(warning).to_contain_text("12,000 × 9,000 px")
+    expect(warning).to_contain_text("scaled down")
+    expect(warning).not_to_contain_text("too many pixels")
+
+    job = run(form)
+    notes = page.locator(".notes")
+    expect(notes).to_contain_text("Scaled down from 12000×9000 to 4096×3072 pixels")
+    wait_for(page, JobStatus.SUCCEEDED)
+    job.refresh_from_db()
+    with default_storage.open(job.results.get().file.name, "rb") as handle:
+        # PicWish takes at most 4096 a side: the photo went at that size or a little under.
+        assert max(Image.open(handle).size) <= 4096
+
+
+def test_a_png_over_its_cap_is_refused_before_upload_and_after_in_the_same_words(
+    page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    signed_in_with_keys(page, live_server, "bigpng")
+    form = open_operation(page, live_server, "colorize")
+    side = 8_000  # 64 MP: over a PNG's cap at the default memory budget (58.3 MP)
+    assert side * side > images.pixel_cap("PNG")
+    big = tmp_path / "scan.png"
+    big.write_bytes(huge_png((side, side), bits=8))
+    field(form, "file_image").set_input_files(str(big))
+    warning = form.locator(".field--file_image [data-warning]")
+    expect(warning).to_contain_text("This image has too many pixels")
+    said = warning.inner_text()
+    assert "8,000 × 8,000" in said
+    assert "the most a PNG may have is 58.3 megapixels" in said
+
+    form.locator("button[type=submit]").click()
+    error = page.locator(".field--file_image .field-error")
+    expect(error).to_be_visible()
+    assert error.inner_text().strip() == said.strip()
+    assert not Job.objects.exists()
