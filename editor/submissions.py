@@ -197,10 +197,14 @@ def clean_params(
     params: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for param in operation.params_for(provider):
+        if param.name in failed:
+            # Its field said what is wrong (out of range, not a number): it is missing from
+            # ``cleaned`` for that reason, not because nothing was sent.
+            continue
         if not operation.applies(param.when, cleaned):
             continue
         value = cleaned.get(param.name)
-        if param.kind == "colors" and param.name not in failed:
+        if param.kind == "colors":
             try:
                 value = parse_colors(str(value or ""), param.max_items)
             except forms.ValidationError as error:
