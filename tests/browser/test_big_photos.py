@@ -8,18 +8,20 @@ The job goes through the real worker and the vendor sandbox (tests.integration).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 from playwright.sync_api import Page, expect
+from pytest_django import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
 
 from editor import images
 from editor.models import Job, JobStatus
 from tests.browser.steps import field, open_operation, run, signed_in_with_keys, wait_for
-from tests.images import gray_jpeg, huge_png
+from tests.images import encode, gray_jpeg, huge_png, phone_photo
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -72,3 +74,50 @@ def test_a_png_over_its_cap_is_refused_before_upload_and_after_in_the_same_words
     expect(error).to_be_visible()
     assert error.inner_text().strip() == said.strip()
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("PNG", "scan.png"),
+        ("WEBP", "lossy.webp"),
+        ("WEBP lossless", "lossless.webp"),
+        ("WEBP alpha", "alpha.webp"),
+        ("HEIF", "phone.heic"),
+        ("AVIF", "phone.avif"),
+        ("progressive JPEG", "progressive.jpg"),
+    ],
+)
+def test_the_form_reads_each_kinds_size_from_its_header(
+    page: Page,
+    live_server: LiveServer,
+    tmp_path: Path,
+    settings: SettingsWrapper,
+    kind: str,
+    name: str,
+) -> None:
+    """At a 10 MB budget a 1000×1000 photo is over every cap but a baseline JPEG's: the page
+    reads its size from the header of each kind (WebP's three headers, HEIC's and AVIF's
+    "ispe", a progressive JPEG's frame) and says the server's sentence before upload."""
+    settings.IMAGE_MEMORY_BUDGET_MB = 10
+    signed_in_with_keys(page, live_server, "kinds")
+    form = open_operation(page, live_server, "colorize")
+    square = Image.new("RGB", (1000, 1000), (120, 80, 200))
+    made = {
+        "PNG": lambda: encode(square, "PNG"),
+        "WEBP": lambda: encode(square, "WEBP"),
+        "WEBP lossless": lambda: encode(square, "WEBP", lossless=True),
+        "WEBP alpha": lambda: encode(square.convert("RGBA"), "WEBP"),
+        "HEIF": lambda: phone_photo("HEIF", size=(1000, 1000)),
+        "AVIF": lambda: phone_photo("AVIF", size=(1000, 1000)),
+        "progressive JPEG": lambda: gray_jpeg((1000, 1000), progressive=True),
+    }[kind]()
+    path = tmp_path / name
+    path.write_bytes(made)
+    server_kind = kind.split(" ")[0] if kind.startswith("WEBP") else kind
+    with pytest.raises(images.ImageRejected) as refused:
+        images.check_upload(io.BytesIO(made))
+    assert str(refused.value) == str(images.too_many_pixels(server_kind, 1000, 1000))
+    field(form, "file_image").set_input_files(str(path))
+    warning = form.locator(".field--file_image [data-warning]")
+    expect(warning).to_have_text(str(refused.value))
