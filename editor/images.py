@@ -285,6 +285,24 @@ def pixel_caps() -> dict[str, Any]:
         "too_many": _TOO_MANY_PIXELS(),
         "save_as_jpeg": _SAVE_AS_JPEG(),
         "jpeg_cap": _megapixels(pixel_cap("JPEG")),
+        "jpeg_full_decode": full_decode_cap(),
+        "decoded_smaller": _DECODED_SMALLER(),
+    }
+
+
+def _DECODED_SMALLER() -> str:
+    return _(
+        "At %(width)s × %(height)s px this JPEG is more than the studio decodes whole: it will "
+        "be decoded at a reduced size and scaled down."
+    )
+
+
+def decoded_smaller(width: int, height: int) -> str:
+    """What the studio says, before upload and at submit, of a JPEG within the vendor's limits
+    but over its full-decode cap (fit decodes it reduced)."""
+    return _DECODED_SMALLER() % {
+        "width": number_format(width, force_grouping=True),
+        "height": number_format(height, force_grouping=True),
     }
 
 

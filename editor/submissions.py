@@ -376,6 +376,12 @@ def _check_photo(spec: FileInput, provider: Provider, photo: Photo, found: _Phot
                 "max_h": limits.max_height,
             }
         )
+    elif (
+        spec.role != "mask"
+        and header.format == "JPEG"
+        and header.width * header.height > images.full_decode_cap()
+    ):
+        found.notes.append(images.decoded_smaller(header.width, header.height))
     if header.width < limits.min_width or header.height < limits.min_height:
         too_small = _(
             "This image is %(w)d×%(h)d pixels; %(vendor)s needs at least %(mw)d×%(mh)d."

@@ -152,14 +152,17 @@
     return studio.number(tenths / 10, tenths % 10 ? 1 : 0);
   }
 
+  function pixelCaps(input) {
+    try {
+      return JSON.parse(input.getAttribute("data-pixel-caps") || "null");
+    } catch (error) {
+      return null;
+    }
+  }
+
   // The server's sentence for a photo over its kind's cap, or "" when it is within it.
   function overCap(input, header) {
-    var caps;
-    try {
-      caps = JSON.parse(input.getAttribute("data-pixel-caps") || "null");
-    } catch (error) {
-      return "";
-    }
+    var caps = pixelCaps(input);
     if (!caps || !header) { return ""; }
     var kind = header.format === "JPEG" && header.progressive ? "progressive JPEG" : header.format;
     var cap = caps.caps[kind];
@@ -199,8 +202,11 @@
       if (photo.width < limits.min_width || photo.height < limits.min_height) {
         lines.push(studio.say(form, "too_small", values));
       }
+      var caps = pixelCaps(input);
       if (photo.width > limits.max_width || photo.height > limits.max_height) {
         lines.push(studio.say(form, "too_big", values));
+      } else if (caps && FORMATS[typeOf(photo.file)] === "JPEG" && photo.width * photo.height > caps.jpeg_full_decode) {
+        lines.push(studio.format(caps.decoded_smaller, values));
       }
       if (photo.file.size > limits.max_bytes) {
         lines.push(studio.say(form, "too_heavy", values));

@@ -121,3 +121,16 @@ def test_the_form_reads_each_kinds_size_from_its_header(
     field(form, "file_image").set_input_files(str(path))
     warning = form.locator(".field--file_image [data-warning]")
     expect(warning).to_have_text(str(refused.value))
+
+
+def test_a_jpeg_decoded_smaller_within_the_limits_is_flagged_before_upload(
+    page: Page, live_server: LiveServer, tmp_path: Path, settings: SettingsWrapper
+) -> None:
+    settings.IMAGE_MEMORY_BUDGET_MB = 10  # a JPEG is decoded whole up to 1.25 MP
+    signed_in_with_keys(page, live_server, "smaller")
+    form = open_operation(page, live_server, "color_migration")
+    path = tmp_path / "wide.jpg"
+    path.write_bytes(gray_jpeg((2000, 1000)))
+    field(form, "file_image").set_input_files(str(path))
+    warning = form.locator(".field--file_image [data-warning]")
+    expect(warning).to_contain_text(images.decoded_smaller(2000, 1000))

@@ -261,3 +261,32 @@ def test_a_108_megapixel_jpeg_becomes_a_job_that_says_it_will_be_scaled_down(
     )
     assert response.redirect_chain[-1][0] == reverse("editor:job", args=[Job.objects.get().pk])
     assert "12000×9000 pixels; it will be scaled down" in response.content.decode()
+
+
+def test_a_jpeg_within_the_limits_but_decoded_smaller_is_noted_at_submit(
+    client: Client, alice: User, settings: SettingsWrapper
+) -> None:
+    # 2 MP at a 10 MB budget: over the 1.25 MP a JPEG is decoded whole at, within the built-in
+    # engine's 12000 a side. The page's script says the same sentence (decoded_smaller).
+    settings.IMAGE_MEMORY_BUDGET_MB = 10
+    client.force_login(alice)
+    upload = SimpleUploadedFile("wide.jpg", make_image((2000, 1000)), "image/jpeg")
+    response = client.post(
+        reverse("editor:operation", args=["color_migration"]),
+        {
+            "provider": "local",
+            "mode": "AUTO",
+            "degree": "0.5",
+            "color_count": "3",
+            "file_image": upload,
+        },
+        follow=True,
+    )
+    assert Job.objects.count() == 1, response.context["form"].errors
+    note = images.decoded_smaller(2000, 1000)
+    assert note == (
+        "At 2,000 × 1,000 px this JPEG is more than the studio decodes whole: it will be "
+        "decoded at a reduced size and scaled down."
+    )
+    assert note in response.content.decode()
+    assert images.pixel_caps()["jpeg_full_decode"] == 1_250_000
