@@ -3,14 +3,15 @@
 Pages run here, against a throwaway SQLite database in a temporary VAR_DIR, so they never touch
 var/. The gallery at 1,000 results (bench/gallery.py), an album of 200 results downloaded as a
 streamed ZIP with its peak memory (bench/albums.py), thumbnails and downloads of a 48 MP
-result (bench/thumbnails.py), storing and downloading that result on S3 (bench/s3.py, against
-moto on 127.0.0.1), the built-in engine (bench/local_engine.py), the job pipeline
-(bench/pipeline.py), a 3-step recipe on 20 photos with the studio's overhead per step
-(bench/recipes.py), the waiting line (bench/waiting_line.py), jobs under a chaos loop of killed
-workers and other faults (bench/crash.py) and the load run
-against gunicorn (bench/load.py) each run in a process of their own: the gallery fills a
-database of its own, the image benches measure peak memory, which a big parent would skew, and
-the last three set Django up with their own database, broker and workers.
+result (bench/thumbnails.py), fitting a 200 MP JPEG (bench/big_photos.py), storing and
+downloading that result on S3 (bench/s3.py, against moto on 127.0.0.1), the built-in engine
+(bench/local_engine.py), the job pipeline (bench/pipeline.py), a 3-step recipe on 20 photos
+with the studio's overhead per step (bench/recipes.py), the waiting line
+(bench/waiting_line.py), jobs under a chaos loop of killed workers and other faults
+(bench/crash.py) and the load run against gunicorn (bench/load.py) each run in a process of
+their own: the gallery fills a database of its own, the image benches measure peak memory,
+which a big parent would skew, and the last three set Django up with their own database,
+broker and workers.
 
 Every figure is also written as JSON, one flat object of numbers, to var/bench/latest.json (and
 a copy named for the run's start, var/bench/<UTC time>.json), so runs can be compared: each
@@ -18,11 +19,12 @@ script records its figures with bench/figures.py into a file named by ``BENCH_FI
 this script sets and reads back at the end, also when a section failed or the run was stopped.
 
 ``--only`` (``make bench ONLY=...``) runs some sections: a comma list of pages, gallery,
-albums, thumbnails, s3, engine, pipeline, recipes, queue, crash and load, or ``vendor`` for what
-issue 16 measures (engine, pipeline, crash), ``queue`` for issue 17's (the waiting line, then the
-chaos run) or ``burst`` for the PicWish bursts alone. The pipeline section runs its PicWish
-burst a second time on the embedded defaults (SQLite, kombu's filesystem broker, the file cache)
-when the environment names other stores, for the ``_default`` figures.
+albums, thumbnails, bigphotos, s3, engine, pipeline, recipes, queue, crash and load, or
+``vendor`` for what issue 16 measures (engine, pipeline, crash), ``queue`` for issue 17's (the
+waiting line, then the chaos run) or ``burst`` for the PicWish bursts alone. The pipeline
+section runs its PicWish burst a second time on the embedded defaults (SQLite, kombu's
+filesystem broker, the file cache) when the environment names other stores, for the
+``_default`` figures.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ SECTIONS = (
     "gallery",
     "albums",
     "thumbnails",
+    "bigphotos",
     "s3",
     "engine",
     "pipeline",
@@ -248,7 +251,11 @@ def run_section(name: str, environment: dict[str, str]) -> int:
     if name == "burst":
         return run_pipeline(environment, "--cases", "burst")
     # bench/queue.py would shadow the standard library's queue module for its siblings.
-    script = {"engine": "local_engine.py", "queue": "waiting_line.py"}.get(name, f"{name}.py")
+    script = {
+        "engine": "local_engine.py",
+        "queue": "waiting_line.py",
+        "bigphotos": "big_photos.py",
+    }.get(name, f"{name}.py")
     return run_script(script, environment)
 
 

@@ -14,7 +14,7 @@ process.
 
 Then the memory budget (``IMAGE_MEMORY_BUDGET_MB``) against the worst inputs: a 100 MP 16-bit
 RGBA PNG of well under 1 MB (zeros) through fit (the built-in engine's limits, which scale
-nothing down), the thumbnail and a JPEG conversion; the largest such PNG the budget lets fit
+nothing down), the thumbnail and a JPEG conversion; the largest such PNG its pixel cap lets fit
 take; and a 48 MP JPEG converted to JPEG and to WebP. Each in a fresh process, which reports
 its whole peak resident memory (imports included: what the 1 GB ceiling is about) and whether
 the step refused the picture.
@@ -111,14 +111,15 @@ def make_png(path: Path, size: tuple[int, int]) -> None:
 
 
 def edge_size() -> tuple[int, int]:
-    """The biggest square RGBA picture fit takes within the budget: decoded plus one copy."""
+    """The biggest square RGBA PNG fit takes: a PNG's pixel cap (images.pixel_cap, the budget
+    over the 12 bytes a pixel a PNG may take at worst; an RGBA one takes 8)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
     from editor import images
 
-    side = math.isqrt(images.memory_budget() // (4 + images.WORKING_COPY_BYTES))
+    side = math.isqrt(images.pixel_cap("PNG"))
     return side, side
 
 
@@ -164,7 +165,7 @@ def bench_memory(spawn: BaseContext, folder: str) -> None:
     sizes = {name: Path(path).stat().st_size / 1e6 for name, path in paths.items()}
     print(
         f"\nMemory budget: 100 MP 16-bit RGBA PNG of {sizes['png100mp']:.2f} MB, the biggest "
-        f"RGBA PNG fit takes within the budget ({sizes['png_edge']:.2f} MB), the 48 MP JPEG; "
+        f"RGBA PNG fit takes (its pixel cap) ({sizes['png_edge']:.2f} MB), the 48 MP JPEG; "
         "whole peak resident memory of a fresh process (imports included)"
     )
     print(f"{'case':<22}{'seconds':>9}{'peak MB':>9}  outcome")

@@ -521,6 +521,8 @@ JOB_LIGHT_PIXELS = env_int("JOB_LIGHT_PIXELS", 2_000_000)
 # The memory (MB) one image decode and its step's working copies may take (fit, thumbnail,
 # converted download, the built-in engine, the upload check): refused with a message above it,
 # computed from the header before decoding. 700 keeps every process under 1 GB (make bench).
+# It sets the pixel caps of the formats decoded whole (editor.images.pixel_cap: 58 MP for a PNG
+# at 700); a baseline JPEG, decoded reduced when big, may have up to 500 MP whatever it is.
 IMAGE_MEMORY_BUDGET_MB = env_int("IMAGE_MEMORY_BUDGET_MB", 700)
 # A batch: several photos sent at once with the same settings, one job each.
 BATCH_MAX_PHOTOS = env_int("BATCH_MAX_PHOTOS", 20)

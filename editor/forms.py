@@ -163,6 +163,9 @@ class OperationForm(forms.Form):
                 "accept": images.ACCEPT,
                 "data-role": spec.role,
                 "data-limits": json.dumps(file_limits(operation, spec)),
+                # The server's pixel caps and its words for a photo over one: the page says
+                # before upload what the server would say after.
+                "data-pixel-caps": json.dumps(images.pixel_caps()),
             }
             if spec.role == "image":
                 # Several photos make a batch: the same settings, one job each.

@@ -24,9 +24,10 @@ import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 from pillow_heif import register_heif_opener
@@ -37,15 +38,16 @@ register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 logger = logging.getLogger(__name__)
 
-# Anything bigger is refused before decoding: 100 megapixels (a 48 MP phone photo fits twice).
-MAX_PIXELS = 100_000_000
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# The most pixels a photo may have in any format, refused from its header: past this a file is
+# a decompression bomb or a mistake (a 200 MP phone sensor fits twice). A baseline JPEG up to
+# it is taken whatever the memory budget, since libjpeg decodes it at a half, a quarter or an
+# eighth of its size (draft mode) for a few bytes a pixel of the original; every other format
+# is decoded whole and has a lower cap from the memory budget (pixel_cap).
+SAFETY_MAX_PIXELS = 500_000_000
+Image.MAX_IMAGE_PIXELS = SAFETY_MAX_PIXELS
 # A file whose data ends early must fail to decode, not be padded out (check_pixels). This is
 # Pillow's default; said here because the upload checks depend on it.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
-TOO_MANY_PIXELS = (
-    f"This image has too many pixels (the limit is {MAX_PIXELS // 1_000_000} megapixels)."
-)
 
 
 # The memory one decode and the working copies of its step may take, unless settings say
@@ -69,6 +71,28 @@ ENCODER_BYTES = {"WEBP": 6}
 # image), all alive until the decode returns. Measured on a 12 MP photo: a decode's peak was
 # 8.7 (HEIC) and 9.4 (AVIF) bytes a pixel with Pillow's own four, counted here as 4 + 8.
 DECODER_BYTES = {"HEIF": 8, "AVIF": 8}
+# What libjpeg holds for a progressive JPEG while it decodes, at any scale: the whole picture's
+# DCT coefficients, two bytes a sample of each component (at its own sampling).
+COEFFICIENT_BYTES = 2
+# The bytes a pixel costs at worst to take a photo of each format at its full size, as
+# memory_needed counts them: its decode in its costliest mode and fit's working copy (at least
+# four bytes a pixel each, check_fit_memory), PNG's transparency outside RGBA going through an
+# RGBA copy too, libwebp's encoder, libheif's and libavif's own planes. A progressive JPEG adds
+# its coefficients, for up to four full-size components. The formats decoded whole have a pixel
+# cap of the memory budget over this (pixel_cap): within it no step goes over the budget.
+FULL_DECODE_BYTES = {
+    "JPEG": 4 + WORKING_COPY_BYTES,
+    "PNG": 4 + 2 * WORKING_COPY_BYTES,
+    "WEBP": 4 + WORKING_COPY_BYTES + ENCODER_BYTES["WEBP"],
+    "HEIF": 4 + WORKING_COPY_BYTES + DECODER_BYTES["HEIF"],
+    "AVIF": 4 + WORKING_COPY_BYTES + DECODER_BYTES["AVIF"],
+}
+PROGRESSIVE_JPEG = "progressive JPEG"
+PROGRESSIVE_BYTES = FULL_DECODE_BYTES["JPEG"] + 4 * COEFFICIENT_BYTES
+# A JPEG over its full-decode cap is decoded reduced to the largest scale whose copy is at
+# least this share of the size it is fitted to (each side): a 16320×12240 photo fitted to
+# 4096×4096 is decoded at a quarter (4080×3060, 12 MP) rather than at a half (50 MP).
+DRAFT_TOLERANCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -208,22 +232,118 @@ class Fitted:
 
 
 def _open(stream: IO[bytes]) -> Image.Image:
-    """Open lazily (header only) and refuse what we will not decode."""
+    """Open lazily (header only) and refuse what we will not decode: a format we do not take,
+    and more pixels than its format's cap (pixel_cap)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(stream)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected(TOO_MANY_PIXELS) from None
+        raise ImageRejected(
+            _("This image has too many pixels: the most any photo may have is %(cap)s megapixels.")
+            % {"cap": _megapixels(SAFETY_MAX_PIXELS)}
+        ) from None
     except (UnidentifiedImageError, *DECODE_ERRORS):
         raise ImageRejected(_("This file is not an image we can read.")) from None
-    if image.width < 1 or image.height < 1 or image.width * image.height > MAX_PIXELS:
-        raise ImageRejected(TOO_MANY_PIXELS)
     if image.format not in MEDIA_TYPES:
         raise ImageRejected(
             f"{image.format or 'This'} images are not supported; use JPEG, PNG, WebP, HEIC or AVIF."
         )
+    if image.width < 1 or image.height < 1:
+        raise ImageRejected(_("This file is not an image we can read."))
+    kind = kind_of(image)
+    if image.width * image.height > pixel_cap(kind):
+        raise too_many_pixels(kind, image.width, image.height)
     return image
+
+
+def kind_of(image: Image.Image) -> str:
+    """What a photo's pixel cap goes by: its format, or ``PROGRESSIVE_JPEG``."""
+    if image.format == "JPEG" and image.info.get("progressive"):
+        return PROGRESSIVE_JPEG
+    return image.format or ""
+
+
+def pixel_cap(kind: str) -> int:
+    """The most pixels a photo of ``kind`` (a format in MEDIA, or ``PROGRESSIVE_JPEG``) may
+    have. A baseline JPEG: SAFETY_MAX_PIXELS, since it is decoded reduced when it is big; any
+    other kind is decoded whole, so the memory budget decides (FULL_DECODE_BYTES). The form
+    checks the same numbers before upload (pixel_caps)."""
+    if kind == "JPEG":
+        return SAFETY_MAX_PIXELS
+    per_pixel = PROGRESSIVE_BYTES if kind == PROGRESSIVE_JPEG else FULL_DECODE_BYTES[kind]
+    return min(SAFETY_MAX_PIXELS, memory_budget() // per_pixel)
+
+
+def pixel_caps() -> dict[str, Any]:
+    """The pixel caps and the words for a photo over one, for the operation page: its script
+    says before upload what the server would say after (the same numbers, the same sentence)."""
+    kinds = [*FULL_DECODE_BYTES, PROGRESSIVE_JPEG]
+    return {
+        "caps": {kind: pixel_cap(kind) for kind in kinds},
+        "labels": {kind: _kind_label(kind) for kind in kinds},
+        "too_many": _TOO_MANY_PIXELS(),
+        "save_as_jpeg": _SAVE_AS_JPEG(),
+        "jpeg_cap": _megapixels(pixel_cap("JPEG")),
+        "jpeg_full_decode": full_decode_cap(),
+        "decoded_smaller": _DECODED_SMALLER(),
+    }
+
+
+def _DECODED_SMALLER() -> str:
+    return _(
+        "At %(width)s × %(height)s px this JPEG is more than the studio decodes whole: it will "
+        "be decoded at a reduced size and scaled down."
+    )
+
+
+def decoded_smaller(width: int, height: int) -> str:
+    """What the studio says, before upload and at submit, of a JPEG within the vendor's limits
+    but over its full-decode cap (fit decodes it reduced)."""
+    return _DECODED_SMALLER() % {
+        "width": number_format(width, force_grouping=True),
+        "height": number_format(height, force_grouping=True),
+    }
+
+
+def _TOO_MANY_PIXELS() -> str:
+    return _(
+        "This image has too many pixels: at %(width)s × %(height)s it has %(megapixels)s "
+        "megapixels, and the most a %(format)s may have is %(cap)s megapixels."
+    )
+
+
+def _SAVE_AS_JPEG() -> str:
+    return _(
+        "Saved as an ordinary (baseline) JPEG it may have up to %(jpeg_cap)s megapixels: it "
+        "is then scaled down to fit."
+    )
+
+
+def _kind_label(kind: str) -> str:
+    return kind if kind == PROGRESSIVE_JPEG else BY_FORMAT[kind].name
+
+
+def _megapixels(pixels: int, *, up: bool = False) -> str:
+    """Megapixels to a tenth, grouped as the language does and without a trailing ".0": a cap
+    rounded down, a photo's size up (so a photo over a cap never reads as equal to it). The
+    page's script writes them the same way (static/js/upload.js)."""
+    tenths = -(-pixels // 100_000) if up else pixels // 100_000
+    return number_format(tenths / 10, decimal_pos=1 if tenths % 10 else 0, force_grouping=True)
+
+
+def too_many_pixels(kind: str, width: int, height: int) -> ImageRejected:
+    """The refusal of a photo over its kind's pixel cap, in the words the form uses too."""
+    message = _TOO_MANY_PIXELS() % {
+        "width": number_format(width, force_grouping=True),
+        "height": number_format(height, force_grouping=True),
+        "megapixels": _megapixels(width * height, up=True),
+        "format": _kind_label(kind),
+        "cap": _megapixels(pixel_cap(kind)),
+    }
+    if kind != "JPEG":
+        message += " " + _SAVE_AS_JPEG() % {"jpeg_cap": _megapixels(pixel_cap("JPEG"))}
+    return ImageRejected(message)
 
 
 def memory_budget() -> int:
@@ -249,7 +369,25 @@ def memory_needed(image: Image.Image, *, copies: int = 1, encode: str = "") -> i
         copies += 1
     per_pixel = bytes_per_pixel(image.mode) + copies * WORKING_COPY_BYTES
     decoder = DECODER_BYTES.get(image.format or "", 0)
-    return pixels * (per_pixel + max(decoder, ENCODER_BYTES.get(encode, 0)))
+    encoder = ENCODER_BYTES.get(encode, 0)
+    return pixels * (per_pixel + max(decoder, encoder)) + coefficient_bytes(image)
+
+
+def coefficient_bytes(image: Image.Image) -> int:
+    """What libjpeg holds for a progressive JPEG while decoding it (0 for anything else): the
+    DCT coefficients of its whole picture, whatever scale it is drafted to."""
+    if kind_of(image) != PROGRESSIVE_JPEG:
+        return 0
+    config = getattr(image, "decoderconfig", ())
+    scale = int(config[0]) if config else 1
+    pixels = image.width * scale * image.height * scale
+    layers: list[tuple[int, int, int, int]] = getattr(image, "layer", [])
+    if not layers:
+        return pixels * 4 * COEFFICIENT_BYTES
+    h_max = max(h for _id, h, _v, _q in layers) or 1
+    v_max = max(v for _id, _h, v, _q in layers) or 1
+    samples = sum(pixels * h * v // (h_max * v_max) for _id, h, v, _q in layers)
+    return samples * COEFFICIENT_BYTES
 
 
 def too_much_memory(needed: int, budget: int) -> ImageRejected:
@@ -419,8 +557,7 @@ def _fit(data: bytes, limits: ImageLimits, vendor_label: str) -> Fitted:
         )
     needs_rgb = limits.rgb_only and (image.mode != "RGB" or _has_alpha(image))
     too_big = width > limits.max_width or height > limits.max_height
-    if too_big and source_format == "JPEG":
-        _draft_to_fit(image, limits)
+    _draft_if_big(image, limits)
     within_budget(image, encode=_fit_encoder(source_format, limits))
     try:
         # Decode fully even when the file fits: a damaged photo must not cost vendor credits.
@@ -438,6 +575,7 @@ def _fit(data: bytes, limits: ImageLimits, vendor_label: str) -> Fitted:
         and not oriented
         and not needs_rgb
         and not too_big
+        and image.size == (width, height)  # not decoded reduced for its memory
     ):
         return Fitted(Encoded(data, MEDIA_TYPES[source_format]), width, height)
 
@@ -453,7 +591,12 @@ def _fit(data: bytes, limits: ImageLimits, vendor_label: str) -> Fitted:
 
     if image.width > limits.max_width or image.height > limits.max_height:
         image.thumbnail((limits.max_width, limits.max_height), Image.Resampling.LANCZOS)
-    if (image.width, image.height) != (width, height) and not (
+    if not too_big and (image.width, image.height) != (width, height):
+        notes.append(
+            f"Scaled down from {width}×{height} to {image.width}×{image.height} pixels: a "
+            "JPEG this big is decoded at a reduced size to stay within the studio's memory."
+        )
+    elif (image.width, image.height) != (width, height) and not (
         oriented and (image.height, image.width) == (width, height)
     ):
         notes.append(
@@ -505,12 +648,52 @@ def _fit(data: bytes, limits: ImageLimits, vendor_label: str) -> Fitted:
     )
 
 
+def _draft_if_big(image: Image.Image, limits: ImageLimits) -> None:
+    """Draft a JPEG that is bigger than ``limits`` or than its full-decode cap (fit and its
+    check at submit decide alike)."""
+    if image.format != "JPEG":
+        return
+    too_big = image.width > limits.max_width or image.height > limits.max_height
+    if too_big or image.width * image.height > full_decode_cap():
+        _draft_to_fit(image, limits)
+
+
+def full_decode_cap() -> int:
+    """The most pixels of a JPEG decoded at its full size within the memory budget."""
+    return memory_budget() // FULL_DECODE_BYTES["JPEG"]
+
+
 def _draft_to_fit(image: Image.Image, limits: ImageLimits) -> None:
     """Let libjpeg decode a JPEG bigger than ``limits`` at a reduced scale (1/2 to 1/8): far
     less memory and time on huge photos. Asked for the size the picture is scaled to in the
-    end (its sides in proportion), rounded up, so the reduced copy is never smaller."""
-    scale = min(limits.max_width / image.width, limits.max_height / image.height)
-    image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+    end (its sides in proportion), rounded up, so the reduced copy is never smaller.
+
+    A JPEG over its full-decode cap (more pixels than the memory budget takes decoded whole)
+    may be decoded a step smaller than that: to the largest scale whose copy is at least
+    ``DRAFT_TOLERANCE`` of the fitted size, and smaller still while that copy would not fit the
+    budget (a 500 MP photo fitted to the built-in engine's 12000×12000 is decoded at a
+    quarter). The photo is still scaled down to within the limits, a little short of them."""
+    width, height = image.size
+    scale = min(1, limits.max_width / width, limits.max_height / height)
+    wanted = (math.ceil(width * scale), math.ceil(height * scale))
+    if width * height <= full_decode_cap():
+        image.draft("RGB", wanted)
+        return
+    factor = next(
+        factor
+        for factor in (8, 4, 2, 1)
+        if math.ceil(width / factor) >= DRAFT_TOLERANCE * wanted[0]
+        and math.ceil(height / factor) >= DRAFT_TOLERANCE * wanted[1]
+    )
+    decoded = 4 if image.mode in {"RGB", "CMYK"} else bytes_per_pixel(image.mode)
+    per_pixel = decoded + WORKING_COPY_BYTES
+    held = coefficient_bytes(image)
+    while factor < 8 and (
+        math.ceil(width / factor) * math.ceil(height / factor) * per_pixel + held > memory_budget()
+    ):
+        factor *= 2
+    # Pillow picks the largest of 1/2, 1/4, 1/8 that keeps the copy at least the size asked.
+    image.draft("RGB", (max(1, width // factor), max(1, height // factor)))
 
 
 def _fit_encoder(source_format: str, limits: ImageLimits) -> str:
@@ -526,10 +709,7 @@ def check_fit_memory(upload: IO[bytes], limits: ImageLimits) -> None:
     upload.seek(0)
     try:
         image = _open(upload)
-        if image.format == "JPEG" and (
-            image.width > limits.max_width or image.height > limits.max_height
-        ):
-            _draft_to_fit(image, limits)
+        _draft_if_big(image, limits)
         needed = memory_needed(image, encode=_fit_encoder(image.format or "", limits))
         pixels = image.width * image.height
         needed = max(needed, pixels * (4 + WORKING_COPY_BYTES))

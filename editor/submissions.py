@@ -197,10 +197,14 @@ def clean_params(
     params: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for param in operation.params_for(provider):
+        if param.name in failed:
+            # Its field said what is wrong (out of range, not a number): it is missing from
+            # ``cleaned`` for that reason, not because nothing was sent.
+            continue
         if not operation.applies(param.when, cleaned):
             continue
         value = cleaned.get(param.name)
-        if param.kind == "colors" and param.name not in failed:
+        if param.kind == "colors":
             try:
                 value = parse_colors(str(value or ""), param.max_items)
             except forms.ValidationError as error:
@@ -372,6 +376,12 @@ def _check_photo(spec: FileInput, provider: Provider, photo: Photo, found: _Phot
                 "max_h": limits.max_height,
             }
         )
+    elif (
+        spec.role != "mask"
+        and header.format == "JPEG"
+        and header.width * header.height > images.full_decode_cap()
+    ):
+        found.notes.append(images.decoded_smaller(header.width, header.height))
     if header.width < limits.min_width or header.height < limits.min_height:
         too_small = _(
             "This image is %(w)d×%(h)d pixels; %(vendor)s needs at least %(mw)d×%(mh)d."

@@ -287,3 +287,42 @@ def phone_details() -> bytes:
 DAMAGED_HEIC = (
     "IMG_0042.HEIC: This image is damaged or incomplete: its data ends before the picture does."
 )
+
+
+def gray_jpeg(size: tuple[int, int], *, progressive: bool = False) -> bytes:
+    """A real YCbCr 4:2:0 JPEG of ``size``, flat mid-gray, written without any pixels in
+    memory: megapixels in about a quarter of a bit each, so a 200 MP photo is a 1 MB file made
+    in milliseconds that libjpeg decodes like any other of its size (a small JPEG cannot fake
+    one: the decoder reads the size from the frame header and the data must cover it).
+
+    Every block's DC difference is 0 (gray 128 after the level shift) and it has no AC
+    coefficients. Huffman tables of one code each ("0": DC category 0, AC end-of-block) make
+    each block two bits in a baseline scan, zero bits all through, then 1-bits padding the last
+    byte. ``progressive``: a progressive frame with a single DC scan (a bit per block), which
+    is valid: coefficients no scan codes stay zero."""
+    width, height = size
+    mcus = -(-width // 16) * -(-height // 16)
+    blocks = mcus * 6  # four Y blocks, one Cb, one Cr
+
+    def segment(marker: int, body: bytes) -> bytes:
+        return struct.pack(">BBH", 0xFF, marker, len(body) + 2) + body
+
+    def scan_data(bits: int) -> bytes:
+        data = bytearray(-(-bits // 8))
+        if bits % 8:
+            data[-1] = (1 << (8 - bits % 8)) - 1
+        return bytes(data)
+
+    one_code = bytes([1] + [0] * 15)  # one code of length 1, for the symbol that follows
+    tables = segment(0xC4, b"\x00" + one_code + b"\x00" + b"\x10" + one_code + b"\x00")
+    quantization = segment(0xDB, b"\x00" + bytes([1] * 64))
+    components = b"\x01\x22\x00" + b"\x02\x11\x00" + b"\x03\x11\x00"
+    frame = segment(
+        0xC2 if progressive else 0xC0, struct.pack(">BHHB", 8, height, width, 3) + components
+    )
+    selectors = b"\x03" + b"\x01\x00\x02\x00\x03\x00"
+    if progressive:
+        scan = segment(0xDA, selectors + b"\x00\x00\x00") + scan_data(blocks)
+    else:
+        scan = segment(0xDA, selectors + b"\x00\x3f\x00") + scan_data(blocks * 2)
+    return b"\xff\xd8" + quantization + frame + tables + scan + b"\xff\xd9"

@@ -70,6 +70,115 @@
     }
   }
 
+  // --- The pixel caps, before upload ------------------------------------------------------
+  // The photo's kind and pixel size read from its first bytes as the server reads them
+  // (editor.images): a photo over its kind's cap is named at once, in the server's words and
+  // with its numbers (data-pixel-caps), and never decoded by the browser.
+
+  var HEAD_BYTES = 256 * 1024;
+  var PROGRESSIVE = { 0xC2: true, 0xC6: true, 0xCA: true, 0xCE: true };
+
+  function jpegSize(bytes, view) {
+    var at = 2;
+    while (at + 9 < bytes.length) {
+      if (bytes[at] !== 0xFF) { return null; }
+      var marker = bytes[at + 1];
+      if (marker === 0xFF) { at += 1; continue; }
+      if (marker === 0x01 || (marker >= 0xD0 && marker <= 0xD8)) { at += 2; continue; }
+      if (marker >= 0xC0 && marker <= 0xCF && marker !== 0xC4 && marker !== 0xC8 && marker !== 0xCC) {
+        return { width: view.getUint16(at + 7), height: view.getUint16(at + 5), progressive: !!PROGRESSIVE[marker] };
+      }
+      at += 2 + view.getUint16(at + 2);
+    }
+    return null;
+  }
+
+  function webpSize(bytes, view) {
+    var chunk = String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]);
+    if (chunk === "VP8X") {
+      return { width: 1 + (view.getUint32(24, true) & 0xFFFFFF), height: 1 + (view.getUint32(27, true) & 0xFFFFFF) };
+    }
+    if (chunk === "VP8L") {
+      var bits = view.getUint32(21, true);
+      return { width: 1 + (bits & 0x3FFF), height: 1 + ((bits >>> 14) & 0x3FFF) };
+    }
+    if (chunk === "VP8 ") {
+      return { width: view.getUint16(26, true) & 0x3FFF, height: view.getUint16(28, true) & 0x3FFF };
+    }
+    return null;
+  }
+
+  // HEIC and AVIF: the largest "ispe" (image spatial extents) property is the primary
+  // picture's (a grid's tiles are smaller).
+  function isobmffSize(bytes, view) {
+    var best = null;
+    for (var at = 4; at + 16 <= bytes.length; at++) {
+      if (bytes[at] === 0x69 && bytes[at + 1] === 0x73 && bytes[at + 2] === 0x70 && bytes[at + 3] === 0x65) {
+        var found = { width: view.getUint32(at + 8), height: view.getUint32(at + 12) };
+        if (!best || found.width * found.height > best.width * best.height) { best = found; }
+      }
+    }
+    return best;
+  }
+
+  function sizeOf(bytes, view, format) {
+    if (bytes.length < 32) { return null; }
+    if (bytes[0] === 0xFF && bytes[1] === 0xD8) { return jpegSize(bytes, view); }
+    if (bytes[0] === 0x89 && bytes[1] === 0x50) {
+      return { width: view.getUint32(16), height: view.getUint32(20) };
+    }
+    if (bytes[8] === 0x57 && bytes[9] === 0x45 && bytes[10] === 0x42 && bytes[11] === 0x50) {
+      return webpSize(bytes, view);
+    }
+    return format === "HEIF" || format === "AVIF" ? isobmffSize(bytes, view) : null;
+  }
+
+  // {format, width, height, progressive} from the file's first bytes, or null.
+  function readHeader(file, format) {
+    return file.slice(0, HEAD_BYTES).arrayBuffer().then(function (buffer) {
+      var bytes = new Uint8Array(buffer);
+      var size = sizeOf(bytes, new DataView(buffer), format);
+      if (!size || !(size.width > 0 && size.height > 0)) { return null; }
+      var names = { 0xFF: "JPEG", 0x89: "PNG", 0x52: "WEBP" };
+      size.format = names[bytes[0]] || format;
+      return size;
+    }, function () { return null; });
+  }
+
+  // Megapixels to a tenth, without a trailing ".0", as the server writes them: a cap rounded
+  // down, a photo's size up.
+  function megapixels(pixels, up) {
+    var tenths = up ? Math.ceil(pixels / 100000) : Math.floor(pixels / 100000);
+    return studio.number(tenths / 10, tenths % 10 ? 1 : 0);
+  }
+
+  function pixelCaps(input) {
+    try {
+      return JSON.parse(input.getAttribute("data-pixel-caps") || "null");
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // The server's sentence for a photo over its kind's cap, or "" when it is within it.
+  function overCap(input, header) {
+    var caps = pixelCaps(input);
+    if (!caps || !header) { return ""; }
+    var kind = header.format === "JPEG" && header.progressive ? "progressive JPEG" : header.format;
+    var cap = caps.caps[kind];
+    var pixels = header.width * header.height;
+    if (!cap || pixels <= cap) { return ""; }
+    var text = studio.format(caps.too_many, {
+      width: studio.number(header.width),
+      height: studio.number(header.height),
+      megapixels: megapixels(pixels, true),
+      format: caps.labels[kind],
+      cap: megapixels(cap, false)
+    });
+    if (kind !== "JPEG") { text += " " + studio.format(caps.save_as_jpeg, { jpeg_cap: caps.jpeg_cap }); }
+    return text;
+  }
+
   function warn(form, input) {
     var zone = zoneOf(input);
     var warning = zone.querySelector("[data-warning]");
@@ -93,8 +202,11 @@
       if (photo.width < limits.min_width || photo.height < limits.min_height) {
         lines.push(studio.say(form, "too_small", values));
       }
+      var caps = pixelCaps(input);
       if (photo.width > limits.max_width || photo.height > limits.max_height) {
         lines.push(studio.say(form, "too_big", values));
+      } else if (caps && FORMATS[typeOf(photo.file)] === "JPEG" && photo.width * photo.height > caps.jpeg_full_decode) {
+        lines.push(studio.format(caps.decoded_smaller, values));
       }
       if (photo.file.size > limits.max_bytes) {
         lines.push(studio.say(form, "too_heavy", values));
@@ -134,6 +246,24 @@
       input.dispatchEvent(new CustomEvent("photo:cleared", { bubbles: true }));
       return;
     }
+    readHeader(file, FORMATS[typeOf(file)]).then(function (header) {
+      if (!input.files || input.files[0] !== file) { return; }
+      var over = overCap(input, header);
+      if (over) {
+        input._problem = over;
+        zone.classList.add("upload--chosen");
+        warn(form, input);
+        input.dispatchEvent(new CustomEvent("photo:cleared", { bubbles: true }));
+        return;
+      }
+      preview(form, input, file, zone, noted);
+    });
+  }
+
+  function preview(form, input, file, zone, noted) {
+    var box = zone.querySelector("[data-preview-box]");
+    var image = zone.querySelector("[data-preview]");
+    var info = zone.querySelector("[data-info]");
     if (UNSHOWN[FORMATS[typeOf(file)]]) {
       // No preview, and no size until the server reads it: say what it is and what happens.
       info.textContent = studio.say(form, "unshown", { name: file.name, format: UNSHOWN[FORMATS[typeOf(file)]], bytes: bytesText(form, file.size) });

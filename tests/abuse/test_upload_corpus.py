@@ -31,7 +31,7 @@ HUMAN_MESSAGES = (
     "Choose at least one photo.",  # a batch form, when the upload carried no file at all
     "Send the photo as a file",
     "This file is not an image we can read.",
-    "This image has too many pixels (the limit is 100 megapixels).",
+    "This image has too many pixels",
     " images are not supported; use JPEG, PNG, WebP, HEIC or AVIF.",
     "This image is damaged or incomplete",
 )

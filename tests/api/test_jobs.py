@@ -229,7 +229,7 @@ def test_a_damaged_photo_is_422_naming_the_file(
     assert not Job.objects.exists()
 
 
-def test_a_photo_too_big_to_decode_within_the_memory_budget_is_422_naming_the_file(
+def test_a_png_over_its_pixel_cap_from_the_memory_budget_is_422(
     alice: User, alice_api: ApiClient, settings: SettingsWrapper
 ) -> None:
     settings.IMAGE_MEMORY_BUDGET_MB = 10
@@ -239,8 +239,9 @@ def test_a_photo_too_big_to_decode_within_the_memory_budget_is_422_naming_the_fi
     assert response.status_code == 422
     assert response.json()["errors"] == {
         "image": [
-            "scan.png: This image needs too much memory to process: 16 MB; the limit is 10 MB. "
-            "Save it smaller or as JPEG."
+            "This image has too many pixels: at 2,000 × 1,000 it has 2 megapixels, and the most a "
+            "PNG may have is 0.8 megapixels. Saved as an ordinary (baseline) JPEG it may have up "
+            "to 500 megapixels: it is then scaled down to fit."
         ]
     }
     assert not Job.objects.exists()
@@ -438,7 +439,8 @@ def test_a_stored_result_too_big_to_convert_is_422(
     settings.IMAGE_MEMORY_BUDGET_MB = 10
     job, result = camera_job(alice)
     default_storage.delete(result.file.name)
-    default_storage.save(result.file.name, ContentFile(huge_png((2000, 1000))))
+    # A JPEG: its pixel cap is not the budget's, so converting it meets the budget itself.
+    default_storage.save(result.file.name, ContentFile(make_image((2000, 1000))))
     response = alice_api.get(f"{JOBS}/{job.pk}/result", {"format": "png"})
     assert response.status_code == 422
     assert response.json()["message"] == (

@@ -286,3 +286,34 @@ def test_the_job_page_links_back_to_its_batch(client: Client, alice: User) -> No
     assert job is not None
     page = client.get(reverse("editor:job", args=[job.pk])).content.decode()
     assert reverse("editor:batch", args=[batch.pk]) in page
+
+
+def test_a_card_asks_for_a_thumbnail_only_once_it_exists(client: Client, alice: User) -> None:
+    """A result is stored (the job "storing") before its thumbnail is made: the card shows a
+    placeholder until then, never the address of a thumbnail that is not there yet (a broken
+    image until the page was reloaded); the next poll of the section swaps the thumbnail in."""
+    make_key(alice, Vendor.PICWISH)
+    client.force_login(alice)
+    batch = send_batch(client, 2)
+    first, _second = batch.jobs.order_by("photo_name")
+    result = finish(first)
+    first.status = JobStatus.STORING
+    first.save()
+    thumbnail_url = reverse("editor:result_thumbnail", args=[first.pk, result.pk])
+    url = reverse("editor:batch", args=[batch.pk])
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert thumbnail_url not in fragment
+    assert fragment.count("batch-job__thumb--empty") == 2
+    assert 'hx-trigger="every 2s"' in fragment  # still polling: the swap will come
+    assert client.get(thumbnail_url).status_code == 404  # what the card would have shown
+
+    result.thumbnail.name = default_storage.save(
+        f"jobs/{alice.pk}/{first.pk}/thumb-0.jpg", ContentFile(make_image())
+    )
+    result.save()
+    first.status = JobStatus.SUCCEEDED
+    first.save()
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert f'src="{thumbnail_url}"' in fragment
+    assert fragment.count("batch-job__thumb--empty") == 1
+    assert client.get(thumbnail_url).status_code == 200

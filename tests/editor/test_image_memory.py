@@ -1,6 +1,8 @@
 """The memory budget of every decode (editor.images.within_budget): a picture whose step would
 take more than IMAGE_MEMORY_BUDGET_MB is refused from its header, before any pixel is decoded,
-wherever it comes from. The budget is lowered here so that a few megapixels stand for 100."""
+wherever it comes from. A format decoded whole has a pixel cap derived from the budget
+(images.pixel_cap), so most such pictures are refused by it first, in the words the form uses.
+The budget is lowered here so that a few megapixels stand for 100."""
 
 from __future__ import annotations
 
@@ -21,6 +23,12 @@ SIZE = (2000, 1000)
 MESSAGE = (
     "This image needs too much memory to process: 16 MB; the limit is 10 MB. "
     "Save it smaller or as JPEG."
+)
+# 10 MB over PNG's 12 bytes a pixel at worst: 0.83 MP.
+OVER_CAP = (
+    "This image has too many pixels: at 2,000 × 1,000 it has 2 megapixels, and the most a PNG "
+    "may have is 0.8 megapixels. Saved as an ordinary (baseline) JPEG it may have up to 500 "
+    "megapixels: it is then scaled down to fit."
 )
 LIMITS = ImageLimits(
     formats=frozenset({"JPEG", "PNG"}), max_bytes=10_000_000, max_width=4000, max_height=4000
@@ -72,18 +80,18 @@ def test_every_step_refuses_a_picture_over_the_budget_before_decoding(
 ) -> None:
     with pytest.raises(images.ImageRejected) as refused:
         step(huge_png(SIZE))  # type: ignore[operator]
-    assert str(refused.value) == MESSAGE
+    assert str(refused.value) == OVER_CAP
     assert decoded == []
 
 
 @pytest.mark.usefixtures("budget")
 def test_the_same_steps_take_a_picture_within_the_budget() -> None:
-    data = huge_png((1000, 1000))  # 8 MB at its peak
-    assert images.thumbnail(data).width == 1000
+    data = huge_png((900, 900))  # 6.5 MB at its peak, under PNG's 0.83 MP cap
+    assert images.thumbnail(data).width == 900
     assert images.fit(data, LIMITS, vendor_label="PicWish").image.media_type == "image/png"
     assert Image.open(io.BytesIO(images.convert(data, "JPEG", 90))).mode == "RGB"
-    # WebP's encoder takes its own buffers on top: 14 MB for this one.
-    with pytest.raises(images.ImageRejected, match="14 MB; the limit is 10 MB"):
+    # WebP's encoder takes its own buffers on top: 11 MB for this one.
+    with pytest.raises(images.ImageRejected, match="11 MB; the limit is 10 MB"):
         images.convert(data, "WEBP", 90)
 
 
@@ -118,14 +126,15 @@ def test_the_built_in_engine_refuses_a_photo_over_the_budget(decoded: list[str])
 
 @pytest.mark.usefixtures("budget")
 def test_a_mask_over_the_budget_is_refused_at_submit_and_when_fitted(decoded: list[str]) -> None:
-    # 1000×1000 RGBA: 4 MB decoded and two working copies of 4 MB (upright, its alpha).
-    data = huge_png((1000, 1000), bits=8)
+    # 1000×1000 RGB (a JPEG: its pixel cap is not the budget's): 4 MB decoded and two working
+    # copies of 4 MB (upright, its gray channel).
+    data = make_image((1000, 1000))
     message = "This image needs too much memory to process: 12 MB; the limit is 10 MB."
     with pytest.raises(images.ImageRejected, match=message):
         images.check_mask_memory(io.BytesIO(data))
     with pytest.raises(images.ImageRejected, match=message):
         images.fit_mask(data, (1000, 1000))
     assert decoded == []
-    small = huge_png((500, 500), bits=8)
+    small = make_image((500, 500))
     images.check_mask_memory(io.BytesIO(small))
     assert images.fit_mask(small, (500, 500)).media_type == "image/png"

@@ -395,7 +395,7 @@ def test_convert_refuses_damaged_files_and_formats_it_does_not_offer() -> None:
     "data",
     [
         lying_jpeg(),
-        lying_jpeg(progressive=True),
+        lying_jpeg((6000, 4000), progressive=True),  # under a progressive JPEG's pixel cap
         lying_jpeg((4000, 3000), (320, 240)),
         cut_jpeg(0.5),
         cut_jpeg(0.9),

@@ -252,7 +252,11 @@ def test_fields_say_when_they_apply_so_the_page_can_hide_the_rest(
     ("data", "name", "reason"),
     [
         (lying_jpeg(), "holiday.jpg", "its data ends before the picture does"),
-        (lying_jpeg(progressive=True), "holiday.jpg", "its data ends before the picture does"),
+        (
+            lying_jpeg((6000, 4000), progressive=True),
+            "holiday.jpg",
+            "its data ends before the picture does",
+        ),
         (cut_jpeg(), "cut.jpg", "its data ends before the picture does"),
         (png_with_bad_crc(), "scan.png", "a checksum in the file does not match its data"),
     ],
@@ -275,11 +279,11 @@ def test_a_damaged_photo_is_refused_on_its_field_by_name(
     assert not Job.objects.exists()
 
 
-def test_a_photo_too_big_to_decode_within_the_memory_budget_is_refused_by_name(
+def test_a_png_over_its_pixel_cap_from_the_memory_budget_is_refused(
     client: Client, alice: User, settings: SettingsWrapper
 ) -> None:
-    # 2000×1000 16-bit RGBA, a few kB of file: 16 MB to fit, over a 10 MB budget (the default
-    # budget refuses a 100-megapixel one the same way).
+    # 2000×1000 16-bit RGBA, a few kB of file: 16 MB to fit, over a 10 MB budget, whose PNG
+    # cap (12 bytes a pixel at worst: 0.83 MP) refuses it from its header.
     settings.IMAGE_MEMORY_BUDGET_MB = 10
     make_key(alice, Vendor.PICWISH)
     client.force_login(alice)
@@ -290,8 +294,9 @@ def test_a_photo_too_big_to_decode_within_the_memory_budget_is_refused_by_name(
     )
     assert response.status_code == 200
     assert response.context["form"].errors["file_image"] == [
-        "scan.png: This image needs too much memory to process: 16 MB; the limit is 10 MB. "
-        "Save it smaller or as JPEG."
+        "This image has too many pixels: at 2,000 × 1,000 it has 2 megapixels, and the most a "
+        "PNG may have is 0.8 megapixels. Saved as an ordinary (baseline) JPEG it may have up "
+        "to 500 megapixels: it is then scaled down to fit."
     ]
     assert not Job.objects.exists()
 
