@@ -1143,6 +1143,33 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+def run_in_world(script: str, title: str, body: Callable[[World], None]) -> None:
+    """Run a bench section that needs the whole studio: its own VAR_DIR and stores, the sandbox,
+    the workers as in Procfile.dev; everything stopped and removed after, also on SIGTERM."""
+    from django.conf import settings as django_settings
+
+    if django_settings.configured:
+        raise SystemExit(f"bench/{script}.py sets Django up itself: run it in a fresh process")
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        with contextlib.ExitStack() as cleanup:
+            var_dir = Path(tempfile.mkdtemp(prefix=f"studio-bench-{script}-"))
+            cleanup.callback(shutil.rmtree, var_dir, ignore_errors=True)
+            stores = configure_environment(var_dir, cleanup)
+            world = _start_world(var_dir, cleanup)
+            print(f"\n{title}: {stores}; workers as in Procfile.dev", flush=True)
+            try:
+                body(world)
+            except Exception:
+                for service in world.services:
+                    print(f"--- {service.name} log, last lines ---\n{service.tail()}")
+                raise
+            finally:
+                sys.stdout.flush()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _start_world(var_dir: Path, cleanup: contextlib.ExitStack) -> World:
     import logging
 

@@ -24,12 +24,8 @@ Run from the project root: ``.venv/bin/python bench/recipes.py`` (bench/run.py r
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -232,28 +228,7 @@ def bench_recipe(world: pipeline.World) -> None:
 
 
 def main() -> None:
-    from django.conf import settings as django_settings
-
-    if django_settings.configured:
-        raise SystemExit("bench/recipes.py sets Django up itself: run it in a fresh process")
-    previous = signal.signal(signal.SIGTERM, pipeline._raise_on_sigterm)
-    try:
-        with contextlib.ExitStack() as cleanup:
-            var_dir = Path(tempfile.mkdtemp(prefix="studio-bench-recipes-"))
-            cleanup.callback(shutil.rmtree, var_dir, ignore_errors=True)
-            stores = pipeline.configure_environment(var_dir, cleanup)
-            world = pipeline._start_world(var_dir, cleanup)
-            print(f"\nRecipes on a batch: {stores}; workers as in Procfile.dev", flush=True)
-            try:
-                bench_recipe(world)
-            except Exception:
-                for service in world.services:
-                    print(f"--- {service.name} log, last lines ---\n{service.tail()}")
-                raise
-            finally:
-                sys.stdout.flush()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    pipeline.run_in_world("recipes", "Recipes on a batch", bench_recipe)
 
 
 if __name__ == "__main__":

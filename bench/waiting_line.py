@@ -18,14 +18,10 @@ bench``'s JSON. Run it in a fresh process: ``.venv/bin/python bench/waiting_line
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -248,24 +244,13 @@ def bench_choice() -> None:
         figures.record(f"{key}_p95_ms_1m_rows", round(pipeline.percentile(samples, 0.95), 3))
 
 
-def main() -> None:
-    from django.conf import settings as django_settings
+def _bench_waiting_line(world: pipeline.World) -> None:
+    bench_fairness(world)
+    bench_choice()
 
-    if django_settings.configured:
-        raise SystemExit("bench/waiting_line.py sets Django up itself: run it in a fresh process")
-    previous = signal.signal(signal.SIGTERM, pipeline._raise_on_sigterm)
-    try:
-        with contextlib.ExitStack() as cleanup:
-            var_dir = Path(tempfile.mkdtemp(prefix="studio-bench-queue-"))
-            cleanup.callback(shutil.rmtree, var_dir, ignore_errors=True)
-            stores = pipeline.configure_environment(var_dir, cleanup)
-            world = pipeline._start_world(var_dir, cleanup)
-            print(f"\nThe waiting line: {stores}; workers as in Procfile.dev", flush=True)
-            bench_fairness(world)
-            bench_choice()
-            sys.stdout.flush()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+def main() -> None:
+    pipeline.run_in_world("queue", "The waiting line", _bench_waiting_line)
 
 
 if __name__ == "__main__":
