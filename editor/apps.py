@@ -21,6 +21,7 @@ class EditorConfig(AppConfig):
         from editor.signals import job_ended
 
         pre_delete.connect(albums.result_deleted, sender=Result, dispatch_uid="editor.albums")
-        job_ended.connect(notifications.job_ended, dispatch_uid="editor.notifications.job_ended")
-        # A recipe's next step starts when the job of the step before it succeeds.
+        # A recipe's next step starts when the job of the step before it succeeds. First, so the
+        # email receiver sees whether it could start (a step that could not ends the run).
         job_ended.connect(recipes.job_ended, dispatch_uid="editor.recipes.job_ended")
+        job_ended.connect(notifications.job_ended, dispatch_uid="editor.notifications.job_ended")

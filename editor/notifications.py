@@ -97,8 +97,8 @@ def _run_may_have_ended(job: Job, step: RecipeStepRun, status: str) -> None:
     """A recipe run ends at its last step's success, or where a step did not succeed (the chain
     stops there). Decided once: a step retried later does not make a second email."""
     last = step.index >= len(step.run.steps) - 1
-    if status == JobStatus.SUCCEEDED and not last:
-        return  # the next step starts (editor.recipes)
+    if status == JobStatus.SUCCEEDED and not last and not _next_step_blocked(step):
+        return  # the next step started (editor.recipes, whose receiver runs first)
     if status == JobStatus.CANCELED:
         return
     if not RecipeRun.objects.filter(pk=step.run_id, notified_at__isnull=True).update(
@@ -117,6 +117,15 @@ def _run_may_have_ended(job: Job, step: RecipeStepRun, status: str) -> None:
         ):
             return
     _write(EmailNotice(owner=job.owner, recipe_run_id=step.run_id, job=job))
+
+
+def _next_step_blocked(step: RecipeStepRun) -> bool:
+    """The step after ``step`` could not start (a quota, a key gone): the chain ends here."""
+    return (
+        RecipeStepRun.objects.filter(run_id=step.run_id, index=step.index + 1, job__isnull=True)
+        .exclude(error="")
+        .exists()
+    )
 
 
 def _write(notice: EmailNotice) -> None:
@@ -219,7 +228,7 @@ def message(notice: EmailNotice) -> EmailMessage:
     if notice.recipe_run is not None and notice.recipe_run.batch is not None:
         subject, context = _about_recipe_batch(notice.recipe_run.batch)
     elif notice.recipe_run is not None:
-        subject, context = _about_run(notice.recipe_run, notice.job)
+        subject, context = _about_run(notice.recipe_run)
     elif notice.batch is not None:
         subject, context = _about_batch(notice.batch)
     elif notice.job is not None:
@@ -253,15 +262,16 @@ def _about_batch(batch: Batch) -> tuple[str, dict[str, Any]]:
     }
 
 
-def _about_run(run: RecipeRun, last: Job | None) -> tuple[str, dict[str, Any]]:
-    done = last is not None and last.status == JobStatus.SUCCEEDED
-    if done:
+def _about_run(run: RecipeRun) -> tuple[str, dict[str, Any]]:
+    # The step that stopped the chain: a failed or canceled job, or one that could not start.
+    stopped = next((step for step in recipes.states(run) if step.can_retry), None)
+    if stopped is None:
         subject = _("Your recipe “%(name)s” is done") % {"name": run.name}
     else:
         subject = _("Your recipe “%(name)s” stopped before its end") % {"name": run.name}
     return subject, {
         "what": subject,
-        "error": last.error_message if last is not None and not done else "",
+        "error": stopped.reason if stopped is not None else "",
         "url": _link(reverse("editor:recipe_run", args=[run.pk])),
     }
 

@@ -320,6 +320,25 @@ def test_a_recipe_run_that_stops_at_a_failed_step_says_why(
     assert "PicWish could not read this image." in email.body
 
 
+def test_a_recipe_run_whose_next_step_could_not_start_says_why(
+    opted_in: User,
+    sent_tasks: SentTasks,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    [first] = recipe_run_of(opted_in, 1)
+    run = RecipeStepRun.objects.get(job=first).run
+    run.steps = run.steps * 2
+    run.save()
+    # What editor.recipes.job_ended leaves when the second step cannot start; it runs first.
+    RecipeStepRun.objects.create(run=run, index=1, error="You have used this month's jobs.")
+    with django_capture_on_commit_callbacks(execute=True):
+        ended(first, took=1)
+    deliver(sent_tasks)
+    [email] = mail.outbox
+    assert email.subject == "Your recipe “Twice” stopped before its end"
+    assert "You have used this month's jobs." in email.body
+
+
 def test_a_recipe_batch_sends_one_email_when_its_last_photo_ends(
     opted_in: User,
     sent_tasks: SentTasks,
