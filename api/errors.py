@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -102,6 +103,22 @@ def install(api: NinjaAPI) -> None:
         # editor.access says what was not found ("No such job."), the same for someone else's.
         message = str(error) if error.args else "Not found."
         return _reply(api, request, 404, {"code": "not_found", "message": message})
+
+    @api.exception_handler(MultiPartParserError)
+    def unreadable_body(request: HttpRequest, error: MultiPartParserError) -> HttpResponse:
+        # Django's own answer is an HTML page: a client of the API gets the same JSON as always.
+        return _reply(
+            api,
+            request,
+            400,
+            {
+                "code": "unreadable_body",
+                "message": (
+                    "The request body could not be read as multipart/form-data: "
+                    "check its Content-Type boundary and its parts."
+                ),
+            },
+        )
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:

@@ -590,3 +590,26 @@ def test_a_job_retrying_shows_what_its_last_try_met(alice: User, alice_api: ApiC
     body = alice_api.get(f"{JOBS}/{job.pk}").json()
     assert body["retrying"] is None
     assert body["error"]["code"] == "internal"
+
+
+@pytest.mark.parametrize("path", [JOBS, "/api/v1/batches"])
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (
+            "multipart/form-data; boundary=",
+            b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb',
+        ),
+        ("multipart/form-data", b"no boundary at all"),
+    ],
+)
+def test_an_unreadable_multipart_body_is_a_json_400(
+    alice_api: ApiClient, path: str, content_type: str, body: bytes
+) -> None:
+    """Django's own answer to a body it cannot parse is an HTML page; the API's is its JSON."""
+    response = alice_api.client.generic(
+        "POST", path, body, content_type=content_type, headers=alice_api._headers(None)
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "unreadable_body"
