@@ -527,11 +527,22 @@ def out_of_credits(job: Job) -> bool:
 
 @dataclass(frozen=True)
 class Retrying:
-    """A job under way after failed tries: which try this is and, while it waits for the next
-    one, how many seconds are left (None: the try is being made now)."""
+    """A job under way after failed tries: which try this is; while it waits for the next one,
+    when that is and how many seconds are left (None: the try is being made now); and when
+    the job gives up trying."""
 
     attempt: int
     next_try_in: int | None
+    next_try_at: dt.datetime | None
+    gives_up_at: dt.datetime
+    gives_up_in_minutes: int
+
+
+def gives_up_at(job: Job) -> dt.datetime:
+    """The moment a job stops retrying a failing vendor: no retry is scheduled for or after
+    its deadline (the pipeline fails the try instead), and the sweeper ends a job that is
+    still retrying there. The one place this rule lives; the pipeline asks it too."""
+    return job.deadline
 
 
 def retrying(job: Job, now: dt.datetime | None = None) -> Retrying | None:
@@ -541,7 +552,16 @@ def retrying(job: Job, now: dt.datetime | None = None) -> Retrying | None:
         return None
     now = now or timezone.now()
     wait = (job.due_at - now).total_seconds() if job.due_at is not None else 0.0
-    return Retrying(attempt=job.attempts + 1, next_try_in=math.ceil(wait) if wait > 0 else None)
+    waiting = wait > 0
+    until = gives_up_at(job)
+    left = max(0.0, (until - now).total_seconds())
+    return Retrying(
+        attempt=job.attempts + 1,
+        next_try_in=math.ceil(wait) if waiting else None,
+        next_try_at=job.due_at if waiting else None,
+        gives_up_at=until,
+        gives_up_in_minutes=math.ceil(left / 60),
+    )
 
 
 def cancel(job: Job) -> bool:

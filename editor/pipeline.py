@@ -615,7 +615,7 @@ def _handle_vendor_error(job: Job, error: VendorError) -> None:
         delay = error.retry_after if error.retry_after is not None else _backoff(job.attempts)
         # Not past the deadline, even for a task paid for: that gets one last poll, from the
         # sweeper, not retries.
-        if timezone.now() + dt.timedelta(seconds=delay) < job.deadline:
+        if timezone.now() + dt.timedelta(seconds=delay) < jobs.gives_up_at(job):
             _move(
                 job,
                 job.status,
