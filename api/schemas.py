@@ -111,8 +111,9 @@ class JobRetry(Schema):
         description="When the next try is made; null while it is being made."
     )
     gives_up_at: dt.datetime = Field(
-        description="The job's deadline: no try starts after it, and a job still retrying "
-        "then fails with the last try's error (credits refunded)."
+        description="When the job stops trying: its deadline, or, for work the vendor was "
+        "already paid for, the end of one last step after it. A job still retrying then fails "
+        "with the last try's error (credits refunded)."
     )
 
 

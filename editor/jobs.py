@@ -538,11 +538,21 @@ class Retrying:
     gives_up_in_minutes: int
 
 
+def not_paid_for(job: Job) -> bool:
+    """Whether the job has no vendor task yet: nothing the vendor may charge for."""
+    return job.status == JobStatus.QUEUED or (
+        job.status == JobStatus.RUNNING and not job.vendor_ref
+    )
+
+
 def gives_up_at(job: Job) -> dt.datetime:
-    """The moment a job stops retrying a failing vendor: no retry is scheduled for or after
-    its deadline (the pipeline fails the try instead), and the sweeper ends a job that is
-    still retrying there. The one place this rule lives; the pipeline asks it too."""
-    return job.deadline
+    """The moment a job stops trying, the one home of that rule (the pipeline and the sweeper
+    ask it too). Retries are scheduled only before the deadline; a job with nothing paid for
+    ends there. Work already paid for (a vendor task to poll, a result to store) gets one last
+    step after the deadline, within ``JOB_LAST_POLL_SECONDS``, and ends by then either way."""
+    if not_paid_for(job):
+        return job.deadline
+    return job.deadline + dt.timedelta(seconds=settings.JOB_LAST_POLL_SECONDS)
 
 
 def retrying(job: Job, now: dt.datetime | None = None) -> Retrying | None:

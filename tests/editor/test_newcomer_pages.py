@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
 from editor import jobs
@@ -126,11 +127,19 @@ def test_retrying_says_which_try_and_when(alice: User) -> None:
     assert jobs.retrying(job, now) is None
 
 
-def test_gives_up_at_is_the_deadline_the_pipeline_retries_until(alice: User) -> None:
-    """The page's promise is the pipeline's rule: a retry that would land at or after the
-    moment the job gives up is not scheduled; the try fails there instead."""
+def test_gives_up_at_is_the_deadline_or_after_a_last_step_for_paid_work(
+    alice: User, settings: SettingsWrapper
+) -> None:
+    """A job with nothing paid for gives up at its deadline; one whose vendor task exists
+    gets its last step after it, within JOB_LAST_POLL_SECONDS."""
+    settings.JOB_LAST_POLL_SECONDS = 90
     job = make_job(alice, JobStatus.RUNNING)
+    job.vendor_ref = ""
     assert jobs.gives_up_at(job) == job.deadline
+    job.vendor_ref = "task-1"
+    assert jobs.gives_up_at(job) == job.deadline + dt.timedelta(seconds=90)
+    job.status = JobStatus.STORING
+    assert jobs.gives_up_at(job) == job.deadline + dt.timedelta(seconds=90)
 
 
 def test_out_of_credits_is_only_a_failure_with_that_code(alice: User) -> None:
