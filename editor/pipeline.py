@@ -201,12 +201,18 @@ def _internal(job: Job, error: Exception, incident: str) -> VendorError:
             retryable=False,
             code=INTERNAL_FAILURE,
         )
+    if isinstance(error, storage.StorageUnavailable):
+        # Said as it is: the person's photo and earlier results are safe, only this one waits.
+        said = _(
+            "The studio's storage is not answering, so the result could not be kept yet "
+            "(reference %(incident)s)."
+        ) % {"incident": incident}
+    else:
+        said = _("Something went wrong on our side (reference %(incident)s).") % {
+            "incident": incident
+        }
     return VendorError(
-        _("Something went wrong on our side (reference %(incident)s).") % {"incident": incident}
-        + " "
-        + _("The job will try again shortly."),
-        retryable=True,
-        code=INTERNAL,
+        said + " " + _("The job will try again shortly."), retryable=True, code=INTERNAL
     )
 
 

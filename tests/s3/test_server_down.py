@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
-from accounts.models import User
+from accounts.models import Quota, User
 from editor import jobs, pipeline, storage
 from editor.models import Job, JobStatus, VendorKey
 from editor.vendors.base import Done, ResultImage
@@ -57,16 +57,22 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def s3_endpoint(server: Server) -> Iterator[str]:
-    """This module's server under the tier's ``bucket`` fixture, up again for its cleanup."""
-    yield server.endpoint
+def s3_endpoint(server: Server) -> str:
+    """This module's server under the tier's ``bucket`` fixture."""
+    return server.endpoint
+
+
+@pytest.fixture
+def down_bucket(server: Server, bucket: Bucket) -> Iterator[Bucket]:
+    """The bucket, with the server up again (whatever the test did) for its cleanup."""
+    yield bucket
     if not server.up:
         server.start()
 
 
 def test_the_server_stopping_while_a_result_is_stored_fails_the_job_and_loses_nothing(
     server: Server,
-    bucket: Bucket,
+    down_bucket: Bucket,
     client: Client,
     alice: User,
     picwish_key: VendorKey,
@@ -77,6 +83,8 @@ def test_the_server_stopping_while_a_result_is_stored_fails_the_job_and_loses_no
 ) -> None:
     earlier = submit()  # another job's input, already in the bucket
     job = submit()
+    credits_before = Quota.objects.get(user=alice).credits_this_month
+    bucket = down_bucket
     stored_before = bucket.objects()
     assert set(earlier.inputs.values()) | set(job.inputs.values()) <= stored_before
 
@@ -100,7 +108,7 @@ def test_the_server_stopping_while_a_result_is_stored_fails_the_job_and_loses_no
     assert not server.up
     assert job.is_active, job.error_message  # passing trouble: tried again
     assert job.error_code
-    assert "on our side" in job.error_message
+    assert "storage is not answering" in job.error_message
 
     # Pages answer while the bucket is down: the job, the gallery, a form upload.
     client.force_login(alice)
@@ -117,8 +125,15 @@ def test_the_server_stopping_while_a_result_is_stored_fails_the_job_and_loses_no
     pipeline.sweep(now=jobs.gives_up_at(job) + dt.timedelta(seconds=1))
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    assert "on our side" in job.error_message
+    assert "storage is not answering" in job.error_message
     assert "stopped trying at its deadline; your credits were refunded" in job.error_message
+    # Refunded as any failed job is (the other job, never run, passed its deadline too).
+    earlier.refresh_from_db()
+    assert earlier.status == JobStatus.FAILED
+    assert job.credits > 0
+    assert Quota.objects.get(user=alice).credits_this_month == (
+        credits_before - job.credits - earlier.credits
+    )
     assert client.get(reverse("editor:job", args=[job.pk])).status_code == 200
 
     # Back up: everything stored before the fault is still there.
