@@ -16,7 +16,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator
 
 from api.models import Webhook
-from editor import fairqueue, images, keys, polling
+from editor import fairqueue, images, jobs, keys, polling
 from editor.models import ACTIVE_STATUSES, Batch, Job, JobStatus, Result, Vendor
 
 
@@ -106,7 +106,15 @@ class JobError(Schema):
 class JobRetry(Schema):
     code: str
     message: str
-    attempts: int
+    attempts: int = Field(description="Tries that failed so far; the next one is attempts + 1.")
+    next_try_at: dt.datetime | None = Field(
+        description="When the next try is made; null while it is being made."
+    )
+    gives_up_at: dt.datetime = Field(
+        description="When the job stops trying: its deadline, or, for work the vendor was "
+        "already paid for, the end of one last step after it. A job still retrying then fails "
+        "with the last try's error (credits refunded)."
+    )
 
 
 class WebhookOut(Schema):
@@ -211,9 +219,7 @@ def job_out(
         error=JobError(code=job.error_code or "failed", message=job.error_message)
         if failed
         else None,
-        retrying=JobRetry(code=job.error_code, message=job.error_message, attempts=job.attempts)
-        if job.status in ACTIVE_STATUSES and job.error_code
-        else None,
+        retrying=_retry_out(job),
         params=job.params,
         created_at=job.created_at,
         finished_at=job.finished_at,
@@ -223,6 +229,20 @@ def job_out(
         result=results[0] if results else None,
         results=results,
         webhook=_webhook_out(job),
+    )
+
+
+def _retry_out(job: Job) -> JobRetry | None:
+    if job.status not in ACTIVE_STATUSES or not job.error_code:
+        return None
+    # The page's line, in fields: the same facts from the same domain helper.
+    state = jobs.retrying(job)
+    return JobRetry(
+        code=job.error_code,
+        message=job.error_message,
+        attempts=job.attempts,
+        next_try_at=state.next_try_at if state else None,
+        gives_up_at=jobs.gives_up_at(job),
     )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.fernet import Fernet
 from django.apps import AppConfig
 from django.conf import settings
@@ -134,3 +137,75 @@ def share_password_backoffs_parse(
                 )
             )
     return errors
+
+
+# The bucket check runs at every start-up (``migrate`` and ``check`` run it): short, and
+# tried once, so a bucket that does not answer fails the start in seconds, not minutes.
+BUCKET_CHECK_TIMEOUT_SECONDS = 5
+BUCKET_CHECK_KEY = ".studio-check/writable"
+
+
+@register("storage")
+def media_bucket_is_there_and_writable(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """With media on S3, the bucket exists and takes a file: found at start-up, not as a
+    failed upload or job. No network at all with local media (every ordinary test run)."""
+    if settings.MEDIA_STORAGE != "s3":
+        return []
+    options: dict[str, Any] = settings.STORAGES["default"].get("OPTIONS", {})
+    name = options.get("bucket_name") or ""
+    if not name:
+        return [
+            Error(
+                "MEDIA_STORAGE is s3 but AWS_STORAGE_BUCKET_NAME is empty.",
+                hint="Set AWS_STORAGE_BUCKET_NAME to the bucket that holds the studio's media.",
+                id="studio.E007",
+            )
+        ]
+    problem = _bucket_problem(name, options)
+    if problem is None:
+        return []
+    step, code = problem
+    # Only the bucket, the step and S3's error code: never the keys, nor S3's free text.
+    return [
+        Error(
+            f"The media bucket {name!r} cannot be used: {step} failed with {code}.",
+            hint="Check that the bucket exists (AWS_STORAGE_BUCKET_NAME, AWS_S3_ENDPOINT_URL, "
+            "AWS_S3_REGION_NAME) and that the studio's key may read, write and delete in it "
+            "(s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket).",
+            id="studio.E008",
+        )
+    ]
+
+
+def _bucket_problem(name: str, options: dict[str, Any]) -> tuple[str, str] | None:
+    """None when the bucket answers HEAD and takes (then gives back) one tiny object; else the
+    step that failed and S3's error code (or the client's error class, when S3 never
+    answered)."""
+    client = boto3.client(
+        "s3",
+        endpoint_url=options.get("endpoint_url"),
+        region_name=options.get("region_name"),
+        aws_access_key_id=options.get("access_key"),
+        aws_secret_access_key=options.get("secret_key"),
+        config=BotoConfig(
+            connect_timeout=BUCKET_CHECK_TIMEOUT_SECONDS,
+            read_timeout=BUCKET_CHECK_TIMEOUT_SECONDS,
+            retries={"max_attempts": 1, "mode": "standard"},
+            signature_version=options.get("signature_version") or "s3v4",
+        ),
+    )
+    steps: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("HEAD bucket", lambda: client.head_bucket(Bucket=name)),
+        ("a test write", lambda: client.put_object(Bucket=name, Key=BUCKET_CHECK_KEY, Body=b"")),
+        ("a test delete", lambda: client.delete_object(Bucket=name, Key=BUCKET_CHECK_KEY)),
+    )
+    for step, call in steps:
+        try:
+            call()
+        except ClientError as error:
+            return step, str(error.response.get("Error", {}).get("Code") or "an S3 error")
+        except BotoCoreError as error:  # no answer, no credentials, a bad endpoint
+            return step, type(error).__name__
+    return None

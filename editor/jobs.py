@@ -527,11 +527,32 @@ def out_of_credits(job: Job) -> bool:
 
 @dataclass(frozen=True)
 class Retrying:
-    """A job under way after failed tries: which try this is and, while it waits for the next
-    one, how many seconds are left (None: the try is being made now)."""
+    """A job under way after failed tries: which try this is; while it waits for the next one,
+    when that is and how many seconds are left (None: the try is being made now); and when
+    the job gives up trying."""
 
     attempt: int
     next_try_in: int | None
+    next_try_at: dt.datetime | None
+    gives_up_at: dt.datetime
+    gives_up_in_minutes: int
+
+
+def not_paid_for(job: Job) -> bool:
+    """Whether the job has no vendor task yet: nothing the vendor may charge for."""
+    return job.status == JobStatus.QUEUED or (
+        job.status == JobStatus.RUNNING and not job.vendor_ref
+    )
+
+
+def gives_up_at(job: Job) -> dt.datetime:
+    """The moment a job stops trying, the one home of that rule (the pipeline and the sweeper
+    ask it too). Retries are scheduled only before the deadline; a job with nothing paid for
+    ends there. Work already paid for (a vendor task to poll, a result to store) gets one last
+    step after the deadline, within ``JOB_LAST_POLL_SECONDS``, and ends by then either way."""
+    if not_paid_for(job):
+        return job.deadline
+    return job.deadline + dt.timedelta(seconds=settings.JOB_LAST_POLL_SECONDS)
 
 
 def retrying(job: Job, now: dt.datetime | None = None) -> Retrying | None:
@@ -541,7 +562,16 @@ def retrying(job: Job, now: dt.datetime | None = None) -> Retrying | None:
         return None
     now = now or timezone.now()
     wait = (job.due_at - now).total_seconds() if job.due_at is not None else 0.0
-    return Retrying(attempt=job.attempts + 1, next_try_in=math.ceil(wait) if wait > 0 else None)
+    waiting = wait > 0
+    until = gives_up_at(job)
+    left = max(0.0, (until - now).total_seconds())
+    return Retrying(
+        attempt=job.attempts + 1,
+        next_try_in=math.ceil(wait) if waiting else None,
+        next_try_at=job.due_at if waiting else None,
+        gives_up_at=until,
+        gives_up_in_minutes=math.ceil(left / 60),
+    )
 
 
 def cancel(job: Job) -> bool:

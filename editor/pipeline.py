@@ -150,7 +150,7 @@ def advance(job_id: str, number: int) -> None:
 
 def _step(job: Job) -> Job | None:
     """Do the claimed step. Returns the job when its next step is claimed for this task."""
-    if job.deadline < timezone.now() and _not_paid_for(job):
+    if job.deadline < timezone.now() and jobs.not_paid_for(job):
         # A step that waited past the deadline (busy workers) starts no vendor work the job
         # has no time left for; it ends as the sweeper would end it. Work already paid for (a
         # vendor task to poll, a result to finish) is still collected.
@@ -201,27 +201,19 @@ def _internal(job: Job, error: Exception, incident: str) -> VendorError:
             retryable=False,
             code=INTERNAL_FAILURE,
         )
+    if isinstance(error, storage.StorageUnavailable):
+        # Said as it is: the person's photo and earlier results are safe, only this one waits.
+        said = _(
+            "The studio's storage is not answering, so the result could not be kept yet "
+            "(reference %(incident)s)."
+        ) % {"incident": incident}
+    else:
+        said = _("Something went wrong on our side (reference %(incident)s).") % {
+            "incident": incident
+        }
     return VendorError(
-        _("Something went wrong on our side (reference %(incident)s).") % {"incident": incident}
-        + " "
-        + _("The job will try again shortly."),
-        retryable=True,
-        code=INTERNAL,
+        said + " " + _("The job will try again shortly."), retryable=True, code=INTERNAL
     )
-
-
-def _not_paid_for(job: Job) -> bool:
-    return job.status == JobStatus.QUEUED or (
-        job.status == JobStatus.RUNNING and not job.vendor_ref
-    )
-
-
-def _last_call(job: Job) -> dt.datetime:
-    """Until when a step of the job may still start: its deadline, or, for work already paid
-    for (a vendor task to poll, a result to finish), the end of its last poll's window."""
-    if _not_paid_for(job):
-        return job.deadline
-    return job.deadline + dt.timedelta(seconds=settings.JOB_LAST_POLL_SECONDS)
 
 
 # --- The steps -------------------------------------------------------------------------------
@@ -469,7 +461,7 @@ def _slot(job: Job, budget: str, rate: limiter.Rate) -> bool:
             job.rate_slot_at = None
             Job.objects.filter(pk=job.pk).update(rate_slot_at=None)
         return True
-    if timezone.now() + dt.timedelta(seconds=slot.wait) >= _last_call(job):
+    if timezone.now() + dt.timedelta(seconds=slot.wait) >= jobs.gives_up_at(job):
         _fail(
             job,
             "rate_limited_local",
@@ -670,7 +662,7 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
     expired = last_polls = 0
     grace = dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS)
     for job in Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__lt=now):
-        if now < _last_call(job):
+        if now < jobs.gives_up_at(job):
             last_polls += _ring_last_time(job, now, grace)
         elif _expire(job):
             expired += 1

@@ -577,6 +577,7 @@ def test_a_job_retrying_shows_what_its_last_try_met(alice: User, alice_api: ApiC
         "again shortly.",
         attempts=2,
     )
+    job.refresh_from_db()
     body = alice_api.get(f"{JOBS}/{job.pk}").json()
     assert body["status"] == "running"
     assert body["error"] is None
@@ -585,7 +586,16 @@ def test_a_job_retrying_shows_what_its_last_try_met(alice: User, alice_api: ApiC
         "message": "Something went wrong on our side (reference 0a1b2c3d). The job will try "
         "again shortly.",
         "attempts": 2,
+        "next_try_at": None,  # no wait scheduled: the try is being made
+        "gives_up_at": body["retrying"]["gives_up_at"],
     }
+    # The API writes milliseconds.
+    ms = dt.timedelta(milliseconds=1)
+    assert abs(dt.datetime.fromisoformat(body["retrying"]["gives_up_at"]) - job.deadline) < ms
+    due = timezone.now() + dt.timedelta(seconds=40)
+    Job.objects.filter(pk=job.pk).update(due_at=due)
+    body = alice_api.get(f"{JOBS}/{job.pk}").json()
+    assert abs(dt.datetime.fromisoformat(body["retrying"]["next_try_at"]) - due) < ms
     Job.objects.filter(pk=job.pk).update(status=JobStatus.FAILED)
     body = alice_api.get(f"{JOBS}/{job.pk}").json()
     assert body["retrying"] is None

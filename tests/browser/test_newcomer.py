@@ -6,6 +6,8 @@ wide screen and stacked on a phone. A real worker runs the jobs against the sand
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from playwright.sync_api import ConsoleMessage, Error, FloatRect, Page, expect
 from pytest_django import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
 
+from editor import jobs
 from editor.models import Job, JobStatus
 from tests.browser.steps import (
     EVERY_DEVICE,
@@ -162,4 +165,34 @@ def test_out_of_credits_and_cancel_say_what_to_do_next(page: Page, live_server: 
     assert photo_box
     assert toast_box
     assert not overlap(toast_box, photo_box)
+    assert errors == []
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_job_against_an_unreachable_vendor_says_when_it_gives_up(
+    page: Page, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """Issue 20, item 4: the vendor answers every call with a gateway's 503 page (as when it
+    cannot be reached); the job page says which try this is, when the next one comes and when
+    the job gives up, as a time a person reads and a machine parses."""
+    errors = collect_errors(page)
+    sign_in(page, live_server, "waiter")
+    add_key(page, live_server, "picwish", "sandbox-fault-http-503-waiter")
+    form = open_operation(page, live_server, "colorize")
+    field(form, "file_image").set_input_files(photo(tmp_path / "old.jpg", gray=True))
+    job = run(form)
+
+    retrying = page.locator("#job-retrying")
+    expect(retrying).to_contain_text("Attempt ", timeout=30_000)
+    gives_up = page.locator("#job-gives-up")
+    expect(gives_up).to_have_text(
+        re.compile(r"^gives up at \d\d:\d\d \(in about \d+ min\)$"), timeout=10_000
+    )
+    job.refresh_from_db()
+    assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+    moment = gives_up.locator("time").get_attribute("datetime")
+    assert moment
+    assert dt.datetime.fromisoformat(moment) == jobs.gives_up_at(job)
+    shown = timezone.localtime(jobs.gives_up_at(job)).strftime("%H:%M")
+    expect(gives_up.locator("time")).to_have_text(shown)
     assert errors == []

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
 from editor import jobs
@@ -86,24 +87,59 @@ def test_a_retrying_job_shows_its_attempt_and_the_next_try(client: Client, alice
         error_code="http_503",
         error_message="PicWish had a server error (HTTP 503).",
         due_at=timezone.now() + dt.timedelta(seconds=30),
+        deadline=timezone.now() + dt.timedelta(minutes=19, seconds=30),
     )
+    job.refresh_from_db()
     client.force_login(alice)
     page = client.get(reverse("editor:job", args=[job.pk])).content.decode()
-    line = re.search(r'id="job-retrying">(.*?)</p>', page, re.S)
+    line = re.search(r'id="job-retrying">(.*?) · <span id="job-gives-up">(.*?)</span>', page, re.S)
     assert line
     assert re.fullmatch(r"Attempt 3 · next try in about (29|30) seconds", line.group(1).strip())
+    # When it gives up: the deadline, as a time a person reads and a machine parses.
+    at = timezone.localtime(job.deadline)
+    assert line.group(2) == (
+        f'gives up at <time datetime="{at.isoformat()}">{at:%H:%M}</time> (in about 20 min)'
+    )
 
 
 def test_retrying_says_which_try_and_when(alice: User) -> None:
     job = make_job(alice, JobStatus.RUNNING)
     now = timezone.now()
+    job.deadline = now + dt.timedelta(minutes=14, seconds=10)
     assert jobs.retrying(job, now) is None  # no failed try yet
     job.attempts, job.error_code, job.due_at = 1, "http_503", now + dt.timedelta(seconds=4.2)
-    assert jobs.retrying(job, now) == jobs.Retrying(attempt=2, next_try_in=5)
+    assert jobs.retrying(job, now) == jobs.Retrying(
+        attempt=2,
+        next_try_in=5,
+        next_try_at=job.due_at,
+        gives_up_at=job.deadline,
+        gives_up_in_minutes=15,
+    )
     job.due_at = now - dt.timedelta(seconds=1)
-    assert jobs.retrying(job, now) == jobs.Retrying(attempt=2, next_try_in=None)
+    assert jobs.retrying(job, now) == jobs.Retrying(
+        attempt=2,
+        next_try_in=None,
+        next_try_at=None,
+        gives_up_at=job.deadline,
+        gives_up_in_minutes=15,
+    )
     job.status = JobStatus.FAILED
     assert jobs.retrying(job, now) is None
+
+
+def test_gives_up_at_is_the_deadline_or_after_a_last_step_for_paid_work(
+    alice: User, settings: SettingsWrapper
+) -> None:
+    """A job with nothing paid for gives up at its deadline; one whose vendor task exists
+    gets its last step after it, within JOB_LAST_POLL_SECONDS."""
+    settings.JOB_LAST_POLL_SECONDS = 90
+    job = make_job(alice, JobStatus.RUNNING)
+    job.vendor_ref = ""
+    assert jobs.gives_up_at(job) == job.deadline
+    job.vendor_ref = "task-1"
+    assert jobs.gives_up_at(job) == job.deadline + dt.timedelta(seconds=90)
+    job.status = JobStatus.STORING
+    assert jobs.gives_up_at(job) == job.deadline + dt.timedelta(seconds=90)
 
 
 def test_out_of_credits_is_only_a_failure_with_that_code(alice: User) -> None:
