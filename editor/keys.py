@@ -126,7 +126,7 @@ def add(
     label = plain_text(label).strip() or default_label(owner, vendor)
     if label_taken(owner.pk, vendor, label):
         raise KeyRefused("label", duplicate_label(vendor))
-    outcome = _ask_vendor(vendor, secret)
+    outcome = check_with_vendor(vendor, secret)
     key = VendorKey(owner=owner, vendor=vendor, label=label, monthly_credit_cap=monthly_credit_cap)
     key.set_secret(secret)
     now = timezone.now()
@@ -141,7 +141,7 @@ def add(
     return key
 
 
-def _ask_vendor(vendor: str, secret: str) -> keycheck.Outcome:
+def check_with_vendor(vendor: str, secret: str) -> keycheck.Outcome:
     """The vendor's word on a secret about to be saved; raises KeyRefused with the vendor's
     reason when it refuses the key, so a wrong key is never saved."""
     outcome = keycheck.ask(vendor, secret)
@@ -162,7 +162,7 @@ def change(
     the secret replaced, and the label or cap changed (old and new values), one event each.
     Raises KeyRefused (and changes nothing) when the label is taken meanwhile or the vendor
     refuses the new secret."""
-    outcome = _ask_vendor(key.vendor, secret) if secret else None
+    outcome = check_with_vendor(key.vendor, secret) if secret else None
     changed: dict[str, list[Any]] = {}
     label = plain_text(label).strip() or key.label
     for name, after in (("label", label), ("monthly_credit_cap", monthly_credit_cap)):
