@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +37,8 @@ CHECK_TASK = "editor.tasks.check_key"
 CHECKABLE_VENDORS = frozenset({Vendor.AILABTOOLS})
 # Keys sent for a check per run of the periodic task: a backlog drains over several runs.
 RECHECK_BATCH = 200
+# How long one requested check stands for every other request of the same key.
+PENDING_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,13 @@ def remember_credits(key: VendorKey, outcome: Outcome, now: dt.datetime) -> None
         credits.remember(key, credits.Figure(credits.OK, now, outcome.credits, outcome.total))
 
 
-def request(key_id: object) -> None:
-    """Ask a worker to check a key (by id)."""
+def request(key_id: object) -> bool:
+    """Ask a worker to check a key (by id), unless a check of it was asked for moments ago: a
+    burst of jobs on one unchecked key asks once. Returns whether a task was sent."""
+    if not cache.add(f"key-check:pending:{key_id}", 1, timeout=PENDING_SECONDS):
+        return False
     current_app.send_task(CHECK_TASK, (str(key_id),))
+    return True
 
 
 def check_again(key_id: str) -> Outcome | None:
@@ -139,13 +146,11 @@ def check_again(key_id: str) -> Outcome | None:
 
 
 def recheck_due() -> int:
-    """The periodic task: send a check for every key still "not checked yet" (a batch a run).
-    Returns how many were sent."""
+    """The periodic task: send a check for every key still "not checked yet" (a batch a run),
+    but one already asked for moments ago. Returns how many were sent."""
     ids = list(
         VendorKey.objects.filter(check_status=KeyCheck.UNCHECKED, vendor__in=CHECKABLE_VENDORS)
         .order_by("created_at")
         .values_list("pk", flat=True)[:RECHECK_BATCH]
     )
-    for key_id in ids:
-        request(key_id)
-    return len(ids)
+    return sum(request(key_id) for key_id in ids)

@@ -176,6 +176,9 @@ def test_the_next_use_of_an_unchecked_key_asks_for_a_check(
     key = make_key(alice, Vendor.AILABTOOLS, DOWN)
     pipeline._key_worked(SimpleNamespace(key=key))  # type: ignore[arg-type]
     assert sent == [(str(key.pk),)]
+    # A burst of jobs on the key asks once.
+    pipeline._key_worked(SimpleNamespace(key=key))  # type: ignore[arg-type]
+    assert len(sent) == 1
     key.check_status = KeyCheck.CHECKED
     pipeline._key_worked(SimpleNamespace(key=key))  # type: ignore[arg-type]
     assert len(sent) == 1
