@@ -17,7 +17,7 @@ from api.errors import ApiError
 from api.idempotency import idempotent
 from api.schemas import Error, KeyIn, KeyOut
 from editor import access, keys
-from editor.models import VendorKey
+from editor.models import KeyCheck, VendorKey
 
 router = Router(tags=["keys"])
 
@@ -33,6 +33,9 @@ def describe(key: VendorKey) -> KeyOut:
         last_used_at=key.last_used_at,
         last_error=key.last_error,
         monthly_credit_cap=key.monthly_credit_cap,
+        check_status=KeyCheck(key.check_status),
+        checked_at=key.checked_at,
+        credits=key.checked_credits,
     )
 
 
@@ -46,7 +49,10 @@ def list_keys(request: AuthenticatedHttpRequest) -> list[KeyOut]:
     response={201: KeyOut, 401: Error, 422: Error},
     summary="Add a vendor key",
     description="The secret is stored encrypted and never returned; answers show its last four "
-    "characters. A label another of your keys for the vendor has is a 422.",
+    "characters. A label another of your keys for the vendor has is a 422. The key is checked "
+    "with its vendor first (AILabTools: a credit query): a key the vendor refuses is a 422 with "
+    "the vendor's reason on the secret field and is not saved; a vendor that cannot be reached "
+    'saves it with check_status "unchecked", checked again later.',
 )
 @idempotent
 def add_key(request: AuthenticatedHttpRequest, body: KeyIn) -> Status[KeyOut]:

@@ -17,7 +17,7 @@ from pydantic import AfterValidator
 
 from api.models import Webhook
 from editor import fairqueue, images, jobs, keys, polling
-from editor.models import ACTIVE_STATUSES, Batch, Job, JobStatus, Result, Vendor
+from editor.models import ACTIVE_STATUSES, Batch, Job, JobStatus, KeyCheck, Result, Vendor
 
 
 def _no_nul(value: str) -> str:
@@ -323,6 +323,16 @@ class KeyOut(Schema):
     last_used_at: dt.datetime | None
     last_error: str
     monthly_credit_cap: int | None
+    check_status: KeyCheck = Field(
+        description="The vendor's word on the key: checked (it answered), unchecked (it could "
+        "not be reached when the key was saved; checked again later and on the key's next "
+        "use), refused (a later check was refused; see last_error), uncheckable (the vendor "
+        "offers no check before use)."
+    )
+    checked_at: dt.datetime | None = Field(description="When the vendor last answered a check.")
+    credits: int | None = Field(
+        description="The credits the vendor said the account had at checked_at, where it says."
+    )
 
 
 class KeyIn(Schema):

@@ -566,12 +566,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "io"
+# How often keys saved "not checked yet" (their vendor unreachable then) are checked again.
+KEY_RECHECK_SECONDS = env_int("KEY_RECHECK_SECONDS", 600)
 # The queue of each task that always runs on the same one (a job's steps pick theirs per step,
 # editor.jobs.ring). Routes apply to messages sent by name and to beat's alike.
 CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {
     "editor.tasks.sweep": {"queue": "cpu"},
     "editor.tasks.delete_expired_jobs": {"queue": "cpu"},
     "editor.tasks.check_credits": {"queue": "io"},
+    "editor.tasks.check_key": {"queue": "io"},
+    "editor.tasks.recheck_keys": {"queue": "io"},
     "api.tasks.deliver_webhook": {"queue": "io"},
     "editor.tasks.send_notice": {"queue": "io"},
     "limiter.tasks.forget_expired": {"queue": "cpu"},
@@ -589,6 +593,8 @@ HEALTH_WORKER_LATE_SECONDS = env_int("HEALTH_WORKER_LATE_SECONDS", 90)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-jobs": {"task": "editor.tasks.sweep", "schedule": float(JOB_SWEEP_SECONDS)},
     "delete-expired-jobs": {"task": "editor.tasks.delete_expired_jobs", "schedule": 3600.0},
+    # Keys saved while their vendor could not be reached (editor.keycheck).
+    "recheck-keys": {"task": "editor.tasks.recheck_keys", "schedule": float(KEY_RECHECK_SECONDS)},
     "forget-rate-budgets": {"task": "limiter.tasks.forget_expired", "schedule": 3600.0},
     "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
     "reconcile-storage": {

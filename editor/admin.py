@@ -30,7 +30,7 @@ from accounts.admin import PlanAdmin as AccountsPlanAdmin
 from accounts.admin import PlanForm as AccountsPlanForm
 from accounts.models import AuditAction, Plan
 from accounts.quotas import QuotaExceeded
-from editor import jobs, keys, notifications, operations, recipes, submissions
+from editor import jobs, keycheck, keys, notifications, operations, recipes, submissions
 from editor.models import (
     UNFINISHED_STATUSES,
     Album,
@@ -106,6 +106,9 @@ class HouseKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text=_("Stored encrypted. Only its last four characters are shown again."),
     )
 
+    # The vendor's word on the secret, from ``clean`` (editor.keycheck).
+    check: keycheck.Outcome
+
     class Meta:
         model = VendorKey
         fields = ("vendor", "label", "monthly_credit_cap")
@@ -122,10 +125,23 @@ class HouseKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
     def clean_secret(self) -> str:
         return keys.clean_secret(self.cleaned_data["secret"])
 
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or self.cleaned_data
+        vendor, secret = cleaned.get("vendor"), cleaned.get("secret")
+        if vendor and secret and not self.errors:
+            # Asked last, once everything else is right: a form refused for its label would
+            # otherwise call the vendor for nothing.
+            try:
+                self.check = keys.check_with_vendor(vendor, secret)
+            except keys.KeyRefused as refused:
+                self.add_error("secret", refused.message)
+        return cleaned
+
     def save(self, commit: bool = True) -> VendorKey:
         key: VendorKey = super().save(commit=False)
         key.owner = None
         key.set_secret(self.cleaned_data["secret"])
+        keycheck.record(key, self.check, timezone.now())
         if commit:
             key.save()
         return key
@@ -158,6 +174,7 @@ class HouseKeyChangeForm(KeyChangeForm):
         widget=keys.secret_widget(),
         help_text=_("Leave blank to keep the current key."),
     )
+    check: keycheck.Outcome
 
     class Meta:
         model = VendorKey
@@ -165,7 +182,14 @@ class HouseKeyChangeForm(KeyChangeForm):
 
     def clean_new_secret(self) -> str:
         secret: str = self.cleaned_data["new_secret"]
-        return keys.clean_secret(secret) if secret else ""
+        if not secret:
+            return ""
+        secret = keys.clean_secret(secret)
+        try:
+            self.check = keys.check_with_vendor(self.instance.vendor, secret)
+        except keys.KeyRefused as refused:
+            raise forms.ValidationError(refused.message) from None
+        return secret
 
     def save(self, commit: bool = True) -> VendorKey:
         key: VendorKey = super().save(commit=False)
@@ -173,6 +197,8 @@ class HouseKeyChangeForm(KeyChangeForm):
             key.set_secret(self.cleaned_data["new_secret"])
             # The old key's error says nothing about the new one.
             key.last_error = ""
+            key.checked_at = key.checked_credits = None
+            keycheck.record(key, self.check, timezone.now())
         if commit:
             key.save()
         return key
@@ -225,6 +251,9 @@ class VendorKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 "created_at",
                 "last_used_at",
                 "last_error",
+                "check_status",
+                "checked_at",
+                "checked_credits",
             )
         return (
             "label",
@@ -236,6 +265,9 @@ class VendorKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "created_at",
             "last_used_at",
             "last_error",
+            "check_status",
+            "checked_at",
+            "checked_credits",
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: VendorKey | None = None) -> Any:
@@ -251,6 +283,9 @@ class VendorKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "created_at",
             "last_used_at",
             "last_error",
+            "check_status",
+            "checked_at",
+            "checked_credits",
         )
 
     @method_decorator(sensitive_post_parameters("secret", "new_secret"))

@@ -103,6 +103,11 @@ def request_check(key: VendorKey) -> bool:
     return True
 
 
+def remember(key: VendorKey, figure: Figure) -> None:
+    """Keep a figure read elsewhere (a key checked as it was saved, editor.keycheck)."""
+    cache.set(_name(key, "figure"), figure.to_cache(), timeout=settings.CREDITS_CACHE_SECONDS)
+
+
 def forget(key: VendorKey) -> None:
     """Drop what is known, so the next look asks the vendor again."""
     cache.delete_many([_name(key, "figure"), _name(key, "pending")])

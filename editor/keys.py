@@ -16,12 +16,14 @@ from django import forms
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts import audit, periods, quotas
 from accounts.models import AuditAction, User
-from editor.models import Job, Vendor, VendorKey, plain_text
+from editor import keycheck
+from editor.models import Job, KeyCheck, Vendor, VendorKey, plain_text
 
 SECRET_MIN = 8
 SECRET_MAX = 512
@@ -114,8 +116,9 @@ def add(
     request: HttpRequest,
 ) -> VendorKey:
     """A new key of the person's, recorded in the audit log. ``label`` empty: a default one.
-    Raises KeyRefused for a secret that cannot be a key or a label already taken (also when
-    another request takes it at the same moment)."""
+    Raises KeyRefused for a secret that cannot be a key, one its vendor refuses
+    (editor.keycheck), or a label already taken (also when another request takes it at the
+    same moment)."""
     try:
         clean_secret(secret)
     except forms.ValidationError as error:
@@ -123,15 +126,28 @@ def add(
     label = plain_text(label).strip() or default_label(owner, vendor)
     if label_taken(owner.pk, vendor, label):
         raise KeyRefused("label", duplicate_label(vendor))
+    outcome = check_with_vendor(vendor, secret)
     key = VendorKey(owner=owner, vendor=vendor, label=label, monthly_credit_cap=monthly_credit_cap)
     key.set_secret(secret)
+    now = timezone.now()
+    keycheck.record(key, outcome, now)
     try:
         with transaction.atomic():
             key.save()
             audit.record(AuditAction.KEY_ADDED, key, request=request, details=details(key))
     except IntegrityError:
         raise KeyRefused("label", duplicate_label(vendor)) from None
+    keycheck.remember_credits(key, outcome, now)
     return key
+
+
+def check_with_vendor(vendor: str, secret: str) -> keycheck.Outcome:
+    """The vendor's word on a secret about to be saved; raises KeyRefused with the vendor's
+    reason when it refuses the key, so a wrong key is never saved."""
+    outcome = keycheck.ask(vendor, secret)
+    if outcome.status == KeyCheck.REFUSED:
+        raise KeyRefused("secret", outcome.reason)
+    return outcome
 
 
 def change(
@@ -144,7 +160,9 @@ def change(
 ) -> None:
     """Relabel, re-cap and (with ``secret``) replace a key, recording each in the audit log:
     the secret replaced, and the label or cap changed (old and new values), one event each.
-    Raises KeyRefused (and changes nothing) when the label is taken meanwhile."""
+    Raises KeyRefused (and changes nothing) when the label is taken meanwhile or the vendor
+    refuses the new secret."""
+    outcome = check_with_vendor(key.vendor, secret) if secret else None
     changed: dict[str, list[Any]] = {}
     label = plain_text(label).strip() or key.label
     for name, after in (("label", label), ("monthly_credit_cap", monthly_credit_cap)):
@@ -160,6 +178,11 @@ def change(
         # The old key's error says nothing about the new one.
         key.last_error = ""
         fields += ["ciphertext", "last_four", "last_error"]
+    if outcome is not None:
+        key.checked_at = key.checked_credits = None
+        fields += keycheck.record(key, outcome, timezone.now())
+        fields += ["checked_at", "checked_credits"]
+        fields = list(dict.fromkeys(fields))
     try:
         with transaction.atomic():
             key.save(update_fields=fields)

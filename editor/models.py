@@ -25,6 +25,18 @@ class Vendor(models.TextChoices):
     PICWISH = "picwish", "PicWish"
 
 
+class KeyCheck(models.TextChoices):
+    """What the vendor said about a key when it was saved (editor.keycheck)."""
+
+    CHECKED = "checked", _("Checked")
+    # The vendor could not be reached: saved anyway, checked again later and on its next use.
+    UNCHECKED = "unchecked", _("Not checked yet")
+    # Checked again later, and then refused (a key revoked since, or one never valid).
+    REFUSED = "refused", _("Refused by the vendor")
+    # The vendor offers no call that checks a key without running a job (PicWish).
+    UNCHECKABLE = "uncheckable", _("Can't be checked before use")
+
+
 class VendorKeyQuerySet(models.QuerySet["VendorKey"]):
     def own(self, owner: AbstractBaseUser, vendor: str) -> VendorKeyQuerySet:
         """The person's own keys for the vendor, the most recently used first."""
@@ -86,6 +98,13 @@ class VendorKey(models.Model):
     # Credits charged to this key in ``credits_month`` (its first day), for the cap.
     credits_month = models.DateField(default=dt.date.min, editable=False)
     credits_this_month = models.PositiveIntegerField(default=0, editable=False)
+    # The last check with the vendor (editor.keycheck): its outcome, when, and the credits the
+    # vendor said the account had then (None where the vendor has no credit query).
+    check_status = models.CharField(
+        max_length=12, choices=KeyCheck.choices, default=KeyCheck.UNCHECKED, editable=False
+    )
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    checked_credits = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = VendorKeyQuerySet.as_manager()
 

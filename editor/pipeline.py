@@ -31,12 +31,23 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from editor import images, instruments, jobs, operations, outbound, polling, storage, vault
+from editor import (
+    images,
+    instruments,
+    jobs,
+    keycheck,
+    operations,
+    outbound,
+    polling,
+    storage,
+    vault,
+)
 from editor.models import (
     ACTIVE_STATUSES,
     CONVERSION_PREFIX,
     Job,
     JobStatus,
+    KeyCheck,
     Result,
     VendorKey,
 )
@@ -281,18 +292,6 @@ def _adapter(provider: operations.Provider, secret: str) -> VendorAdapter:
     return adapter_for(provider.adapter, secret)
 
 
-def _rate(vendor: str) -> limiter.Rate:
-    """A vendor's budget per key: PicWish documents 2 requests a second, polls included;
-    AILabTools documents none (settings)."""
-    if vendor == "picwish":
-        return limiter.Rate(settings.PICWISH_QPS, 1.0)
-    return limiter.Rate.parse(settings.AILABTOOLS_RATE)
-
-
-def _budget(vendor: str, secret: str) -> str:
-    return limiter.budget_name("vendor", vendor, limiter.secret(secret))
-
-
 def _load_prepared(job: Job) -> dict[str, InputImage]:
     loaded: dict[str, InputImage] = {}
     for role, name in job.prepared.items():
@@ -319,7 +318,7 @@ def _call_vendor(job: Job) -> Job | None:
         outcome = _ask(_adapter(provider, ""), job, request)
     else:
         secret = _secret(job)
-        budget = _budget(provider.vendor, secret)
+        budget = keycheck.vendor_budget(provider.vendor, secret)
         adapter = _adapter(provider, secret)
         if request is not None and not _intend_submit(job):
             return None
@@ -327,7 +326,7 @@ def _call_vendor(job: Job) -> Job | None:
         # covers the time between the two); the process's HTTP client is made before it, as
         # making the first one takes tens of milliseconds (its TLS context).
         outbound.shared_client()
-        if not _slot(job, budget, _rate(provider.vendor)):
+        if not _slot(job, budget, keycheck.vendor_rate(provider.vendor)):
             return None
         try:
             outcome = _ask(adapter, job, request)
@@ -504,6 +503,9 @@ def _key_worked(job: Job) -> None:
         | Q(last_used_at__lt=now - KEY_USED_RESOLUTION)
         | ~Q(last_error="")
     ).update(last_used_at=now, last_error="")
+    # A key saved while its vendor could not be reached is checked on its next use too.
+    if job.key.check_status == KeyCheck.UNCHECKED:
+        keycheck.request(job.key.pk)
 
 
 def _store_results(job: Job, done: Done) -> Job | None:

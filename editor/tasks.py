@@ -11,7 +11,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from editor import credits, health, jobs, notifications, pipeline, reconcile
+from editor import credits, health, jobs, keycheck, notifications, pipeline, reconcile
 from editor.models import Draft
 
 
@@ -32,6 +32,18 @@ def sweep() -> None:
 def check_credits(key_id: str) -> None:
     """Ask the vendor what one key has left and cache it for the vault (editor.credits)."""
     credits.check(key_id)
+
+
+@shared_task(name="editor.tasks.check_key", ignore_result=True)
+def check_key(key_id: str) -> None:
+    """Check with its vendor a key saved while the vendor could not be reached (by id: a task
+    message never holds a key)."""
+    keycheck.check_again(key_id)
+
+
+@shared_task(name="editor.tasks.recheck_keys", ignore_result=True)
+def recheck_keys() -> None:
+    keycheck.recheck_due()
 
 
 @shared_task(name="editor.tasks.delete_expired_jobs", ignore_result=True)

@@ -57,6 +57,12 @@ Besides faults, three plain markers change the answers: ``legacy`` (AILabTools a
 envelope generation), ``colormig`` (the retired HD color migration answers as it used to) and
 ``credits-<n>`` (the AILabTools account starts with ``n`` credits instead of 100,000, so a test
 can run it dry: ``sandbox-credits-30-x``).
+
+Keys are checked as they are saved in the vault with the AILabTools credit query
+(editor.keycheck), which the sandbox answers like any call, faults included: a key the vendor
+refuses is ``sandbox-fault-error-ERROR_APPLICATIONS_NOT_EXISTS-x`` (401 with the vendor's
+reason), an unreachable vendor ``sandbox-fault-http-503-x``, and one that comes back for the
+later check ``sandbox-fault-flaky-1-x``.
 """
 
 from __future__ import annotations

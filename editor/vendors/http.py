@@ -27,6 +27,7 @@ class CallKind(enum.Enum):
     PROCESS = "process"  # synchronous processing: a diffusion extender may take minutes
     POLL = "poll"  # a small JSON status answer
     DOWNLOAD = "download"  # fetching a result image
+    CHECK = "check"  # a key checked while a person waits for the page (editor.keycheck)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ BUDGETS: dict[CallKind, CallBudget] = {
     CallKind.PROCESS: CallBudget(httpx.Timeout(300.0, connect=10.0, pool=30.0), 330.0, 96 * MB),
     CallKind.POLL: CallBudget(httpx.Timeout(20.0, connect=10.0, pool=30.0), 30.0, 64 * MB),
     CallKind.DOWNLOAD: CallBudget(httpx.Timeout(30.0, connect=10.0, pool=30.0), 120.0, 64 * MB),
+    # Short: a vendor that does not answer soon is "not checked yet", checked again later.
+    CallKind.CHECK: CallBudget(httpx.Timeout(5.0, connect=3.0, pool=3.0), 8.0, 1 * MB),
 }
 
 

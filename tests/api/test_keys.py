@@ -104,6 +104,9 @@ def test_the_list_has_only_the_callers_keys_and_no_house_keys(
         "last_used_at",
         "last_error",
         "monthly_credit_cap",
+        "check_status",
+        "checked_at",
+        "credits",
     }
     assert bob_api.get(KEYS).json() == []
 

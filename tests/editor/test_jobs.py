@@ -33,7 +33,17 @@ from pytest_django import Settings as SettingsWrapper
 
 from accounts import quotas
 from accounts.models import Quota, StoredFile, User
-from editor import downloads, images, jobs, operations, pipeline, polling, storage, submissions
+from editor import (
+    downloads,
+    images,
+    jobs,
+    keycheck,
+    operations,
+    pipeline,
+    polling,
+    storage,
+    submissions,
+)
 from editor.images import ImageLimits
 from editor.models import ACTIVE_STATUSES, Job, JobStatus, Result, Vendor, VendorKey
 from editor.vendors.base import (
@@ -699,7 +709,7 @@ def test_a_rate_limit_store_that_is_down_sends_nothing_and_retries(
 def test_a_wait_past_the_deadline_ends_the_job_saying_why(
     submit: Run, step: Callable[[], Job], script: Script, clock: Clock
 ) -> None:
-    limiter_core.hold(pipeline._budget("picwish", "sandbox-secret-1234"), 10 * 24 * 3600)
+    limiter_core.hold(keycheck.vendor_budget("picwish", "sandbox-secret-1234"), 10 * 24 * 3600)
     submit()
     step()
     job = step()

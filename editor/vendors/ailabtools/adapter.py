@@ -322,11 +322,12 @@ class AILabToolsAdapter(VendorAdapter):
 
     # --- Credits ----------------------------------------------------------------------------
 
-    def query_credits(self) -> CreditBalance:
+    def query_credits(self, *, kind: CallKind = CallKind.POLL) -> CreditBalance:
         """The account's remaining credits (§1.5): ``GET /api/common/query-credits`` with the
         key header; the answer's ``data[]`` lists each pool's ``unique_sign``, ``name``,
-        ``balance`` and ``total``. Errors come back as ``VendorError`` like any call's."""
-        answer = self._call("GET", CREDITS_PATH, kind=CallKind.POLL)
+        ``balance`` and ``total``. Errors come back as ``VendorError`` like any call's.
+        ``kind`` CHECK: the short budget of a key checked while a person waits."""
+        answer = self._call("GET", CREDITS_PATH, kind=kind)
         body = self._envelope(answer, retired_context=None)
         return CreditBalance.from_data(body.get("data"))
 
