@@ -22,8 +22,18 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import User
+from api.models import ApiToken
 from editor import albums, operations
-from editor.models import JobStatus, Preset, ShareLink
+from editor.models import (
+    Batch,
+    JobStatus,
+    Preset,
+    Recipe,
+    RecipeBatch,
+    RecipeRun,
+    RecipeStepRun,
+    ShareLink,
+)
 from tests.browser.steps import DEVICES, photo, portrait
 from tests.factories import make_admin, make_album, make_job, make_key
 
@@ -129,6 +139,18 @@ def test_every_page_passes_axe(
     # A preset of their own, so the forms show its apply link and its delete button.
     Preset.objects.create(owner=person, operation="colorize", name="Warm", provider="picwish")
     result = done.results.get()
+    batch = Batch.objects.create(owner=person, operation="colorize")
+    for job in (done, running):
+        job.batch = batch
+        job.save()
+    step = {"operation": "colorize", "provider": "picwish", "settings": {"format": "png"}}
+    recipe = Recipe.objects.create(owner=person, name="Old photos", steps=[step, step])
+    recipe_batch = RecipeBatch.objects.create(owner=person, recipe=recipe, name="Attic box")
+    recipe_run = RecipeRun.objects.create(
+        owner=person, recipe=recipe, name="Old photos", steps=[step, step], batch=recipe_batch
+    )
+    RecipeStepRun.objects.create(run=recipe_run, index=0, job=done)
+    ApiToken.create(person, "script")
     _, result_token = ShareLink.create(result, lifetime=dt.timedelta(days=1))
     album = make_album(person, photos=2)
     albums.add(album, result)
@@ -158,6 +180,11 @@ def test_every_page_passes_axe(
         "vault": "/vault/",
         "recipes": "/recipes/",
         "recipe-new": "/recipes/new/",
+        "recipe-edit": f"/recipes/{recipe.pk}/edit/",
+        "recipe-run": f"/recipes/runs/{recipe_run.pk}/",
+        "recipe-batch-new": f"/recipes/{recipe.pk}/batch/",
+        "recipe-batch": f"/recipes/batches/{recipe_batch.pk}/",
+        "batch": f"/batches/{batch.pk}/",
         "account-password": "/accounts/password/change/",
         "account-email": "/accounts/email/",
         "account-tokens": "/account/tokens/",
