@@ -37,12 +37,31 @@ def _guarded_connect(self: socket.socket, address: Any) -> None:
     _real_connect(self, address)
 
 
+_real_getaddrinfo = socket.getaddrinfo
+LOCAL_NAMES = {"localhost", "testserver"}
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    """Names are looked up as on a machine without a network: only local ones and literal
+    addresses resolve. A lookup of a vendor's real host fails at once rather than waiting on a
+    resolver (CI's may answer, or time out after seconds)."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is not None and name not in LOCAL_NAMES and not str(name).endswith(".localhost"):
+        try:
+            ipaddress.ip_address(str(name).strip("[]").split("%")[0])
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, f"tests look up no names ({name!r})") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _block_network() -> Iterator[None]:
-    """Only loopback and Unix sockets: no test may reach a real vendor."""
+    """Only loopback and Unix sockets, and no name lookups: no test may reach a real vendor."""
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign, assignment]
+    socket.getaddrinfo = _guarded_getaddrinfo
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.getaddrinfo = _real_getaddrinfo
 
 
 @pytest.fixture(autouse=True)
