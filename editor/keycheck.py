@@ -124,6 +124,20 @@ def request(key_id: object) -> bool:
     return True
 
 
+def used(key: VendorKey) -> None:
+    """A job just worked with ``key``. One saved "not checked yet" is checked now too (its next
+    use). One a later check refused has just been accepted by the vendor after all (an account
+    re-enabled since): the refusal is stale, so the key goes back to "not checked yet" and is
+    checked again, rather than showing "refused" on a key that works."""
+    if key.check_status == KeyCheck.REFUSED:
+        VendorKey.objects.filter(pk=key.pk, check_status=KeyCheck.REFUSED).update(
+            check_status=KeyCheck.UNCHECKED
+        )
+    elif key.check_status != KeyCheck.UNCHECKED:
+        return
+    request(key.pk)
+
+
 def check_again(key_id: str) -> Outcome | None:
     """In a worker: check a key saved "not checked yet". None when it is gone, already
     checked, or cannot be decrypted (the vault says so on its own)."""

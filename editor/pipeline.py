@@ -47,7 +47,6 @@ from editor.models import (
     CONVERSION_PREFIX,
     Job,
     JobStatus,
-    KeyCheck,
     Result,
     VendorKey,
 )
@@ -503,9 +502,7 @@ def _key_worked(job: Job) -> None:
         | Q(last_used_at__lt=now - KEY_USED_RESOLUTION)
         | ~Q(last_error="")
     ).update(last_used_at=now, last_error="")
-    # A key saved while its vendor could not be reached is checked on its next use too.
-    if job.key.check_status == KeyCheck.UNCHECKED:
-        keycheck.request(job.key.pk)
+    keycheck.used(job.key)
 
 
 def _store_results(job: Job, done: Done) -> Job | None:

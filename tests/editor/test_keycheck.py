@@ -194,3 +194,30 @@ def test_a_vendor_rate_budget_in_use_leaves_the_key_unchecked(
     key = add(alice, "sandbox-credits-10-x")
     key.refresh_from_db()
     assert key.check_status == KeyCheck.UNCHECKED
+
+
+def test_a_refused_key_that_then_works_is_checked_again(
+    alice: User, sent: list[tuple[Any, ...]]
+) -> None:
+    # A later check refused the key; then the vendor accepted it for a job (an account
+    # re-enabled since): the vault stops calling it refused and asks the vendor again.
+    key = make_key(alice, Vendor.AILABTOOLS, "sandbox-credits-900-again")
+    VendorKey.objects.filter(pk=key.pk).update(check_status=KeyCheck.REFUSED)
+    key.refresh_from_db()
+    pipeline._key_worked(SimpleNamespace(key=key))  # type: ignore[arg-type]
+    assert sent == [(str(key.pk),)]
+    key.refresh_from_db()
+    assert key.check_status == KeyCheck.UNCHECKED
+    tasks.check_key(*sent[0])
+    key.refresh_from_db()
+    assert key.check_status == KeyCheck.CHECKED
+    assert key.checked_credits == 900
+
+
+def test_using_a_key_that_cannot_be_checked_sends_no_check(
+    alice: User, sent: list[tuple[Any, ...]]
+) -> None:
+    key = make_key(alice, Vendor.PICWISH, "pw-0123456789abcdef")
+    key.check_status = KeyCheck.UNCHECKABLE
+    keycheck.used(key)
+    assert sent == []
