@@ -15,7 +15,7 @@ configured stores (Redis databases 0 and 1 by default).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Generator, Mapping, MutableMapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # gwN moves each configured number up by 2 + 2N: broker 0 and cache 1 become 2 and 3 for gw0,
 # 4 and 5 for gw1... so at most five workers fit below 12.
 HIGHEST_REDIS_DB = 11
+MOST_WORKERS = 5
 REDIS_URLS = ("CELERY_BROKER_URL", "CACHE_URL", "RATE_LIMIT_URL")
 
 
@@ -46,7 +47,8 @@ def redis_url_for_worker(url: str, number: int) -> str:
     if database > HIGHEST_REDIS_DB:
         raise pytest.UsageError(
             f"xdist worker gw{number} would use Redis database {database} for {url}: at most "
-            f"five workers fit in databases 2 to {HIGHEST_REDIS_DB} (use -n 5 or fewer)"
+            f"{MOST_WORKERS} workers fit in databases 2 to {HIGHEST_REDIS_DB} (use -n "
+            f"{MOST_WORKERS} or fewer)"
         )
     return urlunsplit(parts._replace(path=f"/{database}"))
 
@@ -75,3 +77,10 @@ def apply(environ: MutableMapping[str, str]) -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """Before pytest-django's own implementation of this hook, which loads the settings."""
     apply(os.environ)
+
+
+@pytest.hookimpl(wrapper=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> Generator[None, int, int]:
+    """``-n auto``: one worker per CPU, as xdist counts them, but never more than fit in Redis."""
+    counted = yield
+    return min(counted, MOST_WORKERS)

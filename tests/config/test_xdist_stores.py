@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.xdist_stores import apply, redis_url_for_worker, worker_environment
+from tests.xdist_stores import (
+    apply,
+    pytest_xdist_auto_num_workers,
+    redis_url_for_worker,
+    worker_environment,
+)
 
 CI_LIKE = {
     "VAR_DIR": "/srv/var/test-abc",
@@ -53,8 +58,19 @@ def test_without_redis_or_var_dir_only_var_dir_changes() -> None:
 
 def test_redis_databases_12_and_up_are_left_to_the_smoke_and_the_benches() -> None:
     assert redis_url_for_worker("redis://127.0.0.1:6379/1", 4) == "redis://127.0.0.1:6379/11"
-    with pytest.raises(pytest.UsageError, match="at most five workers"):
+    with pytest.raises(pytest.UsageError, match="at most 5 workers"):
         redis_url_for_worker("redis://127.0.0.1:6379/1", 5)
+
+
+@pytest.mark.parametrize(("counted", "started"), [(2, 2), (5, 5), (8, 5)])
+def test_auto_never_starts_more_workers_than_fit_in_redis(counted: int, started: int) -> None:
+    wrapper = pytest_xdist_auto_num_workers(config=None)  # type: ignore[arg-type]
+    next(wrapper)  # xdist's own count comes back in
+
+    with pytest.raises(StopIteration) as done:
+        wrapper.send(counted)
+
+    assert done.value.value == started
 
 
 def test_the_serial_run_and_the_controller_keep_the_configured_stores() -> None:
