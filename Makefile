@@ -35,12 +35,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy .
 
+# The suite runs on every CPU (pytest-xdist): each worker has a database, a var/ folder and
+# Redis database numbers of its own (tests/xdist_stores.py). PYTEST_WORKERS=0 runs it in one
+# process; work stealing keeps both CPUs busy to the end, past the few long integration tests.
+PYTEST_WORKERS ?= auto
+PYTEST_DIST ?= worksteal
+
 test: lint typecheck
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 	@# Each run gets its own var/ (SQLite test file, local broker, cache, media), so runs at
-	@# the same time never take each other's job messages.
-	mkdir -p var; dir=$$(mktemp -d $(CURDIR)/var/test-XXXXXX); VAR_DIR=$$dir $(BIN)/pytest $(PYTEST_ARGS); \
+	@# the same time never take each other's job messages; each xdist worker a folder in it.
+	mkdir -p var; dir=$$(mktemp -d $(CURDIR)/var/test-XXXXXX); \
+		VAR_DIR=$$dir $(BIN)/pytest -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST) $(PYTEST_ARGS); \
 		status=$$?; rm -rf $$dir; exit $$status
 
 # `make bench ONLY=pipeline,crash` runs some sections (bench/run.py lists them; ONLY=vendor:

@@ -90,8 +90,12 @@ class BrokerTap:
         if self.redis is not None:
             with self.redis.monitor() as monitor:  # type: ignore[no-untyped-call]
                 self.ready.set()
+                # MONITOR shows every database on the server: only this test's broker counts
+                # (other xdist workers have theirs, tests/xdist_stores.py).
+                database = self.redis.connection_pool.connection_kwargs.get("db", 0)
                 for number, command in enumerate(monitor.listen()):
-                    self.seen[f"redis #{number}"] = str(command["command"]).encode()
+                    if command["db"] == database:
+                        self.seen[f"redis #{number}"] = str(command["command"]).encode()
                     if self.stopped.is_set():
                         return
             return
