@@ -128,7 +128,9 @@ def used(key: VendorKey) -> None:
     """A job just worked with ``key``. One saved "not checked yet" is checked now too (its next
     use). One a later check refused has just been accepted by the vendor after all (an account
     re-enabled since): the refusal is stale, so the key goes back to "not checked yet" and is
-    checked again, rather than showing "refused" on a key that works."""
+    checked again, rather than showing "refused" on a key that works. The job spent credits,
+    so the balance kept from the last check is stale: the vault asks again."""
+    credits.forget(key)
     if key.check_status == KeyCheck.REFUSED:
         VendorKey.objects.filter(pk=key.pk, check_status=KeyCheck.REFUSED).update(
             check_status=KeyCheck.UNCHECKED

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from pytest_django import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
 
-from editor.models import ACTIVE_STATUSES, Job, JobStatus
+from editor.models import ACTIVE_STATUSES, Job, JobStatus, Vendor
 from tests.browser.steps import (
     add_key,
     field,
@@ -31,6 +31,7 @@ from tests.browser.steps import (
     statuses_seen,
     wait_for,
 )
+from tests.factories import make_key
 
 # The real worker and the sandbox it calls; every test here needs them, so they are used by
 # mark rather than by argument.
@@ -166,10 +167,12 @@ def test_advanced_expression_natural_smile(
 def test_a_failed_job_shows_why_and_retry_runs_it_again(
     page: Page, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    sign_in(page, live_server, "unlucky")
-    row = add_key(
-        page, live_server, "ailabtools", "sandbox-fault-error-ERROR_APPLICATIONS_NOT_EXISTS-x"
-    )
+    unlucky = sign_in(page, live_server, "unlucky")
+    # A key the vendor took when it was saved and has since disabled (the vault refuses one the
+    # vendor rejects at entry): the job is where the refusal shows.
+    secret = "sandbox-fault-error-ERROR_APPLICATIONS_NOT_EXISTS-x"
+    make_key(unlucky, Vendor.AILABTOOLS, secret, label=secret)
+    row = page.locator(".vault-key").filter(has_text=secret)
     form = open_operation(page, live_server, "retouch")
     field(form, "file_image").set_input_files(photo(tmp_path / "photo.jpg"))
     field(form, "file_style").set_input_files(portrait(tmp_path / "style.jpg"))

@@ -221,3 +221,12 @@ def test_using_a_key_that_cannot_be_checked_sends_no_check(
     key.check_status = KeyCheck.UNCHECKABLE
     keycheck.used(key)
     assert sent == []
+
+
+def test_a_job_that_worked_makes_the_kept_balance_stale(alice: User) -> None:
+    key = add(alice, "sandbox-credits-5000-spent")
+    assert credits.cached(key) is not None
+    key.refresh_from_db()
+    pipeline._key_worked(SimpleNamespace(key=key))  # type: ignore[arg-type]
+    # The job spent credits: the vault asks the vendor again rather than show the old figure.
+    assert credits.cached(key) is None

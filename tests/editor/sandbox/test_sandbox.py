@@ -63,8 +63,10 @@ def client(sandbox: server.RunningSandbox) -> Iterator[httpx.Client]:
 
 
 def key(*markers: str) -> str:
-    """A fresh sandbox key (state such as rate windows and credits is per key)."""
-    return "-".join(("sandbox", *markers, uuid.uuid4().hex[:8]))
+    """A fresh sandbox key (state such as rate windows and credits is per key). The suffix
+    starts with a letter: one of digits alone would be read as the last marker's number
+    (``oversize-<mb>``), as happened once in some forty runs."""
+    return "-".join(("sandbox", *markers, "k" + uuid.uuid4().hex[:8]))
 
 
 def jpeg(
