@@ -125,8 +125,18 @@ def table(names: list[str], found: list[Finding]) -> str:
     return "\n".join(lines)
 
 
+# One test per viewport and scheme, so that pytest-xdist spreads the four over its workers.
+COMBOS = [(device, scheme) for device in DEVICES for scheme in SCHEMES]
+
+
+@pytest.mark.parametrize(("device", "scheme"), COMBOS, ids=[f"{d}-{s}" for d, s in COMBOS])
 def test_every_page_passes_axe(
-    browser: Browser, live_server: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    browser: Browser,
+    live_server: LiveServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    device: str,
+    scheme: Literal["light", "dark"],
 ) -> None:
     # The person: staff, so the admin dashboard is theirs to see too; keys, jobs (one under
     # way, one done, one failed), an album, a recipe and share links.
@@ -196,35 +206,33 @@ def test_every_page_passes_axe(
 
     axe = Axe()
     found: list[Finding] = []
-    for device, options in DEVICES.items():
-        for scheme in SCHEMES:
-            combo = f"{device}-{scheme}"
-            context = browser.new_context(**options, color_scheme=scheme)
-            context.set_default_timeout(15_000)
-            page = context.new_page()
-            try:
-                for name, path in visitor_pages.items():
-                    page.goto(live_server.url + path)
-                    audit(axe, page, name, combo, found)
-                signed_in(context, live_server, person)
-                for name, path in person_pages.items():
-                    page.goto(live_server.url + path)
-                    expect(page.locator("h1").first).to_be_visible()
-                    if name.startswith("form-"):
-                        chosen = face if name == "form-expression" else landscape
-                        form = page.locator("#operation-form")
-                        form.locator("input[type=file]").first.set_input_files(chosen)
-                    audit(axe, page, name, combo, found)
-                    if name in WIDGETS:
-                        # The form again with its richer widget shown, on the same page.
-                        page.locator("#operation-form").evaluate(WIDGETS[name])
-                        audit(axe, page, f"{name}+widget", combo, found)
-            finally:
-                context.close()
+    combo = f"{device}-{scheme}"
+    context = browser.new_context(**DEVICES[device], color_scheme=scheme)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        for name, path in visitor_pages.items():
+            page.goto(live_server.url + path)
+            audit(axe, page, name, combo, found)
+        signed_in(context, live_server, person)
+        for name, path in person_pages.items():
+            page.goto(live_server.url + path)
+            expect(page.locator("h1").first).to_be_visible()
+            if name.startswith("form-"):
+                chosen = face if name == "form-expression" else landscape
+                form = page.locator("#operation-form")
+                form.locator("input[type=file]").first.set_input_files(chosen)
+            audit(axe, page, name, combo, found)
+            if name in WIDGETS:
+                # The form again with its richer widget shown, on the same page.
+                page.locator("#operation-form").evaluate(WIDGETS[name])
+                audit(axe, page, f"{name}+widget", combo, found)
+    finally:
+        context.close()
 
     names = [*visitor_pages, *person_pages, *(f"{name}+widget" for name in WIDGETS)]
     with capsys.disabled():
-        print("\n\naxe-core violations (nodes) per page, every viewport and scheme:")
+        print(f"\n\naxe-core violations (nodes) per page, {combo}:")
         print(table(names, found))
     excused = allowed()
     failures = [
