@@ -4,37 +4,19 @@ sandbox over HTTP."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pytest_django import Settings as SettingsWrapper
 
 from editor import tasks
 from editor.models import VendorKey
-from editor.sandbox import server
-from editor.sandbox.state import STATE
 from tests.api.conftest import ApiClient
+from tests.sandboxed import sandbox, sandboxed  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandboxed")]
 
 KEYS = "/api/v1/keys"
 WRONG = "sandbox-fault-error-ERROR_APPLICATIONS_NOT_EXISTS-api"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[server.RunningSandbox]:
-    running = server.start("127.0.0.1", 0)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(autouse=True)
-def _sandbox_settings(settings: SettingsWrapper, sandbox: server.RunningSandbox) -> None:
-    settings.SANDBOX_ENABLED = True
-    settings.SANDBOX_URL = sandbox.url
-    settings.RATE_LIMIT_URL = ""
-    STATE.reset()
 
 
 def add(client: ApiClient, secret: str) -> Any:

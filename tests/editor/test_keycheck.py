@@ -5,45 +5,27 @@ unreachable vendor saves the key "not checked yet" and a later check settles it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.http import HttpRequest
 from django.test import RequestFactory
-from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
 from editor import credits, keycheck, keys, pipeline, tasks, vault
 from editor.models import KeyCheck, Vendor, VendorKey
-from editor.sandbox import server
-from editor.sandbox.state import STATE
 from limiter import core as limiter
 from tests.broker import SentTasks
 from tests.factories import make_key
+from tests.sandboxed import sandbox, sandboxed  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandboxed")]
 
 WRONG = "sandbox-fault-error-ERROR_APPLICATIONS_NOT_EXISTS-wrong"
 DOWN = "sandbox-fault-http-503-down"
 # The first request made with this key is a 503, later ones are answered.
 BACK_SOON = "sandbox-fault-flaky-1-credits-4200-back"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[server.RunningSandbox]:
-    running = server.start("127.0.0.1", 0)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(autouse=True)
-def _sandbox_settings(settings: SettingsWrapper, sandbox: server.RunningSandbox) -> None:
-    settings.SANDBOX_ENABLED = True
-    settings.SANDBOX_URL = sandbox.url
-    settings.RATE_LIMIT_URL = ""
-    STATE.reset()
 
 
 @pytest.fixture

@@ -4,39 +4,20 @@ key's row says what the vendor said."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.test import Client
 from django.urls import reverse
-from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
 from editor import keycheck
 from editor.models import KeyCheck, VendorKey
-from editor.sandbox import server
-from editor.sandbox.state import STATE
 from tests.pages import HTMX
+from tests.sandboxed import sandbox, sandboxed  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandboxed")]
 
 WRONG = "sandbox-fault-error-ERROR_APPLICATIONS_NOT_EXISTS-page"
 DOWN = "sandbox-fault-http-503-page"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[server.RunningSandbox]:
-    running = server.start("127.0.0.1", 0)
-    yield running
-    running.stop()
-
-
-@pytest.fixture(autouse=True)
-def _sandbox_settings(settings: SettingsWrapper, sandbox: server.RunningSandbox) -> None:
-    settings.SANDBOX_ENABLED = True
-    settings.SANDBOX_URL = sandbox.url
-    settings.RATE_LIMIT_URL = ""
-    STATE.reset()
 
 
 @pytest.fixture
