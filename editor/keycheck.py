@@ -21,12 +21,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from celery import current_app
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from editor import credits, vault
+from editor import credits, outbound, vault
 from editor.models import KeyCheck, Vendor, VendorKey
 from editor.vendors.ailabtools.adapter import AILabToolsAdapter
 from editor.vendors.base import VendorError, adapter_for
@@ -52,19 +51,6 @@ class Outcome:
     reason: str = ""
 
 
-def vendor_rate(vendor: str) -> limiter.Rate:
-    """A vendor's budget per key: PicWish documents 2 requests a second, polls included;
-    AILabTools documents none (settings)."""
-    if vendor == Vendor.PICWISH:
-        return limiter.Rate(settings.PICWISH_QPS, 1.0)
-    return limiter.Rate.parse(settings.AILABTOOLS_RATE)
-
-
-def vendor_budget(vendor: str, secret: str) -> str:
-    """The rate budget every call made with this key counts against (jobs and checks alike)."""
-    return limiter.budget_name("vendor", vendor, limiter.secret(secret))
-
-
 def ask(vendor: str, secret: str) -> Outcome:
     """Ask the vendor about ``secret``: CHECKED with its credits, REFUSED with the vendor's
     reason, UNCHECKED when it could not be asked now, UNCHECKABLE for a vendor with no check."""
@@ -73,7 +59,7 @@ def ask(vendor: str, secret: str) -> Outcome:
     # A check is a call like any other on this key: it waits its turn in the key's budget, and
     # when there is none now (jobs are using the key) it is simply done later.
     try:
-        slot = limiter.take(vendor_budget(vendor, secret), vendor_rate(vendor))
+        slot = limiter.take(outbound.vendor_budget(vendor, secret), outbound.vendor_rate(vendor))
     except limiter.StoreDown:
         return Outcome(KeyCheck.UNCHECKED, reason=_("The studio's rate limiter is unavailable."))
     if not slot.go:

@@ -1,5 +1,6 @@
 """The one httpx client factory for every call the studio makes to another server: the vendor
-adapters (editor.vendors.http adds their per-call budgets) and the API's webhooks.
+adapters (editor.vendors.http adds their per-call budgets) and the API's webhooks; and the rate
+budget each vendor key's calls count against (jobs and key checks alike).
 
 Clients never follow redirects, never take a proxy or credentials from the environment (a
 caller may name a proxy explicitly), pool a bounded number of connections and carry our
@@ -12,6 +13,9 @@ import ipaddress
 import threading
 
 import httpx
+from django.conf import settings
+
+from limiter import core as limiter
 
 USER_AGENT = "photo-studio/0.1 (+self-hosted)"
 LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=30.0)
@@ -67,3 +71,19 @@ def shared_client() -> httpx.Client:
         if _shared is None:
             _shared = make_client()
         return _shared
+
+
+# --- A vendor's rate budget per key ---------------------------------------------------------
+
+
+def vendor_rate(vendor: str) -> limiter.Rate:
+    """A vendor's budget per key: PicWish documents 2 requests a second, polls included;
+    AILabTools documents none (settings)."""
+    if vendor == "picwish":
+        return limiter.Rate(settings.PICWISH_QPS, 1.0)
+    return limiter.Rate.parse(settings.AILABTOOLS_RATE)
+
+
+def vendor_budget(vendor: str, secret: str) -> str:
+    """The rate budget every call made with this key counts against (jobs and checks alike)."""
+    return limiter.budget_name("vendor", vendor, limiter.secret(secret))

@@ -317,7 +317,7 @@ def _call_vendor(job: Job) -> Job | None:
         outcome = _ask(_adapter(provider, ""), job, request)
     else:
         secret = _secret(job)
-        budget = keycheck.vendor_budget(provider.vendor, secret)
+        budget = outbound.vendor_budget(provider.vendor, secret)
         adapter = _adapter(provider, secret)
         if request is not None and not _intend_submit(job):
             return None
@@ -325,7 +325,7 @@ def _call_vendor(job: Job) -> Job | None:
         # covers the time between the two); the process's HTTP client is made before it, as
         # making the first one takes tens of milliseconds (its TLS context).
         outbound.shared_client()
-        if not _slot(job, budget, keycheck.vendor_rate(provider.vendor)):
+        if not _slot(job, budget, outbound.vendor_rate(provider.vendor)):
             return None
         try:
             outcome = _ask(adapter, job, request)

@@ -37,8 +37,8 @@ from editor import (
     downloads,
     images,
     jobs,
-    keycheck,
     operations,
+    outbound,
     pipeline,
     polling,
     storage,
@@ -709,7 +709,7 @@ def test_a_rate_limit_store_that_is_down_sends_nothing_and_retries(
 def test_a_wait_past_the_deadline_ends_the_job_saying_why(
     submit: Run, step: Callable[[], Job], script: Script, clock: Clock
 ) -> None:
-    limiter_core.hold(keycheck.vendor_budget("picwish", "sandbox-secret-1234"), 10 * 24 * 3600)
+    limiter_core.hold(outbound.vendor_budget("picwish", "sandbox-secret-1234"), 10 * 24 * 3600)
     submit()
     step()
     job = step()
