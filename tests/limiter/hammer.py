@@ -1,5 +1,7 @@
 """One process of the limiter's multi-process test: take ``--calls`` slots of one budget as fast
-as the budget allows and print the time each call went out, one per line. With ``--backoff``
+as the budget allows and print, one line per call, three times: the caller's clock just before
+the take that let it go, the slot's time on the store's clock, and the caller's clock just after
+(when the call would go out). With ``--backoff``
 (a limiter.core.Backoff), try ``--calls`` times at once instead and print each try let through.
 
 Run by tests/limiter/test_processes.py with the test's database (DATABASE_URL) and store
@@ -39,16 +41,18 @@ def main() -> None:
     rate = Rate.parse(arguments.rate)
     made = 0
     while made < arguments.calls:
+        before = time.time()
         slot = take(arguments.name, rate, reserve=arguments.reserve)
         while not slot.go:
             time.sleep(slot.wait)
+            before = time.time()
             slot = take(
                 arguments.name,
                 rate,
                 reserve=arguments.reserve,
                 reserved_at=slot.at if slot.taken else None,
             )
-        print(f"{time.time():.6f}", flush=True)
+        print(f"{before:.6f} {slot.at:.6f} {time.time():.6f}", flush=True)
         made += 1
 
 
