@@ -45,7 +45,8 @@ WORKDIR /app
 COPY --chown=root:root . .
 # collectstatic needs settings to import, not real secrets.
 RUN SECRET_KEY=build-only VAULT_KEYS=$(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
-    python manage.py collectstatic --noinput --verbosity 0
+    python manage.py collectstatic --noinput --verbosity 0 \
+    && python -m config.catalogs compile
 USER studio
 EXPOSE 8000
 VOLUME ["/data"]

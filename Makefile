@@ -9,7 +9,7 @@ DEPLOY_ENV = DEBUG=false ALLOWED_HOSTS=studio.example.com SITE_URL=https://studi
 	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	VAULT_KEYS="$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 
-.PHONY: install run test lint typecheck bench screenshots clean
+.PHONY: install run test lint typecheck bench screenshots catalogs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -18,7 +18,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-install: $(STAMP)
+# The compiled catalogs (.mo) are built here from locale/*/LC_MESSAGES/django.po, never committed.
+COMPILED := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+
+install: $(STAMP) $(COMPILED)
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po $(STAMP)
+	$(BIN)/python -m config.catalogs compile $*
+
+# `make catalogs`: every string marked in the code into each language's .po, to translate.
+catalogs: install
+	DJANGO_SETTINGS_MODULE=config.settings $(BIN)/python -m config.catalogs update
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
@@ -67,4 +77,4 @@ screenshots: install
 	$(BIN)/python -m tests.browser.readme_screenshots
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache test-artifacts
+	rm -rf $(VENV) var locale/*/LC_MESSAGES/*.mo .mypy_cache .ruff_cache .pytest_cache test-artifacts

@@ -90,6 +90,17 @@ class User(AbstractUser):
     # Opt-in: an email when a batch ends, or a job that took longer than a minute
     # (editor.notifications).
     email_when_done = models.BooleanField(_("email me when my work ends"), default=False)
+    # A choice made with the language switcher; empty follows the browser (accounts.languages).
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("Empty: the language of their browser."),
+    )
+    # The language the studio last served them in, so that what reaches them from a worker
+    # (an email, a vendor's reason) is in it too when they never chose one.
+    browser_language = models.CharField(max_length=16, blank=True, editable=False)
 
 
 class GroupPlan(models.Model):

@@ -173,6 +173,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After the browser's language (LocaleMiddleware) and the user: a saved choice wins.
+    "accounts.languages.SavedLanguage",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -360,9 +362,14 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Internationalisation --------------------------------------------------------------------
 
 LANGUAGE_CODE = "en"
-# Every string is marked for translation; a catalog (and LOCALE_PATHS) comes with the first
-# language beyond English.
-LANGUAGES = [("en", "English")]
+# Each named in its own language, as the switcher shows it. A person's language is the one saved
+# on their account, else their browser's (accounts.languages); the catalogs are locale/*/*.po,
+# compiled by `make install` (and the image), never committed as .mo.
+LANGUAGES = [("en", "English"), ("es", "Español"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates, numbers and credits follow the language (Django's locale formats; config/formats only
+# where a language's own conventions differ from Django's data).
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

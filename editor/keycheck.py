@@ -25,6 +25,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import languages
 from editor import credits, outbound, vault
 from editor.models import KeyCheck, Vendor, VendorKey
 from editor.vendors.ailabtools.adapter import AILabToolsAdapter
@@ -136,7 +137,8 @@ def check_again(key_id: str) -> Outcome | None:
         secret = vault.decrypt(key.ciphertext)
     except vault.VaultError:
         return None
-    outcome = ask(key.vendor, secret)
+    with languages.speaking_to(key.owner):  # the refusal's words are kept for the owner
+        outcome = ask(key.vendor, secret)
     now = timezone.now()
     fields = record(key, outcome, now)
     # Only a key still unchecked with the same secret: a replaced secret was checked itself.

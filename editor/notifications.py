@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts import languages
 from editor import operations, recipes
 from editor.models import (
     UNFINISHED_STATUSES,
@@ -224,7 +225,12 @@ def _send_all(ids: list[str]) -> None:
 
 
 def message(notice: EmailNotice) -> EmailMessage:
-    """The email itself: what ended, how it went, and links back to it."""
+    """The email itself, in its reader's language: what ended, how it went, and links back."""
+    with languages.speaking_to(notice.owner):
+        return _message(notice)
+
+
+def _message(notice: EmailNotice) -> EmailMessage:
     if notice.recipe_run is not None and notice.recipe_run.batch is not None:
         subject, context = _about_recipe_batch(notice.recipe_run.batch)
     elif notice.recipe_run is not None:

@@ -31,6 +31,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import languages
 from editor import (
     images,
     instruments,
@@ -97,7 +98,7 @@ def _claim(job_id: str, number: int) -> Job | None:
     )
     if not claimed:
         return None
-    return Job.objects.select_related("key").get(pk=job_id)
+    return Job.objects.select_related("key", "owner").get(pk=job_id)
 
 
 class Moved(enum.Enum):
@@ -155,7 +156,10 @@ def advance(job_id: str, number: int) -> None:
     after it that fall to this task (``Moved.HERE``)."""
     job = _claim(job_id, number)
     while job is not None:
-        job = _step(job)
+        # What a step words (a vendor's reason, a retry's promise) is stored for the owner to
+        # read: in their language, not the worker's.
+        with languages.speaking_to(job.owner):
+            job = _step(job)
 
 
 def _step(job: Job) -> Job | None:
@@ -660,11 +664,14 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     expired = last_polls = 0
     grace = dt.timedelta(seconds=settings.JOB_LOST_MESSAGE_SECONDS)
-    for job in Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__lt=now):
+    for job in Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__lt=now).select_related(
+        "owner"
+    ):
         if now < jobs.gives_up_at(job):
             last_polls += _ring_last_time(job, now, grace)
-        elif _expire(job):
-            expired += 1
+            continue
+        with languages.speaking_to(job.owner):
+            expired += _expire(job)
     stuck = Job.objects.filter(status__in=ACTIVE_STATUSES, deadline__gte=now).filter(
         Q(lease_until__lt=now) | Q(lease_until__isnull=True, due_at__lt=now - grace)
     )

@@ -9,14 +9,31 @@ from typing import Any
 import pytest
 import redis
 from django.core.cache import cache
+from django.utils import translation
 from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
+from config import catalogs
 from editor import polling
 from tests.broker import SentTasks, capture_tasks
 from tests.factories import make_user
 
 _real_connect = socket.socket.connect
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The compiled catalogs are built by `make install`; a bare `pytest` after a change to a
+    .po builds them too (once, before any xdist worker starts), so no test reads stale ones."""
+    if hasattr(config, "workerinput"):
+        return
+    stale = [
+        po.parent.parent.name
+        for po in catalogs.LOCALE_DIR.glob("*/LC_MESSAGES/django.po")
+        if not po.with_suffix(".mo").exists()
+        or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        catalogs.compile_all(stale)
 
 
 def _is_local(address: Any) -> bool:
@@ -67,6 +84,9 @@ def _block_network() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _isolated_state(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path / "media"
+    # A request in another language leaves it active in this thread (Django resets it per
+    # request, not after one): each test starts in the default language.
+    translation.activate(settings.LANGUAGE_CODE)
     cache.clear()
     polling._known.clear()
     _forget_rate_budgets(settings.RATE_LIMIT_URL)

@@ -22,7 +22,9 @@ from editor.models import Job, Vendor, VendorKey
 from editor.vendors.base import Done, Pending, VendorAdapter, VendorError, VendorRequest
 from tests.images import make_image
 
-Outcome = Done | Pending | VendorError
+# A callable is called when its turn comes: an error worded as the step runs, as a real
+# adapter words it (in the job owner's language).
+Outcome = Done | Pending | VendorError | Callable[[], VendorError]
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Script:
 
     def next(self) -> Done | Pending:
         outcome = self.outcomes.pop(0)
+        if callable(outcome):
+            outcome = outcome()
         if isinstance(outcome, VendorError):
             raise outcome
         return outcome

@@ -14,13 +14,16 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 from django.conf import settings
 
 from editor.images import ImageLimits
 from editor.outbound import shared_client
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 ParamValue = str | int | float | bool | tuple[str, ...]
 # VendorError.code of a successful (HTTP 200) answer that could not be read: not JSON, cut off,
@@ -33,23 +36,25 @@ class VendorError(Exception):
     """A vendor call failed.
 
     ``message`` is written for the person who ran the job (never contains a key or a signed
-    URL); ``code`` is the vendor's error code string (or one of ours, lower-case, such as
-    ``timeout``); ``retryable`` says whether the same call may succeed later; ``retry_after``
-    is a hint in seconds when the vendor knows better than a backoff; ``throttled`` says the
-    vendor is limiting this key's request rate (the caller holds the key's budget for a while).
+    URL), in the language active where it is raised (the worker speaks the job owner's: a lazy
+    translation is worded at once); ``code`` is the vendor's error code string (or one of ours,
+    lower-case, such as ``timeout``); ``retryable`` says whether the same call may succeed
+    later; ``retry_after`` is a hint in seconds when the vendor knows better than a backoff;
+    ``throttled`` says the vendor is limiting this key's request rate (the caller holds the key's
+    budget for a while).
     """
 
     def __init__(
         self,
-        message: str,
+        message: str | StrPromise,
         *,
         retryable: bool,
         code: str = "",
         retry_after: float | None = None,
         throttled: bool = False,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.message = str(message)
+        super().__init__(self.message)
         self.retryable = retryable
         self.code = code
         self.retry_after = retry_after

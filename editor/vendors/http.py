@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from editor import images, instruments
 from editor.vendors.base import BAD_RESPONSE, ResultImage, VendorError
@@ -153,7 +154,7 @@ def _call(
             response.close()
     except httpx.TimeoutException:
         raise VendorError(
-            f"{vendor_label} did not answer in time.",
+            _("%(vendor)s did not answer in time.") % {"vendor": vendor_label},
             retryable=True,
             code="timeout",
         ) from None
@@ -162,20 +163,22 @@ def _call(
             # The vendor took the request and began a successful answer: as unreadable as a
             # garbled one, and it may have been billed (the pipeline does not resend it).
             raise VendorError(
-                f"{vendor_label} answered, but its answer broke off before it was complete.",
+                _("%(vendor)s answered, but its answer broke off before it was complete.")
+                % {"vendor": vendor_label},
                 retryable=True,
                 code=BAD_RESPONSE,
             ) from None
         # We reached the vendor, and its server hung up mid-answer (a truncated body or a
         # dropped connection): "could not reach" would send the person to check their network.
         raise VendorError(
-            f"{vendor_label} broke off the connection before its answer was complete.",
+            _("%(vendor)s broke off the connection before its answer was complete.")
+            % {"vendor": vendor_label},
             retryable=True,
             code="network",
         ) from None
     except httpx.TransportError:
         raise VendorError(
-            f"Could not reach {vendor_label}.",
+            _("Could not reach %(vendor)s.") % {"vendor": vendor_label},
             retryable=True,
             code="network",
         ) from None
@@ -188,7 +191,8 @@ def _read_capped(
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > budget.max_bytes:
         raise VendorError(
-            f"{vendor_label} sent an answer larger than we accept ({int(declared) // MB} MB).",
+            _("%(vendor)s sent an answer larger than we accept (%(size)d MB).")
+            % {"vendor": vendor_label, "size": int(declared) // MB},
             retryable=False,
             code="too_large",
         )
@@ -198,14 +202,14 @@ def _read_capped(
         size += len(chunk)
         if size > budget.max_bytes:
             raise VendorError(
-                f"{vendor_label} sent an answer larger than we accept "
-                f"({budget.max_bytes // MB} MB).",
+                _("%(vendor)s sent an answer larger than we accept (%(size)d MB).")
+                % {"vendor": vendor_label, "size": budget.max_bytes // MB},
                 retryable=False,
                 code="too_large",
             )
         if time.monotonic() - started > budget.deadline:
             raise VendorError(
-                f"{vendor_label} was too slow sending its answer.",
+                _("%(vendor)s was too slow sending its answer.") % {"vendor": vendor_label},
                 retryable=True,
                 code="timeout",
             )
@@ -279,7 +283,8 @@ def image_from_bytes(data: bytes, vendor_label: str) -> ResultImage:
     media = images.sniff(data)
     if media is None or media.format not in images.WRITTEN:
         raise VendorError(
-            f"{vendor_label} returned something that is not a JPEG, PNG or WebP image.",
+            _("%(vendor)s returned something that is not a JPEG, PNG or WebP image.")
+            % {"vendor": vendor_label},
             retryable=False,
             code="bad_result",
         )
@@ -292,27 +297,32 @@ def download_result(
     """Fetch a result image from an allow-listed origin, bounded in size and time."""
     if not origin_allowed(url, vendor_origins):
         raise VendorError(
-            f"{vendor_label} returned a result link on a host we do not download from. "
-            "An administrator can allow it with VENDOR_RESULT_HOSTS.",
+            _(
+                "%(vendor)s returned a result link on a host we do not download from. "
+                "An administrator can allow it with VENDOR_RESULT_HOSTS."
+            )
+            % {"vendor": vendor_label},
             retryable=False,
             code="result_host_not_allowed",
         )
     answer = call(client, "GET", url, kind=CallKind.DOWNLOAD, vendor_label=vendor_label)
     if answer.status in {403, 404, 410}:
         raise VendorError(
-            f"The result link from {vendor_label} has expired or is no longer available.",
+            _("The result link from %(vendor)s has expired or is no longer available.")
+            % {"vendor": vendor_label},
             retryable=False,
             code="result_expired",
         )
     if answer.status == 429 or answer.status >= 500:
         raise VendorError(
-            f"{vendor_label}'s file server is busy.",
+            _("The file server of %(vendor)s is busy.") % {"vendor": vendor_label},
             retryable=True,
             code=f"download_{answer.status}",
         )
     if answer.status != 200:
         raise VendorError(
-            f"Could not download the result from {vendor_label} (HTTP {answer.status}).",
+            _("Could not download the result from %(vendor)s (HTTP %(status)d).")
+            % {"vendor": vendor_label, "status": answer.status},
             retryable=False,
             code=f"download_{answer.status}",
         )

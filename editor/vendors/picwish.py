@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from editor.images import ImageLimits
 from editor.vendors.base import (
@@ -45,6 +48,9 @@ from editor.vendors.http import (
     download_result,
     image_from_bytes,
 )
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 LABEL = "PicWish"
 TASKS_PATH = "/api/tasks/visual/colorization"
@@ -86,13 +92,21 @@ LIMITS = ImageLimits(
 # send image_url) and a failed store of the finished result (-2). Failed tasks cost no credit
 # ("each successful call consumes 1 credit"). -7 and -5 are about the photo itself and -1 gives
 # no reason, so repeating the same photo is not expected to help.
-STATE_FAILURES: dict[int, tuple[str, bool]] = {
-    -8: ("PicWish ran out of time colorizing this photo (its limit is 30 seconds).", True),
-    -7: ("PicWish could not read this photo: the file is damaged or not a supported image.", False),
-    -5: ("This photo is larger than PicWish accepts (up to 15 MB).", False),
-    -3: ("PicWish could not fetch the uploaded photo on its side.", True),
-    -2: ("PicWish colorized the photo but could not store the result.", True),
-    -1: ("PicWish could not colorize this photo (the task failed).", False),
+STATE_FAILURES: dict[int, tuple[StrPromise, bool]] = {
+    -8: (
+        gettext_lazy("PicWish ran out of time colorizing this photo (its limit is 30 seconds)."),
+        True,
+    ),
+    -7: (
+        gettext_lazy(
+            "PicWish could not read this photo: the file is damaged or not a supported image."
+        ),
+        False,
+    ),
+    -5: (gettext_lazy("This photo is larger than PicWish accepts (up to 15 MB)."), False),
+    -3: (gettext_lazy("PicWish could not fetch the uploaded photo on its side."), True),
+    -2: (gettext_lazy("PicWish colorized the photo but could not store the result."), True),
+    -1: (gettext_lazy("PicWish could not colorize this photo (the task failed)."), False),
 }
 
 _ESCAPED_CHARACTER = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -114,19 +128,20 @@ class PicWishAdapter(VendorAdapter):
     def submit(self, request: VendorRequest) -> Done | Pending:
         if request.operation not in self.operations:
             raise VendorError(
-                f"PicWish cannot run the operation {request.operation!r}.",
+                _("PicWish cannot run the operation %(operation)r.")
+                % {"operation": request.operation},
                 retryable=False,
                 code="unsupported_operation",
             )
         image = request.files.get("image")
         if image is None:
             raise VendorError(
-                "PicWish needs a photo to colorize.", retryable=False, code="missing_image"
+                _("PicWish needs a photo to colorize."), retryable=False, code="missing_image"
             )
         result_format = request.params.get("format", "jpg")
         if not isinstance(result_format, str) or result_format.lower() not in FORMATS:
             raise VendorError(
-                "PicWish can return the colorized photo only as JPEG, PNG or WebP.",
+                _("PicWish can return the colorized photo only as JPEG, PNG or WebP."),
                 retryable=False,
                 code="bad_format",
             )
@@ -151,7 +166,7 @@ class PicWishAdapter(VendorAdapter):
     def poll(self, task_ref: str) -> Done | Pending:
         if not task_ref.strip():
             raise VendorError(
-                "This job has no PicWish task to check.", retryable=False, code="no_task"
+                _("This job has no PicWish task to check."), retryable=False, code="no_task"
             )
         answer = call(
             self._http(),
@@ -164,7 +179,7 @@ class PicWishAdapter(VendorAdapter):
         data = self._payload(answer, polling=True)
         state = read_int(data.get("state"))
         if state is None:
-            raise _bad_response("PicWish sent a task status we could not read.")
+            raise _bad_response(_("PicWish sent a task status we could not read."))
         return self._outcome(data, state, task_ref=task_ref.strip())
 
     # --- Answers ---------------------------------------------------------------------------
@@ -182,7 +197,7 @@ class PicWishAdapter(VendorAdapter):
         if task_ref is None:
             task_id = read_text(data.get("task_id"))
             if not task_id:
-                raise _bad_response("PicWish accepted the photo but sent no task id.")
+                raise _bad_response(_("PicWish accepted the photo but sent no task id."))
             return Pending(
                 task_ref=task_id,
                 progress=_progress(data.get("progress")) or 0,
@@ -195,7 +210,7 @@ class PicWishAdapter(VendorAdapter):
     def _result(self, image: object) -> ResultImage:
         text = read_text(image)
         if not text:
-            raise _bad_response("PicWish reported the photo as done but sent no result.")
+            raise _bad_response(_("PicWish reported the photo as done but sent no result."))
         if text.lower().startswith(("https://", "http://")):
             # Some JSON serializers escape "&" twice, leaving the six characters \u0026 in the
             # signed URL; sent as is, the signature fails with a 403 (picwish.com/qa). A real
@@ -207,7 +222,7 @@ class PicWishAdapter(VendorAdapter):
         data = decode_base64(text, url_safe=True)
         if data is None:
             raise VendorError(
-                "PicWish returned a result that is neither a link nor an image.",
+                _("PicWish returned a result that is neither a link nor an image."),
                 retryable=False,
                 code="bad_result",
             )
@@ -221,15 +236,15 @@ class PicWishAdapter(VendorAdapter):
         if answer.status != 200:
             raise _status_error(answer.status, detail, polling=polling)
         if body is None:
-            raise _bad_response("PicWish sent an answer we could not read.")
+            raise _bad_response(_("PicWish sent an answer we could not read."))
         status = read_int(body.get("status"))
         if status is None:
-            raise _bad_response("PicWish sent an answer without a status.")
+            raise _bad_response(_("PicWish sent an answer without a status."))
         if status != 200:
             raise _status_error(status, detail, polling=polling)
         data = read_object(body.get("data"))
         if data is None:
-            raise _bad_response("PicWish sent an answer without its data.")
+            raise _bad_response(_("PicWish sent an answer without its data."))
         return data
 
     def _vendor_message(self, body: Mapping[str, object] | None) -> str:
@@ -260,12 +275,15 @@ def _bad_response(message: str) -> VendorError:
 
 
 def _state_error(state: int, *, polling: bool) -> VendorError:
-    text, transient = STATE_FAILURES.get(
-        state, (f"PicWish could not colorize this photo (failure {state}).", False)
-    )
+    known = STATE_FAILURES.get(state)
+    if known is None:
+        text = _("PicWish could not colorize this photo (failure %(state)d).") % {"state": state}
+        transient = False
+    else:
+        text, transient = str(known[0]), known[1]
     retryable = transient and not polling
     if transient and not retryable:
-        text += " This is usually temporary: run the job again."
+        text = _("%(reason)s This is usually temporary: run the job again.") % {"reason": text}
     return VendorError(text, retryable=retryable, code=f"state_{state}")
 
 
@@ -273,40 +291,44 @@ def _status_error(status: int, detail: str, *, polling: bool) -> VendorError:
     """Statuses from https://picwish.com/states (HTTP, and the same numbers in the body)."""
     if status == 400:
         message = (
-            f"PicWish rejected the request: {detail}"
+            _("PicWish rejected the request: %(detail)s") % {"detail": detail}
             if detail
-            else ("PicWish rejected the request (a parameter is wrong or missing).")
+            else _("PicWish rejected the request (a parameter is wrong or missing).")
         )
         return VendorError(message, retryable=False, code="bad_request")
     if status == 401:
         return VendorError(
-            "PicWish did not accept the API key: the key is wrong, or the photo colorization "
-            "service is not enabled on the PicWish account.",
+            _(
+                "PicWish did not accept the API key: the key is wrong, or the photo colorization "
+                "service is not enabled on the PicWish account."
+            ),
             retryable=False,
             code="unauthorized",
         )
     if status == 404:
         if polling:
             return VendorError(
-                "PicWish does not know this colorization task: it is unknown or has expired "
-                "(PicWish keeps results for one hour).",
+                _(
+                    "PicWish does not know this colorization task: it is unknown or has expired "
+                    "(PicWish keeps results for one hour)."
+                ),
                 retryable=False,
                 code="task_not_found",
             )
         return VendorError(
-            "PicWish's colorization service was not found. Check PICWISH_BASE_URL.",
+            _("PicWish's colorization service was not found. Check PICWISH_BASE_URL."),
             retryable=False,
             code="not_found",
         )
     if status == 413:
         return VendorError(
-            "This photo is larger than PicWish accepts (up to 15 MB).",
+            _("This photo is larger than PicWish accepts (up to 15 MB)."),
             retryable=False,
             code="too_large",
         )
     if status == 429:
         return VendorError(
-            "PicWish is limiting how fast this key may send requests.",
+            _("PicWish is limiting how fast this key may send requests."),
             retryable=True,
             code="rate_limited",
             retry_after=1.0,
@@ -314,13 +336,17 @@ def _status_error(status: int, detail: str, *, polling: bool) -> VendorError:
         )
     if 500 <= status <= 599:
         return VendorError(
-            f"PicWish had a server error (HTTP {status}).",
+            _("PicWish had a server error (HTTP %(status)d).") % {"status": status},
             retryable=True,
             code=f"http_{status}",
         )
     return VendorError(
-        f"PicWish gave an unexpected answer (status {status})."
-        + (f" It said: {detail}" if detail else ""),
+        (
+            _("PicWish gave an unexpected answer (status %(status)d). It said: %(detail)s")
+            if detail
+            else _("PicWish gave an unexpected answer (status %(status)d).")
+        )
+        % {"status": status, "detail": detail},
         retryable=False,
         code=f"http_{status}",
     )

@@ -151,6 +151,7 @@ ROUTES: dict[str, Kind] = {
     "vault/<uuid:key_id>/credits/": Kind.CSRF,
     "usage/": Kind.CSRF,
     "account/notifications/": Kind.CSRF,
+    "language/": Kind.CSRF,
     "jobs/<uuid:job_id>/results/<uuid:result_id>/album/": Kind.CSRF,
     "albums/": Kind.CSRF,
     "recipes/": Kind.CSRF,

@@ -77,10 +77,12 @@ SIGNED_IN = {
     "editor:recipe_new",
     "api_tokens",
 }
-# Open to anyone: the front page, the health check, the metrics page (behind its own bearer
-# token, tests/config/test_metrics.py) and the share pages (checked below).
+# Open to anyone: the front page, the language switcher (a signed-in person's choice is their
+# own account's: tests/accounts/test_languages.py), the health check, the metrics page (behind
+# its own bearer token, tests/config/test_metrics.py) and the share pages (checked below).
 PUBLIC = {
     "editor:home",
+    "editor:language",
     "healthz",
     "metrics",
     "editor:shared",

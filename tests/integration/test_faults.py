@@ -110,13 +110,13 @@ def ok(run: Run, markers: str, attempts: int) -> Case:
 
 def ailab_code(code: str) -> Case:
     info = ailabtools_errors.ERRORS[code]
-    return Case(RETOUCH, f"fault-error-{code}", code, info.message, info.retryable)
+    return Case(RETOUCH, f"fault-error-{code}", code, str(info.message), info.retryable)
 
 
 def picwish_state(state: int) -> Case:
     text, _transient = picwish.STATE_FAILURES[state]
     # Seen while polling, a failed task is final (editor.vendors.picwish._state_error).
-    return Case(COLORIZE, f"fault-state-{-state}", f"state_{state}", text)
+    return Case(COLORIZE, f"fault-state-{-state}", f"state_{state}", str(text))
 
 
 def transport_faults(run: Run, label: str) -> list[Case]:
@@ -152,7 +152,7 @@ def transport_faults(run: Run, label: str) -> list[Case]:
 AILAB_BUSY = "AILabTools had a temporary problem"
 # A submit answered 200 that could not be read (editor.pipeline._unreadable).
 UNREADABLE = "The vendor answered but the answer was unreadable; it may have charged you."
-RATE_LIMITED = ailabtools_errors.ERRORS["EXCEEDING_LIMITS"].message
+RATE_LIMITED = str(ailabtools_errors.ERRORS["EXCEEDING_LIMITS"].message)
 
 CASES: list[Case] = [
     # Every code of the adapter's table, as the sandbox answers it (status from the contract).
@@ -162,7 +162,7 @@ CASES: list[Case] = [
         RETOUCH,
         "credits-2",
         "ERROR_NOT_ENOUGH_CREDITS",
-        ailabtools_errors.ERRORS["ERROR_NOT_ENOUGH_CREDITS"].message,
+        str(ailabtools_errors.ERRORS["ERROR_NOT_ENOUGH_CREDITS"].message),
     ),
     # Synchronous AILabTools: retouch.
     ok(RETOUCH, "fault-flaky-2", 2),
@@ -231,7 +231,7 @@ CASES: list[Case] = [
         ADVANCED,
         "fault-error-ERROR_NO_FACE_IN_FILE",
         "ERROR_NO_FACE_IN_FILE",
-        ailabtools_errors.ERRORS["ERROR_NO_FACE_IN_FILE"].message,
+        str(ailabtools_errors.ERRORS["ERROR_NO_FACE_IN_FILE"].message),
     ),
     Case(
         ADVANCED,

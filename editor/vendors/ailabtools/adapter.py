@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from editor.images import ImageLimits, extension_for
 from editor.vendors.ailabtools.contract import (
@@ -78,9 +80,11 @@ _LEGACY_DONE = "PROCESS_SUCCESS"
 # task ref again, and a task record in one of these states stays in it (until it expires after
 # 30 minutes), so repeating the poll cannot succeed. The person can run the job again.
 _LEGACY_FAILED = {
-    "PROCESS_FAILED": "AILabTools could not recolor this photo.",
-    "TIMEOUT_FAILED": "AILabTools timed out recoloring this photo.",
-    "LIMIT_RETRY_FAILED": "AILabTools gave up recoloring this photo after several attempts.",
+    "PROCESS_FAILED": gettext_lazy("AILabTools could not recolor this photo."),
+    "TIMEOUT_FAILED": gettext_lazy("AILabTools timed out recoloring this photo."),
+    "LIMIT_RETRY_FAILED": gettext_lazy(
+        "AILabTools gave up recoloring this photo after several attempts."
+    ),
 }
 
 
@@ -108,9 +112,9 @@ def _image_from_base64(text: str) -> ResultImage:
     real clients prefix it; the docs do not say which form the vendor sends)."""
     data = decode_base64(text)
     if data is None:
-        raise bad_response("an image that is not valid base64")
+        raise bad_response(_("an image that is not valid base64"))
     if not data:
-        raise bad_response("an empty image")
+        raise bad_response(_("an empty image"))
     return image_from_bytes(data, LABEL)
 
 
@@ -156,7 +160,11 @@ class AILabToolsAdapter(VendorAdapter):
             return self._expression_advanced(request)
         if request.operation == "color_migration":
             return self._color_migration(request)
-        raise refuse(f"{LABEL} does not run {request.operation!r}.", "unsupported_operation")
+        raise refuse(
+            _("%(vendor)s does not run %(operation)r.")
+            % {"vendor": LABEL, "operation": request.operation},
+            "unsupported_operation",
+        )
 
     def _retouch(self, request: VendorRequest) -> Done:
         # §3: synchronous; files `image` (content) and `style` (reference); result data.image_url
@@ -173,7 +181,7 @@ class AILabToolsAdapter(VendorAdapter):
         )
         url = read_text(self._data(body).get("image_url"))
         if not url:
-            raise bad_response("no result image link")
+            raise bad_response(_("no result image link"))
         return Done((self._download(url),))
 
     def _extend(self, request: VendorRequest) -> Done:
@@ -190,7 +198,8 @@ class AILabToolsAdapter(VendorAdapter):
                     ratio = read_number(request.params[side])
                     if ratio is None or not 0.0 <= ratio <= 1.0:
                         raise refuse(
-                            f"The {side} extension must be a number from 0 to 1.",
+                            _("The %(side)s extension must be a number from 0 to 1.")
+                            % {"side": side},
                             "invalid_parameter",
                         )
             names = ["top", "bottom", "left", "right", *names]
@@ -208,7 +217,7 @@ class AILabToolsAdapter(VendorAdapter):
         # image_from_bytes sniffs it.
         images = self._data(body).get("binary_data_base64")
         if not isinstance(images, list) or not images or not isinstance(images[0], str):
-            raise bad_response("no result image")
+            raise bad_response(_("no result image"))
         return Done((_image_from_base64(images[0]),))
 
     def _expression(self, request: VendorRequest) -> Done:
@@ -219,14 +228,20 @@ class AILabToolsAdapter(VendorAdapter):
         if choice in REMOVED_EXPRESSIONS:
             # V1.1.0 removed 0-3 (§5). Refuse before spending a call on a certain rejection.
             raise refuse(
-                f"AILabTools removed the expression “{REMOVED_EXPRESSIONS[choice]}” ({choice}) "
-                f"from its classic expression editor. Choose one of: {current}.",
+                _(
+                    "AILabTools removed the expression “%(name)s” (%(choice)s) from its classic "
+                    "expression editor. Choose one of: %(current)s."
+                )
+                % {"name": REMOVED_EXPRESSIONS[choice], "choice": choice, "current": current},
                 "expression_removed",
             )
         if choice not in CLASSIC_EXPRESSIONS:
             raise refuse(
-                f"AILabTools's classic expression editor has no expression {raw!r}. "
-                f"Choose one of: {current}.",
+                _(
+                    "AILabTools's classic expression editor has no expression %(raw)r. "
+                    "Choose one of: %(current)s."
+                )
+                % {"raw": raw, "current": current},
                 "invalid_parameter",
             )
         body = self._post(
@@ -238,7 +253,7 @@ class AILabToolsAdapter(VendorAdapter):
         )
         image = self._data(body).get("image")
         if not isinstance(image, str):
-            raise bad_response("no result image")
+            raise bad_response(_("no result image"))
         return Done((_image_from_base64(image),))
 
     def _expression_advanced(self, request: VendorRequest) -> Pending:
@@ -247,7 +262,7 @@ class AILabToolsAdapter(VendorAdapter):
         expression = request.params.get("expression")
         if not isinstance(expression, str) or not EXPRESSION_PATTERN.fullmatch(expression):
             raise refuse(
-                "Choose an expression from the list (for example natural_smile).",
+                _("Choose an expression from the list (for example natural_smile)."),
                 "invalid_parameter",
             )
         body = self._post(
@@ -259,23 +274,23 @@ class AILabToolsAdapter(VendorAdapter):
         )
         task_id = self._task_id(body)
         if not task_id:
-            raise bad_response("no task id")
+            raise bad_response(_("no task id"))
         return Pending(task_ref=f"async:{task_id}", poll_after=POLL_SECONDS)
 
     def _color_migration(self, request: VendorRequest) -> Done | Pending:
         # §2.2 fields. `task_type=async` belongs to contract B and is harmless to contract A.
         mode = read_text(request.params.get("mode")).upper()
         if mode not in {"AUTO", "TEMPLATE", "REF_PIC"}:
-            raise refuse("Choose a color migration mode.", "invalid_parameter")
+            raise refuse(_("Choose a color migration mode."), "invalid_parameter")
         degree = read_number(request.params.get("degree"))
         if degree is None or not 0.0 <= degree <= 1.0:
-            raise refuse("The strength must be a number from 0 to 1.", "invalid_parameter")
+            raise refuse(_("The strength must be a number from 0 to 1."), "invalid_parameter")
         data = {"task_type": "async", "mode": mode, "degree": _form_value(degree)}
         files = [_upload("image", self._file(request, "image"))]
         if mode == "AUTO" and "color_count" in request.params:
             count = read_int(request.params["color_count"])
             if count is None or not 1 <= count <= 8:
-                raise refuse("Choose 1 to 8 color families.", "invalid_parameter")
+                raise refuse(_("Choose 1 to 8 color families."), "invalid_parameter")
             data["color_count"] = str(count)
         elif mode == "TEMPLATE":
             data["color_template"] = self._palette(request.params.get("color_template"))
@@ -302,7 +317,7 @@ class AILabToolsAdapter(VendorAdapter):
         request_id = read_text(body.get("request_id"))
         if request_id:
             return Pending(task_ref=f"legacy:{request_id}", poll_after=POLL_SECONDS)
-        raise bad_response("neither a result nor a task id")
+        raise bad_response(_("neither a result nor a task id"))
 
     @staticmethod
     def _palette(value: object) -> str:
@@ -315,7 +330,7 @@ class AILabToolsAdapter(VendorAdapter):
         colors = [color for color in colors if color]
         if not 1 <= len(colors) <= 7 or not all(_HEX_COLOR.fullmatch(c) for c in colors):
             raise refuse(
-                "The palette needs 1 to 7 colors written as hex, such as DB0D0D.",
+                _("The palette needs 1 to 7 colors written as hex, such as DB0D0D."),
                 "invalid_parameter",
             )
         return ",".join(color.upper() for color in colors)
@@ -334,12 +349,15 @@ class AILabToolsAdapter(VendorAdapter):
     # --- Poll -------------------------------------------------------------------------------
 
     def poll(self, task_ref: str) -> Done | Pending:
-        kind, _, task_id = task_ref.partition(":")
+        kind, _colon, task_id = task_ref.partition(":")
         if kind == "async" and task_id:
             return self._poll_async(task_ref, task_id)
         if kind == "legacy" and task_id:
             return self._poll_legacy(task_ref, task_id)
-        raise refuse(f"{LABEL} cannot resume this job (unknown task reference).", "bad_task_ref")
+        raise refuse(
+            _("%(vendor)s cannot resume this job (unknown task reference).") % {"vendor": LABEL},
+            "bad_task_ref",
+        )
 
     def _poll_async(self, task_ref: str, task_id: str) -> Done | Pending:
         # §2.4: GET with the task_id; results stay 24 h.
@@ -355,7 +373,8 @@ class AILabToolsAdapter(VendorAdapter):
             # comes, so the person is told the task failed and what to do.
             if error.retryable and _ended_failed(answer.body):
                 raise VendorError(
-                    f"{LABEL} could not finish this task. Run the job again.",
+                    _("%(vendor)s could not finish this task. Run the job again.")
+                    % {"vendor": LABEL},
                     retryable=False,
                     code=error.code,
                 ) from None
@@ -365,12 +384,12 @@ class AILabToolsAdapter(VendorAdapter):
             raw_status = (read_object(body.get("data")) or {}).get("task_status")
         status = read_int(raw_status)
         if status is None:
-            raise bad_response("no task status")
+            raise bad_response(_("no task status"))
         if status in _ASYNC_PENDING:
             return Pending(task_ref, progress=_ASYNC_PENDING[status], poll_after=POLL_SECONDS)
         if status != _ASYNC_DONE:
             raise VendorError(
-                f"{LABEL} could not finish this task. Run the job again.",
+                _("%(vendor)s could not finish this task. Run the job again.") % {"vendor": LABEL},
                 retryable=False,
                 code="task_failed",
             )
@@ -381,7 +400,7 @@ class AILabToolsAdapter(VendorAdapter):
             urls = data.get(key)
             if isinstance(urls, list) and urls:
                 return Done(self._download_all(urls))
-        raise bad_response("a finished task without result links")
+        raise bad_response(_("a finished task without result links"))
 
     def _poll_legacy(self, task_ref: str, job_id: str) -> Done | Pending:
         # §2.3: only HD color migration uses this contract here. Task records live 30 minutes;
@@ -399,15 +418,16 @@ class AILabToolsAdapter(VendorAdapter):
             return Pending(task_ref, progress=_LEGACY_PENDING[status], poll_after=POLL_SECONDS)
         if status in _LEGACY_FAILED:
             raise VendorError(
-                f"{_LEGACY_FAILED[status]} Run the job again, or choose the built-in engine.",
+                _("%(reason)s Run the job again, or choose the built-in engine.")
+                % {"reason": _LEGACY_FAILED[status]},
                 retryable=False,
                 code=status,
             )
         if status != _LEGACY_DONE:
-            raise bad_response("an unknown task status")
+            raise bad_response(_("an unknown task status"))
         urls = data.get("image_list")
         if not isinstance(urls, list) or not urls:
-            raise bad_response("a finished task without result links")
+            raise bad_response(_("a finished task without result links"))
         return Done(self._download_all(urls))
 
     # --- HTTP and envelopes -----------------------------------------------------------------
@@ -458,7 +478,7 @@ class AILabToolsAdapter(VendorAdapter):
         body = read_json_object(answer.body)
         if body is None:
             if answer.status == 200:
-                raise bad_response("not a JSON object")
+                raise bad_response(_("not a JSON object"))
             raise self._error("", answer, "", retired_context)
         detail = read_object(body.get("error_detail")) or {}
         code = read_text(detail.get("code")) or read_text(body.get("error_code_str"))
@@ -503,17 +523,17 @@ class AILabToolsAdapter(VendorAdapter):
             or (not code and status in {404, 410} and retired_context == "color_migration")
         )
         if retired:
-            message = (
+            retirement = (
                 RETIRED_COLOR_MIGRATION if retired_context == "color_migration" else RETIRED.message
             )
-            return VendorError(message, retryable=False, code=code or "retired")
+            return VendorError(retirement, retryable=False, code=code or "retired")
         suffix = self._vendor_detail(vendor_text, code)
         if known is not None:
             retry_after = known.retry_after
             if known.retryable:
                 retry_after = self._retry_after(answer) or retry_after
             return VendorError(
-                known.message + suffix,
+                str(known.message) + suffix,
                 retryable=known.retryable,
                 code=code,
                 retry_after=retry_after,
@@ -523,9 +543,10 @@ class AILabToolsAdapter(VendorAdapter):
         retryable = status == 429 or status >= 500
         name = code or f"HTTP {status}"
         if retryable:
-            message = f"{LABEL} had a temporary problem ({name})."
+            wording = _("%(vendor)s had a temporary problem (%(name)s).")
         else:
-            message = f"{LABEL} refused the request ({name})."
+            wording = _("%(vendor)s refused the request (%(name)s).")
+        message = wording % {"vendor": LABEL, "name": name}
         return VendorError(
             message + suffix,
             retryable=retryable,
@@ -546,7 +567,7 @@ class AILabToolsAdapter(VendorAdapter):
             or (self._api_key and self._api_key.lower() in lowered)
         ):
             return ""
-        return f" ({LABEL} said: {text})"
+        return " " + _("(%(vendor)s said: %(text)s)") % {"vendor": LABEL, "text": text}
 
     @staticmethod
     def _retry_after(answer: Answer) -> float | None:
@@ -559,7 +580,7 @@ class AILabToolsAdapter(VendorAdapter):
     def _data(body: Mapping[str, Any]) -> dict[str, Any]:
         data = read_object(body.get("data"))
         if data is None:
-            raise bad_response("no data")
+            raise bad_response(_("no data"))
         return data
 
     @staticmethod
@@ -577,7 +598,9 @@ class AILabToolsAdapter(VendorAdapter):
     def _file(request: VendorRequest, role: str) -> InputImage:
         image = request.files.get(role)
         if image is None:
-            raise refuse(f"This job is missing its {role} file.", "missing_file")
+            raise refuse(
+                _("This job is missing its %(role)s file.") % {"role": role}, "missing_file"
+            )
         return image
 
     def _download(self, url: str) -> ResultImage:
@@ -586,5 +609,5 @@ class AILabToolsAdapter(VendorAdapter):
     def _download_all(self, urls: list[Any]) -> tuple[ResultImage, ...]:
         # AUTO color migration gives one image per color family (§2.2: color_count).
         if not all(isinstance(url, str) and url.strip() for url in urls):
-            raise bad_response("a result link that is not text")
+            raise bad_response(_("a result link that is not text"))
         return tuple(self._download(url.strip()) for url in urls)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from editor.vendors.ailabtools.errors import bad_response
 from editor.vendors.base import read_number, read_object, read_text
 
@@ -33,7 +35,7 @@ class CreditBalance:
         if isinstance(rows, dict):  # one pool, not wrapped in a list
             rows = [rows]
         if not isinstance(rows, list):
-            raise bad_response("no credit list")
+            raise bad_response(_("no credit list"))
         pools: list[CreditPool] = []
         for row in rows:
             pool = read_object(row) or {}
@@ -51,7 +53,7 @@ class CreditBalance:
                 )
             )
         if rows and not pools:
-            raise bad_response("a credit list without balances")
+            raise bad_response(_("a credit list without balances"))
         return cls(tuple(pools))
 
     @property

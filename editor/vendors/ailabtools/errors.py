@@ -8,16 +8,24 @@ Errors are keyed on the vendor's code *string*, never on the HTTP status: AILabT
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from editor.vendors.ailabtools.contract import LABEL
 from editor.vendors.base import BAD_RESPONSE, VendorError
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 
 @dataclass(frozen=True)
 class ErrorInfo:
     """What we tell a person about one vendor code, and whether the same call may succeed."""
 
-    message: str
+    message: str | StrPromise
     retryable: bool
     retry_after: float | None = None
     throttled: bool = False  # the vendor limits this key's request rate
@@ -27,54 +35,59 @@ def _same(info: ErrorInfo, *codes: str) -> dict[str, ErrorInfo]:
     return dict.fromkeys(codes, info)
 
 
-def _face(problem: str) -> ErrorInfo:
+def _face(problem: StrPromise) -> ErrorInfo:
     return ErrorInfo(
-        f"No usable face found: {problem} Use a clear, well-lit photo of one face looking at "
-        "the camera, with nothing covering it.",
+        format_lazy(
+            _(
+                "No usable face found: {problem} Use a clear, well-lit photo of one face looking "
+                "at the camera, with nothing covering it."
+            ),
+            problem=problem,
+        ),
         retryable=False,
     )
 
 
 _PARAMETERS = ErrorInfo(
-    "AILabTools did not accept this job's settings. Check them and run the job again.",
+    _("AILabTools did not accept this job's settings. Check them and run the job again."),
     retryable=False,
 )
 _BAD_KEY = ErrorInfo(
-    "AILabTools did not accept your API key. Check the AILabTools key saved in your vault.",
+    _("AILabTools did not accept your API key. Check the AILabTools key saved in your vault."),
     retryable=False,
 )
 _BAD_FILE = ErrorInfo(
-    "AILabTools could not read this image. Try another JPEG or PNG file.", retryable=False
+    _("AILabTools could not read this image. Try another JPEG or PNG file."), retryable=False
 )
 _NOT_FOUND = ErrorInfo(
-    "AILabTools no longer has what this job refers to (its records expire). Run the job again.",
+    _("AILabTools no longer has what this job refers to (its records expire). Run the job again."),
     retryable=False,
 )
 _TASK_STOPPED = ErrorInfo(
-    "AILabTools stopped or withdrew this task. Run the job again.", retryable=False
+    _("AILabTools stopped or withdrew this task. Run the job again."), retryable=False
 )
 _ACCOUNT_LIMIT = ErrorInfo(
-    "Your AILabTools account has reached a storage limit for this kind of request.",
+    _("Your AILabTools account has reached a storage limit for this kind of request."),
     retryable=False,
 )
 # The SDK (docs/best-practices.md) retries 429 and transient 5xx with backoff from ~1 s; no
 # QPS number is documented (§1.1), so a short fixed hint is as good as any.
 _RATE_LIMITED = ErrorInfo(
-    "AILabTools is limiting how many requests arrive at once.",
+    _("AILabTools is limiting how many requests arrive at once."),
     retryable=True,
     retry_after=5.0,
     throttled=True,
 )
-_BUSY = ErrorInfo("AILabTools is having a temporary problem.", retryable=True)
+_BUSY = ErrorInfo(_("AILabTools is having a temporary problem."), retryable=True)
 _SLOW = ErrorInfo(
-    "AILabTools timed out while working on this image.",
+    _("AILabTools timed out while working on this image."),
     retryable=True,
 )
 RETIRED = ErrorInfo(
-    "AILabTools has retired or deactivated this tool; it no longer answers requests.",
+    _("AILabTools has retired or deactivated this tool; it no longer answers requests."),
     retryable=False,
 )
-RETIRED_COLOR_MIGRATION = (
+RETIRED_COLOR_MIGRATION = _(
     "AILabTools has retired HD color migration; choose the built-in engine instead."
 )
 
@@ -116,18 +129,20 @@ ERRORS: dict[str, ErrorInfo] = {
     ),
     # §4: "Resolution of mask and image must be the same".
     "ERROR_MASK_IMAGE_RESOLUTION_MISMATCH": ErrorInfo(
-        "The mask must have exactly the same width and height as the photo. "
-        "Draw the mask again on this photo.",
+        _(
+            "The mask must have exactly the same width and height as the photo. "
+            "Draw the mask again on this photo."
+        ),
         retryable=False,
     ),
     # 401: "a wrong or unknown API key shows up here" (§1.3).
     **_same(_BAD_KEY, "ERROR_USER_NOT_EXISTS", "ERROR_APPLICATIONS_NOT_EXISTS"),
     # 403
     "ERROR_USER_LOCKED": ErrorInfo(
-        "Your AILabTools account is locked. Contact AILabTools support.", retryable=False
+        _("Your AILabTools account is locked. Contact AILabTools support."), retryable=False
     ),
     "ERROR_ILLEGAL_OPERATION": ErrorInfo(
-        "AILabTools refused this operation for your account. Contact AILabTools support.",
+        _("AILabTools refused this operation for your account. Contact AILabTools support."),
         retryable=False,
     ),
     # 404: "AI does not exist or has been deactivated": the code a retired endpoint answers.
@@ -141,7 +156,7 @@ ERRORS: dict[str, ErrorInfo] = {
         "ERROR_CONTENT_NOT_FOUND",
         "ERROR_RESOURCE_NOT_FOUND",
     ),
-    "ERROR_FACE_NOT_FOUND": _face("AILabTools found no face in the photo."),
+    "ERROR_FACE_NOT_FOUND": _face(_("AILabTools found no face in the photo.")),
     # 409 and 410: the task or resource is in a state that repeating the call will not change.
     **_same(
         _TASK_STOPPED,
@@ -159,28 +174,28 @@ ERRORS: dict[str, ErrorInfo] = {
     ),
     # 413, 415, 422: the file itself.
     "FILE_SIZE_EXCEEDS_LIMIT": ErrorInfo(
-        "The image is larger (in bytes) than AILabTools accepts for this tool.", retryable=False
+        _("The image is larger (in bytes) than AILabTools accepts for this tool."), retryable=False
     ),
     "ERROR_REQUEST_BODY_TOO_LARGE": ErrorInfo(
-        "The upload is larger than AILabTools accepts for this tool.", retryable=False
+        _("The upload is larger than AILabTools accepts for this tool."), retryable=False
     ),
     "ERROR_TOO_MANY_FILES": _PARAMETERS,
     "ERROR_INCORRECT_FILE_COUNT": _PARAMETERS,
     **_same(
         ErrorInfo(
-            "The image has more pixels than AILabTools accepts for this tool.", retryable=False
+            _("The image has more pixels than AILabTools accepts for this tool."), retryable=False
         ),
         "FILE_RESOLUTION_EXCEEDS_LIMITS",
         "ERROR_HIGH_RESOLUTION",
     ),
     "ERROR_LOW_RESOLUTION": ErrorInfo(
-        "The image is too small for AILabTools. Use a larger photo.", retryable=False
+        _("The image is too small for AILabTools. Use a larger photo."), retryable=False
     ),
     "UNSUPPORTED_FILE_TYPES": ErrorInfo(
-        "AILabTools does not accept this file type for this tool.", retryable=False
+        _("AILabTools does not accept this file type for this tool."), retryable=False
     ),
     "ERROR_UNSUPPORTED_GRAYSCALE_IMAGE": ErrorInfo(
-        "AILabTools does not accept black-and-white (grayscale) images for this tool.",
+        _("AILabTools does not accept black-and-white (grayscale) images for this tool."),
         retryable=False,
     ),
     **_same(
@@ -194,28 +209,30 @@ ERRORS: dict[str, ErrorInfo] = {
     # 422: content review. The legacy coarse FILE_CONTENT_NON_COMPLIANCE also wraps face
     # failures ("pic not has face", §1.2 example), so its text covers both.
     "ERROR_CONTENT_NON_COMPLIANCE": ErrorInfo(
-        "AILabTools's content review refused this image or prompt.", retryable=False
+        _("AILabTools's content review refused this image or prompt."), retryable=False
     ),
     "FILE_CONTENT_NON_COMPLIANCE": ErrorInfo(
-        "AILabTools says this image's content does not meet its requirements "
-        "(for example no usable face, or it failed content review).",
+        _(
+            "AILabTools says this image's content does not meet its requirements "
+            "(for example no usable face, or it failed content review)."
+        ),
         retryable=False,
     ),
     "ERROR_CONTENT_TOO_LONG": ErrorInfo(
-        "The prompt is too long for AILabTools. Shorten it (about 100 words at most).",
+        _("The prompt is too long for AILabTools. Shorten it (about 100 words at most)."),
         retryable=False,
     ),
     # 422: faces.
-    "ERROR_NO_FACE_IN_FILE": _face("AILabTools found no face in the photo."),
-    "ERROR_FACE_COUNT_INVALID": _face("the photo has too many or too few faces."),
+    "ERROR_NO_FACE_IN_FILE": _face(_("AILabTools found no face in the photo.")),
+    "ERROR_FACE_COUNT_INVALID": _face(_("the photo has too many or too few faces.")),
     **_same(
-        _face("the face is too small in the photo."),
+        _face(_("the face is too small in the photo.")),
         "ERROR_FACE_SIZE_NOT_MEET_REQUIREMENTS",
         "ERROR_FACE_SIZE_RATIO_NOT_MET",
         "ERROR_SMALL_FACE_SIZE",
     ),
     **_same(
-        _face("the face is blurry, badly lit or of low quality."),
+        _face(_("the face is blurry, badly lit or of low quality.")),
         "ERROR_POOR_FACE_QUALITY",
         "ERROR_BLURRY_FACE",
         "ERROR_POOR_FACE_LIGHTING",
@@ -223,7 +240,7 @@ ERRORS: dict[str, ErrorInfo] = {
         "ERROR_TEMPLATE_IMAGE_QUALITY_TOO_LOW",
     ),
     **_same(
-        _face("part of the face is covered or cut off."),
+        _face(_("part of the face is covered or cut off.")),
         "ERROR_OBSTRUCTED_FACE",
         "ERROR_INCOMPLETE_FACE",
         "ERROR_LEFT_EYE_OCCLUSION_TOO_HIGH",
@@ -234,10 +251,10 @@ ERRORS: dict[str, ErrorInfo] = {
         "ERROR_NOSE_OCCLUSION_TOO_HIGH",
         "ERROR_MOUTH_OCCLUSION_TOO_HIGH",
     ),
-    "ERROR_FACE_NOT_FACING_FORWARD": _face("the face is turned away from the camera."),
-    "ERROR_CARTOON_FACE_NOT_SUPPORTED": _face("drawn or cartoon faces are not supported."),
+    "ERROR_FACE_NOT_FACING_FORWARD": _face(_("the face is turned away from the camera.")),
+    "ERROR_CARTOON_FACE_NOT_SUPPORTED": _face(_("drawn or cartoon faces are not supported.")),
     **_same(
-        _face("AILabTools could not recognise the face."),
+        _face(_("AILabTools could not recognise the face.")),
         "ERROR_FACE_UNRECOGNIZABLE",
         "ERROR_FACE_COPY_SCENE_MISMATCH",
         "ERROR_SCENE_TYPE_MISMATCH",
@@ -249,8 +266,10 @@ ERRORS: dict[str, ErrorInfo] = {
     ),
     # 429: credits are not a rate limit; waiting does not refill them.
     "ERROR_NOT_ENOUGH_CREDITS": ErrorInfo(
-        "Your AILabTools account has run out of credits. Top up in the AILabTools developer "
-        "console, then run the job again.",
+        _(
+            "Your AILabTools account has run out of credits. Top up in the AILabTools developer "
+            "console, then run the job again."
+        ),
         retryable=False,
     ),
     "EXCEEDING_LIMITS": _RATE_LIMITED,
@@ -284,11 +303,11 @@ ERRORS: dict[str, ErrorInfo] = {
     **_same(_SLOW, "ERROR_FILE_DOWNLOAD_TIMEOUT", "AI_SERVICE_TIMEOUT"),
     # The result would not fit in the vendor's answer: the same input gives the same result.
     "ERROR_RESPONSE_BODY_TOO_LARGE": ErrorInfo(
-        "AILabTools's result was too large to send back. Try a smaller photo or output size.",
+        _("AILabTools's result was too large to send back. Try a smaller photo or output size."),
         retryable=False,
     ),
     "ERROR_IMAGE_STORAGE_NOT_SUPPORTED": ErrorInfo(
-        "AILabTools cannot store results for this request.", retryable=False
+        _("AILabTools cannot store results for this request."), retryable=False
     ),
 }
 
@@ -296,12 +315,13 @@ ERRORS: dict[str, ErrorInfo] = {
 def bad_response(what: str) -> VendorError:
     """An answer we could not read: a glitch on the vendor's side, so the call may be repeated."""
     return VendorError(
-        f"{LABEL} sent an answer we could not read ({what}).",
+        gettext("%(vendor)s sent an answer we could not read (%(what)s).")
+        % {"vendor": LABEL, "what": what},
         retryable=True,
         code=BAD_RESPONSE,
     )
 
 
-def refuse(message: str, code: str) -> VendorError:
+def refuse(message: str | StrPromise, code: str) -> VendorError:
     """A request we will not send: nothing the vendor could do would make it succeed."""
     return VendorError(message, retryable=False, code=code)

@@ -8,8 +8,10 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageFilter, JpegImagePlugin
 
 from editor import images
@@ -32,6 +34,9 @@ from editor.vendors.local.color import (
     srgb_to_oklab,
     to_lut,
 )
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 OPERATION = "color_migration"
 MODES = ("AUTO", "TEMPLATE", "REF_PIC")
@@ -75,7 +80,8 @@ class LocalAdapter(VendorAdapter):
     def submit(self, request: VendorRequest) -> Done:
         if request.operation not in self.operations:
             raise VendorError(
-                f"The built-in engine cannot run the operation {request.operation!r}.",
+                _("The built-in engine cannot run the operation %(operation)r.")
+                % {"operation": request.operation},
                 retryable=False,
                 code="unsupported_operation",
             )
@@ -83,17 +89,17 @@ class LocalAdapter(VendorAdapter):
         image = request.files.get("image")
         if image is None:
             raise VendorError(
-                "Color migration needs a photo.", retryable=False, code="missing_image"
+                _("Color migration needs a photo."), retryable=False, code="missing_image"
             )
         ref = request.files.get("ref")
         if recipe.mode == "REF_PIC" and ref is None:
             raise VendorError(
-                "The reference-photo mode needs a reference photo.",
+                _("The reference-photo mode needs a reference photo."),
                 retryable=False,
                 code="invalid_parameter",
             )
 
-        photo = Photo.open(image, "photo")
+        photo = Photo.open(image, _("photo"))
         # A JPEG's statistics come from a reduced decode of their own, so the full-size decode
         # (libjpeg, which releases the GIL) runs on a second core meanwhile, instead of after.
         with ThreadPoolExecutor(max_workers=1) as loader:
@@ -112,13 +118,13 @@ class LocalAdapter(VendorAdapter):
 
     def poll(self, task_ref: str) -> Done:
         raise VendorError(
-            "The built-in engine finishes while it is asked; there is nothing to poll.",
+            _("The built-in engine finishes while it is asked; there is nothing to poll."),
             retryable=False,
             code="not_pollable",
         )
 
 
-def _bad(message: str) -> VendorError:
+def _bad(message: str | StrPromise) -> VendorError:
     return VendorError(message, retryable=False, code="invalid_parameter")
 
 
@@ -135,19 +141,22 @@ class Recipe:
     def from_params(cls, params: Mapping[str, ParamValue]) -> Recipe:
         mode = params.get("mode")
         if not isinstance(mode, str) or mode.strip().upper() not in MODES:
-            raise _bad("Mode must be AUTO, TEMPLATE or REF_PIC.")
+            raise _bad(_("Mode must be AUTO, TEMPLATE or REF_PIC."))
         mode = mode.strip().upper()
-        degree = _number(params.get("degree"), "Strength (degree)")
+        degree = _number(params.get("degree"), _("Strength (degree)"))
         if not 0.0 <= degree <= 1.0:
-            raise _bad("Strength (degree) must be between 0 and 1.")
+            raise _bad(_("Strength (degree) must be between 0 and 1."))
         if mode == "AUTO":
             count = params.get("color_count", 1)
             if isinstance(count, str) and count.strip().isdigit():
                 count = int(count)
             if isinstance(count, bool) or not isinstance(count, int):
-                raise _bad("The number of color families must be a whole number.")
+                raise _bad(_("The number of color families must be a whole number."))
             if not 1 <= count <= MAX_COLOR_COUNT:
-                raise _bad(f"The number of color families must be 1 to {MAX_COLOR_COUNT}.")
+                raise _bad(
+                    _("The number of color families must be 1 to %(most)d.")
+                    % {"most": MAX_COLOR_COUNT}
+                )
             return cls(mode, degree, color_count=count)
         if mode == "TEMPLATE":
             return cls(mode, degree, palette=_palette(params.get("color_template")))
@@ -157,7 +166,7 @@ class Recipe:
         """One lookup table's worth of sRGB colors per result (color.LUT_SIZE³ rows of 3)."""
         if self.mode == "REF_PIC":
             assert ref is not None  # submit() refused a REF_PIC call without one
-            reference = Photo.open(ref, "reference photo").statistics
+            reference = Photo.open(ref, _("reference photo")).statistics
             return [reference_target(photo, reference, self.degree)]
         if self.mode == "TEMPLATE":
             return [palette_target(photo, self.palette, self.degree)]
@@ -168,7 +177,7 @@ def _number(value: ParamValue | None, label: str) -> float:
     # The vendor takes degree as a form string ("0.4"); our forms store a float.
     number = read_number(value)
     if number is None:
-        raise _bad(f"{label} must be a number between 0 and 1.")
+        raise _bad(_("%(label)s must be a number between 0 and 1.") % {"label": label})
     return number
 
 
@@ -179,9 +188,9 @@ def _palette(value: ParamValue | None) -> tuple[tuple[int, int, int], ...]:
     elif isinstance(value, tuple | list):  # a list when parameters come back from JSON
         entries = [str(entry) for entry in value]
     else:
-        raise _bad("The palette must be a list of hex colors such as DB0D0D.")
+        raise _bad(_("The palette must be a list of hex colors such as DB0D0D."))
     if not 1 <= len(entries) <= MAX_TEMPLATE_COLORS:
-        raise _bad(f"The palette must have 1 to {MAX_TEMPLATE_COLORS} colors.")
+        raise _bad(_("The palette must have 1 to %(most)d colors.") % {"most": MAX_TEMPLATE_COLORS})
     colors = []
     for entry in entries:
         text = str(entry).strip().removeprefix("#")
@@ -189,7 +198,9 @@ def _palette(value: ParamValue | None) -> tuple[tuple[int, int, int], ...]:
         if len(text) == 8:
             text = text[2:]
         if len(text) != 6 or any(char not in "0123456789abcdefABCDEF" for char in text):
-            raise _bad(f"{str(entry).strip()!r} is not a hex color such as DB0D0D.")
+            raise _bad(
+                _("%(entry)r is not a hex color such as DB0D0D.") % {"entry": str(entry).strip()}
+            )
         colors.append((int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)))
     return tuple(colors)
 
@@ -197,8 +208,8 @@ def _palette(value: ParamValue | None) -> tuple[tuple[int, int, int], ...]:
 # --- Images -------------------------------------------------------------------------------------
 
 
-def _invalid(what: str, reason: str) -> VendorError:
-    return VendorError(f"The {what} {reason}", retryable=False, code="invalid_image")
+def _invalid(message: str) -> VendorError:
+    return VendorError(message, retryable=False, code="invalid_image")
 
 
 class Photo:
@@ -251,7 +262,7 @@ class Photo:
             try:
                 self._statistics = _pixels(_as_rgb(_reduce(source), self._what))
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-                raise _invalid(self._what, "could not be decoded; it may be damaged.") from error
+                raise _invalid(_undecodable(self._what)) from error
         return self._statistics
 
     def load(self) -> None:
@@ -260,7 +271,7 @@ class Photo:
         try:
             self._image.load()
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            raise _invalid(self._what, "could not be decoded; it may be damaged.") from error
+            raise _invalid(_undecodable(self._what)) from error
         self._loaded = _as_rgb(self._image, self._what)
 
     def recolor(self, lut: ImageFilter.Color3DLUT, *, in_place: bool) -> Image.Image:
@@ -283,7 +294,7 @@ class Photo:
             target.paste(source.crop(box).filter(lut), box)
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            for _ in pool.map(strip, boxes):  # re-raises a thread's error here
+            for _stripped in pool.map(strip, boxes):  # re-raises a thread's error here
                 pass
         if in_place:
             self._loaded = None
@@ -309,16 +320,27 @@ class Photo:
 def _open(file: InputImage, what: str) -> Image.Image:
     """Read the header only, refusing anything outside our limits before pixels are decoded."""
     if len(file.data) > LIMITS.max_bytes:
-        raise _invalid(what, f"is larger than {LIMITS.max_bytes // (1024 * 1024)} MB.")
+        raise _invalid(
+            _("The %(what)s is larger than %(size)d MB.")
+            % {"what": what, "size": LIMITS.max_bytes // (1024 * 1024)}
+        )
     try:
         image = Image.open(io.BytesIO(file.data), formats=sorted(LIMITS.formats))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise _invalid(what, "is not a JPEG, PNG or WebP image we can read.") from error
+        raise _invalid(
+            _("The %(what)s is not a JPEG, PNG or WebP image we can read.") % {"what": what}
+        ) from error
     width, height = image.size
     if width > LIMITS.max_width or height > LIMITS.max_height:
-        raise _invalid(what, f"is larger than {LIMITS.max_width} x {LIMITS.max_height} pixels.")
+        raise _invalid(
+            _("The %(what)s is larger than %(width)d x %(height)d pixels.")
+            % {"what": what, "width": LIMITS.max_width, "height": LIMITS.max_height}
+        )
     if width < LIMITS.min_width or height < LIMITS.min_height:
-        raise _invalid(what, f"is smaller than {LIMITS.min_width} x {LIMITS.min_height} pixels.")
+        raise _invalid(
+            _("The %(what)s is smaller than %(width)d x %(height)d pixels.")
+            % {"what": what, "width": LIMITS.min_width, "height": LIMITS.min_height}
+        )
     try:
         # The decoded photo and one working copy: its RGB conversion, or a result recolored
         # beside it (the last result is recolored in place).
@@ -356,7 +378,10 @@ def _as_rgb(image: Image.Image, what: str) -> Image.Image:
             if converted is not None:
                 return converted
         return image.convert("RGB")
-    raise _invalid(what, f"uses the {image.mode} color mode; save it as an RGB JPEG or PNG.")
+    raise _invalid(
+        _("The %(what)s uses the %(mode)s color mode; save it as an RGB JPEG or PNG.")
+        % {"what": what, "mode": image.mode}
+    )
 
 
 def _reduce(image: Image.Image) -> Image.Image:
@@ -381,3 +406,7 @@ def _pixels(rgb: Image.Image) -> Floats:
         # A fixed seed: the same photo must always give the same results.
         colors = colors[np.random.default_rng(0).choice(len(colors), STATS_SAMPLE, replace=False)]
     return srgb_to_oklab(colors / 255.0)
+
+
+def _undecodable(what: str) -> str:
+    return _("The %(what)s could not be decoded; it may be damaged.") % {"what": what}

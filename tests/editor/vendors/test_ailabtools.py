@@ -629,7 +629,7 @@ def test_retired_color_migration_points_to_the_built_in_engine(
     with pytest.raises(VendorError) as caught:
         adapter.submit(request_for("color_migration", {"mode": "AUTO", "degree": 0.4}))
     error = caught.value
-    assert error.message == RETIRED_COLOR_MIGRATION
+    assert error.message == str(RETIRED_COLOR_MIGRATION)
     assert error.code == code
     assert not error.retryable
 
@@ -773,7 +773,7 @@ def test_poll_legacy_on_the_retired_endpoint(adapter: AILabToolsAdapter, vendor:
     vendor.on(LEGACY, reply(current_failure("ERROR_AI_NOT_EXISTS"), 404))
     with pytest.raises(VendorError) as caught:
         adapter.poll("legacy:RQ-7")
-    assert caught.value.message == RETIRED_COLOR_MIGRATION
+    assert caught.value.message == str(RETIRED_COLOR_MIGRATION)
 
 
 @pytest.mark.parametrize("ref", ["", "async:", "legacy:", "T-42", "picwish:T-42"])

@@ -279,7 +279,7 @@ def test_jpeg_statistics_do_not_depend_on_whether_the_photo_is_loaded() -> None:
 def test_a_photo_that_fails_to_decode_in_full_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     # The full-size decode runs on another thread; its error must still reach the caller.
     def broken(photo: local.Photo) -> None:
-        raise local._invalid("photo", "could not be decoded; it may be damaged.")
+        raise local._invalid(local._undecodable("photo"))
 
     monkeypatch.setattr(local.Photo, "load", broken)
     with pytest.raises(VendorError) as caught:
