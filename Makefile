@@ -69,7 +69,7 @@ bench: install
 # pictures made small into docs/screenshots/ (tests/browser/readme_screenshots.py); commit them.
 SCREENSHOT_TESTS = tests/browser/test_recipes.py tests/browser/test_albums.py \
 	tests/browser/test_phone_photos.py tests/browser/test_company_sign_in.py \
-	tests/browser/test_email_notices.py
+	tests/browser/test_email_notices.py tests/browser/test_languages.py
 screenshots: install
 	mkdir -p var; dir=$$(mktemp -d $(CURDIR)/var/test-XXXXXX); \
 		VAR_DIR=$$dir $(BIN)/pytest -m browser -p no:randomly $(SCREENSHOT_TESTS); \

@@ -58,9 +58,15 @@ def choose(request: HttpRequest, response: HttpResponse, code: str) -> bool:
 def remember_browser_language(
     sender: object, request: HttpRequest | None, user: User, **_: object
 ) -> None:
-    """On sign-in (``user_logged_in``): the browser's language, for ``for_user`` when the person
-    has chosen none. One write at sign-in, none per page."""
+    """On sign-in (``user_logged_in``), for a person who has chosen no language: one chosen with
+    the switcher before signing in (on the sign-up page, say) becomes their account's; else the
+    browser's is kept for ``for_user``. One write at sign-in, none per page."""
     if request is None or user.language:
+        return
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    if chosen in CODES:
+        User.objects.filter(pk=user.pk).update(language=chosen)
+        user.language = chosen
         return
     seen = get_language_from_request(request)
     if seen != user.browser_language:

@@ -315,7 +315,7 @@ def download_result(
         )
     if answer.status == 429 or answer.status >= 500:
         raise VendorError(
-            _("The file server of %(vendor)s is busy.") % {"vendor": vendor_label},
+            _("%(vendor)s's file server is busy.") % {"vendor": vendor_label},
             retryable=True,
             code=f"download_{answer.status}",
         )

@@ -124,3 +124,17 @@ def test_numbers_dates_and_credits_follow_the_language(alice: User, client: Clie
     chinese = page(client, vault)
     assert "12,345" in chinese
     assert "2026年12月4日" in chinese
+
+
+def test_a_choice_made_before_signing_in_becomes_the_accounts(alice: User) -> None:
+    browser = Client(headers={"Accept-Language": "en-US"})
+    browser.post(SWITCH, {"language": "zh-hans"})
+    browser.post(reverse("account_login"), {"login": "alice", "password": PASSWORD})
+    alice.refresh_from_db()
+    assert alice.language == "zh-hans"
+    # A choice on the account is not overwritten by a later browser's.
+    other = Client()
+    other.post(SWITCH, {"language": "es"})
+    other.post(reverse("account_login"), {"login": "alice", "password": PASSWORD})
+    alice.refresh_from_db()
+    assert alice.language == "zh-hans"

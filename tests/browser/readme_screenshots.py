@@ -32,6 +32,10 @@ CHOSEN: dict[str, str] = {
     "phone-photo.png": "phone-photo-converted-desktop.png",  # tests/browser/test_phone_photos.py
     "company-sign-in.png": "company-sign-in-desktop.png",  # tests/browser/test_company_sign_in.py
     "notifications.png": "notifications-settings-desktop.png",  # test_email_notices.py
+    "studio-es.png": "studio-es-desktop.png",  # tests/browser/test_languages.py
+    "shared-es.png": "shared-es-desktop.png",  # the same test, as a visitor
+    "studio-zh.png": "studio-zh-hans-desktop.png",
+    "shared-zh.png": "shared-zh-hans-desktop.png",
 }
 
 
