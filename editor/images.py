@@ -247,7 +247,10 @@ def _open(stream: IO[bytes]) -> Image.Image:
         raise ImageRejected(_("This file is not an image we can read.")) from None
     if image.format not in MEDIA_TYPES:
         raise ImageRejected(
-            f"{image.format or 'This'} images are not supported; use JPEG, PNG, WebP, HEIC or AVIF."
+            _("%(format)s images are not supported; use JPEG, PNG, WebP, HEIC or AVIF.")
+            % {"format": image.format}
+            if image.format
+            else _("This kind of image is not supported; use JPEG, PNG, WebP, HEIC or AVIF.")
         )
     if image.width < 1 or image.height < 1:
         raise ImageRejected(_("This file is not an image we can read."))
@@ -332,6 +335,11 @@ def _megapixels(pixels: int, *, up: bool = False) -> str:
     return number_format(tenths / 10, decimal_pos=1 if tenths % 10 else 0, force_grouping=True)
 
 
+def _megabytes(size: int) -> str:
+    """Whole megabytes, grouped as the language does."""
+    return number_format(round(size / 1_000_000), force_grouping=True)
+
+
 def too_many_pixels(kind: str, width: int, height: int) -> ImageRejected:
     """The refusal of a photo over its kind's pixel cap, in the words the form uses too."""
     message = _TOO_MANY_PIXELS() % {
@@ -392,8 +400,11 @@ def coefficient_bytes(image: Image.Image) -> int:
 
 def too_much_memory(needed: int, budget: int) -> ImageRejected:
     return ImageRejected(
-        f"This image needs too much memory to process: {needed / 1_000_000:,.0f} MB; the "
-        f"limit is {budget / 1_000_000:,.0f} MB. Save it smaller or as JPEG."
+        _(
+            "This image needs too much memory to process: %(needed)s MB; the limit is "
+            "%(limit)s MB. Save it smaller or as JPEG."
+        )
+        % {"needed": _megabytes(needed), "limit": _megabytes(budget)}
     )
 
 
@@ -465,7 +476,7 @@ def _to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
     if mode == "CMYK":
         notes.append(_("Converted from CMYK to RGB."))
     elif mode not in {"L", "P", "1"}:
-        notes.append(f"Converted from {mode} to RGB.")
+        notes.append(_("Converted from %(mode)s to RGB.") % {"mode": mode})
     return image.convert("RGB")
 
 
@@ -552,8 +563,17 @@ def _fit(data: bytes, limits: ImageLimits, vendor_label: str) -> Fitted:
     width, height = image.size
     if width < limits.min_width or height < limits.min_height:
         raise ImageRejected(
-            f"This image is {width}×{height} pixels; {vendor_label} needs at least "
-            f"{limits.min_width}×{limits.min_height}."
+            _(
+                "This image is %(width)d×%(height)d pixels; %(vendor)s needs at least "
+                "%(min_width)d×%(min_height)d."
+            )
+            % {
+                "width": width,
+                "height": height,
+                "vendor": vendor_label,
+                "min_width": limits.min_width,
+                "min_height": limits.min_height,
+            }
         )
     needs_rgb = limits.rgb_only and (image.mode != "RGB" or _has_alpha(image))
     too_big = width > limits.max_width or height > limits.max_height
@@ -593,15 +613,34 @@ def _fit(data: bytes, limits: ImageLimits, vendor_label: str) -> Fitted:
         image.thumbnail((limits.max_width, limits.max_height), Image.Resampling.LANCZOS)
     if not too_big and (image.width, image.height) != (width, height):
         notes.append(
-            f"Scaled down from {width}×{height} to {image.width}×{image.height} pixels: a "
-            "JPEG this big is decoded at a reduced size to stay within the studio's memory."
+            _(
+                "Scaled down from %(width)d×%(height)d to %(new_width)d×%(new_height)d pixels: "
+                "a JPEG this big is decoded at a reduced size to stay within the studio's memory."
+            )
+            % {
+                "width": width,
+                "height": height,
+                "new_width": image.width,
+                "new_height": image.height,
+            }
         )
     elif (image.width, image.height) != (width, height) and not (
         oriented and (image.height, image.width) == (width, height)
     ):
         notes.append(
-            f"Scaled down from {width}×{height} to {image.width}×{image.height} pixels "
-            f"to fit {vendor_label}'s limit of {limits.max_width}×{limits.max_height}."
+            _(
+                "Scaled down from %(width)d×%(height)d to %(new_width)d×%(new_height)d pixels "
+                "to fit %(vendor)s's limit of %(max_width)d×%(max_height)d."
+            )
+            % {
+                "width": width,
+                "height": height,
+                "new_width": image.width,
+                "new_height": image.height,
+                "vendor": vendor_label,
+                "max_width": limits.max_width,
+                "max_height": limits.max_height,
+            }
         )
 
     target = source_format if source_format in limits.formats else _fallback_format(limits)
@@ -625,15 +664,22 @@ def _fit(data: bytes, limits: ImageLimits, vendor_label: str) -> Fitted:
             )
             if image.width <= limits.min_width or image.height <= limits.min_height:
                 raise ImageRejected(
-                    f"This image cannot be made small enough for {vendor_label}'s "
-                    f"{limits.max_bytes // 1_000_000} MB limit."
+                    _("This image cannot be made small enough for %(vendor)s's %(limit)d MB limit.")
+                    % {"vendor": vendor_label, "limit": limits.max_bytes // 1_000_000}
                 )
         encoded = _encode(image, target, quality, icc)
     if len(data) > limits.max_bytes:
         notes.append(
-            f"Recompressed from {len(data) / 1_000_000:.1f} MB to "
-            f"{len(encoded) / 1_000_000:.1f} MB to fit {vendor_label}'s "
-            f"{limits.max_bytes / 1_000_000:.0f} MB limit."
+            _(
+                "Recompressed from %(before)s MB to %(after)s MB to fit %(vendor)s's "
+                "%(limit)s MB limit."
+            )
+            % {
+                "before": number_format(len(data) / 1_000_000, decimal_pos=1),
+                "after": number_format(len(encoded) / 1_000_000, decimal_pos=1),
+                "vendor": vendor_label,
+                "limit": number_format(limits.max_bytes / 1_000_000, decimal_pos=0),
+            }
         )
     if source_format not in limits.formats:
         notes.append(
