@@ -9,7 +9,7 @@ DEPLOY_ENV = DEBUG=false ALLOWED_HOSTS=studio.example.com SITE_URL=https://studi
 	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	VAULT_KEYS="$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
 
-.PHONY: install run test lint typecheck bench screenshots catalogs clean
+.PHONY: install run test lint typecheck checks suite bench screenshots catalogs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -51,9 +51,15 @@ typecheck: install
 PYTEST_WORKERS ?= auto
 PYTEST_DIST ?= worksteal
 
-test: lint typecheck
+# `make -j4 test` (as CI does) runs the four side by side: the suite spends much of its time
+# waiting on browsers and worker processes, which the checks fill.
+test: lint typecheck checks suite
+
+checks: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+suite: install
 	@# Each run gets its own var/ (SQLite test file, local broker, cache, media), so runs at
 	@# the same time never take each other's job messages; each xdist worker a folder in it.
 	mkdir -p var; dir=$$(mktemp -d $(CURDIR)/var/test-XXXXXX); \

@@ -84,6 +84,10 @@ def _block_network() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _isolated_state(settings: SettingsWrapper, tmp_path: Path) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Production's PBKDF2 costs half a second a password by design; the tests make a user (or
+    # a share link's password) in most of their fixtures. What they check is the studio's use
+    # of the hasher, not its cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # A request in another language leaves it active in this thread (Django resets it per
     # request, not after one): each test starts in the default language.
     translation.activate(settings.LANGUAGE_CODE)

@@ -27,12 +27,6 @@ pytestmark = pytest.mark.django_db
 LOCKED = b"Too many failed login attempts"
 
 
-@pytest.fixture(autouse=True)
-def _fast_hashing(settings: SettingsWrapper) -> None:
-    # Dozens of sign-ins: the production hasher's deliberate slowness is not what is tested.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def log_in(client: Client, login: str, password: str = PASSWORD) -> bool:
     response = client.post(reverse("account_login"), {"login": login, "password": password})
     assert response.status_code in (200, 302)

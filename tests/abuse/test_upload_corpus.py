@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from pytest_django import Settings as SettingsWrapper
 
 from accounts.models import User
 from editor import images, recipes
@@ -37,12 +36,6 @@ HUMAN_MESSAGES = (
 )
 pytestmark = pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")
 BY_NAME = pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: SettingsWrapper) -> None:
-    # Hundreds of users are made here: the default hasher would dominate the run.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def multipart(fields: dict[str, str], file_field: str, case: Case) -> tuple[bytes, str]:

@@ -34,11 +34,6 @@ HERE, THERE = "203.0.113.30", "198.51.100.30"
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings: SettingsWrapper) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def clock(settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     # The database store on Python's clock: Redis's scripts and PostgreSQL read their servers'
     # clocks, which no test can move (tests/limiter checks those stores on real time).
