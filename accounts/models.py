@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 # "Never started a job": before any real moment, so such a person comes first in the queue.
@@ -197,7 +198,7 @@ class QuotaOverride(models.Model):
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     def __str__(self) -> str:
-        return f"Override for user {self.user_id}"
+        return gettext("Override for user %(user)s") % {"user": self.user_id}
 
 
 class Quota(models.Model):
@@ -212,7 +213,7 @@ class Quota(models.Model):
     )
     day = models.DateField(default=dt.date.min)
     jobs_today = models.PositiveIntegerField(default=0)
-    month = models.DateField(default=dt.date.min, help_text="First day of the counted month.")
+    month = models.DateField(default=dt.date.min, help_text=_("First day of the counted month."))
     credits_this_month = models.PositiveIntegerField(default=0)
     active_jobs = models.PositiveIntegerField(default=0)
     # Jobs accepted (and charged) that wait for one of the ``active_jobs`` slots (editor.fairqueue).
@@ -224,7 +225,7 @@ class Quota(models.Model):
     # When a job of theirs last took a slot: who waited longest goes first (editor.fairqueue).
     last_started_at = models.DateTimeField(default=NEVER)
     stored_bytes = models.PositiveBigIntegerField(
-        default=0, help_text="Bytes of this person's photos, results, thumbnails and drafts."
+        default=0, help_text=_("Bytes of this person's photos, results, thumbnails and drafts.")
     )
 
     class Meta:
@@ -239,7 +240,7 @@ class Quota(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"Quota of user {self.user_id}"
+        return gettext("Quota of user %(user)s") % {"user": self.user_id}
 
 
 class StoredFile(models.Model):
@@ -303,4 +304,9 @@ class AuditEvent(models.Model):
         ordering = ("-created_at",)
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} by {self.actor_name or 'the studio'}"
+        if self.actor_name:
+            return gettext("%(action)s by %(actor)s") % {
+                "action": self.get_action_display(),
+                "actor": self.actor_name,
+            }
+        return gettext("%(action)s by the studio") % {"action": self.get_action_display()}

@@ -11,6 +11,7 @@ import uuid
 
 from django.core.paginator import Paginator
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 
 from accounts.http import AuthenticatedHttpRequest
@@ -143,7 +144,7 @@ def remove_result(
     album = access.get_album_for_user(request.user, album_id)
     result = access.get_own_result(request.user, result_id)
     if not albums.remove(album, result):
-        raise ApiError(404, "not_found", "That result is not in this album.")
+        raise ApiError(404, "not_found", _("That result is not in this album."))
     return HttpResponse(status=204)
 
 

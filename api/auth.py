@@ -12,6 +12,8 @@ import math
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from ninja.security import HttpBearer
 
 from api.errors import ApiError
@@ -29,14 +31,21 @@ class TokenAuth(HttpBearer):
             slot = limiter.take(limiter.budget_name("api-token", str(found.pk)), rate)
         except limiter.StoreDown:
             raise ApiError(
-                503, "unavailable", "The API cannot take requests for a moment. Try again soon."
+                503,
+                "unavailable",
+                _("The API cannot take requests for a moment. Try again soon."),
             ) from None
         if not slot.go:
             wait = math.ceil(slot.wait)
             raise ApiError(
                 429,
                 "rate_limited",
-                f"Too many requests with this token. Try again in {wait} seconds.",
+                ngettext(
+                    "Too many requests with this token. Try again in %(count)d second.",
+                    "Too many requests with this token. Try again in %(count)d seconds.",
+                    wait,
+                )
+                % {"count": wait},
                 retry_after=wait,
             )
         found.touch()

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -31,8 +32,8 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def not_found(message: str = "Not found.") -> ApiError:
-    return ApiError(404, "not_found", message)
+def not_found(message: str | None = None) -> ApiError:
+    return ApiError(404, "not_found", _("Not found.") if message is None else message)
 
 
 def _reply(api: NinjaAPI, request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
@@ -92,7 +93,7 @@ def install(api: NinjaAPI) -> None:
             401,
             {
                 "code": "unauthenticated",
-                "message": "Send a valid personal access token: Authorization: Bearer <token>.",
+                "message": _("Send a valid personal access token: Authorization: Bearer <token>."),
             },
         )
         response["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -101,7 +102,7 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def missing(request: HttpRequest, error: Http404) -> HttpResponse:
         # editor.access says what was not found ("No such job."), the same for someone else's.
-        message = str(error) if error.args else "Not found."
+        message = str(error) if error.args else _("Not found.")
         return _reply(api, request, 404, {"code": "not_found", "message": message})
 
     @api.exception_handler(MultiPartParserError)
@@ -113,7 +114,7 @@ def install(api: NinjaAPI) -> None:
             400,
             {
                 "code": "unreadable_body",
-                "message": (
+                "message": _(
                     "The request body could not be read as multipart/form-data: "
                     "check its Content-Type boundary and its parts."
                 ),

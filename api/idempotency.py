@@ -43,6 +43,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Status
 from ninja.operation import Operation
 from ninja.renderers import JSONRenderer
@@ -107,18 +108,25 @@ def key_of(request: HttpRequest) -> str | None:
     key = raw.strip()
     if not key:
         raise _bad_key(
-            "The Idempotency-Key header is empty. Send 1 to 255 printable ASCII characters, "
-            "such as a UUID, or leave the header out."
+            _(
+                "The Idempotency-Key header is empty. Send 1 to 255 printable ASCII characters, "
+                "such as a UUID, or leave the header out."
+            )
         )
     if len(key) > MAX_LENGTH:
         raise _bad_key(
-            f"The Idempotency-Key header is {len(key)} characters long; it may have at most "
-            f"{MAX_LENGTH}."
+            _(
+                "The Idempotency-Key header is %(length)d characters long; it may have at most "
+                "%(most)d."
+            )
+            % {"length": len(key), "most": MAX_LENGTH}
         )
     if not PRINTABLE.fullmatch(key):
         raise _bad_key(
-            "The Idempotency-Key header may hold only printable ASCII characters (letters, "
-            "digits, punctuation and spaces)."
+            _(
+                "The Idempotency-Key header may hold only printable ASCII characters (letters, "
+                "digits, punctuation and spaces)."
+            )
         )
     return key
 
@@ -174,8 +182,11 @@ def _reused(found: IdempotencyKey) -> ApiError:
     return ApiError(
         422,
         "idempotency_key_reused",
-        f"This Idempotency-Key was already used for a different request ({found.request}, "
-        "with other fields, files or body). Send a new key with a new request.",
+        _(
+            "This Idempotency-Key was already used for a different request (%(request)s, "
+            "with other fields, files or body). Send a new key with a new request."
+        )
+        % {"request": found.request},
     )
 
 
@@ -183,8 +194,10 @@ def _in_flight() -> ApiError:
     return ApiError(
         409,
         "idempotency_key_in_flight",
-        "A request with this Idempotency-Key is still being processed. Wait a moment and send "
-        "it again to get its answer.",
+        _(
+            "A request with this Idempotency-Key is still being processed. Wait a moment and "
+            "send it again to get its answer."
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from accounts.http import AuthenticatedHttpRequest
@@ -101,7 +102,7 @@ def _instant(name: str, value: dt.datetime) -> dt.datetime:
         return value.astimezone(dt.UTC)
     except (OverflowError, ValueError):
         raise multipart.invalid(
-            {name: ["Give a date and time between the years 1 and 9999."]}
+            {name: [_("Give a date and time between the years 1 and 9999.")]}
         ) from None
 
 
@@ -192,7 +193,7 @@ def job_result(
         job.results.filter(position=position).first() if job.status == JobStatus.SUCCEEDED else None
     )
     if result is None or not result.file.name or not default_storage.exists(result.file.name):
-        raise not_found("This job has no result yet.")
+        raise not_found(_("This job has no result yet."))
     form = downloads.DownloadForm(
         {
             "format": format,
@@ -206,7 +207,11 @@ def job_result(
     try:
         body, fmt = downloads.encode(result, form.cleaned_data)
     except images.ImageRejected as rejected:
-        raise ApiError(422, "unreadable", f"This result cannot be downloaded: {rejected}") from None
+        raise ApiError(
+            422,
+            "unreadable",
+            _("This result cannot be downloaded: %(reason)s") % {"reason": rejected},
+        ) from None
     return downloads.attachment(result, body, fmt)
 
 
@@ -226,7 +231,7 @@ def job_result(
 def cancel_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
     job = access.get_job_for_user(request.user, job_id)
     if not jobs.cancel(job):
-        raise ApiError(409, "not_active", "This job has ended already.")
+        raise ApiError(409, "not_active", _("This job has ended already."))
     return job_out(job, _base(request))
 
 
@@ -243,10 +248,10 @@ def cancel_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
 def retry_job(request: AuthenticatedHttpRequest, job_id: uuid.UUID) -> JobOut:
     job = access.get_job_for_user(request.user, job_id)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
-        raise ApiError(409, "not_retryable", "Only a failed or canceled job can run again.")
+        raise ApiError(409, "not_retryable", _("Only a failed or canceled job can run again."))
     job = jobs.retry(job)
     if job.status not in (JobStatus.PENDING, JobStatus.QUEUED):
-        raise ApiError(409, "not_retryable", "Only a failed or canceled job can run again.")
+        raise ApiError(409, "not_retryable", _("Only a failed or canceled job can run again."))
     return job_out(job, _base(request))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, QueryDict
+from django.utils.translation import gettext as _
 
 from accounts.http import AuthenticatedHttpRequest
 from api.errors import ApiError
@@ -31,12 +32,16 @@ def invalid(errors: dict[str, list[str]]) -> ApiError:
 def operation_of(data: QueryDict) -> operations.Operation:
     slug = data.get("operation", "")
     if not slug:
-        raise invalid({"operation": ["This field is required."]})
+        raise invalid({"operation": [_("This field is required.")]})
     try:
         return operations.get(slug)
     except KeyError:
         known = ", ".join(o.slug for o in operations.OPERATIONS)
-        raise invalid({"operation": [f"Unknown operation {slug!r}. Known: {known}."]}) from None
+        unknown = _("Unknown operation %(slug)s. Known: %(known)s.") % {
+            "slug": repr(slug),
+            "known": known,
+        }
+        raise invalid({"operation": [unknown]}) from None
 
 
 def values(request: HttpRequest, operation: operations.Operation) -> dict[str, Any]:
@@ -50,7 +55,7 @@ def values(request: HttpRequest, operation: operations.Operation) -> dict[str, A
     if as_text:
         raise invalid(
             {
-                role: ["Send the photo as a file (a multipart part with a file name)."]
+                role: [_("Send the photo as a file (a multipart part with a file name).")]
                 for role in as_text
             }
         )
@@ -59,7 +64,15 @@ def values(request: HttpRequest, operation: operations.Operation) -> dict[str, A
         | {name for name in request.FILES if name not in roles}
     )
     if unknown:
-        raise invalid({name: [f"{operation.slug} takes no field {name!r}."] for name in unknown})
+        raise invalid(
+            {
+                name: [
+                    _("%(operation)s takes no field %(field)s.")
+                    % {"operation": operation.slug, "field": repr(name)}
+                ]
+                for name in unknown
+            }
+        )
     found: dict[str, Any] = {}
     for name, param in params.items():
         sent = request.POST.getlist(name)
@@ -87,11 +100,14 @@ def photos(
                 raise ApiError(
                     413,
                     "too_large",
-                    f"{spec.role}: the file is larger than {settings.UPLOAD_MAX_MB} MB.",
+                    _("%(role)s: the file is larger than %(size)s MB.")
+                    % {"role": spec.role, "size": settings.UPLOAD_MAX_MB},
                     max_bytes=settings.UPLOAD_MAX_BYTES,
                 )
         if len(sent) > 1 and spec.role != many:
-            message = "Send one photo per job." if not many else "Send one photo for every job."
+            message = (
+                _("Send one photo per job.") if not many else _("Send one photo for every job.")
+            )
             raise invalid({spec.role: [message]})
         if sent:
             found[spec.role] = [Photo(upload, display_name(upload.name)) for upload in sent]

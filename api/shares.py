@@ -11,6 +11,7 @@ import uuid
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 
 from accounts.http import AuthenticatedHttpRequest
@@ -53,7 +54,7 @@ def _result(job: Job, wanted: int | uuid.UUID | None) -> Result:
     else:
         found = results.filter(pk=wanted).first()
     if found is None:
-        raise ApiError(422, "invalid", "result: this job has no such result.", field="result")
+        raise ApiError(422, "invalid", _("result: this job has no such result."), field="result")
     return found
 
 
@@ -73,7 +74,8 @@ def create_share(
         raise ApiError(
             409,
             "not_succeeded",
-            f"Only a job that succeeded can be shared; this one is {job.status}.",
+            _("Only a job that succeeded can be shared; this one is %(status)s.")
+            % {"status": job.status},
             job_status=job.status,
         )
     result = _result(job, body.result)

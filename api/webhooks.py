@@ -34,7 +34,9 @@ import httpx
 from celery import current_app
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from accounts import languages
 from api.errors import ApiError
 from api.models import Webhook
 from api.schemas import job_out
@@ -67,30 +69,33 @@ def receiver_url(url: str) -> httpx.URL:
     IP literal in WEBHOOK_ALLOWED_NETWORKS (local receivers in development and tests). A host
     name is not looked up here: its addresses are checked right before each try."""
     if len(url) > 2000:
-        raise addresses.Refused("At most 2000 characters.")
+        raise addresses.Refused(_("At most 2000 characters."))
     # httpx would quietly escape these (a space becomes %20, a stray % stays as it is), so the
     # URL called would not be the one given: refused, for the caller to write it out.
     if any(character.isspace() or not character.isprintable() for character in url):
-        raise addresses.Refused("A URL cannot contain spaces or control characters.")
+        raise addresses.Refused(_("A URL cannot contain spaces or control characters."))
     if _BAD_ESCAPE.search(url):
-        raise addresses.Refused("Each % in a URL must start an escape such as %20.")
+        raise addresses.Refused(
+            _("Each %(sign)s in a URL must start an escape such as %(example)s.")
+            % {"sign": "%", "example": "%20"}
+        )
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError, UnicodeError):
-        raise addresses.Refused("Not a valid URL.") from None
+        raise addresses.Refused(_("Not a valid URL.")) from None
     if parsed.scheme not in ("http", "https") or not parsed.raw_host:
-        raise addresses.Refused("Give an absolute https URL.")
+        raise addresses.Refused(_("Give an absolute https URL."))
     if parsed.userinfo:
-        raise addresses.Refused("Give an absolute https URL without user name or password.")
+        raise addresses.Refused(_("Give an absolute https URL without user name or password."))
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise addresses.Refused("Not a valid port number.")
+        raise addresses.Refused(_("Not a valid port number."))
     allowed = settings.WEBHOOK_ALLOWED_NETWORKS
     literal = addresses.canonical_host(parsed.raw_host.decode("ascii"))
     if literal is not None:
         addresses.check(literal, allowed)
     local = literal is not None and any(literal in network for network in allowed)
     if parsed.scheme != "https" and not local:
-        raise addresses.Refused("Webhooks are sent over https only.")
+        raise addresses.Refused(_("Webhooks are sent over https only."))
     return parsed
 
 
@@ -155,7 +160,7 @@ def deliver(webhook_id: str, delivery: str | None = None, attempt: int | None = 
     whether the receiver took it. ``delivery`` and ``attempt`` say which try the message is
     for (default: the current one): a stale or duplicate message claims nothing and does
     nothing, the way job messages carry a dispatch number."""
-    webhook = Webhook.objects.filter(pk=webhook_id).select_related("job").first()
+    webhook = Webhook.objects.filter(pk=webhook_id).select_related("job__owner").first()
     if webhook is None or webhook.delivery is None or webhook.delivered_at is not None:
         return False
     if webhook.job.status not in ENDED_STATUSES:
@@ -185,22 +190,32 @@ def deliver(webhook_id: str, delivery: str | None = None, attempt: int | None = 
     }
     status: int | None = None
     retryable = True
-    try:
-        status = _post(webhook.url, body, headers)
-        error = _answer_error(status)
-    except addresses.Refused as refusal:
-        # Waiting will not make the address public: no more tries.
-        error, retryable = f"Not sent: {refusal}", False
-    except addresses.Unresolved as failure:
-        error = str(failure)
-    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, ValueError) as failure:
-        # The class only: httpx messages may quote the URL, which may carry the receiver's
-        # secret.
-        error = f"Could not reach the receiver ({type(failure).__name__})."
-    except Exception as failure:
-        # Anything else the client raises is this try's failure, recorded and retried like
-        # the rest, never a task that dies with a traceback (which would quote the URL).
-        error = f"The delivery failed ({type(failure).__name__})."
+    # The reason is kept for the job's owner to read (GET /api/v1/jobs/{id}): in their words.
+    with languages.speaking_to(webhook.job.owner):
+        try:
+            status = _post(webhook.url, body, headers)
+            error = _answer_error(status)
+        except addresses.Refused as refusal:
+            # Waiting will not make the address public: no more tries.
+            error, retryable = _("Not sent: %(reason)s") % {"reason": refusal}, False
+        except addresses.Unresolved as failure:
+            error = str(failure)
+        except (
+            httpx.HTTPError,
+            httpx.InvalidURL,
+            httpx.StreamError,
+            OSError,
+            ValueError,
+        ) as failure:
+            # The class only: httpx messages may quote the URL, which may carry the receiver's
+            # secret.
+            error = _("Could not reach the receiver (%(error)s).") % {
+                "error": type(failure).__name__
+            }
+        except Exception as failure:
+            # Anything else the client raises is this try's failure, recorded and retried like
+            # the rest, never a task that dies with a traceback (which would quote the URL).
+            error = _("The delivery failed (%(error)s).") % {"error": type(failure).__name__}
     ok = not error
     now = timezone.now()
     Webhook.objects.filter(pk=webhook.pk, delivery=webhook.delivery).update(
@@ -224,8 +239,10 @@ def _answer_error(status: int) -> str:
     if 200 <= status < 300:
         return ""
     if 300 <= status < 400:
-        return f"The receiver answered HTTP {status} (redirects are not followed)."
-    return f"The receiver answered HTTP {status}."
+        return _("The receiver answered HTTP %(status)d (redirects are not followed).") % {
+            "status": status
+        }
+    return _("The receiver answered HTTP %(status)d.") % {"status": status}
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.translation import gettext as _
 
 
 @functools.cache
@@ -31,7 +32,7 @@ def refuse_unreadable_charsets(
     def middleware(request: HttpRequest) -> HttpResponse:
         if request.encoding and not readable(request.encoding):
             return HttpResponseBadRequest(
-                "The request's charset is not a text encoding the studio reads; send UTF-8.",
+                _("The request's charset is not a text encoding the studio reads; send UTF-8."),
                 content_type="text/plain; charset=utf-8",
             )
         return get_response(request)

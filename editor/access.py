@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 from django.db.models import Q
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from editor import operations
@@ -44,7 +45,7 @@ def _uuid(value: object) -> uuid.UUID:
 def get_job_for_user(user: User, job_id: object) -> Job:
     job = Job.objects.filter(pk=_uuid(job_id), owner=user).first()
     if job is None:
-        raise Http404("No such job.")
+        raise Http404(_("No such job."))
     return job
 
 
@@ -53,7 +54,7 @@ def get_source_job_for_user(user: User, operation: operations.Operation, value: 
     own job of this operation, so nobody can reuse another person's photo."""
     job = Job.objects.filter(pk=_uuid(value), owner=user, operation=operation.slug).first()
     if job is None:
-        raise Http404("No such job.")
+        raise Http404(_("No such job."))
     return job
 
 
@@ -64,14 +65,14 @@ def get_result_for_user(user: User, job_id: object, result_id: object) -> Result
         .first()
     )
     if result is None:
-        raise Http404("No such result.")
+        raise Http404(_("No such result."))
     return result
 
 
 def get_batch_for_user(user: User, batch_id: object) -> Batch:
     batch = Batch.objects.filter(pk=_uuid(batch_id), owner=user).first()
     if batch is None:
-        raise Http404("No such batch.")
+        raise Http404(_("No such batch."))
     return batch
 
 
@@ -85,7 +86,7 @@ def get_preset_for_user(
         Preset.objects.filter(visible).filter(pk=_uuid(preset_id), operation=operation.slug).first()
     )
     if preset is None:
-        raise Http404("No such preset.")
+        raise Http404(_("No such preset."))
     return preset
 
 
@@ -99,28 +100,28 @@ def get_key_for_user(
         keys = keys.filter(vendor__in=vendors)
     key = keys.first()
     if key is None:
-        raise Http404("No such key.")
+        raise Http404(_("No such key."))
     return key
 
 
 def get_draft_for_user(user: User, draft_id: object) -> Draft:
     draft = Draft.objects.filter(pk=_uuid(draft_id), owner=user).first()
     if draft is None:
-        raise Http404("No such photo.")
+        raise Http404(_("No such photo."))
     return draft
 
 
 def get_share_link_for_user(user: User, link_id: object) -> ShareLink:
     link = ShareLink.objects.filter(pk=_uuid(link_id), owner=user).first()
     if link is None:
-        raise Http404("No such share link.")
+        raise Http404(_("No such share link."))
     return link
 
 
 def get_album_for_user(user: User, album_id: object) -> Album:
     album = Album.objects.filter(pk=_uuid(album_id), owner=user).first()
     if album is None:
-        raise Http404("No such album.")
+        raise Http404(_("No such album."))
     return album
 
 
@@ -130,7 +131,7 @@ def get_own_result(user: User, result_id: object) -> Result:
         Result.objects.select_related("job").filter(pk=_uuid(result_id), job__owner=user).first()
     )
     if result is None:
-        raise Http404("No such result.")
+        raise Http404(_("No such result."))
     return result
 
 
@@ -140,21 +141,21 @@ def get_recipe_for_user(user: User, recipe_id: object, *, own: bool = False) -> 
     visible = mine if own else mine | Q(owner__isnull=True)
     recipe = Recipe.objects.filter(visible).filter(pk=_uuid(recipe_id)).first()
     if recipe is None:
-        raise Http404("No such recipe.")
+        raise Http404(_("No such recipe."))
     return recipe
 
 
 def get_recipe_run_for_user(user: User, run_id: object) -> RecipeRun:
     run = RecipeRun.objects.filter(pk=_uuid(run_id), owner=user).first()
     if run is None:
-        raise Http404("No such recipe run.")
+        raise Http404(_("No such recipe run."))
     return run
 
 
 def get_recipe_batch_for_user(user: User, batch_id: object) -> RecipeBatch:
     batch = RecipeBatch.objects.filter(pk=_uuid(batch_id), owner=user).first()
     if batch is None:
-        raise Http404("No such recipe batch.")
+        raise Http404(_("No such recipe batch."))
     return batch
 
 
@@ -166,5 +167,5 @@ def get_recipe_step_for_user(user: User, run_id: object, number: int) -> RecipeS
         .first()
     )
     if step is None:
-        raise Http404("No such recipe step.")
+        raise Http404(_("No such recipe step."))
     return step

@@ -22,6 +22,8 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -68,12 +70,12 @@ def canonical_host(host: str) -> IPAddress | None:
     resolver should be asked about)."""
     host = host.lower()
     if "%" in host:
-        raise Refused("Give the address without a zone or an escape.")
+        raise Refused(_("Give the address without a zone or an escape."))
     if ":" in host:
         try:
             return ipaddress.IPv6Address(host)
         except ValueError:
-            raise Refused("Not a valid IPv6 address.") from None
+            raise Refused(_("Not a valid IPv6 address.")) from None
     labels = host.removesuffix(".").split(".")
     if NUMERIC_LABEL.fullmatch(labels[-1]):
         try:
@@ -81,12 +83,12 @@ def canonical_host(host: str) -> IPAddress | None:
         except ValueError:
             address = None
         if address is None or str(address) != host:
-            raise Refused("Write an IPv4 address as four decimal numbers, like 203.0.113.7.")
+            raise Refused(_("Write an IPv4 address as four decimal numbers, like 203.0.113.7."))
         return address
     if len(host) > 253 or not all(LABEL.fullmatch(label) for label in labels):
-        raise Refused("Not a valid host name.")
+        raise Refused(_("Not a valid host name."))
     if labels[-1] == "localhost":
-        raise Refused("The studio does not call its own host.")
+        raise Refused(_("The studio does not call its own host."))
     return None
 
 
@@ -130,8 +132,10 @@ def check(address: IPAddress, also_allowed: Sequence[IPNetwork] = ()) -> None:
         return
     if not is_public(address):
         raise Refused(
-            "The studio calls only public internet addresses (not loopback, private, "
-            "link-local, shared or reserved ones)."
+            _(
+                "The studio calls only public internet addresses (not loopback, private, "
+                "link-local, shared or reserved ones)."
+            )
         )
 
 
@@ -146,7 +150,7 @@ def resolve(host: str, port: int, also_allowed: Sequence[IPNetwork] = ()) -> Tar
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
-        raise Unresolved("The receiver's host name does not resolve.") from None
+        raise Unresolved(_("The receiver's host name does not resolve.")) from None
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _name, sockaddr in found:
         # A scoped answer (fe80::1%eth0) keeps its scope after the "%": link-local anyway.
@@ -154,16 +158,18 @@ def resolve(host: str, port: int, also_allowed: Sequence[IPNetwork] = ()) -> Tar
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
-            raise Refused("The receiver's host name points at a non-public address.") from None
+            raise Refused(_("The receiver's host name points at a non-public address.")) from None
         try:
             check(address, also_allowed)
         except Refused:
             raise Refused(
-                "The receiver's host name points at an address that is not on the public "
-                "internet (loopback, private, link-local, shared or reserved)."
+                _(
+                    "The receiver's host name points at an address that is not on the public "
+                    "internet (loopback, private, link-local, shared or reserved)."
+                )
             ) from None
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise Unresolved("The receiver's host name does not resolve.")
+        raise Unresolved(_("The receiver's host name does not resolve."))
     return Target(host, tuple(addresses))

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from editor import images, storage, vault
@@ -219,10 +220,10 @@ class Batch(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
-        verbose_name_plural = "batches"
+        verbose_name_plural = _("batches")
 
     def __str__(self) -> str:
-        return f"{self.operation} batch {self.pk}"
+        return gettext("%(operation)s batch %(id)s") % {"operation": self.operation, "id": self.pk}
 
 
 class Job(models.Model):
@@ -241,7 +242,7 @@ class Job(models.Model):
     )
     params = models.JSONField(default=dict)
     house_key = models.BooleanField(
-        default=False, help_text="Ran on the studio's house key, charged to the owner's plan."
+        default=False, help_text=_("Ran on the studio's house key, charged to the owner's plan.")
     )
     source_job = models.ForeignKey(
         "self",
@@ -249,7 +250,7 @@ class Job(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="reruns",
-        help_text="The earlier job whose photo this one reused (Run again with changes).",
+        help_text=_("The earlier job whose photo this one reused (Run again with changes)."),
     )
     batch = models.ForeignKey(
         Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
@@ -257,18 +258,20 @@ class Job(models.Model):
     photo_name = models.CharField(
         max_length=120,
         blank=True,
-        help_text="The photo's file name as the person had it: shown and used for download "
-        "names only, never in storage paths.",
+        help_text=_(
+            "The photo's file name as the person had it: shown and used for download "
+            "names only, never in storage paths."
+        ),
     )
-    inputs = models.JSONField(default=dict, help_text="File role -> storage name.")
-    prepared = models.JSONField(default=dict, help_text="File role -> fitted storage name.")
-    notes = models.JSONField(default=list, help_text="What was done to fit the inputs.")
+    inputs = models.JSONField(default=dict, help_text=_("File role -> storage name."))
+    prepared = models.JSONField(default=dict, help_text=_("File role -> fitted storage name."))
+    notes = models.JSONField(default=list, help_text=_("What was done to fit the inputs."))
     # What the studio kept of the photo's EXIF at submit (editor.metadata.photo_details: the
     # capture date, camera and its settings, never the location), for downloads that keep it.
     photo_exif = models.BinaryField(
         default=b"",
         blank=True,
-        help_text="The photo's capture date, camera and settings as a TIFF structure.",
+        help_text=_("The photo's capture date, camera and settings as a TIFF structure."),
     )
     status = models.CharField(
         max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
@@ -324,7 +327,11 @@ class Job(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"{self.operation} job {self.pk} ({self.status})"
+        return gettext("%(operation)s job %(id)s (%(status)s)") % {
+            "operation": self.operation,
+            "id": self.pk,
+            "status": self.status,
+        }
 
     @property
     def is_active(self) -> bool:
@@ -403,7 +410,10 @@ class Result(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"Result {self.position} of job {self.job_id}"
+        return gettext("Result %(position)s of job %(job)s") % {
+            "position": self.position,
+            "job": self.job_id,
+        }
 
     def conversion_name(self, choice: str, extension: str) -> str:
         """Where a converted download of this result is kept once made (editor.downloads), in
@@ -487,7 +497,7 @@ class Draft(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self) -> str:
-        return f"Draft {self.role} of {self.owner_id}"
+        return gettext("Draft %(role)s of %(owner)s") % {"role": self.role, "owner": self.owner_id}
 
     @classmethod
     def keep(
@@ -589,7 +599,7 @@ class ShareLink(models.Model):
     token_ciphertext = models.TextField(editable=False)
     password_hash = models.CharField(max_length=128, blank=True, editable=False)
     include_original = models.BooleanField(
-        default=False, help_text="Show the photo the result was made from, for before/after."
+        default=False, help_text=_("Show the photo the result was made from, for before/after.")
     )
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -615,8 +625,14 @@ class ShareLink(models.Model):
 
     def __str__(self) -> str:
         if self.album_id is not None:
-            return f"Share link {self.pk} of album {self.album_id}"
-        return f"Share link {self.pk} of result {self.result_id}"
+            return gettext("Share link %(id)s of album %(album)s") % {
+                "id": self.pk,
+                "album": self.album_id,
+            }
+        return gettext("Share link %(id)s of result %(result)s") % {
+            "id": self.pk,
+            "result": self.result_id,
+        }
 
     def __repr__(self) -> str:
         return f"<ShareLink {self.pk}>"
@@ -742,7 +758,10 @@ class AlbumItem(models.Model):
         )
 
     def __str__(self) -> str:
-        return f"Result {self.result_id} in album {self.album_id}"
+        return gettext("Result %(result)s in album %(album)s") % {
+            "result": self.result_id,
+            "album": self.album_id,
+        }
 
 
 class NoticeStatus(models.TextChoices):
@@ -789,7 +808,7 @@ class EmailNotice(models.Model):
         indexes = (models.Index(fields=("status", "due_at"), name="notice_due"),)
 
     def __str__(self) -> str:
-        return f"notice {self.pk} ({self.status})"
+        return gettext("notice %(id)s (%(status)s)") % {"id": self.pk, "status": self.status}
 
 
 class Recipe(models.Model):
@@ -804,11 +823,11 @@ class Recipe(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="recipes",
-        help_text="Empty: a studio recipe everyone can run.",
+        help_text=_("Empty: a studio recipe everyone can run."),
     )
     name = models.CharField(max_length=80)
     steps = models.JSONField(
-        default=list, help_text="Each step: operation, provider and settings, in order."
+        default=list, help_text=_("Each step: operation, provider and settings, in order.")
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -834,7 +853,7 @@ class RecipeBatch(models.Model):
     recipe = models.ForeignKey(
         Recipe, null=True, blank=True, on_delete=models.SET_NULL, related_name="batches"
     )
-    name = models.CharField(max_length=80, help_text="The recipe's name when the batch started.")
+    name = models.CharField(max_length=80, help_text=_("The recipe's name when the batch started."))
     created_at = models.DateTimeField(default=timezone.now)
     # When the one email saying every photo's run ended was decided on (editor.notifications):
     # set once, by a conditional UPDATE, so two runs ending at once make one email.
@@ -842,10 +861,10 @@ class RecipeBatch(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
-        verbose_name_plural = "recipe batches"
+        verbose_name_plural = _("recipe batches")
 
     def __str__(self) -> str:
-        return f"{self.name} batch {self.pk}"
+        return gettext("%(recipe)s batch %(id)s") % {"recipe": self.name, "id": self.pk}
 
 
 class RecipeRun(models.Model):
@@ -859,15 +878,15 @@ class RecipeRun(models.Model):
     recipe = models.ForeignKey(
         Recipe, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
-    name = models.CharField(max_length=80, help_text="The recipe's name when the run started.")
-    steps = models.JSONField(default=list, help_text="The recipe's steps when the run started.")
+    name = models.CharField(max_length=80, help_text=_("The recipe's name when the run started."))
+    steps = models.JSONField(default=list, help_text=_("The recipe's steps when the run started."))
     source_job = models.ForeignKey(
         Job,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="recipe_runs",
-        help_text="The earlier job whose result the run started from, if any.",
+        help_text=_("The earlier job whose result the run started from, if any."),
     )
     batch = models.ForeignKey(
         RecipeBatch,
@@ -875,11 +894,11 @@ class RecipeRun(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="runs",
-        help_text="The batch the run was started in, if several photos were.",
+        help_text=_("The batch the run was started in, if several photos were."),
     )
     photo_name = models.CharField(max_length=120, blank=True)
     original = models.CharField(
-        max_length=200, blank=True, help_text="Storage name of the photo the run started from."
+        max_length=200, blank=True, help_text=_("Storage name of the photo the run started from.")
     )
     created_at = models.DateTimeField(default=timezone.now)
     # When the email saying it ended was decided on (editor.notifications): set once.
@@ -890,7 +909,7 @@ class RecipeRun(models.Model):
         indexes = (models.Index(fields=["owner", "-created_at"]),)
 
     def __str__(self) -> str:
-        return f"{self.name} run {self.pk}"
+        return gettext("%(recipe)s run %(id)s") % {"recipe": self.name, "id": self.pk}
 
 
 class RecipeStepRun(models.Model):
@@ -910,4 +929,7 @@ class RecipeStepRun(models.Model):
         constraints = (models.UniqueConstraint(fields=["run", "index"], name="unique_recipe_step"),)
 
     def __str__(self) -> str:
-        return f"Step {self.index + 1} of {self.run_id}"
+        return gettext("Step %(number)d of %(run)s") % {
+            "number": self.index + 1,
+            "run": self.run_id,
+        }
