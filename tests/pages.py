@@ -4,6 +4,7 @@ again, an admin list's rows, an audit event as text; and the header HTMX sends."
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from typing import Any
 
@@ -104,3 +105,10 @@ def new_url(result: Result) -> str:
 
 # Any: the test client takes extra headers as loosely typed **kwargs.
 HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
+
+
+def without_csrf(response: Any) -> str:
+    """A page's text without the CSRF token every page masks afresh, so two answers that say
+    the same can be compared whole."""
+    page = re.sub(r'"X-CSRFToken": "[^"]+"', "", response.content.decode())
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)

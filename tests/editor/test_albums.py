@@ -19,8 +19,9 @@ from django.utils import timezone
 from accounts.models import AuditAction, AuditEvent, User
 from editor import albums, jobs, shares
 from editor.models import Album, JobStatus, Result, ShareLink
-from tests.factories import camera_job, make_admin, make_album, make_job
+from tests.factories import camera_job, made_link, make_admin, make_album, make_job
 from tests.images import has_gps
+from tests.pages import without_csrf
 
 pytestmark = pytest.mark.django_db
 
@@ -249,6 +250,38 @@ def test_a_visitor_sees_the_album_and_nothing_else(alice: User) -> None:
         reverse("editor:shared_album_photo", args=[token, items[0].pk]) + "?download=1"
     )
     assert download["Content-Disposition"].startswith("attachment;")
+
+
+def test_expired_revoked_and_guessed_album_links_get_the_result_links_404(
+    alice: User,
+) -> None:
+    """An album link that cannot open answers exactly as a result's link that cannot: the same
+    404 page for the album, each of its photos and its ZIP, so a guesser learns nothing, not even
+    that the token once named an album."""
+    album = make_album(alice, photos=1)
+    item = album.items.get()
+    expired, expired_token = ShareLink.create(album, lifetime=dt.timedelta(days=1))
+    ShareLink.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - dt.timedelta(1))
+    revoked, revoked_token = ShareLink.create(album, lifetime=None)
+    revoked.revoke()
+    result_link, result_token = made_link(alice)
+    result_link.revoke()
+    visitor = Client()
+    dead_result_link = visitor.get(reverse("editor:shared", args=[result_token]))
+    assert dead_result_link.status_code == 404
+    expected = without_csrf(dead_result_link)
+    for token in ("A" * 43, expired_token, revoked_token):
+        for url in (
+            reverse("editor:shared", args=[token]),
+            reverse("editor:shared_album_photo", args=[token, item.pk]),
+            reverse("editor:shared_album_photo", args=[token, item.pk]) + "?download=1",
+            reverse("editor:shared_album_zip", args=[token]),
+        ):
+            answer = visitor.get(url)
+            assert answer.status_code == 404, url
+            assert without_csrf(answer) == expected, url
+    expired.refresh_from_db()
+    assert expired.views == 0
 
 
 def test_the_album_zip_is_a_streaming_response(alice: User) -> None:

@@ -25,7 +25,7 @@ from editor.models import Job, ShareLink, share_token_hash
 from limiter import core as limiter
 from tests.factories import made_link, make_job, make_user
 from tests.images import camera_jpeg, has_gps
-from tests.pages import new_url
+from tests.pages import new_url, without_csrf
 
 pytestmark = pytest.mark.django_db
 
@@ -36,11 +36,6 @@ def page_url(token: str) -> str:
 
 def file_url(token: str, kind: str = "result") -> str:
     return reverse("editor:shared_file", args=[token, kind])
-
-
-def without_csrf(response: Any) -> str:
-    page = re.sub(r'"X-CSRFToken": "[^"]+"', "", text(response))
-    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
 
 
 def text(response: Any) -> str:
