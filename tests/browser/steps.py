@@ -283,6 +283,28 @@ def drag(page: Page, device: str, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+# Quiet: the document loaded, no HTMX request, swap or settle under way, every eager image in
+# and the fonts ready -- twice, 50 ms apart, so a fragment that asks for another on its swap
+# (hx-trigger="load") is seen between the two.
+_QUIET = """async () => {
+    const quiet = () => document.readyState === "complete"
+        && !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling")
+        && Array.from(document.images).every((img) => img.complete || img.loading === "lazy")
+        && document.fonts.status === "loaded";
+    for (let calm = 0; calm < 2; ) {
+        await new Promise((done) => setTimeout(done, 50));
+        calm = quiet() ? calm + 1 : 0;
+    }
+}"""
+
+
+def settle(page: Page) -> None:
+    """Wait until the page is done with what it asked for on loading. Playwright's
+    "networkidle" would do, but it waits a fixed half second after the last request, which on
+    every page of the axe and screenshot audits added up to minutes of CI."""
+    page.evaluate(_QUIET)
+
+
 def screenshot(page: Page, name: str, device: str, *, full_page: bool = True) -> Path:
     """Kept in test-artifacts/screenshots/<name>-<device>.png for people to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ from editor.models import (
     RecipeStepRun,
     ShareLink,
 )
-from tests.browser.steps import DEVICES, photo, portrait
+from tests.browser.steps import DEVICES, photo, portrait, settle
 from tests.factories import make_admin, make_album, make_job, make_key
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -83,10 +83,6 @@ def allowed() -> set[tuple[str, str]]:
         assert len(parts) == 3, f"{ALLOWED.name}:{number}: rule, page and a reason, please"
         pairs.add((parts[0], parts[1]))
     return pairs
-
-
-def settle(page: Page) -> None:
-    page.wait_for_load_state("networkidle")
 
 
 def signed_in(context: BrowserContext, live_server: LiveServer, user: User) -> None:

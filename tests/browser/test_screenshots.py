@@ -26,6 +26,7 @@ from tests.browser.steps import (
     photo,
     run,
     screenshot,
+    settle,
     sign_in,
     wait_for,
 )
@@ -74,8 +75,9 @@ def run_jobs(page: Page, live_server: LiveServer, tmp_path: Path) -> tuple[str, 
     return succeeded, failed
 
 
-def settle(page: Page) -> None:
-    page.wait_for_load_state("networkidle")
+def settled(page: Page) -> None:
+    """Quiet, and every image in (the screenshots show them, offscreen ones included)."""
+    settle(page)
     page.evaluate(
         "Promise.all(Array.from(document.images).filter((img) => !img.complete).map((img) =>"
         " new Promise((done) => { img.onload = img.onerror = done; })))"
@@ -83,7 +85,7 @@ def settle(page: Page) -> None:
 
 
 def shoot(page: Page, name: str, viewport: str, problems: list[str]) -> None:
-    settle(page)
+    settled(page)
     screenshot(page, name, viewport)
     width = int(page.evaluate("document.documentElement.scrollWidth"))
     allowed = int(DEVICES[viewport]["viewport"]["width"])
