@@ -520,6 +520,17 @@ def _announce_end(job: Job, status: str) -> None:
 OUT_OF_CREDITS_CODES = frozenset({"ERROR_NOT_ENOUGH_CREDITS"})
 
 
+def ended_message(operation: str, status: str) -> str:
+    """What the studio says when a job has ended ("Colorize finished."), in the person's
+    language: the notifications feed and the job's own page say it alike."""
+    label = operations.label_of(operation)
+    if status == JobStatus.SUCCEEDED:
+        return _("%(operation)s finished.") % {"operation": label}
+    if status == JobStatus.FAILED:
+        return _("%(operation)s failed.") % {"operation": label}
+    return _("%(operation)s was canceled.") % {"operation": label}
+
+
 def out_of_credits(job: Job) -> bool:
     """Whether the job failed because its key's vendor account has no credits left."""
     return job.status == JobStatus.FAILED and job.error_code in OUT_OF_CREDITS_CODES

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
-from editor import operations
+from editor import jobs, operations
 from editor.models import UNFINISHED_STATUSES, Job, JobStatus
 
 # How far back ``since`` may reach: a page polls every few seconds, so this only bounds what a
@@ -60,14 +60,6 @@ def _parse_since(raw: str, now: dt.datetime) -> dt.datetime | None:
     return max(since, now - MAX_LOOKBACK)
 
 
-def _message(label: str, status: str) -> str:
-    if status == JobStatus.SUCCEEDED:
-        return _("%(operation)s finished.") % {"operation": label}
-    if status == JobStatus.FAILED:
-        return _("%(operation)s failed.") % {"operation": label}
-    return _("%(operation)s was canceled.") % {"operation": label}
-
-
 @require_GET
 @login_required
 def job_feed(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -86,22 +78,22 @@ def job_feed(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
     active = sum(1 for row in rows if row[2] in UNFINISHED_STATUSES)
     ended = [row for row in rows if row[2] not in UNFINISHED_STATUSES][:MAX_JOBS]
-    jobs = []
+    said = []
     for job_id, slug, status, finished_at in ended:
         label = operations.label_of(slug)
-        jobs.append(
+        said.append(
             {
                 "id": str(job_id),
                 "operation": slug,
                 "label": label,
                 "status": status,
                 "status_label": str(JobStatus(status).label),
-                "message": _message(label, status),
+                "message": jobs.ended_message(slug, status),
                 "url": reverse("editor:job", args=[job_id]),
                 "finished_at": _epoch_ms(finished_at) if finished_at else None,
             }
         )
-    response = JsonResponse({"now": _epoch_ms(now), "active": active, "jobs": jobs})
+    response = JsonResponse({"now": _epoch_ms(now), "active": active, "jobs": said})
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -123,6 +123,10 @@ def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
             "other_runs": any(not v.current for v in variants),
             "settings": describe(job),
             "vendor_retired": job.error_code in RETIRED_CODES,
+            # Said on the page in the same swap that shows the end (static/js/notify.js).
+            "ended_message": (
+                None if job.is_active else jobs.ended_message(job.operation, job.status)
+            ),
             # The vendor may have charged the failed run: Retry says it may charge again.
             "may_charge_again": job.error_code == pipeline.UNREADABLE_ANSWER,
             "out_of_credits": jobs.out_of_credits(job),

@@ -139,7 +139,11 @@
   function sayEndedHere(job) {
     var line = document.getElementById("job-ended");
     if (!line) { return; }
-    line.textContent = job.message + " " + (line.getAttribute("data-" + job.status) || "");
+    var text = job.message + " " + (line.getAttribute("data-" + job.status) || "");
+    // Said once: the swap that shows the end says it (watchJobPage), and the feed's word on
+    // the same job is the same sentence, so nothing moves under a pointer afterwards.
+    if (!line.hidden && line.textContent === text) { return; }
+    line.textContent = text;
     line.hidden = false;
   }
 
@@ -232,7 +236,9 @@
     if (!section) { return; }
     jobStatus = section.getAttribute("data-status");
     jobLabel = badgeText(section);
-    document.addEventListener("htmx:afterSettle", function () {
+    // On the swap itself, not its settle 20 ms later: the line above the status appears in the
+    // same frame as the end it announces, never after the page has shown its new links.
+    document.addEventListener("htmx:afterSwap", function () {
       var current = currentJobSection();
       if (!current) { return; }
       var status = current.getAttribute("data-status");
@@ -244,6 +250,8 @@
       }
       jobLabel = label;
       if (status !== jobStatus && ENDED.indexOf(status) !== -1) {
+        var message = current.getAttribute("data-ended");
+        if (message && status !== "canceled") { sayEndedHere({ message: message, status: status }); }
         showBadge(status);
         poll(); // the feed brings the toast and the notification now, not at the next tick
       }

@@ -50,6 +50,22 @@ def collect_errors(page: Page) -> list[str]:
     return errors
 
 
+# Where the job's status section starts on the page (the document's own coordinates).
+STATUS_TOP = "() => document.getElementById('job-status').getBoundingClientRect().top + scrollY"
+# Kept the moment the status first shows an ended job: a mutation observer runs after the swap's
+# own event handlers, before anything a later task (the feed, a timer) does.
+STATUS_TOP_AT_END = f"""() => {{
+    window.statusTopAtEnd = null;
+    new MutationObserver(() => {{
+        const section = document.getElementById("job-status");
+        const ended = ["succeeded", "failed", "canceled"].includes(section?.dataset.status);
+        if (ended && window.statusTopAtEnd === null) {{
+            window.statusTopAtEnd = ({STATUS_TOP})();
+        }}
+    }}).observe(document.body, {{ childList: true, subtree: true, attributes: true }});
+}}"""
+
+
 def overlap(a: FloatRect, b: FloatRect) -> bool:
     return (
         a["x"] < b["x"] + b["width"]
@@ -99,9 +115,14 @@ def test_a_newcomers_journey(
     # The first job: notifications are offered now, on its page, once.
     offer = page.locator("#notify-offer")
     expect(offer).to_be_visible()
+    page.evaluate(STATUS_TOP_AT_END)
     wait_for(page, JobStatus.SUCCEEDED)
     ended = page.locator("#job-ended")
     expect(ended).to_have_text("Colorize finished. Finished: the result is below.", timeout=10_000)
+    # The line came with the end itself: nothing moved the status (and the links in it) once
+    # it showed the end, not the line, the offer or the feed's word coming after.
+    page.wait_for_timeout(500)
+    assert page.evaluate(f"({STATUS_TOP})()") == page.evaluate("window.statusTopAtEnd")
     result = results(page).first
     expect(result).to_be_visible()
     page.wait_for_timeout(500)  # the feed's toast would have come by now

@@ -221,3 +221,20 @@ def test_fragments_do_not_count_active_jobs(client: Client, alice: User) -> None
     counts = [q["sql"] for q in full.captured_queries if "COUNT(" in q["sql"].upper()]
     assert counts, "the full page counts the active jobs"
     assert not [q["sql"] for q in fragment.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_a_job_page_says_its_end_as_the_feed_does(client: Client, alice: User) -> None:
+    """The status fragment of an ended job carries the feed's own sentence, so notify.js says
+    the end in the same swap that shows it (nothing moves under the pointer later); a job under
+    way carries none."""
+    now = timezone.now()
+    failed = make_job_row(alice, JobStatus.FAILED, finished=now)
+    running = make_job_row(alice, JobStatus.RUNNING)
+    client.force_login(alice)
+    said = {job["id"]: job["message"] for job in feed(client, ms(now))["jobs"]}
+    fragment = client.get(reverse("editor:job", args=[failed.pk]), headers={"HX-Request": "true"})
+    assert f'data-ended="{said[str(failed.pk)]}"' in fragment.content.decode()
+    page = client.get(reverse("editor:job", args=[running.pk])).content.decode()
+    assert "data-ended" not in page
+    # The offer of notifications comes after the status, never above it.
+    assert page.index('id="job-status"') < page.index('id="notify-offer"')
