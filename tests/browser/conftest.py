@@ -15,6 +15,7 @@ from tests.browser.steps import ARTIFACTS, DEVICES
 # The real pipeline's fixtures (a Celery worker, the sandbox, the media they share), for the
 # browser tests that run jobs.
 from tests.integration.conftest import (  # noqa: F401
+    launcher,
     sandbox,
     shared_media,
     worker,

@@ -4,6 +4,7 @@ the filesystem transport locally), the database the test sees, and the vendor sa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from pytest_django import Settings as SettingsWrapper
 from editor.models import ENDED_STATUSES, Job
 from editor.sandbox import server
 from editor.sandbox.state import STATE
+from tests.integration.warm import Launcher
 from tests.processes import database_url
 
 if TYPE_CHECKING:
@@ -49,55 +51,69 @@ def shared_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @dataclass
 class Worker:
-    """A real ``celery worker`` process on both queues. ``app``: the Celery app module
-    (tests.integration.crash_worker pauses jobs at a stage)."""
+    """A real Celery worker process on both queues. ``app``: the Celery app module
+    (tests.integration.crash_worker pauses jobs at a stage). With a ``launcher`` whose
+    environment is this worker's, the process is forked from the session's warm one
+    (tests.integration.warm); otherwise it is ``python -m celery`` started afresh."""
 
     env: dict[str, str]
     log: Path
-    process: subprocess.Popen[bytes] | None = None
     app: str = "config"
     concurrency: int = 8
+    launcher: Launcher | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    pid: int = 0
     _started_at: int = field(default=0, repr=False)  # where this run's lines start in the log
+
+    def arguments(self) -> list[str]:
+        """``celery worker``'s, after ``--app``."""
+        return [
+            "worker",
+            "--queues",
+            "io,cpu",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(self.concurrency),
+            "--hostname",
+            f"test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
+        ]
+
+    @property
+    def warm(self) -> bool:
+        return self.launcher is not None and self.app == "config" and self.launcher.env == self.env
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         # A restart appends to the same log: only this run's " ready." counts.
-        self._started_at = self.log.stat().st_size if self.log.exists() else 0
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "--app",
-                self.app,
-                "worker",
-                "--queues",
-                "io,cpu",
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(self.concurrency),
-                "--hostname",
-                f"test-{uuid.uuid4().hex[:8]}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
+        self.log.touch()
+        self._started_at = self.log.stat().st_size
+        if self.warm:
+            assert self.launcher is not None
+            self.process = None
+            self.pid = self.launcher.fork(self.log, self.arguments())
+        else:
+            with self.log.open("ab") as handle:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "celery", "--app", self.app, *self.arguments()],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                )
+            self.pid = self.process.pid
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if " ready." in self.output():
                 return
-            if self.process.poll() is not None:
+            if not self.alive:
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise RuntimeError("the worker did not start:\n" + self.log.read_text(errors="replace"))
 
     def output(self) -> str:
@@ -108,13 +124,33 @@ class Worker:
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        if not self.pid:
+            return False
+        try:
+            os.kill(self.pid, 0)  # the warm process reaps its children: a dead one is gone
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _signal(self, number: signal.Signals, wait: float) -> bool:
+        """Send ``number``; True once the process has ended within ``wait`` seconds."""
+        if not self.alive:
+            return True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, number)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not self.alive:
+                return True
+            time.sleep(0.02)
+        return False
 
     def kill(self) -> None:
         """SIGKILL: no chance to ack, release or clean up."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+        if not self._signal(signal.SIGKILL, 10):
+            raise RuntimeError(f"worker {self.pid} outlived SIGKILL")
 
     def end(self) -> None:
         """After its test: at once. A warm stop waits seconds for tasks whose outcome no longer
@@ -123,12 +159,46 @@ class Worker:
         self.kill()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if not self._signal(signal.SIGTERM, 20):
+            self.kill()
+
+
+def worker_environment(sandbox_url: str, media: Path) -> dict[str, str]:
+    """The environment of a worker process that sees the test database, the media folder and
+    the sandbox given."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "MEDIA_ROOT": str(media),
+        "VAR_DIR": str(django_settings.VAR_DIR),
+        "SANDBOX_ENABLED": "true",
+        "SANDBOX_URL": sandbox_url,
+        "JOB_RETRY_BASE_SECONDS": "1",
+        # PicWish as an asynchronous task, so colorize jobs have a poll stage to test; its
+        # blocking mode has a test of its own (test_pipeline.py).
+        "PICWISH_SYNC": "false",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    # pytest names the running test here; a worker has no use for it, and with it no two
+    # tests' environments would be the same (so none could have a warm worker).
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def launcher(
+    django_db_setup: None,
+    sandbox: server.RunningSandbox,
+    shared_media: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Launcher]:
+    """The session's warm process, loaded with the environment most tests' workers share."""
+    log = tmp_path_factory.mktemp("warm") / "warm.log"
+    running = Launcher(worker_environment(sandbox.url, shared_media), cwd=ROOT, log=log)
+    yield running
+    running.close()
 
 
 @pytest.fixture
@@ -144,27 +214,12 @@ def worker_env(
     settings.SANDBOX_URL = sandbox.url
     settings.SANDBOX_TASK_MS = 300
     STATE.reset()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DATABASE_CONN_MAX_AGE": "0",
-        "MEDIA_ROOT": str(shared_media),
-        "VAR_DIR": str(django_settings.VAR_DIR),
-        "SANDBOX_ENABLED": "true",
-        "SANDBOX_URL": sandbox.url,
-        "JOB_RETRY_BASE_SECONDS": "1",
-        # PicWish as an asynchronous task, so colorize jobs have a poll stage to test; its
-        # blocking mode has a test of its own (test_pipeline.py).
-        "PICWISH_SYNC": "false",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    return env
+    return worker_environment(sandbox.url, shared_media)
 
 
 @pytest.fixture
-def worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Worker]:
-    running = Worker(env=worker_env, log=tmp_path / "worker.log")
+def worker(worker_env: dict[str, str], launcher: Launcher, tmp_path: Path) -> Iterator[Worker]:
+    running = Worker(env=worker_env, log=tmp_path / "worker.log", launcher=launcher)
     running.start()
     yield running
     running.end()
@@ -174,9 +229,12 @@ SpawnWorker = Callable[..., Worker]
 
 
 @pytest.fixture
-def spawn_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[SpawnWorker]:
+def spawn_worker(
+    worker_env: dict[str, str], launcher: Launcher, tmp_path: Path
+) -> Iterator[SpawnWorker]:
     """Start workers of one's own: ``spawn_worker(name, app=..., concurrency=..., **env)``.
-    Every one still running is stopped after the test."""
+    Every one still running is stopped after the test. One with the usual app and environment
+    is forked warm; any other is started afresh."""
     started: list[Worker] = []
 
     def spawn(
@@ -187,6 +245,7 @@ def spawn_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[SpawnWo
             log=tmp_path / f"{name}.log",
             app=app,
             concurrency=concurrency,
+            launcher=launcher,
         )
         started.append(running)
         running.start()
