@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
 from django.conf import settings
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -34,6 +35,9 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
                 _("Signing in is not possible for a moment. Please try again shortly.")
             ) from None
         if not self._sign_in.allowed:
+            # The page says it in words; the status and Retry-After say it to machines
+            # (sign_in_refusals below, once the view has drawn the form again).
+            request.sign_in_refused_for = self._sign_in.wait  # type: ignore[attr-defined]
             # When, not "later": the limiter knows when the budget frees. The page's "Forgot
             # your password?" link still works: a reset is not a sign-in and is not held back.
             raise forms.ValidationError(
@@ -54,6 +58,22 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]
             with contextlib.suppress(limiter.StoreDown):
                 attempt.give_back()
         return user
+
+
+def sign_in_refusals(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[..., Any]:
+    """Middleware: a sign-in the budgets refused is a 429 with ``Retry-After``, as any other
+    refusal of the studio's limits, not a 200 that only a person reading the page would
+    understand. The page is the same login form with its message."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        response = get_response(request)
+        wait = getattr(request, "sign_in_refused_for", None)
+        if wait is not None and response.status_code == 200:
+            response.status_code = 429
+            response["Retry-After"] = str(wording.retry_after(wait))
+        return response
+
+    return middleware
 
 
 def sign_in_budgets(address: str, credentials: dict[str, Any]) -> list[tuple[str, limiter.Rate]]:

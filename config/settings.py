@@ -179,6 +179,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.adapter.sign_in_refusals",
     "accounts.social.CompanySignInErrors",
 ]
 

@@ -67,8 +67,13 @@ def test_repeated_wrong_passwords_are_throttled(client: Client, alice: User) -> 
         client.post(reverse("account_login"), {"login": "alice", "password": "wrong"})
     # Even the right password is refused once the account's failure budget is spent.
     response = client.post(reverse("account_login"), {"login": "alice", "password": PASSWORD})
-    assert response.status_code == 200
+    # The form again with the message for a person; the status and Retry-After for machines.
+    assert response.status_code == 429
+    seconds = int(response["Retry-After"])
+    assert seconds >= 60  # the account's five in five minutes: minutes, not seconds
+    assert f"try again in {math.ceil(seconds / 60)} minutes".encode() in response.content
     assert b"Too many failed login attempts" in response.content
+    assert b'name="password"' in response.content
     assert not response.wsgi_request.user.is_authenticated
 
 
