@@ -74,12 +74,20 @@ def job_feed(request: AuthenticatedHttpRequest) -> HttpResponse:
         Job.objects.filter(owner=request.user)
         .filter(Q(status__in=UNFINISHED_STATUSES) | Q(finished_at__gte=since))
         .order_by("-finished_at")
-        .values_list("id", "operation", "status", "finished_at")
+        # A recipe step's place in its run, in the same query (a job is at most one step).
+        .values_list(
+            "id",
+            "operation",
+            "status",
+            "finished_at",
+            "recipe_steps__index",
+            "recipe_steps__run__steps",
+        )
     )
     active = sum(1 for row in rows if row[2] in UNFINISHED_STATUSES)
-    ended = [row for row in rows if row[2] not in UNFINISHED_STATUSES][:MAX_JOBS]
+    ended = [row for row in rows if row[2] not in UNFINISHED_STATUSES and not _handed_on(row)]
     said = []
-    for job_id, slug, status, finished_at in ended:
+    for job_id, slug, status, finished_at, _index, _steps in ended[:MAX_JOBS]:
         label = operations.label_of(slug)
         said.append(
             {
@@ -96,6 +104,14 @@ def job_feed(request: AuthenticatedHttpRequest) -> HttpResponse:
     response = JsonResponse({"now": _epoch_ms(now), "active": active, "jobs": said})
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _handed_on(row: tuple[Any, ...]) -> bool:
+    """A recipe step that succeeded with steps after it: its result went on to the next step,
+    so its end is not news (a recipe of three steps on a batch of three said it nine times).
+    Its run's last step, or a step that failed and stopped the run, is said."""
+    _id, _slug, status, _finished, index, steps = row
+    return index is not None and status == JobStatus.SUCCEEDED and index < len(steps or []) - 1
 
 
 def job_activity(request: HttpRequest) -> dict[str, Any]:

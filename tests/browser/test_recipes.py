@@ -54,7 +54,8 @@ def add_step(page: Page, operation: str) -> None:
 
 
 def close_toasts(page: Page) -> None:
-    """Every step's job announces its end in a toast: closed before a picture for people."""
+    """Each photo's run announces its end (its last step, or the step it stopped at) in a
+    toast: closed before a picture for people."""
     page.locator("#toasts").evaluate("region => region.replaceChildren()")
 
 

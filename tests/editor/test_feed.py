@@ -14,7 +14,7 @@ from django.utils import timezone
 from pytest_django import DjangoAssertNumQueries
 
 from accounts.models import User
-from editor.models import JobStatus
+from editor.models import Job, JobStatus, Recipe, RecipeRun, RecipeStepRun
 from editor.pages.feed import MAX_JOBS, MAX_LOOKBACK
 from tests.factories import make_job_row
 
@@ -238,3 +238,31 @@ def test_a_job_page_says_its_end_as_the_feed_does(client: Client, alice: User) -
     assert "data-ended" not in page
     # The offer of notifications comes after the status, never above it.
     assert page.index('id="job-status"') < page.index('id="notify-offer"')
+
+
+def test_a_recipe_says_its_last_step_and_a_stopped_one_not_those_handed_on(
+    client: Client, alice: User
+) -> None:
+    """A recipe of three steps: the first two succeeded and handed their results on (no toast
+    each), the last one's end is said; in another run, a failed middle step is said too."""
+    now = timezone.now()
+    step = {"operation": "colorize", "provider": "picwish", "settings": {}}
+    recipe = Recipe.objects.create(owner=alice, name="Old photos", steps=[step] * 3)
+
+    def run_of(*statuses: str) -> list[Job]:
+        run = RecipeRun.objects.create(
+            owner=alice, recipe=recipe, name=recipe.name, steps=recipe.steps
+        )
+        made = []
+        for index, status in enumerate(statuses):
+            job = make_job_row(alice, status, finished=now - dt.timedelta(seconds=3 - index))
+            RecipeStepRun.objects.create(run=run, index=index, job=job)
+            made.append(job)
+        return made
+
+    *_handed_on, last = run_of(JobStatus.SUCCEEDED, JobStatus.SUCCEEDED, JobStatus.SUCCEEDED)
+    _handed_on, stopped = run_of(JobStatus.SUCCEEDED, JobStatus.FAILED)
+    alone = make_job_row(alice, JobStatus.SUCCEEDED, finished=now)
+    client.force_login(alice)
+    said = [job["id"] for job in feed(client, ms(now - dt.timedelta(minutes=1)))["jobs"]]
+    assert sorted(said) == sorted(str(job.pk) for job in (last, stopped, alone))
