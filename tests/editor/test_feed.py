@@ -261,7 +261,7 @@ def test_a_recipe_says_its_last_step_and_a_stopped_one_not_those_handed_on(
         return made
 
     *_handed_on, last = run_of(JobStatus.SUCCEEDED, JobStatus.SUCCEEDED, JobStatus.SUCCEEDED)
-    _handed_on, stopped = run_of(JobStatus.SUCCEEDED, JobStatus.FAILED)
+    _passed_on, stopped = run_of(JobStatus.SUCCEEDED, JobStatus.FAILED)
     alone = make_job_row(alice, JobStatus.SUCCEEDED, finished=now)
     client.force_login(alice)
     said = [job["id"] for job in feed(client, ms(now - dt.timedelta(minutes=1)))["jobs"]]
