@@ -42,7 +42,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import figures
 
@@ -76,7 +76,11 @@ GROUPS = {
 }
 # The stores the embedded defaults replace; bench/pipeline.py reads the same three.
 STORE_VARIABLES = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
-PAGE_FIGURES = {"GET /healthz": "healthz", "GET /accounts/login/": "login"}
+PAGE_FIGURES = {
+    "GET /healthz": "healthz",
+    "GET /accounts/login/": "login",
+    "GET /jobs/feed/ (signed in)": "feed",
+}
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -127,11 +131,15 @@ def _bench_pages(runs: int) -> None:
     user = User.objects.create_user("bench", "bench@example.com", "bench-password-1")
     anonymous, signed_in = Client(HTTP_HOST="127.0.0.1"), Client(HTTP_HOST="127.0.0.1")
     signed_in.force_login(user)
+    since = _feed_with_recipes(user)
 
     cases: dict[str, Callable[[], HttpResponseBase]] = {
         "GET /healthz": lambda: anonymous.get("/healthz"),
         "GET /accounts/login/": lambda: anonymous.get("/accounts/login/"),
         "GET /studio/ (signed in)": lambda: signed_in.get("/studio/"),
+        # What every open page asks every few seconds while jobs run: 20 ended, 12 of them
+        # steps of four three-step recipe runs, 4 under way.
+        "GET /jobs/feed/ (signed in)": lambda: signed_in.get("/jobs/feed/", {"since": since}),
     }
     print(f"\nPages through Django's test client, SQLite, {runs} requests each (ms)")
     print(f"{'request':<28}{'p50':>8}{'p95':>8}{'p99':>8}{'mean':>8}")
@@ -149,6 +157,40 @@ def _bench_pages(runs: int) -> None:
             ("mean", statistics.fmean(samples)),
         ):
             figures.record(f"{prefix}_{label}_ms", round(value, 2))
+
+
+def _feed_with_recipes(user: Any) -> str:
+    """Rows for the feed to read; returns its ``since`` (a minute ago, epoch ms)."""
+    from django.utils import timezone
+
+    from editor.models import Job, JobStatus, Recipe, RecipeRun, RecipeStepRun
+
+    now = timezone.now()
+    step = {"operation": "colorize", "provider": "picwish", "settings": {}}
+    recipe = Recipe.objects.create(owner=user, name="bench", steps=[step] * 3)
+
+    def job(status: str, seconds_ago: int) -> Job:
+        ended = None if status == JobStatus.RUNNING else now - dt.timedelta(seconds=seconds_ago)
+        return Job.objects.create(
+            owner=user,
+            operation="colorize",
+            provider="picwish",
+            status=status,
+            deadline=now + dt.timedelta(minutes=10),
+            charged_on=now.date(),
+            finished_at=ended,
+        )
+
+    for number in range(4):
+        run = RecipeRun.objects.create(owner=user, recipe=recipe, name="bench", steps=recipe.steps)
+        for index in range(3):
+            made = job(JobStatus.SUCCEEDED, number * 3 + index)
+            RecipeStepRun.objects.create(run=run, index=index, job=made)
+    for number in range(8):
+        job(JobStatus.SUCCEEDED, 20 + number)
+    for _ in range(4):
+        job(JobStatus.RUNNING, 0)
+    return str(int((now - dt.timedelta(minutes=1)).timestamp() * 1000))
 
 
 def run_script(name: str, env: dict[str, str], *args: str) -> int:
